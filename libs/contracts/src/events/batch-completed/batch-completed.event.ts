@@ -1,0 +1,40 @@
+import { z } from 'zod';
+import { AI_TOOLS, CHANGE_TYPES, RISK_LEVELS } from '../../../../groq-batch/src/pr-analysis/pr-analysis.schema.js';
+import { ModelName, NonNegativeInt, Part, PositiveInt, PromptVersion, RequestMetadata, TokenUsage } from '../../primitives.js';
+
+export const BATCH_COMPLETED_TYPE = 'BatchCompleted';
+
+/** Mirrors the provider-side output schema, with the bounds our own validation adds. */
+export const PrAnalysisResult = z.strictObject({
+  summary: z.string().max(4_000),
+  change_type: z.enum(CHANGE_TYPES),
+  risk_level: z.enum(RISK_LEVELS),
+  ai_assisted: z.boolean(),
+  ai_tools: z.array(z.enum(AI_TOOLS)),
+  ai_evidence: z.string().max(4_000),
+  confidence: z.number().min(0).max(1),
+});
+
+export const SucceededRequest = z.object({
+  request: RequestMetadata,
+  analysis: PrAnalysisResult,
+  model: ModelName,
+  pass: PositiveInt,
+  usage: TokenUsage,
+  costUsd: z.number().nonnegative(),
+});
+export type SucceededRequest = z.infer<typeof SucceededRequest>;
+
+/** The validated results of one finished provider batch (chunked: each part stays under the broker's limit). */
+export const BatchCompletedPayload = z.object({
+  batchId: z.string().min(1).max(200),
+  providerBatchId: z.string().min(1).max(200),
+  providerStatus: z.string().min(1).max(50),
+  pass: PositiveInt,
+  model: ModelName,
+  promptVersion: PromptVersion,
+  requestCount: NonNegativeInt,
+  ...Part,
+  results: z.array(SucceededRequest),
+});
+export type BatchCompletedPayload = z.infer<typeof BatchCompletedPayload>;

@@ -1,0 +1,23 @@
+import { z } from 'zod';
+import { IsoDateTime, ModelName, Part, PositiveInt, PromptVersion, RequestMetadata } from '../../primitives.js';
+
+export const BATCH_SUBMITTED_TYPE = 'BatchSubmitted';
+
+/** A provider batch was created; carries the metadata of every request in it (split across parts). */
+export const BatchSubmittedPayload = z.object({
+  batchId: z.string().min(1).max(200),
+  batchKey: z.string().min(1).max(200),
+  provider: z.literal('groq'),
+  providerBatchId: z.string().min(1).max(200),
+  inputFileId: z.string().min(1).max(200),
+  pass: PositiveInt,
+  model: ModelName,
+  promptVersion: PromptVersion,
+  maxTokens: PositiveInt,
+  submittedAt: IsoDateTime,
+  requestCount: PositiveInt,
+  ...Part,
+  requests: z.array(RequestMetadata).min(1),
+});
+export type BatchSubmittedPayload = z.infer<typeof BatchSubmittedPayload>;
+export type BatchSubmittedKey = string;
