@@ -18,6 +18,7 @@ const common = {
   transform: { '^.+\\.ts$': swc },
   moduleNameMapper: {
     '^#contracts$': '<rootDir>/libs/contracts/src/index.ts',
+    '^#contracts/testing$': '<rootDir>/libs/contracts/src/testing/sample-payloads.ts',
     '^#platform$': '<rootDir>/libs/platform/src/index.ts',
     '^#groq-batch$': '<rootDir>/libs/groq-batch/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',

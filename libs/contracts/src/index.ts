@@ -10,3 +10,4 @@ export * from './events/batch-completed/batch-completed.event.js';
 export * from './events/requests-failed/requests-failed.event.js';
 export * from './events/requests-failed-permanently/requests-failed-permanently.event.js';
 export * from './events/results-merged/results-merged.event.js';
+

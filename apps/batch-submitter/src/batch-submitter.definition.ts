@@ -1,0 +1,24 @@
+import type { ServiceDefinition } from '#platform';
+import { Module } from '@nestjs/common';
+import { batchSubmitterEnv, SUBMITTER_SETTINGS, submitterSettingsFrom } from './batch-submitter.settings.js';
+import { IngestionService } from './ingestion/ingestion.service.js';
+import { PrIngestedController } from './ingestion/pr-ingested.controller.js';
+import { RequestRepository } from './ingestion/request.repository.js';
+
+@Module({})
+export class BatchSubmitterModule {}
+
+export const batchSubmitterService: ServiceDefinition<typeof batchSubmitterEnv> = {
+  identity: { name: 'batch-submitter', defaultHttpPort: 3101 },
+  env: batchSubmitterEnv,
+  module: (platform, config) => ({
+    module: BatchSubmitterModule,
+    imports: [platform],
+    controllers: [PrIngestedController],
+    providers: [
+      { provide: SUBMITTER_SETTINGS, useValue: submitterSettingsFrom(config.env) },
+      RequestRepository,
+      IngestionService,
+    ],
+  }),
+};

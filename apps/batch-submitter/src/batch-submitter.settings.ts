@@ -1,0 +1,28 @@
+import { PROMPT_VERSION } from '../../../libs/groq-batch/src/pr-analysis/pr-analysis.schema.js';
+import { z } from 'zod';
+import type { GuardLimits } from './ingestion/prompt-guard.js';
+
+const positiveInt = z.coerce.number().int().positive();
+
+/** The batch-submitter's own variables, on top of the shared ones. */
+export const batchSubmitterEnv = z.object({
+  PROMPT_VERSION: z.string().min(1).default(PROMPT_VERSION),
+  PR_BODY_MAX_CHARS: positiveInt.default(20_000),
+  PR_REVIEW_MAX_CHARS: positiveInt.default(2_000),
+  PR_MAX_REVIEWS: positiveInt.default(20),
+});
+export type BatchSubmitterEnv = z.infer<typeof batchSubmitterEnv>;
+
+export const SUBMITTER_SETTINGS = Symbol('SUBMITTER_SETTINGS');
+
+export interface SubmitterSettings {
+  promptVersion: string;
+  guard: GuardLimits;
+}
+
+export function submitterSettingsFrom(env: BatchSubmitterEnv): SubmitterSettings {
+  return {
+    promptVersion: env.PROMPT_VERSION,
+    guard: { maxBodyChars: env.PR_BODY_MAX_CHARS, maxReviewChars: env.PR_REVIEW_MAX_CHARS, maxReviews: env.PR_MAX_REVIEWS },
+  };
+}

@@ -1,0 +1,112 @@
+import type { RequestMetadata } from '#contracts';
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import type { GuardedPr } from './prompt-guard.js';
+
+export interface StoredRequest {
+  request_id: string;
+  prompt_version: string;
+  content_hash: string;
+  status: 'pending' | 'in_flight' | 'succeeded' | 'failed' | 'excluded';
+}
+
+export interface NewRequest {
+  metadata: RequestMetadata;
+  pr: GuardedPr & { createdAt: string; mergedAt: string | null; firstReviewAt: string | null };
+  status: 'pending' | 'succeeded' | 'excluded';
+  stage: string;
+  exclusionReason: string | null;
+}
+
+interface ReusableResult {
+  request_id: string;
+  analysis: unknown;
+  model: string;
+  pass: number;
+}
+
+/** The `requests` table as the batch-submitter sees it: ingestion, dedupe and exclusion. */
+@Injectable()
+export class RequestRepository {
+  async lockExisting(manager: EntityManager, requestId: string, promptVersion: string): Promise<StoredRequest | null> {
+    const rows: StoredRequest[] = await manager.query(
+      `SELECT request_id, prompt_version, content_hash, status FROM requests
+       WHERE request_id = $1 AND prompt_version = $2 FOR UPDATE`,
+      [requestId, promptVersion],
+    );
+    return rows[0] ?? null;
+  }
+
+  async findReusableResult(manager: EntityManager, contentHash: string, promptVersion: string): Promise<ReusableResult | null> {
+    const rows: ReusableResult[] = await manager.query(
+      `SELECT request_id, analysis, model, pass FROM results
+       WHERE content_hash = $1 AND prompt_version = $2 AND status = 'succeeded' LIMIT 1`,
+      [contentHash, promptVersion],
+    );
+    return rows[0] ?? null;
+  }
+
+  /** Inserts, or replaces a row whose content changed (a PR edited after its analysis is a new analysis). */
+  async upsert(manager: EntityManager, request: NewRequest): Promise<void> {
+    const m = request.metadata;
+    await manager.query(
+      `INSERT INTO requests (request_id, prompt_version, correlation_id, team, repo, pr_number, content_hash,
+                             status, stage, exclusion_reason, attempt, pass, model, current_batch_id, pr, flags)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, 0, NULL, NULL, $11, $12)
+       ON CONFLICT (request_id, prompt_version) DO UPDATE SET
+         correlation_id = EXCLUDED.correlation_id, team = EXCLUDED.team, repo = EXCLUDED.repo,
+         pr_number = EXCLUDED.pr_number, content_hash = EXCLUDED.content_hash, status = EXCLUDED.status,
+         stage = EXCLUDED.stage, exclusion_reason = EXCLUDED.exclusion_reason, attempt = 0, pass = 0,
+         model = NULL, current_batch_id = NULL, pr = EXCLUDED.pr, flags = EXCLUDED.flags, updated_at = now()`,
+      [
+        m.requestId,
+        m.promptVersion,
+        m.correlationId,
+        m.team,
+        m.repo,
+        m.prNumber,
+        m.contentHash,
+        request.status,
+        request.stage,
+        request.exclusionReason,
+        JSON.stringify(request.pr),
+        JSON.stringify(request.pr.flags),
+      ],
+    );
+  }
+
+  /** The terminal record of a request that is never sent (excluded) or answered from an earlier result. */
+  async writeTerminalResult(
+    manager: EntityManager,
+    metadata: RequestMetadata,
+    terminal:
+      | { status: 'excluded'; reason: string }
+      | { status: 'succeeded'; analysis: unknown; model: string; pass: number; reusedFrom: string },
+  ): Promise<void> {
+    const m = metadata;
+    await manager.query(
+      `INSERT INTO results (request_id, prompt_version, status, team, repo, pr_number, content_hash,
+                            analysis, model, pass, attempt, cost_usd, error_code, error_message, attempts)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, 0, $11, $12, '[]'::jsonb)
+       ON CONFLICT (request_id, prompt_version) DO UPDATE SET
+         status = EXCLUDED.status, content_hash = EXCLUDED.content_hash, analysis = EXCLUDED.analysis,
+         model = EXCLUDED.model, pass = EXCLUDED.pass, attempt = 0, cost_usd = 0, prompt_tokens = 0,
+         completion_tokens = 0, error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message,
+         attempts = '[]'::jsonb, resolved_at = now()`,
+      [
+        m.requestId,
+        m.promptVersion,
+        terminal.status,
+        m.team,
+        m.repo,
+        m.prNumber,
+        m.contentHash,
+        terminal.status === 'succeeded' ? JSON.stringify(terminal.analysis) : null,
+        terminal.status === 'succeeded' ? terminal.model : null,
+        terminal.status === 'succeeded' ? terminal.pass : null,
+        terminal.status === 'excluded' ? terminal.reason : null,
+        terminal.status === 'excluded' ? 'never sent' : `reused the result of ${terminal.reusedFrom}`,
+      ],
+    );
+  }
+}

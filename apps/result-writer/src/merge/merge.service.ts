@@ -1,0 +1,91 @@
+import {
+  type BatchCompletedPayload,
+  chunkBySize,
+  createEvent,
+  type EventEnvelope,
+  MAX_EVENT_BYTES,
+  type RequestMetadata,
+  type RequestsFailedPermanentlyPayload,
+  type ResolvedRequest,
+  Topic,
+} from '#contracts';
+import { OutboxRepository } from '#platform';
+import { Inject, Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import { type ResolvedKey, ResultRepository } from './result.repository.js';
+
+const PRODUCER = 'result-writer';
+
+/**
+ * Writes terminal records (results and permanent failures), merges the passes, and announces the
+ * final status of every request it resolved — in the consumer's transaction, through the outbox.
+ */
+@Injectable()
+export class MergeService {
+  constructor(
+    @Inject(ResultRepository) private readonly results: ResultRepository,
+    @Inject(OutboxRepository) private readonly outbox: OutboxRepository,
+  ) {}
+
+  async mergeResults(event: EventEnvelope<BatchCompletedPayload>, manager: EntityManager): Promise<ResolvedRequest[]> {
+    const { payload } = event;
+    if (payload.results.length === 0) return [];
+    const keys = await this.results.recordSuccesses(manager, payload.batchId, payload.results);
+    await this.results.markRequestsResolved(manager, keys, 'succeeded');
+    const resolved = this.pick(
+      keys,
+      payload.results.map((r) => r.request),
+      (request) => {
+        const result = payload.results.find((r) => r.request.requestId === request.requestId)!;
+        return { request, status: 'succeeded', model: result.model, pass: result.pass, code: null };
+      },
+    );
+    await this.announce(event, manager, resolved);
+    return resolved;
+  }
+
+  async recordPermanentFailures(
+    event: EventEnvelope<RequestsFailedPermanentlyPayload>,
+    manager: EntityManager,
+  ): Promise<ResolvedRequest[]> {
+    const { failures } = event.payload;
+    const keys = await this.results.recordPermanentFailures(manager, failures);
+    await this.results.markRequestsResolved(manager, keys, 'failed');
+    const resolved = this.pick(
+      keys,
+      failures.map((f) => f.request),
+      (request) => {
+        const failure = failures.find((f) => f.request.requestId === request.requestId)!;
+        const last = failure.attempts[failure.attempts.length - 1]!;
+        return { request, status: 'failed', model: last.model, pass: last.pass, code: failure.code };
+      },
+    );
+    await this.announce(event, manager, resolved);
+    return resolved;
+  }
+
+  private pick(
+    keys: ResolvedKey[],
+    requests: RequestMetadata[],
+    build: (request: RequestMetadata) => ResolvedRequest,
+  ): ResolvedRequest[] {
+    const resolved = new Set(keys.map((k) => `${k.prompt_version}\u0000${k.request_id}`));
+    return requests.filter((r) => resolved.has(`${r.promptVersion}\u0000${r.requestId}`)).map(build);
+  }
+
+  private async announce(cause: EventEnvelope<unknown>, manager: EntityManager, resolved: ResolvedRequest[]): Promise<void> {
+    if (resolved.length === 0) return;
+    const parts = chunkBySize(resolved, MAX_EVENT_BYTES);
+    for (const [index, chunk] of parts.entries()) {
+      await this.outbox.enqueue(
+        manager,
+        Topic.ResultsMerged,
+        createEvent(
+          Topic.ResultsMerged,
+          { part: index + 1, parts: parts.length, resolved: chunk },
+          { correlationId: cause.correlationId, causationId: cause.eventId, producer: PRODUCER },
+        ),
+      );
+    }
+  }
+}

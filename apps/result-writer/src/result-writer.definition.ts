@@ -1,0 +1,22 @@
+import type { ServiceDefinition } from '#platform';
+import { Module } from '@nestjs/common';
+import { z } from 'zod';
+import { MergeController } from './merge/merge.controller.js';
+import { MergeService } from './merge/merge.service.js';
+import { ResultRepository } from './merge/result.repository.js';
+
+@Module({})
+export class ResultWriterModule {}
+
+export const resultWriterEnv = z.object({});
+
+export const resultWriterService: ServiceDefinition<typeof resultWriterEnv> = {
+  identity: { name: 'result-writer', defaultHttpPort: 3104 },
+  env: resultWriterEnv,
+  module: (platform) => ({
+    module: ResultWriterModule,
+    imports: [platform],
+    controllers: [MergeController],
+    providers: [ResultRepository, MergeService],
+  }),
+};

@@ -1,0 +1,129 @@
+import type { DynamicModule, INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { type KafkaOptions, Transport } from '@nestjs/microservices';
+import { Logger as PinoNestLogger } from 'nestjs-pino';
+import type { z } from 'zod';
+import { type BaseServiceEnv, loadServiceConfig, type ServiceConfig, type ServiceIdentity } from '../config/service-config.js';
+import { openDatabase } from '../database/data-source.js';
+import { EventInbox } from '../kafka/event-inbox.js';
+import { EventPublisher } from '../kafka/event-publisher.service.js';
+import { createKafka } from '../kafka/kafka-client.js';
+import { OutboxRelay, OutboxRepository } from '../kafka/outbox.js';
+import { ensureTopics } from '../kafka/topic-admin.js';
+import { allTopicSpecs } from '../kafka/topic-names.js';
+import { createRootLogger } from '../logging/root-logger.js';
+import { ConsumerMetrics } from '../metrics/consumer-metrics.js';
+import { PlatformModule, type PlatformRuntime } from '../platform.module.js';
+
+export interface ServiceDefinition<S extends z.ZodObject> {
+  identity: ServiceIdentity;
+  /** The service's own environment variables, on top of the shared ones. */
+  env: S;
+  /** Builds the app module around the shared platform module. */
+  module: (platform: DynamicModule, config: ServiceConfig<z.infer<S> & BaseServiceEnv>) => DynamicModule;
+  /** Whether the service consumes Kafka (every Cascade service does). */
+  consumes?: boolean;
+  /** Values of the service's own config that are secrets: scrubbed from every log line. */
+  secrets?: (config: ServiceConfig<z.infer<S> & BaseServiceEnv>) => Array<string | undefined>;
+}
+
+export interface RunningService {
+  app: INestApplication;
+  runtime: PlatformRuntime;
+  url: string;
+}
+
+/**
+ * Boots one Cascade service as a hybrid Nest app: database created and migrated, topics present,
+ * the Kafka consumer (thin `@EventPattern` controllers) and a small HTTP ops server.
+ */
+export async function bootstrapService<S extends z.ZodObject>(
+  definition: ServiceDefinition<S>,
+  source: NodeJS.ProcessEnv = process.env,
+): Promise<RunningService> {
+  const config = loadServiceConfig(definition.identity, definition.env, source);
+  const secrets = [config.env.OPS_TOKEN, ...(definition.secrets?.(config) ?? [])].filter((s): s is string => !!s);
+  const logger = createRootLogger(config.service, config.env.LOG_LEVEL, secrets);
+
+  const dataSource = await openDatabase(config.env.DATABASE_URL, config.env.DATABASE_POOL_SIZE);
+  const kafka = createKafka(config.kafka.clientId, config.kafka.brokers, logger.child({ component: 'kafkajs' }));
+  const admin = kafka.admin();
+  await admin.connect();
+  const created = await ensureTopics(
+    admin,
+    allTopicSpecs(config.kafka.topicPrefix, config.kafka.partitions),
+    config.kafka.replicationFactor,
+  );
+  if (created.length > 0) logger.info({ topics: created }, 'created topics');
+
+  const publisher = new EventPublisher(kafka, config.kafka.topicPrefix);
+  await publisher.connect();
+  const metrics = new ConsumerMetrics(config.service);
+  const relay = new OutboxRelay(dataSource, publisher, logger.child({ component: 'outbox' }), config.env.OUTBOX_POLL_MS);
+  const runtime: PlatformRuntime = {
+    config,
+    logger,
+    dataSource,
+    kafka,
+    admin,
+    publisher,
+    outbox: new OutboxRepository(publisher),
+    relay,
+    inbox: new EventInbox(
+      dataSource,
+      publisher,
+      relay,
+      logger.child({ component: 'inbox' }),
+      metrics,
+      config.kafka.groupId,
+      config.env.CONSUMER_MAX_HANDLER_ATTEMPTS,
+    ),
+    metrics,
+  };
+
+  const app = await NestFactory.create(definition.module(PlatformModule.forRoot(runtime), config), { bufferLogs: true });
+  app.useLogger(app.get(PinoNestLogger));
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+  if (definition.consumes !== false) {
+    app.connectMicroservice<KafkaOptions>(
+      {
+        transport: Transport.KAFKA,
+        options: {
+          postfixId: '',
+          client: {
+            clientId: config.kafka.clientId,
+            brokers: config.kafka.brokers,
+            retry: { initialRetryTime: 200, retries: 10, maxRetryTime: 10_000 },
+          },
+          consumer: {
+            groupId: config.kafka.groupId,
+            allowAutoTopicCreation: false,
+            sessionTimeout: 30_000,
+            heartbeatInterval: 3_000,
+            maxBytesPerPartition: 8 * 1024 * 1024,
+          },
+          subscribe: { fromBeginning: true },
+          run: { partitionsConsumedConcurrently: config.kafka.partitionsConsumedConcurrently },
+          parser: { keepBinary: true },
+        },
+      },
+      { inheritAppConfig: true },
+    );
+    await app.startAllMicroservices();
+  }
+  await app.listen(config.http.port, config.http.host);
+  const address = app.getHttpServer().address() as { port: number } | null;
+  const url = `http://${config.http.host}:${address?.port ?? config.http.port}`;
+  logger.info({ url, groupId: config.kafka.groupId, brokers: config.kafka.brokers }, `${config.service} ready`);
+  return { app, runtime, url };
+}
+
+/** For `main.ts`: boot, or print the reason and exit 1 (a bad variable is named in the message). */
+export async function runService<S extends z.ZodObject>(definition: ServiceDefinition<S>): Promise<void> {
+  try {
+    await bootstrapService(definition);
+  } catch (error) {
+    process.stderr.write(`${definition.identity.name} failed to start: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,96 @@
+import { z } from 'zod';
+
+/** A bad or missing environment variable: the message names it and says what was expected. */
+export class ConfigError extends Error {
+  constructor(readonly variable: string, detail: string) {
+    super(`Invalid configuration: ${variable} ${detail}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const csv = z
+  .string()
+  .transform((value) => value.split(',').map((part) => part.trim()).filter(Boolean))
+  .pipe(z.array(z.string().regex(/^[^:\s]+:\d+$/, 'must be host:port')).min(1));
+
+const port = z.coerce.number().int().min(0).max(65_535);
+const positiveInt = z.coerce.number().int().positive();
+
+export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/cascade';
+
+/** What every service reads; each app extends it with its own variables. */
+export const baseServiceEnv = z.object({
+  KAFKA_BROKERS: csv.default(['127.0.0.1:9092']),
+  KAFKA_TOPIC_PREFIX: z.string().regex(/^[A-Za-z0-9._-]*$/, 'may only contain letters, digits, ".", "_" and "-"').default(''),
+  KAFKA_PARTITIONS: positiveInt.default(6),
+  KAFKA_REPLICATION_FACTOR: positiveInt.default(1),
+  KAFKA_CLIENT_ID: z.string().min(1).optional(),
+  KAFKA_GROUP_ID: z.string().min(1).optional(),
+  KAFKA_PARTITIONS_CONSUMED_CONCURRENTLY: positiveInt.default(1),
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default(DEFAULT_DATABASE_URL),
+  DATABASE_POOL_SIZE: positiveInt.default(10),
+  HTTP_HOST: z.string().min(1).default('127.0.0.1'),
+  HTTP_PORT: port.optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  CONSUMER_MAX_HANDLER_ATTEMPTS: positiveInt.default(5),
+  OUTBOX_POLL_MS: positiveInt.default(200),
+  OPS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+});
+export type BaseServiceEnv = z.infer<typeof baseServiceEnv>;
+
+export interface ServiceIdentity {
+  /** e.g. `batch-submitter`: names the consumer group, the client id and the logs. */
+  name: string;
+  defaultHttpPort: number;
+}
+
+export interface ServiceConfig<E extends BaseServiceEnv = BaseServiceEnv> {
+  service: string;
+  env: E;
+  kafka: {
+    brokers: string[];
+    clientId: string;
+    groupId: string;
+    topicPrefix: string;
+    partitions: number;
+    replicationFactor: number;
+    partitionsConsumedConcurrently: number;
+  };
+  http: { host: string; port: number };
+}
+
+/** Parses `source` with `schema`; the first problem stops the service with the variable's name. */
+export function parseEnv<S extends z.ZodType>(schema: S, source: NodeJS.ProcessEnv = process.env): z.infer<S> {
+  // Empty strings count as unset, so `FOO=` in a .env file means "use the default".
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== undefined && value !== ''));
+  const parsed = schema.safeParse(cleaned);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const variable = issue.path.map(String).join('.') || '(environment)';
+    // Never echo the received value: it may be a secret.
+    throw new ConfigError(variable, issue.message.replace(/, received .*$/, ''));
+  }
+  return parsed.data;
+}
+
+export function loadServiceConfig<S extends z.ZodObject>(
+  identity: ServiceIdentity,
+  schema: S,
+  source: NodeJS.ProcessEnv = process.env,
+): ServiceConfig<z.infer<S> & BaseServiceEnv> {
+  const env = parseEnv(baseServiceEnv.extend(schema.shape), source) as z.infer<S> & BaseServiceEnv;
+  return {
+    service: identity.name,
+    env,
+    kafka: {
+      brokers: env.KAFKA_BROKERS,
+      clientId: env.KAFKA_CLIENT_ID ?? `cascade-${identity.name}`,
+      groupId: env.KAFKA_GROUP_ID ?? `cascade-${identity.name}`,
+      topicPrefix: env.KAFKA_TOPIC_PREFIX,
+      partitions: env.KAFKA_PARTITIONS,
+      replicationFactor: env.KAFKA_REPLICATION_FACTOR,
+      partitionsConsumedConcurrently: env.KAFKA_PARTITIONS_CONSUMED_CONCURRENTLY,
+    },
+    http: { host: env.HTTP_HOST, port: env.HTTP_PORT ?? identity.defaultHttpPort },
+  };
+}

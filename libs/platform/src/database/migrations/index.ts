@@ -1,0 +1,5 @@
+import { Foundation1763900000000 } from './1763900000000-foundation.js';
+import { Pipeline1763900001000 } from './1763900001000-pipeline.js';
+
+/** Listed explicitly (no glob): ESM builds and tests load exactly these, in this order. */
+export const ALL_MIGRATIONS = [Foundation1763900000000, Pipeline1763900001000];

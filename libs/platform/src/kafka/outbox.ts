@@ -1,0 +1,115 @@
+import type { EventEnvelope, Topic, TopicPayloads } from '#contracts';
+import type { Logger } from 'pino';
+import type { DataSource, EntityManager } from 'typeorm';
+import type { EventPublisher, OutgoingMessage } from './event-publisher.service.js';
+
+interface OutboxRow {
+  id: string;
+  topic: string;
+  message_key: string;
+  message_value: Buffer;
+  headers: Record<string, string>;
+}
+
+/** Writes outgoing events in the same transaction as the state change that caused them. */
+export class OutboxRepository {
+  constructor(private readonly publisher: EventPublisher) {}
+
+  async enqueue<T extends Topic>(manager: EntityManager, topic: T, event: EventEnvelope<TopicPayloads[T]>): Promise<void> {
+    const message = this.publisher.encode(topic, event);
+    await manager.query(
+      `INSERT INTO outbox (event_id, topic, message_key, message_value, headers)
+       VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING`,
+      [event.eventId, message.topic, message.key ?? '', message.value, JSON.stringify(message.headers)],
+    );
+  }
+}
+
+/**
+ * Publishes committed outbox rows in id order. Rows are claimed with SKIP LOCKED so replicas share
+ * the work, and marked published only after the broker acknowledged them: at-least-once, and
+ * consumers drop the duplicates by eventId.
+ */
+export class OutboxRelay {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private stopped = false;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly publisher: EventPublisher,
+    private readonly logger: Logger,
+    private readonly pollMs: number,
+    private readonly batchSize = 500,
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  /** Ask for a relay pass now (after a commit), without waiting for the next poll. */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.schedule(0);
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.running = this.drain()
+        .then(() => undefined)
+        .catch((error: unknown) => this.logger.warn({ err: error }, 'outbox relay pass failed; will retry'))
+        .finally(() => {
+          this.running = null;
+          const next = this.again ? 0 : this.pollMs;
+          this.again = false;
+          this.schedule(next);
+        });
+    }, delayMs);
+  }
+
+  /** Publishes until nothing is pending; returns how many rows it published. */
+  async drain(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const published = await this.dataSource.transaction(async (manager) => {
+        const rows: OutboxRow[] = await manager.query(
+          `SELECT id, topic, message_key, message_value, headers FROM outbox
+           WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+          [this.batchSize],
+        );
+        if (rows.length === 0) return 0;
+        const messages: OutgoingMessage[] = rows.map((row) => ({
+          topic: row.topic,
+          key: row.message_key,
+          value: row.message_value,
+          headers: row.headers,
+        }));
+        await this.publisher.send(messages);
+        await manager.query('UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]);
+        return rows.length;
+      });
+      total += published;
+      if (published < this.batchSize) return total;
+    }
+  }
+
+  /** Stops polling and publishes whatever is still pending (called on shutdown, after consumers stopped). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.running;
+    await this.drain().catch((error: unknown) =>
+      this.logger.warn({ err: error }, 'outbox not fully drained at shutdown; the next start publishes the rest'),
+    );
+  }
+}

@@ -1,0 +1,13 @@
+import { scrubSecrets } from './root-logger.js';
+
+describe('secret scrubbing', () => {
+  it('removes known secrets, provider keys and bearer tokens from free text', () => {
+    const key = 'gsk_ABCDEFGHIJKLMNOPQRSTUVWXYZ012345';
+    const text = `call failed with key ${key}; header Authorization: Bearer ops-token-1234567890 and custom s3cr3t-value-xyz`;
+    const scrubbed = scrubSecrets(text, ['s3cr3t-value-xyz']);
+    expect(scrubbed).not.toContain(key);
+    expect(scrubbed).not.toContain('ops-token-1234567890');
+    expect(scrubbed).not.toContain('s3cr3t-value-xyz');
+    expect(scrubbed).toContain('call failed with key [REDACTED]');
+  });
+});

@@ -1,0 +1,49 @@
+import pino, { type Logger } from 'pino';
+
+/** Keys whose values are secrets wherever they appear in a log object. */
+export const REDACTED_PATHS = [
+  'apiKey',
+  '*.apiKey',
+  'token',
+  '*.token',
+  'authorization',
+  '*.authorization',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers.authorization',
+  'GROQ_API_KEY',
+  '*.GROQ_API_KEY',
+  'OPS_TOKEN',
+  '*.OPS_TOKEN',
+];
+
+/** Patterns of provider keys and bearer tokens, scrubbed from free text (error messages, stacks). */
+const SECRET_PATTERNS = [/gsk_[A-Za-z0-9]{8,}/g, /Bearer\s+[A-Za-z0-9._~+/=-]{8,}/gi];
+
+export function scrubSecrets(text: string, secrets: readonly string[] = []): string {
+  let scrubbed = text;
+  for (const secret of secrets) if (secret.length >= 8) scrubbed = scrubbed.split(secret).join('[REDACTED]');
+  for (const pattern of SECRET_PATTERNS) scrubbed = scrubbed.replace(pattern, '[REDACTED]');
+  return scrubbed;
+}
+
+/** JSON logs on stdout; secrets known to the process are scrubbed from every line, not just known keys. */
+export function createRootLogger(service: string, level: string, secrets: readonly string[] = []): Logger {
+  const known = secrets.filter((secret) => secret.length >= 8);
+  const destination = pino.destination({ dest: 1, sync: true });
+  const scrubbingStream = {
+    write(line: string) {
+      destination.write(scrubSecrets(line, known));
+    },
+  };
+  return pino(
+    {
+      level,
+      base: { service },
+      redact: { paths: REDACTED_PATHS, censor: '[REDACTED]' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    scrubbingStream,
+  );
+}

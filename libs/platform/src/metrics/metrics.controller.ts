@@ -1,0 +1,13 @@
+import { Controller, Get, Header, Inject } from '@nestjs/common';
+import { ConsumerMetrics } from './consumer-metrics.js';
+
+@Controller('metrics')
+export class MetricsController {
+  constructor(@Inject(ConsumerMetrics) private readonly metrics: ConsumerMetrics) {}
+
+  @Get()
+  @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
+  scrape(): Promise<string> {
+    return this.metrics.registry.metrics();
+  }
+}

@@ -1,0 +1,72 @@
+import { randomBytes } from 'node:crypto';
+import { createDataSource, dropDatabase, ensureDatabaseExists, runMigrations } from '#platform';
+import { Kafka, logLevel, type Consumer, type KafkaMessage } from 'kafkajs';
+import type { DataSource } from 'typeorm';
+
+export const BASE_DATABASE_URL = process.env.CASCADE_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+export function brokers(): string[] {
+  return (process.env.KAFKA_BROKERS ?? '127.0.0.1:29092').split(',');
+}
+
+export function uniqueSuffix(): string {
+  return randomBytes(4).toString('hex');
+}
+
+export interface TestDatabase {
+  url: string;
+  dataSource: DataSource;
+  drop(): Promise<void>;
+}
+
+/** A database of its own for one test file, created and migrated with the real migrations. */
+export async function createTestDatabase(name = `cascade_test_${uniqueSuffix()}`): Promise<TestDatabase> {
+  const url = new URL(BASE_DATABASE_URL);
+  url.pathname = `/${name}`;
+  await ensureDatabaseExists(url.toString());
+  const dataSource = createDataSource(url.toString(), 4);
+  await dataSource.initialize();
+  await runMigrations(dataSource);
+  return {
+    url: url.toString(),
+    dataSource,
+    async drop() {
+      if (dataSource.isInitialized) await dataSource.destroy();
+      await dropDatabase(url.toString());
+    },
+  };
+}
+
+export function testKafka(clientId = `test-${uniqueSuffix()}`): Kafka {
+  return new Kafka({ clientId, brokers: brokers(), logLevel: logLevel.NOTHING });
+}
+
+/** Polls `probe` until it returns a truthy value or the time runs out (then fails with `what`). */
+export async function eventually<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** Collects every message of `topic` from the beginning, for assertions. */
+export async function collect(kafka: Kafka, topic: string): Promise<{ messages: KafkaMessage[]; stop: () => Promise<void> }> {
+  const messages: KafkaMessage[] = [];
+  const consumer: Consumer = kafka.consumer({ groupId: `collector-${uniqueSuffix()}` });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      messages.push(message);
+    },
+  });
+  return { messages, stop: () => consumer.disconnect() };
+}
