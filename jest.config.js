@@ -20,6 +20,7 @@ const common = {
     '^#contracts$': '<rootDir>/libs/contracts/src/index.ts',
     '^#contracts/testing$': '<rootDir>/libs/contracts/src/testing/sample-payloads.ts',
     '^#platform$': '<rootDir>/libs/platform/src/index.ts',
+    '^#batching$': '<rootDir>/libs/batching/src/index.ts',
     '^#groq-batch$': '<rootDir>/libs/groq-batch/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
@@ -32,7 +33,7 @@ export default {
     {
       ...common,
       displayName: 'unit',
-      testMatch: ['<rootDir>/{apps,libs,tools}/**/*.spec.ts'],
+      testMatch: ['<rootDir>/{apps,libs,tools,test}/**/*.spec.ts'],
     },
     {
       ...common,

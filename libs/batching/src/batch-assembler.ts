@@ -1,0 +1,218 @@
+import { randomUUID } from 'node:crypto';
+import { chunkBySize, createEvent, MAX_EVENT_BYTES, type RequestMetadata, Topic } from '#contracts';
+import { inTransaction, type OutboxRelay, type OutboxRepository } from '#platform';
+import type { Logger } from 'pino';
+import type { DataSource, EntityManager } from 'typeorm';
+import { batchKeyOf } from './batch-key.js';
+import { BatchRepository, type BatchRow, metadataOf, type PendingGroup } from './batch.repository.js';
+import type { BatchInputLine, BatchProviderPort } from './provider-port.js';
+
+export interface AssemblerSettings {
+  /** Which passes this service submits: the batch-submitter takes pass 1, the retry-service the rest. */
+  minPass: number;
+  maxPass: number;
+  maxLines: number;
+  maxBytes: number;
+  lingerMs: number;
+  intervalMs: number;
+  /** How long a submitted request may stay in flight before `reconcile` calls it stuck. */
+  stageDeadlineMs: number;
+  leaseMs: number;
+  producer: string;
+}
+
+/** Turns a stored PR (the guarded prompt input) into the provider's request body. */
+export type LineBuilder = (item: { metadata: RequestMetadata; pr: Record<string, unknown> }, batch: BatchRow) => BatchInputLine;
+
+export interface AssemblerHooks {
+  /** Checked before each new batch: a quota or budget may hold submission back. */
+  mayFormBatch?: (group: PendingGroup) => Promise<{ allowed: boolean; reason?: string }>;
+  paused?: () => boolean;
+}
+
+/**
+ * Accumulates pending requests into provider batches (N lines or linger time), recording the intent
+ * with a deterministic key before calling the provider and publishing `BatchSubmitted` through the
+ * outbox in the same transaction that marks the batch submitted. An interrupted submission is
+ * resumed by looking the key up at the provider first, so a crash never pays for a batch twice.
+ */
+export class BatchAssembler {
+  private readonly repository = new BatchRepository();
+  private readonly owner = `${process.pid}-${randomUUID().slice(0, 8)}`;
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private stopped = true;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly provider: BatchProviderPort,
+    private readonly buildLine: LineBuilder,
+    private readonly outbox: OutboxRepository,
+    private readonly relay: OutboxRelay,
+    private readonly logger: Logger,
+    private readonly settings: AssemblerSettings,
+    private readonly hooks: AssemblerHooks = {},
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.running;
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.tick()
+        .then(() => undefined)
+        .catch((error: unknown) => this.logger.warn({ err: error }, 'batch assembly pass failed; will retry'))
+        .finally(() => {
+          this.running = null;
+          this.schedule(this.settings.intervalMs);
+        });
+    }, delayMs);
+  }
+
+  /** One pass: resume interrupted submissions, then form and submit every batch that is due. */
+  async tick(options: { force?: boolean } = {}): Promise<number> {
+    let submitted = 0;
+    const interrupted = await inTransaction(this.dataSource, (m) =>
+      this.repository.leaseInterrupted(m, this.settings.minPass, this.settings.maxPass, this.owner, this.settings.leaseMs),
+    );
+    for (const batch of interrupted) {
+      this.logger.warn({ batchId: batch.batch_id, batchKey: batch.batch_key }, 'resuming an interrupted submission');
+      if (await this.submit(batch, true)) submitted++;
+    }
+    if (this.hooks.paused?.()) return submitted;
+    const groups = await this.repository.pendingGroups(this.dataSource.manager, this.settings.minPass, this.settings.maxPass);
+    for (const group of groups) {
+      let waiting = group.waiting;
+      while (waiting > 0 && (options.force || waiting >= this.settings.maxLines || group.oldest_age_ms >= this.settings.lingerMs)) {
+        const gate = (await this.hooks.mayFormBatch?.(group)) ?? { allowed: true };
+        if (!gate.allowed) {
+          this.logger.info({ model: group.model, pass: group.pass, reason: gate.reason }, 'submission held back');
+          break;
+        }
+        const batch = await this.formBatch(group);
+        if (!batch) break;
+        waiting -= batch.request_count;
+        if (await this.submit(batch, false)) submitted++;
+        if (this.stopped) return submitted;
+      }
+    }
+    return submitted;
+  }
+
+  private async formBatch(group: PendingGroup): Promise<BatchRow | null> {
+    return inTransaction(this.dataSource, async (manager) => {
+      const candidates = await this.repository.claimPending(manager, group, this.settings.maxLines);
+      const chosen = [];
+      let bytes = 0;
+      for (const candidate of candidates) {
+        // Prompt and schema add a few KB per line on top of the stored PR text.
+        const lineBytes = Number(candidate.bytes) + 4_096;
+        if (chosen.length > 0 && bytes + lineBytes > this.settings.maxBytes) break;
+        chosen.push(candidate);
+        bytes += lineBytes;
+      }
+      if (chosen.length === 0) return null;
+      const items = chosen.map(metadataOf);
+      const batch: BatchRow = {
+        batch_id: randomUUID(),
+        batch_key: batchKeyOf(group.pass, group.model, group.prompt_version, items),
+        pass: group.pass,
+        model: group.model,
+        prompt_version: group.prompt_version,
+        max_tokens: group.max_tokens,
+        request_count: items.length,
+      };
+      await this.repository.recordIntent(manager, batch, items, this.owner, this.settings.leaseMs);
+      return batch;
+    });
+  }
+
+  private async submit(batch: BatchRow, resumed: boolean): Promise<boolean> {
+    const log = this.logger.child({ batchId: batch.batch_id, batchKey: batch.batch_key, pass: batch.pass, model: batch.model });
+    try {
+      const items = await this.repository.itemsOf(this.dataSource.manager, batch.batch_id);
+      const adopted = resumed ? await this.provider.findByKey(batch.batch_key) : null;
+      const created =
+        adopted ??
+        (await this.provider.submit({
+          batchKey: batch.batch_key,
+          lines: items.map((item) => this.buildLine(item, batch)),
+          metadata: {
+            cascade_batch_key: batch.batch_key,
+            cascade_batch_id: batch.batch_id,
+            pass: String(batch.pass),
+            prompt_version: batch.prompt_version,
+          },
+        }));
+      if (adopted) log.warn({ providerBatchId: adopted.providerBatchId }, 'adopted the provider batch created before the interruption');
+      const recorded = await inTransaction(this.dataSource, async (manager) => {
+        const first = await this.repository.recordSubmitted(
+          manager,
+          batch.batch_id,
+          created.providerBatchId,
+          created.inputFileId,
+          this.settings.stageDeadlineMs,
+        );
+        if (!first) return false;
+        await this.publishSubmitted(manager, batch, created.providerBatchId, created.inputFileId, items.map((i) => i.metadata));
+        return true;
+      });
+      if (recorded) {
+        this.relay.kick();
+        log.info({ providerBatchId: created.providerBatchId, requests: items.length }, 'batch submitted');
+      }
+      return recorded;
+    } catch (error) {
+      log.warn({ err: error }, 'batch submission failed; it stays recorded and is resumed');
+      await this.repository.recordSubmitError(this.dataSource.manager, batch.batch_id, (error as Error).message).catch(() => undefined);
+      return false;
+    }
+  }
+
+  private async publishSubmitted(
+    manager: EntityManager,
+    batch: BatchRow,
+    providerBatchId: string,
+    inputFileId: string,
+    requests: RequestMetadata[],
+  ): Promise<void> {
+    const parts = chunkBySize(requests, MAX_EVENT_BYTES);
+    const submittedAt = new Date().toISOString();
+    for (const [index, chunk] of parts.entries()) {
+      await this.outbox.enqueue(
+        manager,
+        Topic.BatchSubmitted,
+        createEvent(
+          Topic.BatchSubmitted,
+          {
+            batchId: batch.batch_id,
+            batchKey: batch.batch_key,
+            provider: 'groq',
+            providerBatchId,
+            inputFileId,
+            pass: batch.pass,
+            model: batch.model,
+            promptVersion: batch.prompt_version,
+            maxTokens: batch.max_tokens,
+            submittedAt,
+            requestCount: requests.length,
+            part: index + 1,
+            parts: parts.length,
+            requests: chunk,
+          },
+          { correlationId: `batch:${batch.batch_id}`, producer: this.settings.producer },
+        ),
+      );
+    }
+  }
+}

