@@ -1,4 +1,5 @@
 import { PROMPT_VERSION } from '../../../libs/groq-batch/src/pr-analysis/pr-analysis.schema.js';
+import { submissionEnv } from '#batching';
 import { z } from 'zod';
 import type { GuardLimits } from './ingestion/prompt-guard.js';
 
@@ -10,7 +11,7 @@ export const batchSubmitterEnv = z.object({
   PR_BODY_MAX_CHARS: positiveInt.default(20_000),
   PR_REVIEW_MAX_CHARS: positiveInt.default(2_000),
   PR_MAX_REVIEWS: positiveInt.default(20),
-});
+}).extend(submissionEnv.shape);
 export type BatchSubmitterEnv = z.infer<typeof batchSubmitterEnv>;
 
 export const SUBMITTER_SETTINGS = Symbol('SUBMITTER_SETTINGS');
@@ -18,11 +19,15 @@ export const SUBMITTER_SETTINGS = Symbol('SUBMITTER_SETTINGS');
 export interface SubmitterSettings {
   promptVersion: string;
   guard: GuardLimits;
+  modelChain: string[];
+  maxTokens: number;
 }
 
 export function submitterSettingsFrom(env: BatchSubmitterEnv): SubmitterSettings {
   return {
     promptVersion: env.PROMPT_VERSION,
     guard: { maxBodyChars: env.PR_BODY_MAX_CHARS, maxReviewChars: env.PR_REVIEW_MAX_CHARS, maxReviews: env.PR_MAX_REVIEWS },
+    modelChain: env.MODEL_CHAIN,
+    maxTokens: env.MAX_TOKENS,
   };
 }

@@ -2,3 +2,4 @@ export * from './provider-port.js';
 export * from './batch-key.js';
 export * from './batch.repository.js';
 export * from './batch-assembler.js';
+export * from './pipeline-settings.js';

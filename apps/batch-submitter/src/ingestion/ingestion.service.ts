@@ -38,13 +38,13 @@ export class IngestionService {
 
     const stored = { ...guarded, createdAt: pr.createdAt, mergedAt: pr.mergedAt, firstReviewAt: pr.firstReviewAt };
     if (guarded.exclusion) {
-      await this.requests.upsert(manager, { metadata, pr: stored, status: 'excluded', stage: 'excluded', exclusionReason: guarded.exclusion });
+      await this.requests.upsert(manager, { metadata, pr: stored, status: 'excluded', stage: 'excluded', exclusionReason: guarded.exclusion, model: null, maxTokens: null });
       await this.requests.writeTerminalResult(manager, metadata, { status: 'excluded', reason: guarded.exclusion });
       return 'excluded';
     }
     const reusable = await this.requests.findReusableResult(manager, metadata.contentHash, promptVersion);
     if (reusable) {
-      await this.requests.upsert(manager, { metadata, pr: stored, status: 'succeeded', stage: 'reused', exclusionReason: null });
+      await this.requests.upsert(manager, { metadata, pr: stored, status: 'succeeded', stage: 'reused', exclusionReason: null, model: null, maxTokens: null });
       await this.requests.writeTerminalResult(manager, metadata, {
         status: 'succeeded',
         analysis: reusable.analysis,
@@ -54,7 +54,12 @@ export class IngestionService {
       });
       return 'reused';
     }
-    await this.requests.upsert(manager, { metadata, pr: stored, status: 'pending', stage: 'queued', exclusionReason: null });
+    await this.requests.upsert(manager, { metadata, pr: stored, status: 'pending',
+      stage: 'queued',
+      exclusionReason: null,
+      model: this.settings.modelChain[0]!,
+      maxTokens: this.settings.maxTokens,
+    });
     return existing ? 'requeued' : 'queued';
   }
 }

@@ -16,6 +16,9 @@ export interface NewRequest {
   status: 'pending' | 'succeeded' | 'excluded';
   stage: string;
   exclusionReason: string | null;
+  /** The first model of the chain and its output budget, for pending requests. */
+  model: string | null;
+  maxTokens: number | null;
 }
 
 interface ReusableResult {
@@ -51,13 +54,13 @@ export class RequestRepository {
     const m = request.metadata;
     await manager.query(
       `INSERT INTO requests (request_id, prompt_version, correlation_id, team, repo, pr_number, content_hash,
-                             status, stage, exclusion_reason, attempt, pass, model, current_batch_id, pr, flags)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, 0, NULL, NULL, $11, $12)
+                             status, stage, exclusion_reason, attempt, pass, model, max_tokens, current_batch_id, pr, flags)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, 1, $13, $14, NULL, $11, $12)
        ON CONFLICT (request_id, prompt_version) DO UPDATE SET
          correlation_id = EXCLUDED.correlation_id, team = EXCLUDED.team, repo = EXCLUDED.repo,
          pr_number = EXCLUDED.pr_number, content_hash = EXCLUDED.content_hash, status = EXCLUDED.status,
-         stage = EXCLUDED.stage, exclusion_reason = EXCLUDED.exclusion_reason, attempt = 0, pass = 0,
-         model = NULL, current_batch_id = NULL, pr = EXCLUDED.pr, flags = EXCLUDED.flags, updated_at = now()`,
+         stage = EXCLUDED.stage, exclusion_reason = EXCLUDED.exclusion_reason, attempt = 1, pass = 1,
+         model = EXCLUDED.model, max_tokens = EXCLUDED.max_tokens, current_batch_id = NULL, stage_deadline_at = NULL, pr = EXCLUDED.pr, flags = EXCLUDED.flags, updated_at = now()`,
       [
         m.requestId,
         m.promptVersion,
@@ -71,6 +74,8 @@ export class RequestRepository {
         request.exclusionReason,
         JSON.stringify(request.pr),
         JSON.stringify(request.pr.flags),
+        request.model,
+        request.maxTokens,
       ],
     );
   }

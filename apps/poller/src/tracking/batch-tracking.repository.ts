@@ -1,0 +1,118 @@
+import type { BatchSubmittedPayload, RequestMetadata } from '#contracts';
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+
+export interface TrackedBatch {
+  batch_id: string;
+  provider_batch_id: string;
+  pass: number;
+  model: string;
+  prompt_version: string;
+  max_tokens: number;
+  request_count: number;
+  poll_count: number;
+  submitted_at: Date;
+  known_items: number;
+}
+
+/** The poller's view of `batches`: tracking from events, leases so replicas never poll one batch together. */
+@Injectable()
+export class BatchTrackingRepository {
+  /** Idempotent: every part of a `BatchSubmitted` adds its items; the batch row is created once. */
+  async track(manager: EntityManager, batch: BatchSubmittedPayload): Promise<void> {
+    await manager.query(
+      `INSERT INTO batches (batch_id, batch_key, pass, model, prompt_version, max_tokens, state, provider_batch_id,
+                            input_file_id, request_count, submitted_at, tracked_at, next_poll_at)
+       VALUES ($1, $2, $3, $4, $5, $6, 'submitted', $7, $8, $9, $10, now(), now())
+       ON CONFLICT (batch_id) DO UPDATE SET
+         tracked_at = COALESCE(batches.tracked_at, now()),
+         next_poll_at = COALESCE(batches.next_poll_at, now()),
+         provider_batch_id = COALESCE(batches.provider_batch_id, EXCLUDED.provider_batch_id),
+         input_file_id = COALESCE(batches.input_file_id, EXCLUDED.input_file_id),
+         state = CASE WHEN batches.state = 'creating' THEN 'submitted' ELSE batches.state END`,
+      [
+        batch.batchId,
+        batch.batchKey,
+        batch.pass,
+        batch.model,
+        batch.promptVersion,
+        batch.maxTokens,
+        batch.providerBatchId,
+        batch.inputFileId,
+        batch.requestCount,
+        batch.submittedAt,
+      ],
+    );
+    await manager.query(
+      `INSERT INTO batch_items (batch_id, request_id, prompt_version, attempt, metadata)
+       SELECT $1, i->>'requestId', i->>'promptVersion', (i->>'attempt')::int, i FROM jsonb_array_elements($2::jsonb) AS i
+       ON CONFLICT (batch_id, request_id) DO NOTHING`,
+      [batch.batchId, JSON.stringify(batch.requests)],
+    );
+  }
+
+  async claimDue(manager: EntityManager, owner: string, limit: number, leaseMs: number): Promise<TrackedBatch[]> {
+    return manager.query(
+      `UPDATE batches b SET lease_owner = $1, lease_until = now() + make_interval(secs => $3::float8 / 1000)
+       WHERE b.batch_id IN (
+         SELECT batch_id FROM batches
+         WHERE state = 'submitted' AND tracked_at IS NOT NULL AND next_poll_at <= now()
+           AND (lease_until IS NULL OR lease_until < now())
+         ORDER BY next_poll_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+       RETURNING b.batch_id, b.provider_batch_id, b.pass, b.model, b.prompt_version, b.max_tokens, b.request_count,
+                 b.poll_count, b.submitted_at,
+                 (SELECT count(*)::int FROM batch_items i WHERE i.batch_id = b.batch_id) AS known_items`,
+      [owner, limit, leaseMs],
+    );
+  }
+
+  async reschedule(manager: EntityManager, batchId: string, owner: string, providerStatus: string, counts: unknown, delayMs: number): Promise<void> {
+    await manager.query(
+      `UPDATE batches SET provider_status = $3, counts = $4, poll_count = poll_count + 1,
+              next_poll_at = now() + make_interval(secs => $5::float8 / 1000), lease_owner = NULL, lease_until = NULL
+       WHERE batch_id = $1 AND lease_owner = $2`,
+      [batchId, owner, providerStatus, JSON.stringify(counts ?? {}), delayMs],
+    );
+  }
+
+  /** Marks the batch finished if this replica still holds its lease; false means another one finished it. */
+  async finish(
+    manager: EntityManager,
+    batch: { batchId: string; owner: string; providerStatus: string; outputFileId: string | null; errorFileId: string | null; counts: unknown; costUsd: number },
+  ): Promise<boolean> {
+    const rows: unknown[] = await manager.query(
+      `UPDATE batches SET state = 'finished', provider_status = $3, output_file_id = $4, error_file_id = $5, counts = $6,
+              cost_usd = $7, finished_at = now(), lease_owner = NULL, lease_until = NULL, poll_count = poll_count + 1
+       WHERE batch_id = $1 AND lease_owner = $2 AND state = 'submitted' RETURNING batch_id`,
+      [batch.batchId, batch.owner, batch.providerStatus, batch.outputFileId, batch.errorFileId, JSON.stringify(batch.counts ?? {}), batch.costUsd],
+    );
+    return rows.length > 0;
+  }
+
+  async itemsOf(manager: EntityManager, batchId: string): Promise<RequestMetadata[]> {
+    const rows: Array<{ metadata: RequestMetadata }> = await manager.query(
+      'SELECT metadata FROM batch_items WHERE batch_id = $1 ORDER BY request_id',
+      [batchId],
+    );
+    return rows.map((row) => row.metadata);
+  }
+
+  /** Moves each request of the batch to what it now waits for: its result written, or a retry decision. */
+  async recordOutcomes(manager: EntityManager, batchId: string, succeeded: string[], failed: string[], deadlineMs: number): Promise<void> {
+    await manager.query(
+      `UPDATE batch_items SET outcome = CASE WHEN request_id = ANY($2::text[]) THEN 'succeeded' ELSE 'failed' END
+       WHERE batch_id = $1`,
+      [batchId, succeeded],
+    );
+    await manager.query(
+      `UPDATE requests r SET
+         stage = CASE WHEN r.request_id = ANY($2::text[]) THEN 'awaiting_merge' ELSE 'awaiting_retry' END,
+         stage_deadline_at = now() + make_interval(secs => $4::float8 / 1000), updated_at = now()
+       FROM batch_items b
+       WHERE b.batch_id = $1 AND r.request_id = b.request_id AND r.prompt_version = b.prompt_version
+         AND r.current_batch_id = $1 AND r.status = 'in_flight'
+         AND (r.request_id = ANY($2::text[]) OR r.request_id = ANY($3::text[]))`,
+      [batchId, succeeded, failed, deadlineMs],
+    );
+  }
+}
