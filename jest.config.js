@@ -21,6 +21,7 @@ const common = {
     '^#contracts/testing$': '<rootDir>/libs/contracts/src/testing/sample-payloads.ts',
     '^#platform$': '<rootDir>/libs/platform/src/index.ts',
     '^#batching$': '<rootDir>/libs/batching/src/index.ts',
+    '^#ledger$': '<rootDir>/libs/ledger/src/index.ts',
     '^#groq-batch$': '<rootDir>/libs/groq-batch/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },

@@ -1,0 +1,181 @@
+import { randomUUID } from 'node:crypto';
+import { createEvent, type RequestMetadata, type SucceededRequest, Topic } from '#contracts';
+import { samplePayloads } from '#contracts/testing';
+import { reconcile } from '#ledger';
+import { EventPublisher, OutboxRepository } from '#platform';
+import type { Kafka } from 'kafkajs';
+import type { DataSource } from 'typeorm';
+import { IngestionService } from '../../apps/batch-submitter/src/ingestion/ingestion.service.js';
+import { RequestRepository } from '../../apps/batch-submitter/src/ingestion/request.repository.js';
+import { MergeService } from '../../apps/result-writer/src/merge/merge.service.js';
+import { ResultRepository } from '../../apps/result-writer/src/merge/result.repository.js';
+import { FailureRepository } from '../../apps/retry-service/src/retry/failure.repository.js';
+import { RetryService } from '../../apps/retry-service/src/retry/retry.service.js';
+import { createTestDatabase, type TestDatabase } from '../support/infra.js';
+
+/** Medium tests: the services' rules against the real PostgreSQL schema, without the transport. */
+describe('ingest → retry → merge against PostgreSQL', () => {
+  let db: TestDatabase;
+  let ds: DataSource;
+  const outbox = new OutboxRepository(new EventPublisher(null as unknown as Kafka, ''));
+  const settings = {
+    promptVersion: 'pr-analysis-v1',
+    guard: { maxBodyChars: 20_000, maxReviewChars: 2_000, maxReviews: 20 },
+    modelChain: ['openai/gpt-oss-20b', 'llama-3.3-70b-versatile'],
+    maxTokens: 1_024,
+  };
+  const ingestion = new IngestionService(new RequestRepository(), settings);
+  const retry = new RetryService(new FailureRepository(), outbox, {
+    modelChain: settings.modelChain,
+    maxAttempts: 3,
+    maxTokensGrowth: 2,
+    maxTokensCeiling: 8_192,
+  });
+  const merge = new MergeService(new ResultRepository(), outbox);
+  const base = samplePayloads()[Topic.PrIngested];
+  const analysis = samplePayloads()[Topic.BatchCompleted].results[0]!.analysis;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    ds = db.dataSource;
+  });
+  afterAll(async () => db?.drop());
+
+  async function ingest(requestId: string, body = `Body of ${requestId}`) {
+    const event = createEvent(Topic.PrIngested, { ...base, requestId, body }, { correlationId: `c-${requestId}`, producer: 'test' });
+    return ds.transaction((m) => ingestion.accept(event, m));
+  }
+
+  async function metadataOf(requestId: string): Promise<RequestMetadata> {
+    const [row] = await ds.query('SELECT * FROM requests WHERE request_id = $1', [requestId]);
+    return {
+      requestId,
+      correlationId: row.correlation_id,
+      team: row.team,
+      repo: row.repo,
+      prNumber: row.pr_number,
+      promptVersion: row.prompt_version,
+      attempt: row.attempt,
+      contentHash: row.content_hash,
+    };
+  }
+
+  async function putInFlight(requestId: string, batchId: string) {
+    await ds.query(
+      `INSERT INTO batches (batch_id, batch_key, pass, model, prompt_version, max_tokens, state, request_count)
+       VALUES ($1, $1, 1, 'm', 'pr-analysis-v1', 1024, 'submitted', 1) ON CONFLICT DO NOTHING`,
+      [batchId],
+    );
+    await ds.query(`UPDATE requests SET status = 'in_flight', stage = 'awaiting_retry', current_batch_id = $2 WHERE request_id = $1`, [
+      requestId,
+      batchId,
+    ]);
+  }
+
+  function failed(request: RequestMetadata, code: string, message: string, model = 'openai/gpt-oss-20b', pass = 1) {
+    return createEvent(
+      Topic.RequestsFailed,
+      {
+        batchId: 'b-1',
+        providerBatchId: 'batch_01',
+        pass,
+        model,
+        promptVersion: request.promptVersion,
+        part: 1,
+        parts: 1,
+        failures: [{ request, code, message, httpStatus: 400, failedGeneration: '{"sum', model, pass, maxTokens: 1_024, batchId: 'b-1' }],
+      },
+      { correlationId: request.correlationId, producer: 'test' },
+    );
+  }
+
+  function completed(request: RequestMetadata, model: string, pass: number) {
+    const result: SucceededRequest = { request, analysis, model, pass, usage: { promptTokens: 800, completionTokens: 150 }, costUsd: 0.0001 };
+    return createEvent(
+      Topic.BatchCompleted,
+      { batchId: `b-${pass}`, providerBatchId: `batch_${pass}`, providerStatus: 'completed', pass, model, promptVersion: request.promptVersion, requestCount: 1, part: 1, parts: 1, results: [result] },
+      { correlationId: request.correlationId, producer: 'test' },
+    );
+  }
+
+  it('excludes empty bodies with a terminal record and queues the rest on the first model', async () => {
+    expect(await ingest('r-empty', '   ')).toBe('excluded');
+    expect(await ingest('r-1')).toBe('queued');
+    const rows = await ds.query(`SELECT request_id, status, model, pass, attempt FROM requests ORDER BY request_id`);
+    expect(rows).toEqual([
+      { request_id: 'r-1', status: 'pending', model: 'openai/gpt-oss-20b', pass: 1, attempt: 1 },
+      { request_id: 'r-empty', status: 'excluded', model: null, pass: 1, attempt: 1 },
+    ]);
+    const [result] = await ds.query(`SELECT status, error_code FROM results WHERE request_id = 'r-empty'`);
+    expect(result).toEqual({ status: 'excluded', error_code: 'empty_body' });
+  });
+
+  it('a json_validate_failed on the cheap model is re-queued as pass 2 on the fallback model, then merged with its history', async () => {
+    await putInFlight('r-1', 'b-1');
+    const request = await metadataOf('r-1');
+    const outcome = await ds.transaction((m) => retry.handle(failed(request, 'json_validate_failed', 'Failed to validate JSON.'), m));
+    expect(outcome).toEqual({ requeued: 1, permanent: 0, skipped: 0 });
+    const [row] = await ds.query(`SELECT status, pass, attempt, model FROM requests WHERE request_id = 'r-1'`);
+    expect(row).toEqual({ status: 'pending', pass: 2, attempt: 2, model: 'llama-3.3-70b-versatile' });
+
+    // The same failure delivered again changes nothing.
+    const again = await ds.transaction((m) => retry.handle(failed(request, 'json_validate_failed', 'Failed to validate JSON.'), m));
+    expect(again).toEqual({ requeued: 0, permanent: 0, skipped: 1 });
+
+    await putInFlight('r-1', 'b-2');
+    const second = await metadataOf('r-1');
+    const resolved = await ds.transaction((m) => merge.mergeResults(completed(second, 'llama-3.3-70b-versatile', 2), m));
+    expect(resolved.map((r) => [r.request.requestId, r.status, r.pass])).toEqual([['r-1', 'succeeded', 2]]);
+    const [result] = await ds.query(`SELECT status, model, pass, attempts FROM results WHERE request_id = 'r-1'`);
+    expect(result.model).toBe('llama-3.3-70b-versatile');
+    expect(result.attempts).toEqual([expect.objectContaining({ attempt: 1, pass: 1, code: 'json_validate_failed' })]);
+
+    // Re-delivery of the result: no new row, no second ResultsMerged.
+    const before = await ds.query(`SELECT count(*)::int AS n FROM outbox WHERE topic = $1`, [Topic.ResultsMerged]);
+    const duplicate = await ds.transaction((m) => merge.mergeResults(completed(second, 'llama-3.3-70b-versatile', 2), m));
+    expect(duplicate).toEqual([]);
+    const after = await ds.query(`SELECT count(*)::int AS n FROM outbox WHERE topic = $1`, [Topic.ResultsMerged]);
+    expect(after[0].n).toBe(before[0].n);
+  });
+
+  it('an input too long is permanent at once and the merge records it with every attempt (API-level failures are not dropped)', async () => {
+    await ingest('r-long');
+    await putInFlight('r-long', 'b-1');
+    const request = await metadataOf('r-long');
+    await ds.transaction((m) => retry.handle(failed(request, 'context_length_exceeded', 'Please reduce the length of the messages.'), m));
+    const [event] = await ds.query(`SELECT message_value FROM outbox WHERE topic = $1`, [Topic.RequestsFailedPermanently]);
+    const permanent = JSON.parse(event.message_value.toString());
+    expect(permanent.payload.failures[0]).toMatchObject({ code: 'context_length_exceeded', request: { requestId: 'r-long' } });
+    expect(permanent.payload.failures[0].attempts).toHaveLength(1);
+
+    const envelope = createEvent(Topic.RequestsFailedPermanently, permanent.payload, { correlationId: 'c', producer: 'test', eventId: randomUUID() });
+    await ds.transaction((m) => merge.recordPermanentFailures(envelope, m));
+    const [result] = await ds.query(`SELECT status, error_code, attempts FROM results WHERE request_id = 'r-long'`);
+    expect(result.status).toBe('failed');
+    expect(result.error_code).toBe('context_length_exceeded');
+    expect(result.attempts[0]).toMatchObject({ attempt: 1, code: 'context_length_exceeded' });
+
+    const report = await reconcile(ds.manager, { defaultStageDeadlineMs: 60_000 });
+    expect(report).toMatchObject({ ingested: 3, succeeded: 1, failed: 1, excluded: 1, inFlight: 0, invariantHolds: true, lost: [] });
+  });
+
+  it('replaying the same PR text under the same prompt version changes nothing; edited text is a new analysis', async () => {
+    expect(await ingest('r-1')).toBe('unchanged');
+    expect(await ingest('r-1', 'Edited body')).toBe('requeued');
+    const [row] = await ds.query(`SELECT status, attempt, pass FROM requests WHERE request_id = 'r-1'`);
+    expect(row).toEqual({ status: 'pending', attempt: 1, pass: 1 });
+  });
+
+  it('a different request with identical content is answered from the stored result at $0', async () => {
+    await ingest('r-twin-a', 'Twin body');
+    await putInFlight('r-twin-a', 'b-1');
+    const request = await metadataOf('r-twin-a');
+    await ds.transaction((m) => merge.mergeResults(completed(request, 'openai/gpt-oss-20b', 1), m));
+    // Same repo, title, author, labels, sizes and body: the same prompt.
+    expect(await ingest('r-twin-b', 'Twin body')).toBe('reused');
+    const [twin] = await ds.query(`SELECT status, cost_usd, error_message FROM results WHERE request_id = 'r-twin-b'`);
+    expect(twin.status).toBe('succeeded');
+    expect(Number(twin.cost_usd)).toBe(0);
+    expect(twin.error_message).toMatch(/reused the result of r-twin-a/);
+  });
+});
