@@ -21,7 +21,7 @@ export async function ensureTopics(admin: Admin, specs: TopicSpec[], replication
     const now = new Set(await admin.listTopics());
     const stillMissing = missing.filter((spec) => !now.has(spec.name));
     if (stillMissing.length > 0) {
-      throw new Error(`could not create topics ${stillMissing.map((s) => s.name).join(', ')}: ${(error as Error).message}`);
+      throw new Error(`could not create topics ${stillMissing.map((s) => s.name).join(', ')}: ${(error as Error).message}`, { cause: error });
     }
   }
   return missing.map((spec) => spec.name);
