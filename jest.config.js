@@ -30,6 +30,8 @@ const common = {
 };
 
 export default {
+  // Integration tests wait for a real broker and database; unit tests finish in milliseconds anyway.
+  testTimeout: 120000,
   projects: [
     {
       ...common,
@@ -42,7 +44,6 @@ export default {
       testMatch: ['<rootDir>/test/**/*.int-spec.ts'],
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
-      testTimeout: 120000,
     },
   ],
 };

@@ -1,5 +1,5 @@
 import { type EncodedEvent, type EventEnvelope, encodeEvent, type Topic, type TopicPayloads } from '#contracts';
-import { CompressionTypes, type Kafka, type Producer } from 'kafkajs';
+import { CompressionTypes, type Kafka, Partitioners, type Producer } from 'kafkajs';
 import { topicName } from './topic-names.js';
 
 export interface OutgoingMessage {
@@ -23,7 +23,12 @@ export class EventPublisher {
 
   async connect(): Promise<void> {
     if (this.producer) return;
-    const producer = this.kafka.producer({ allowAutoTopicCreation: false, maxInFlightRequests: 1, idempotent: false });
+    const producer = this.kafka.producer({
+      allowAutoTopicCreation: false,
+      maxInFlightRequests: 1,
+      idempotent: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
     await producer.connect();
     this.producer = producer;
   }

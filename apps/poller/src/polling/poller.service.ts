@@ -1,0 +1,213 @@
+import { randomUUID } from 'node:crypto';
+import {
+  chunkBySize,
+  createEvent,
+  type FailedRequest,
+  MAX_EVENT_BYTES,
+  type SucceededRequest,
+  Topic,
+} from '#contracts';
+import { inTransaction, OutboxRelay, OutboxRepository, ROOT_LOGGER } from '#platform';
+import { type BeforeApplicationShutdown, Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
+import type { Logger } from 'pino';
+import { DataSource, type EntityManager } from 'typeorm';
+import { BatchTrackingRepository, type TrackedBatch } from '../tracking/batch-tracking.repository.js';
+import { BATCH_OUTCOME_READER, type BatchOutcomeReader, TERMINAL_PROVIDER_STATUSES } from './batch-outcome.port.js';
+
+export const POLLER_SETTINGS = Symbol('POLLER_SETTINGS');
+
+export interface PollerSettings {
+  tickMs: number;
+  concurrency: number;
+  leaseMs: number;
+  firstPollDelayMs: number;
+  maxPollDelayMs: number;
+  stageDeadlineMs: number;
+  autoStart: boolean;
+}
+
+const PRODUCER = 'poller';
+
+/**
+ * Polls every tracked batch under a lease (several replicas never poll one batch together), with
+ * backoff; on a terminal status, collects every sent id's outcome and publishes the results and the
+ * failures through the outbox in the transaction that marks the batch finished.
+ */
+@Injectable()
+export class PollerService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly owner = `poller-${process.pid}-${randomUUID().slice(0, 8)}`;
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<unknown> | null = null;
+  private stopped = true;
+
+  constructor(
+    @Inject(DataSource) private readonly dataSource: DataSource,
+    @Inject(BatchTrackingRepository) private readonly tracking: BatchTrackingRepository,
+    @Inject(BATCH_OUTCOME_READER) private readonly reader: BatchOutcomeReader,
+    @Inject(OutboxRepository) private readonly outbox: OutboxRepository,
+    @Inject(OutboxRelay) private readonly relay: OutboxRelay,
+    @Inject(ROOT_LOGGER) private readonly rootLogger: Logger,
+    @Inject(POLLER_SETTINGS) private readonly settings: PollerSettings,
+  ) {}
+
+  private get logger(): Logger {
+    return this.rootLogger.child({ component: 'poller' });
+  }
+
+  onApplicationBootstrap(): void {
+    if (this.settings.autoStart) this.start();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.pollDue()
+        .catch((error: unknown) => this.logger.warn({ err: error }, 'poll pass failed; will retry'))
+        .finally(() => {
+          this.running = null;
+          this.schedule(this.settings.tickMs);
+        });
+    }, delayMs);
+  }
+
+  /** One pass over the batches that are due; returns how many were finished. */
+  async pollDue(): Promise<number> {
+    const due = await inTransaction(this.dataSource, (m) =>
+      this.tracking.claimDue(m, this.owner, this.settings.concurrency, this.settings.leaseMs),
+    );
+    const finished = await Promise.all(due.map((batch) => this.pollOne(batch)));
+    return finished.filter(Boolean).length;
+  }
+
+  private delayFor(batch: TrackedBatch): number {
+    return Math.min(this.settings.maxPollDelayMs, this.settings.firstPollDelayMs * 1.5 ** batch.poll_count);
+  }
+
+  private async pollOne(batch: TrackedBatch): Promise<boolean> {
+    const log = this.logger.child({ batchId: batch.batch_id, providerBatchId: batch.provider_batch_id });
+    try {
+      // Every part of BatchSubmitted must have arrived: the item list is what we reconcile against.
+      if (batch.known_items < batch.request_count) {
+        await this.tracking.reschedule(this.dataSource.manager, batch.batch_id, this.owner, 'awaiting_items', {}, this.settings.firstPollDelayMs);
+        return false;
+      }
+      const state = await this.reader.retrieve(batch.provider_batch_id);
+      if (!TERMINAL_PROVIDER_STATUSES.has(state.status)) {
+        await this.tracking.reschedule(this.dataSource.manager, batch.batch_id, this.owner, state.status, state.counts, this.delayFor(batch));
+        return false;
+      }
+      const sent = await this.tracking.itemsOf(this.dataSource.manager, batch.batch_id);
+      const outcome = await this.reader.collect(
+        state,
+        { batchId: batch.batch_id, pass: batch.pass, model: batch.model, maxTokens: batch.max_tokens },
+        sent,
+      );
+      if (outcome.succeeded.length + outcome.failed.length !== sent.length) {
+        throw new Error(
+          `reconciliation of batch ${batch.batch_id} accounts for ${outcome.succeeded.length + outcome.failed.length} of ${sent.length} sent ids`,
+        );
+      }
+      for (const anomaly of outcome.anomalies) log.warn({ anomaly }, 'output anomaly');
+      const finished = await inTransaction(this.dataSource, async (manager) => {
+        const mine = await this.tracking.finish(manager, {
+          batchId: batch.batch_id,
+          owner: this.owner,
+          providerStatus: state.status,
+          outputFileId: state.outputFileId,
+          errorFileId: state.errorFileId,
+          counts: state.counts,
+          costUsd: outcome.costUsd,
+        });
+        if (!mine) return false;
+        await this.tracking.recordOutcomes(
+          manager,
+          batch.batch_id,
+          outcome.succeeded.map((s) => s.request.requestId),
+          outcome.failed.map((f) => f.request.requestId),
+          this.settings.stageDeadlineMs,
+        );
+        await this.publish(manager, batch, state.status, outcome.succeeded, outcome.failed);
+        return true;
+      });
+      if (finished) {
+        this.relay.kick();
+        log.info(
+          { status: state.status, succeeded: outcome.succeeded.length, failed: outcome.failed.length, costUsd: outcome.costUsd },
+          'batch finished',
+        );
+      }
+      return finished;
+    } catch (error) {
+      log.warn({ err: error }, 'polling the batch failed; retrying later');
+      await this.tracking
+        .reschedule(this.dataSource.manager, batch.batch_id, this.owner, 'poll_error', {}, this.delayFor(batch))
+        .catch(() => undefined);
+      return false;
+    }
+  }
+
+  private async publish(
+    manager: EntityManager,
+    batch: TrackedBatch,
+    providerStatus: string,
+    succeeded: SucceededRequest[],
+    failed: FailedRequest[],
+  ): Promise<void> {
+    const correlationId = `batch:${batch.batch_id}`;
+    const resultParts = succeeded.length > 0 ? chunkBySize(succeeded, MAX_EVENT_BYTES) : [];
+    for (const [index, results] of resultParts.entries()) {
+      await this.outbox.enqueue(
+        manager,
+        Topic.BatchCompleted,
+        createEvent(
+          Topic.BatchCompleted,
+          {
+            batchId: batch.batch_id,
+            providerBatchId: batch.provider_batch_id,
+            providerStatus,
+            pass: batch.pass,
+            model: batch.model,
+            promptVersion: batch.prompt_version,
+            requestCount: batch.request_count,
+            part: index + 1,
+            parts: resultParts.length,
+            results,
+          },
+          { correlationId, producer: PRODUCER },
+        ),
+      );
+    }
+    const failureParts = failed.length > 0 ? chunkBySize(failed, MAX_EVENT_BYTES) : [];
+    for (const [index, failures] of failureParts.entries()) {
+      await this.outbox.enqueue(
+        manager,
+        Topic.RequestsFailed,
+        createEvent(
+          Topic.RequestsFailed,
+          {
+            batchId: batch.batch_id,
+            providerBatchId: batch.provider_batch_id,
+            pass: batch.pass,
+            model: batch.model,
+            promptVersion: batch.prompt_version,
+            part: index + 1,
+            parts: failureParts.length,
+            failures,
+          },
+          { correlationId, producer: PRODUCER },
+        ),
+      );
+    }
+  }
+}
