@@ -118,7 +118,7 @@ describe('the consumer edge on a real broker (batch-submitter)', () => {
   it('reports ready on /health/ready with Kafka and PostgreSQL up', async () => {
     const response = await fetch(`${service.url}/health/ready`);
     expect(response.status).toBe(200);
-    const body = await response.json();
+    const body = (await response.json()) as { info: Record<string, { status: string }> };
     expect(body.info).toMatchObject({ kafka: { status: 'up' }, postgres: { status: 'up' } });
   });
 });
