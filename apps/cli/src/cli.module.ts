@@ -1,0 +1,9 @@
+import { Module } from '@nestjs/common';
+import { IngestCommand } from './commands/ingest.command.js';
+import { ReconcileCommand } from './commands/reconcile.command.js';
+import { ReportCommand } from './commands/report.command.js';
+import { RetryBatchCommand } from './commands/retry-batch.command.js';
+import { StatusCommand } from './commands/status.command.js';
+
+@Module({ providers: [IngestCommand, ReconcileCommand, StatusCommand, RetryBatchCommand, ReportCommand] })
+export class CliModule {}
