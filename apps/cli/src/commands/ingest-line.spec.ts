@@ -1,6 +1,6 @@
 import { samplePayloads } from '#contracts/testing';
 import { Topic } from '#contracts';
-import { parsePrLine } from './ingest.command.js';
+import { parsePrLine } from './ingest-line.js';
 
 describe('ingest line parsing', () => {
   const pr = samplePayloads()[Topic.PrIngested];
