@@ -1,5 +1,15 @@
-import type { ServiceDefinition } from '#platform';
+import {
+  AssemblerLifecycle,
+  assemblerSettingsFrom,
+  BatchAssembler,
+  GroqSubmissionProvider,
+  groqClientFrom,
+  prAnalysisLineBuilder,
+} from '#batching';
+import { OutboxRelay, OutboxRepository, ROOT_LOGGER, type ServiceDefinition } from '#platform';
 import { Module } from '@nestjs/common';
+import type { Logger } from 'pino';
+import { DataSource } from 'typeorm';
 import { batchSubmitterEnv, SUBMITTER_SETTINGS, submitterSettingsFrom } from './batch-submitter.settings.js';
 import { IngestionService } from './ingestion/ingestion.service.js';
 import { PrIngestedController } from './ingestion/pr-ingested.controller.js';
@@ -11,6 +21,7 @@ export class BatchSubmitterModule {}
 export const batchSubmitterService: ServiceDefinition<typeof batchSubmitterEnv> = {
   identity: { name: 'batch-submitter', defaultHttpPort: 3101 },
   env: batchSubmitterEnv,
+  secrets: (config) => [config.env.GROQ_API_KEY],
   module: (platform, config) => ({
     module: BatchSubmitterModule,
     imports: [platform],
@@ -19,6 +30,25 @@ export const batchSubmitterService: ServiceDefinition<typeof batchSubmitterEnv> 
       { provide: SUBMITTER_SETTINGS, useValue: submitterSettingsFrom(config.env) },
       RequestRepository,
       IngestionService,
+      {
+        // Pass 1 only: later passes are the retry-service's.
+        provide: BatchAssembler,
+        inject: [DataSource, OutboxRepository, OutboxRelay, ROOT_LOGGER],
+        useFactory: (dataSource: DataSource, outbox: OutboxRepository, relay: OutboxRelay, logger: Logger) =>
+          new BatchAssembler(
+            dataSource,
+            new GroqSubmissionProvider(groqClientFrom(config.env), {
+              maxLines: config.env.BATCH_MAX_LINES,
+              maxBytes: config.env.BATCH_MAX_BYTES,
+            }),
+            prAnalysisLineBuilder(),
+            outbox,
+            relay,
+            logger.child({ component: 'assembler' }),
+            assemblerSettingsFrom(config.env, { minPass: 1, maxPass: 1 }, 'batch-submitter'),
+          ),
+      },
+      AssemblerLifecycle,
     ],
   }),
 };

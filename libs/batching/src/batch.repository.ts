@@ -1,4 +1,5 @@
 import type { RequestMetadata } from '#contracts';
+import { returnedRows } from '#platform';
 import type { EntityManager } from 'typeorm';
 
 export interface PendingGroup {
@@ -97,7 +98,7 @@ export class BatchRepository {
 
   /** Batches whose submission was interrupted (crash, provider down) and whose lease ran out. */
   async leaseInterrupted(manager: EntityManager, minPass: number, maxPass: number, owner: string, leaseMs: number): Promise<BatchRow[]> {
-    return manager.query(
+    return returnedRows<BatchRow>(await manager.query(
       `UPDATE batches SET lease_owner = $3, lease_until = now() + make_interval(secs => $4::float8 / 1000)
        WHERE batch_id IN (
          SELECT batch_id FROM batches
@@ -105,7 +106,7 @@ export class BatchRepository {
          ORDER BY created_at LIMIT 5 FOR UPDATE SKIP LOCKED)
        RETURNING batch_id, batch_key, pass, model, prompt_version, max_tokens, request_count`,
       [minPass, maxPass, owner, leaseMs],
-    );
+    ));
   }
 
   async itemsOf(manager: EntityManager, batchId: string): Promise<Array<{ metadata: RequestMetadata; pr: Record<string, unknown> }>> {
@@ -125,12 +126,12 @@ export class BatchRepository {
     inputFileId: string,
     stageDeadlineMs: number,
   ): Promise<boolean> {
-    const updated: unknown[] = await manager.query(
+    const updated = returnedRows(await manager.query(
       `UPDATE batches SET state = 'submitted', provider_batch_id = $2, input_file_id = $3, submitted_at = now(),
               next_poll_at = now(), last_error = NULL, lease_owner = NULL, lease_until = NULL
        WHERE batch_id = $1 AND state = 'creating' RETURNING batch_id`,
       [batchId, providerBatchId, inputFileId],
-    );
+    ));
     if (updated.length === 0) return false;
     await manager.query(
       `UPDATE requests SET stage = 'submitted', updated_at = now(),

@@ -3,3 +3,5 @@ export * from './batch-key.js';
 export * from './batch.repository.js';
 export * from './batch-assembler.js';
 export * from './pipeline-settings.js';
+export * from './groq-provider.js';
+export * from './assembler.lifecycle.js';

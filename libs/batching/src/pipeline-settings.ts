@@ -19,7 +19,7 @@ export const submissionEnv = z.object({
   BATCH_ASSEMBLE_INTERVAL_MS: positiveInt.default(500),
   /** How long a request may sit in one stage before `reconcile` reports it stuck. */
   STAGE_DEADLINE_MS: positiveInt.default(26 * 60 * 60 * 1000),
-  GROQ_API_KEY: z.string().min(1).optional(),
+  GROQ_API_KEY: z.string({ error: 'is required (the demo sets it to a placeholder for its local simulator)' }).min(1),
   GROQ_BASE_URL: z
     .url({ protocol: /^https?$/ })
     .refine((url) => !/\/openai\/v1\/?$/.test(url), 'must be the host root: the SDK appends /openai/v1 itself')

@@ -193,7 +193,7 @@ export async function startGroqSimulator(overrides: Partial<SimulatorOptions> = 
   }
 
   /** What one request line yields: a success body, or an error body with its HTTP status. */
-  function answer(customId: string, body: Record<string, unknown>): { status: number; body: Record<string, unknown>; code: string } {
+  function answer(batchId: string, customId: string, body: Record<string, unknown>): { status: number; body: Record<string, unknown>; code: string } {
     const model = String(body.model);
     const profile = profileOf(model);
     const messages = (Array.isArray(body.messages) ? body.messages : []) as Array<{ content?: unknown }>;
@@ -216,7 +216,8 @@ export async function startGroqSimulator(overrides: Partial<SimulatorOptions> = 
       const problems = strictProblems(format.json_schema.schema);
       if (problems.length > 0) return error(400, 'invalid_request_error', 'invalid_json_schema', `invalid JSON schema for strict mode: ${problems[0]}`);
     }
-    if (unit('5xx', customId, model, maxTokens) < profile.serverErrorRate) {
+    // Transient: a retry in another batch usually succeeds.
+    if (unit('5xx', customId, model, batchId) < profile.serverErrorRate) {
       return error(500, 'internal_server_error', 'internal_server_error', 'Internal Server Error. Please try again.');
     }
     const schema = format?.json_schema?.schema as { properties?: Record<string, unknown> } | undefined;
@@ -317,7 +318,7 @@ export async function startGroqSimulator(overrides: Partial<SimulatorOptions> = 
       processed++;
       const model = String(line.body.model);
       stats.linesProcessed[model] = (stats.linesProcessed[model] ?? 0) + 1;
-      const result = answer(line.custom_id, line.body);
+      const result = answer(batch.id, line.custom_id, line.body);
       outcomes[line.custom_id] = result.code;
       if (result.status === 200) batch.request_counts.completed++;
       else batch.request_counts.failed++;

@@ -1,4 +1,4 @@
-import { inTransaction } from '#platform';
+import { inTransaction, returnedRows } from '#platform';
 import { Command, CommandRunner } from 'nest-commander';
 import { fail, withDatabase } from '../cli-context.js';
 
@@ -22,12 +22,12 @@ export class RetryBatchCommand extends CommandRunner {
           await m.query(`UPDATE batches SET lease_owner = NULL, lease_until = NULL WHERE batch_id = $1`, [batch.batch_id]);
           return `submission of batch ${batch.batch_id} will be resumed now`;
         }
-        const requeued: unknown[] = await m.query(
+        const requeued = returnedRows(await m.query(
           `UPDATE requests SET status = 'pending', stage = 'retry_queued', attempt = attempt + 1, current_batch_id = NULL,
                   stage_deadline_at = NULL, updated_at = now()
            WHERE current_batch_id = $1 AND status = 'in_flight' RETURNING request_id`,
           [batch.batch_id],
-        );
+        ));
         return `batch ${batch.batch_id} is ${batch.state}: ${requeued.length} stranded requests queued again`;
       }),
     );

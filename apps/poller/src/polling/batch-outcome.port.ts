@@ -8,6 +8,8 @@ export interface ProviderBatchState {
   outputFileId: string | null;
   errorFileId: string | null;
   counts: { total: number; completed: number; failed: number };
+  /** Batch-level validation errors, when the provider gives them. */
+  errors: string | null;
 }
 
 export interface CollectedOutcome {

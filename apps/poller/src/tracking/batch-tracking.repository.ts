@@ -1,4 +1,5 @@
 import type { BatchSubmittedPayload, RequestMetadata } from '#contracts';
+import { returnedRows } from '#platform';
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 
@@ -52,7 +53,7 @@ export class BatchTrackingRepository {
   }
 
   async claimDue(manager: EntityManager, owner: string, limit: number, leaseMs: number): Promise<TrackedBatch[]> {
-    return manager.query(
+    return returnedRows<TrackedBatch>(await manager.query(
       `UPDATE batches b SET lease_owner = $1, lease_until = now() + make_interval(secs => $3::float8 / 1000)
        WHERE b.batch_id IN (
          SELECT batch_id FROM batches
@@ -63,7 +64,7 @@ export class BatchTrackingRepository {
                  b.poll_count, b.submitted_at,
                  (SELECT count(*)::int FROM batch_items i WHERE i.batch_id = b.batch_id) AS known_items`,
       [owner, limit, leaseMs],
-    );
+    ));
   }
 
   async reschedule(manager: EntityManager, batchId: string, owner: string, providerStatus: string, counts: unknown, delayMs: number): Promise<void> {
@@ -80,12 +81,12 @@ export class BatchTrackingRepository {
     manager: EntityManager,
     batch: { batchId: string; owner: string; providerStatus: string; outputFileId: string | null; errorFileId: string | null; counts: unknown; costUsd: number },
   ): Promise<boolean> {
-    const rows: unknown[] = await manager.query(
+    const rows = returnedRows(await manager.query(
       `UPDATE batches SET state = 'finished', provider_status = $3, output_file_id = $4, error_file_id = $5, counts = $6,
               cost_usd = $7, finished_at = now(), lease_owner = NULL, lease_until = NULL, poll_count = poll_count + 1
        WHERE batch_id = $1 AND lease_owner = $2 AND state = 'submitted' RETURNING batch_id`,
       [batch.batchId, batch.owner, batch.providerStatus, batch.outputFileId, batch.errorFileId, JSON.stringify(batch.counts ?? {}), batch.costUsd],
-    );
+    ));
     return rows.length > 0;
   }
 

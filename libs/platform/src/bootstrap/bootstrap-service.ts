@@ -81,7 +81,7 @@ export async function bootstrapService<S extends z.ZodObject>(
     metrics,
   };
 
-  const app = await NestFactory.create(definition.module(PlatformModule.forRoot(runtime), config), { bufferLogs: true });
+  const app = await NestFactory.create(definition.module(PlatformModule.forRoot(runtime), config), { bufferLogs: true, abortOnError: false });
   app.useLogger(app.get(PinoNestLogger));
   if (definition.consumes !== false) {
     app.connectMicroservice<KafkaOptions>(

@@ -41,3 +41,14 @@ export async function inTransaction<T>(
     }
   }
 }
+
+/**
+ * TypeORM returns `[rows, rowCount]` for UPDATE and DELETE (plain rows for everything else):
+ * this gives the rows of any statement with RETURNING.
+ */
+export function returnedRows<T>(result: unknown): T[] {
+  if (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number') {
+    return result[0] as T[];
+  }
+  return result as T[];
+}

@@ -1,0 +1,55 @@
+import { groqClientFrom, submissionEnv } from '#batching';
+import { priceTableFrom } from '#groq-batch';
+import type { ServiceDefinition } from '#platform';
+import { Module } from '@nestjs/common';
+import { z } from 'zod';
+import { BATCH_OUTCOME_READER } from './polling/batch-outcome.port.js';
+import { GroqOutcomeReader } from './polling/groq-outcome.reader.js';
+import { POLLER_SETTINGS, PollerService } from './polling/poller.service.js';
+import { BatchSubmittedController } from './tracking/batch-submitted.controller.js';
+import { BatchTrackingRepository } from './tracking/batch-tracking.repository.js';
+
+@Module({})
+export class PollerModule {}
+
+const positiveInt = z.coerce.number().int().positive();
+
+export const pollerEnv = submissionEnv.extend({
+  POLL_TICK_MS: positiveInt.default(1_000),
+  POLL_CONCURRENCY: positiveInt.default(4),
+  POLL_FIRST_DELAY_MS: positiveInt.default(5_000),
+  POLL_MAX_DELAY_MS: positiveInt.default(300_000),
+  POLL_LEASE_MS: positiveInt.default(600_000),
+  MODEL_PRICES_JSON: z.string().optional(),
+});
+
+export const pollerDefinition: ServiceDefinition<typeof pollerEnv> = {
+  identity: { name: 'poller', defaultHttpPort: 3102 },
+  env: pollerEnv,
+  secrets: (config) => [config.env.GROQ_API_KEY],
+  module: (platform, config) => ({
+    module: PollerModule,
+    imports: [platform],
+    controllers: [BatchSubmittedController],
+    providers: [
+      BatchTrackingRepository,
+      {
+        provide: BATCH_OUTCOME_READER,
+        useFactory: () => new GroqOutcomeReader(groqClientFrom(config.env), priceTableFrom(config.env.MODEL_PRICES_JSON)),
+      },
+      {
+        provide: POLLER_SETTINGS,
+        useValue: {
+          tickMs: config.env.POLL_TICK_MS,
+          concurrency: config.env.POLL_CONCURRENCY,
+          leaseMs: config.env.POLL_LEASE_MS,
+          firstPollDelayMs: config.env.POLL_FIRST_DELAY_MS,
+          maxPollDelayMs: config.env.POLL_MAX_DELAY_MS,
+          stageDeadlineMs: config.env.STAGE_DEADLINE_MS,
+          autoStart: true,
+        },
+      },
+      PollerService,
+    ],
+  }),
+};

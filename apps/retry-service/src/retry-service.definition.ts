@@ -1,0 +1,67 @@
+import {
+  AssemblerLifecycle,
+  assemblerSettingsFrom,
+  BatchAssembler,
+  GroqSubmissionProvider,
+  groqClientFrom,
+  prAnalysisLineBuilder,
+  submissionEnv,
+} from '#batching';
+import { OutboxRelay, OutboxRepository, ROOT_LOGGER, type ServiceDefinition } from '#platform';
+import { Module } from '@nestjs/common';
+import type { Logger } from 'pino';
+import { DataSource } from 'typeorm';
+import { z } from 'zod';
+import { FailureRepository } from './retry/failure.repository.js';
+import { RequestsFailedController } from './retry/requests-failed.controller.js';
+import { RETRY_POLICY, RetryService } from './retry/retry.service.js';
+
+@Module({})
+export class RetryServiceModule {}
+
+export const retryServiceEnv = submissionEnv.extend({
+  MAX_TOKENS_GROWTH: z.coerce.number().min(1).default(2),
+});
+
+export const retryServiceDefinition: ServiceDefinition<typeof retryServiceEnv> = {
+  identity: { name: 'retry-service', defaultHttpPort: 3103 },
+  env: retryServiceEnv,
+  secrets: (config) => [config.env.GROQ_API_KEY],
+  module: (platform, config) => ({
+    module: RetryServiceModule,
+    imports: [platform],
+    controllers: [RequestsFailedController],
+    providers: [
+      {
+        provide: RETRY_POLICY,
+        useValue: {
+          modelChain: config.env.MODEL_CHAIN,
+          maxAttempts: config.env.MAX_ATTEMPTS,
+          maxTokensGrowth: config.env.MAX_TOKENS_GROWTH,
+          maxTokensCeiling: config.env.MAX_TOKENS_CEILING,
+        },
+      },
+      FailureRepository,
+      RetryService,
+      {
+        // Every pass after the first goes back through the Batch API from here.
+        provide: BatchAssembler,
+        inject: [DataSource, OutboxRepository, OutboxRelay, ROOT_LOGGER],
+        useFactory: (dataSource: DataSource, outbox: OutboxRepository, relay: OutboxRelay, logger: Logger) =>
+          new BatchAssembler(
+            dataSource,
+            new GroqSubmissionProvider(groqClientFrom(config.env), {
+              maxLines: config.env.BATCH_MAX_LINES,
+              maxBytes: config.env.BATCH_MAX_BYTES,
+            }),
+            prAnalysisLineBuilder(),
+            outbox,
+            relay,
+            logger.child({ component: 'assembler' }),
+            assemblerSettingsFrom(config.env, { minPass: 2, maxPass: 1_000 }, 'retry-service'),
+          ),
+      },
+      AssemblerLifecycle,
+    ],
+  }),
+};
