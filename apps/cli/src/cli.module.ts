@@ -1,9 +1,10 @@
 import { Module } from '@nestjs/common';
+import { DemoCommand } from './commands/demo.command.js';
 import { IngestCommand } from './commands/ingest.command.js';
 import { ReconcileCommand } from './commands/reconcile.command.js';
 import { ReportCommand } from './commands/report.command.js';
 import { RetryBatchCommand } from './commands/retry-batch.command.js';
 import { StatusCommand } from './commands/status.command.js';
 
-@Module({ providers: [IngestCommand, ReconcileCommand, StatusCommand, RetryBatchCommand, ReportCommand] })
+@Module({ providers: [DemoCommand, IngestCommand, ReconcileCommand, StatusCommand, RetryBatchCommand, ReportCommand] })
 export class CliModule {}

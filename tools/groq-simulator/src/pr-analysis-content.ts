@@ -34,8 +34,7 @@ export function analysePrText(prompt: string, salt: string): Record<string, unkn
   const title = field(prompt, 'title');
   const size = /size: \+(\d+) -(\d+)/.exec(prompt);
   const changed = size ? Number(size[1]) + Number(size[2]) : 100;
-  // Markers in the author line, body and reviews; the system prompt's own examples are not PR text.
-  const prText = prompt.includes('<untrusted_pr>') ? prompt.slice(prompt.indexOf('<untrusted_pr>')) : prompt;
+  const prText = prompt;
   const tools = TOOL_MARKERS.filter(([, pattern]) => pattern.test(prText)).map(([tool]) => tool);
   const evidence = tools.length > 0 ? (TOOL_MARKERS.find(([t]) => t === tools[0])![1].exec(prText)?.[0] ?? '') : '';
   const changeType = CHANGE_TYPES.find(([, pattern]) => pattern.test(title))?.[0] ?? 'other';

@@ -196,8 +196,11 @@ export async function startGroqSimulator(overrides: Partial<SimulatorOptions> = 
   function answer(batchId: string, customId: string, body: Record<string, unknown>): { status: number; body: Record<string, unknown>; code: string } {
     const model = String(body.model);
     const profile = profileOf(model);
-    const messages = (Array.isArray(body.messages) ? body.messages : []) as Array<{ content?: unknown }>;
-    const prompt = messages.map((m) => (typeof m.content === 'string' ? m.content : '')).join('\n');
+    const messages = (Array.isArray(body.messages) ? body.messages : []) as Array<{ role?: unknown; content?: unknown }>;
+    const text = (m: { content?: unknown }) => (typeof m.content === 'string' ? m.content : '');
+    const prompt = messages.map(text).join('\n');
+    // The analysis reads the PR (the user turn), not the instructions that name the tools.
+    const userText = messages.filter((m) => m.role === 'user').map(text).join('\n');
     const promptTokens = Math.ceil(prompt.length / 4);
     const maxTokens = typeof body.max_tokens === 'number' ? body.max_tokens : 1_024;
     const error = (status: number, type: string, code: string, message: string, extra: Record<string, unknown> = {}) => ({
@@ -222,7 +225,7 @@ export async function startGroqSimulator(overrides: Partial<SimulatorOptions> = 
     }
     const schema = format?.json_schema?.schema as { properties?: Record<string, unknown> } | undefined;
     const isPrAnalysis = !schema || (schema.properties !== undefined && 'ai_tools' in schema.properties);
-    const content = JSON.stringify(isPrAnalysis ? analysePrText(prompt, `${customId}|${model}`) : valueForSchema(schema));
+    const content = JSON.stringify(isPrAnalysis ? analysePrText(userText, `${customId}|${model}`) : valueForSchema(schema));
     if (unit('fail', customId, model) < profile.failureRate) {
       if (unit('kind', customId, model) < profile.jsonValidateShare) {
         return error(400, 'invalid_request_error', 'json_validate_failed', 'Failed to validate JSON. Please adjust your prompt. See \'failed_generation\' for more details.', {
