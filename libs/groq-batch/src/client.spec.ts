@@ -72,7 +72,10 @@ describe('GroqBatchClient against the simulator', () => {
   it('is deterministic: the same seed fails the same ids', async () => {
     const first = await runBatch(300, 'openai/gpt-oss-20b', 'det');
     const again = await runBatch(300, 'openai/gpt-oss-20b', 'det');
-    expect(again.reconciled.failed.map((f) => f.customId).sort()).toEqual(first.reconciled.failed.map((f) => f.customId).sort());
+    // Output failures depend only on seed, request and model; 5xx are transient (they vary per batch).
+    const outputFailures = (r: typeof first) => r.reconciled.failed.filter((f) => f.code !== 'internal_server_error').map((f) => f.customId).sort();
+    expect(outputFailures(again)).toEqual(outputFailures(first));
+    expect(outputFailures(first).length).toBeGreaterThan(0);
   });
 
   it('the strong model fails nothing and gets best-effort (non-strict) schema mode', async () => {
