@@ -139,6 +139,7 @@ export interface GroqSimulator {
   resetStats(): void;
   setFaults(faults: Partial<SimulatorFaults>): void;
   setProfile(model: string, profile: Partial<ModelProfile>): void;
+  setSpeed(speed: { stageDelayMs?: number; perLineDelayMs?: number }): void;
   /** Resolves when every batch created so far has reached a terminal status. */
   idle(): Promise<void>;
   stop(): Promise<void>;
@@ -515,6 +516,10 @@ export async function startGroqSimulator(overrides: Partial<SimulatorOptions> = 
       stats = { calls: {}, batchesCreated: 0, linesProcessed: {}, outcomes: {} };
     },
     setFaults: (faults) => Object.assign(options.faults, faults),
+    setSpeed: (speed) => {
+      if (speed.stageDelayMs !== undefined) options.stageDelayMs = speed.stageDelayMs;
+      if (speed.perLineDelayMs !== undefined) options.perLineDelayMs = speed.perLineDelayMs;
+    },
     setProfile: (model, profile) => {
       options.profiles[model] = { ...profileOf(model), ...profile };
     },
