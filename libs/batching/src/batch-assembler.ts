@@ -174,7 +174,9 @@ export class BatchAssembler {
       return recorded;
     } catch (error) {
       log.warn({ err: error }, 'batch submission failed; it stays recorded and is resumed');
-      await this.repository.recordSubmitError(this.dataSource.manager, batch.batch_id, (error as Error).message).catch(() => undefined);
+      await this.repository
+        .recordSubmitError(this.dataSource.manager, batch.batch_id, (error as Error).message, Math.min(5_000, this.settings.leaseMs))
+        .catch(() => undefined);
       return false;
     }
   }

@@ -142,10 +142,12 @@ export class BatchRepository {
     return true;
   }
 
-  async recordSubmitError(manager: EntityManager, batchId: string, message: string): Promise<void> {
+  /** Keeps the error and lets the batch be resumed after `retryInMs` (by this replica or another). */
+  async recordSubmitError(manager: EntityManager, batchId: string, message: string, retryInMs: number): Promise<void> {
     await manager.query(
-      `UPDATE batches SET last_error = $2, lease_until = now() + interval '5 seconds' WHERE batch_id = $1 AND state = 'creating'`,
-      [batchId, message.slice(0, 2_000)],
+      `UPDATE batches SET last_error = $2, lease_until = now() + make_interval(secs => $3::float8 / 1000)
+       WHERE batch_id = $1 AND state = 'creating'`,
+      [batchId, message.slice(0, 2_000), retryInMs],
     );
   }
 }
