@@ -91,4 +91,71 @@ describe('the two-pass pipeline end to end (real broker, PostgreSQL, simulator)'
     expect(batches).toBe(keys);
     expect(stats.batchesCreated).toBe(batches);
   }, 300_000);
+
+  it('re-delivering every event the pipeline published changes nothing: no new row, no second provider batch', async () => {
+    const snapshot = async () =>
+      (
+        await db.dataSource.query(`SELECT
+          (SELECT count(*) FROM results)::int AS results, (SELECT count(*) FROM attempts)::int AS attempts,
+          (SELECT count(*) FROM batches)::int AS batches, (SELECT count(*) FROM requests WHERE status IN ('pending', 'in_flight'))::int AS open,
+          (SELECT count(*) FROM outbox)::int AS outbox, (SELECT md5(string_agg(request_id || status || coalesce(model, '') || coalesce(pass::text, ''), ',' ORDER BY request_id)) FROM results) AS digest`)
+      )[0];
+    const before = await snapshot();
+    const createdBefore = sim.stats().batchesCreated;
+    const published: Array<{ topic: string; message_key: string; message_value: Buffer; headers: Record<string, string> }> = await db.dataSource.query(
+      `SELECT topic, message_key, message_value, headers FROM outbox ORDER BY id`,
+    );
+    const byTopic = new Map<string, typeof published>();
+    for (const row of published) byTopic.set(row.topic, [...(byTopic.get(row.topic) ?? []), row]);
+    for (const topic of [Topic.BatchSubmitted, Topic.BatchCompleted, Topic.RequestsFailed, Topic.ResultsMerged]) {
+      expect(byTopic.get(`${prefix}${topic}`)?.length).toBeGreaterThan(0);
+    }
+    const ingested: Array<{ request_id: string }> = await db.dataSource.query(`SELECT request_id FROM requests LIMIT 200`);
+    const prs = syntheticPrs({ count: COUNT, seed: 5 }).filter((pr) => ingested.some((r) => r.request_id === pr.requestId));
+    await producer.send({
+      topic: `${prefix}${Topic.PrIngested}`,
+      messages: prs.map((pr) => ({ key: pr.requestId, value: JSON.stringify(createEvent(Topic.PrIngested, pr, { correlationId: `again-${pr.requestId}`, producer: 'e2e' })) })),
+    });
+    for (const [topic, rows] of byTopic) {
+      await producer.send({ topic, messages: rows.map((r) => ({ key: r.message_key, value: r.message_value, headers: r.headers })) });
+    }
+    // Let every consumer work through the duplicates, then compare.
+    await new Promise((resolve) => setTimeout(resolve, 8_000));
+    const after = await snapshot();
+    expect(after).toEqual(before);
+    expect(sim.stats().batchesCreated).toBe(createdBefore);
+  }, 120_000);
+
+  it('a poison message on each consumed topic goes to its DLQ and the pipeline goes on', async () => {
+    const consumed = [Topic.PrIngested, Topic.BatchSubmitted, Topic.BatchCompleted, Topic.RequestsFailed, Topic.RequestsFailedPermanently];
+    const kafka = testKafka();
+    const admin = kafka.admin();
+    await admin.connect();
+    const dlqEnd = async () =>
+      Object.fromEntries(
+        await Promise.all(
+          consumed.map(async (t) => {
+            const offsets = await admin.fetchTopicOffsets(`${prefix}${t}.dlq`);
+            return [t, offsets.reduce((sum, p) => sum + Number(p.high), 0)] as const;
+          }),
+        ),
+      );
+    const before = await dlqEnd();
+    for (const t of consumed) await producer.send({ topic: `${prefix}${t}`, messages: [{ key: 'poison', value: `{"poison": ${t}` }] });
+    const fresh = syntheticPrs({ count: 1, seed: 99 })[0]!;
+    const pr = { ...fresh, requestId: 'after-poison#1', body: 'Still flowing after poison.' };
+    await producer.send({
+      topic: `${prefix}${Topic.PrIngested}`,
+      messages: [{ key: pr.requestId, value: JSON.stringify(createEvent(Topic.PrIngested, pr, { correlationId: 'after-poison', producer: 'e2e' })) }],
+    });
+    await eventually('one DLQ entry per topic', async () => {
+      const now = await dlqEnd();
+      return consumed.every((t) => now[t]! === before[t]! + 1);
+    });
+    await eventually('the PR after the poison is analysed', async () => {
+      const rows = await db.dataSource.query(`SELECT status FROM requests WHERE request_id = 'after-poison#1'`);
+      return rows[0]?.status === 'succeeded';
+    });
+    await admin.disconnect();
+  }, 120_000);
 });
