@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
-import { brokers, createTestDatabase, eventually, type TestDatabase, uniqueSuffix } from '../support/infra.js';
+import { brokers, createTestDatabase, eventually, freePort, GiveUp, type TestDatabase, uniqueSuffix } from '../support/infra.js';
 
 /** Each service, started from the build as operators start it, becomes ready and stops cleanly on SIGTERM. */
 const SERVICES = ['batch-submitter', 'poller', 'retry-service', 'result-writer'];
@@ -10,7 +10,7 @@ describe.each(SERVICES)('%s process', (service) => {
   let db: TestDatabase;
   let child: ChildProcess;
   let output = '';
-  const port = 41_000 + Math.floor(Math.random() * 2_000);
+  let port = 0;
 
   beforeAll(async () => {
     db = await createTestDatabase();
@@ -22,6 +22,7 @@ describe.each(SERVICES)('%s process', (service) => {
 
   it('reports ready on /health/ready, serves /metrics, and exits 0 on SIGTERM', async () => {
     const prefix = `t${uniqueSuffix()}.`;
+    port = await freePort();
     child = spawn(process.execPath, [resolve(root, `dist/apps/${service}/src/main.js`)], {
       cwd: root,
       env: {
@@ -41,7 +42,7 @@ describe.each(SERVICES)('%s process', (service) => {
     const exited = new Promise<number | null>((resolveExit) => child.on('exit', (code) => resolveExit(code)));
 
     await eventually(`${service} ready`, async () => {
-      if (child.exitCode !== null) throw new Error(`exited early with ${child.exitCode}: ${output.slice(-2_000)}`);
+      if (child.exitCode !== null) throw new GiveUp(`exited early with ${child.exitCode}: ${output.slice(-2_000)}`);
       const response = await fetch(`http://127.0.0.1:${port}/health/ready`);
       return response.status === 200;
     }, 90_000);

@@ -41,6 +41,19 @@ export function testKafka(clientId = `test-${uniqueSuffix()}`): Kafka {
   return new Kafka({ clientId, brokers: brokers(), logLevel: logLevel.NOTHING });
 }
 
+/** Thrown by a probe to stop waiting at once (the thing waited for can no longer happen). */
+export class GiveUp extends Error {}
+
+/** A free TCP port on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  const server = createServer();
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const { port } = server.address() as { port: number };
+  await new Promise((done) => server.close(done));
+  return port;
+}
+
 /** Polls `probe` until it returns a truthy value or the time runs out (then fails with `what`). */
 export async function eventually<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -50,6 +63,7 @@ export async function eventually<T>(what: string, probe: () => Promise<T | null 
       const value = await probe();
       if (value) return value;
     } catch (error) {
+      if (error instanceof GiveUp) throw error;
       last = error;
     }
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
