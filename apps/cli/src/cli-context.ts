@@ -1,11 +1,11 @@
-import { createKafka, openDatabase, parseEnv, baseServiceEnv } from '#platform';
+import { allTopicSpecs, baseServiceEnv, createKafka, ensureTopics, openDatabase, parseEnv } from '#platform';
 import type { Kafka } from 'kafkajs';
 import type { DataSource } from 'typeorm';
 import { z } from 'zod';
 
 /** What the CLI reads from the environment: the same variables as the services. */
 export const cliEnv = baseServiceEnv
-  .pick({ KAFKA_BROKERS: true, KAFKA_TOPIC_PREFIX: true, DATABASE_URL: true })
+  .pick({ KAFKA_BROKERS: true, KAFKA_TOPIC_PREFIX: true, KAFKA_PARTITIONS: true, KAFKA_REPLICATION_FACTOR: true, DATABASE_URL: true })
   .extend({
     STAGE_DEADLINE_MS: z.coerce.number().int().positive().default(26 * 60 * 60 * 1000),
   });
@@ -33,4 +33,15 @@ export function cliKafka(env: CliEnv): Kafka {
 export function fail(message: string, code = 2): never {
   process.stderr.write(`${message}\n`);
   process.exit(code);
+}
+
+/** Publishing before any service ran: create the topics the services would create (never broker auto-create). */
+export async function ensureCliTopics(kafka: Kafka, env: CliEnv): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await ensureTopics(admin, allTopicSpecs(env.KAFKA_TOPIC_PREFIX, env.KAFKA_PARTITIONS), env.KAFKA_REPLICATION_FACTOR);
+  } finally {
+    await admin.disconnect();
+  }
 }

@@ -12,4 +12,9 @@ await CommandFactory.run(CliModule, {
     process.stderr.write(`cascade: ${error.message}\n`);
     process.exit(2);
   },
+  // A command that throws failed: say why and exit 1 (never 0).
+  serviceErrorHandler: (error) => {
+    process.stderr.write(`cascade: ${error.message}\n`);
+    process.exit(1);
+  },
 });

@@ -19,6 +19,8 @@ export interface AssemblerSettings {
   stageDeadlineMs: number;
   leaseMs: number;
   producer: string;
+  /** At most this many requests submitted by this process (the operators' `run --limit N`). */
+  submitLimit?: number;
 }
 
 /** Turns a stored PR (the guarded prompt input) into the provider's request body. */
@@ -39,6 +41,7 @@ export interface AssemblerHooks {
 export class BatchAssembler {
   private readonly repository = new BatchRepository();
   private readonly owner = `${process.pid}-${randomUUID().slice(0, 8)}`;
+  private submittedRequests = 0;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopped = true;
@@ -94,6 +97,7 @@ export class BatchAssembler {
     for (const group of groups) {
       let waiting = group.waiting;
       while (waiting > 0 && (options.force || waiting >= this.settings.maxLines || group.oldest_age_ms >= this.settings.lingerMs)) {
+        if (this.remainingAllowance() === 0) return submitted;
         const gate = (await this.hooks.mayFormBatch?.(group)) ?? { allowed: true };
         if (!gate.allowed) {
           this.logger.info({ model: group.model, pass: group.pass, reason: gate.reason }, 'submission held back');
@@ -109,9 +113,13 @@ export class BatchAssembler {
     return submitted;
   }
 
+  private remainingAllowance(): number {
+    return this.settings.submitLimit === undefined ? Number.MAX_SAFE_INTEGER : Math.max(0, this.settings.submitLimit - this.submittedRequests);
+  }
+
   private async formBatch(group: PendingGroup): Promise<BatchRow | null> {
     return inTransaction(this.dataSource, async (manager) => {
-      const candidates = await this.repository.claimPending(manager, group, this.settings.maxLines);
+      const candidates = await this.repository.claimPending(manager, group, Math.min(this.settings.maxLines, this.remainingAllowance()));
       const chosen = [];
       let bytes = 0;
       for (const candidate of candidates) {
@@ -133,6 +141,7 @@ export class BatchAssembler {
         request_count: items.length,
       };
       await this.repository.recordIntent(manager, batch, items, this.owner, this.settings.leaseMs);
+      this.submittedRequests += items.length;
       return batch;
     });
   }

@@ -26,6 +26,8 @@ export const submissionEnv = z.object({
     .default('https://api.groq.com'),
   GROQ_COMPLETION_WINDOW: z.string().regex(/^\d+[hd]$/, 'must look like 24h or 7d').default('24h'),
   GROQ_TIMEOUT_MS: positiveInt.default(60_000),
+  /** Submit at most this many requests in this process's life (unset: no limit). */
+  SUBMIT_LIMIT: z.coerce.number().int().nonnegative().optional(),
 });
 export type SubmissionEnv = z.infer<typeof submissionEnv>;
 
@@ -43,5 +45,6 @@ export function assemblerSettingsFrom(
     stageDeadlineMs: env.STAGE_DEADLINE_MS,
     leaseMs: Math.max(120_000, env.GROQ_TIMEOUT_MS * 3),
     producer,
+    submitLimit: env.SUBMIT_LIMIT,
   };
 }

@@ -1,10 +1,10 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Topic } from '#contracts';
 import { EventPublisher, type OutgoingMessage } from '#platform';
 import { SingleBar } from 'cli-progress';
 import { Command, CommandRunner, Option } from 'nest-commander';
-import { cliConfig, cliKafka, fail } from '../cli-context.js';
+import { cliConfig, cliKafka, ensureCliTopics, fail } from '../cli-context.js';
 import { type LineProblem, parsePrLine } from './ingest-line.js';
 
 @Command({ name: 'ingest', description: 'Publish PR events from a JSONL file (one PR per line), validating each line' })
@@ -12,8 +12,13 @@ export class IngestCommand extends CommandRunner {
   async run(_params: string[], options: { file?: string; dryRun?: boolean }): Promise<void> {
     if (!options.file) fail('ingest needs --file <prs.jsonl>');
     const env = cliConfig();
-    const publisher = new EventPublisher(cliKafka(env), env.KAFKA_TOPIC_PREFIX);
-    if (!options.dryRun) await publisher.connect();
+    if (!existsSync(options.file!)) fail(`no such file: ${options.file}`);
+    const kafka = cliKafka(env);
+    const publisher = new EventPublisher(kafka, env.KAFKA_TOPIC_PREFIX);
+    if (!options.dryRun) {
+      await ensureCliTopics(kafka, env);
+      await publisher.connect();
+    }
     const problems: LineProblem[] = [];
     const seen = new Set<string>();
     let published = 0;

@@ -8,6 +8,8 @@ export interface StageCounts {
   passOneFailed: number;
   retried: number;
   merged: number;
+  /** In a batch, or failed and queued for the next pass: work that is under way. */
+  underWay: number;
 }
 
 /** One query for every stage bar: where the run's requests are right now. */
@@ -22,6 +24,7 @@ export async function stageCounts(dataSource: DataSource): Promise<StageCounts> 
       (SELECT count(*) FROM attempts WHERE pass = 1 AND outcome = 'failed')::int AS "passOneFailed",
       (SELECT count(DISTINCT i.request_id) FROM batch_items i JOIN batches b USING (batch_id)
         WHERE b.pass >= 2 AND b.state IN ('submitted', 'finished'))::int AS retried,
-      (SELECT count(*) FROM requests WHERE status IN ('succeeded', 'failed', 'excluded'))::int AS merged`);
+      (SELECT count(*) FROM requests WHERE status IN ('succeeded', 'failed', 'excluded'))::int AS merged,
+      (SELECT count(*) FROM requests WHERE status = 'in_flight' OR (status = 'pending' AND pass >= 2))::int AS "underWay"`);
   return row as StageCounts;
 }

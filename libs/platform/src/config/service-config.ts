@@ -59,6 +59,11 @@ export interface ServiceConfig<E extends BaseServiceEnv = BaseServiceEnv> {
   http: { host: string; port: number };
 }
 
+/** The default consumer group of a service: one per topic prefix, so environments never share offsets. */
+export function consumerGroupOf(service: string, topicPrefix: string): string {
+  return `${topicPrefix}cascade-${service}`;
+}
+
 /** Parses `source` with `schema`; the first problem stops the service with the variable's name. */
 export function parseEnv<S extends z.ZodType>(schema: S, source: NodeJS.ProcessEnv = process.env): z.infer<S> {
   // Empty strings count as unset, so `FOO=` in a .env file means "use the default".
@@ -85,7 +90,7 @@ export function loadServiceConfig<S extends z.ZodObject>(
     kafka: {
       brokers: env.KAFKA_BROKERS,
       clientId: env.KAFKA_CLIENT_ID ?? `cascade-${identity.name}`,
-      groupId: env.KAFKA_GROUP_ID ?? `cascade-${identity.name}`,
+      groupId: env.KAFKA_GROUP_ID ?? consumerGroupOf(identity.name, env.KAFKA_TOPIC_PREFIX),
       topicPrefix: env.KAFKA_TOPIC_PREFIX,
       partitions: env.KAFKA_PARTITIONS,
       replicationFactor: env.KAFKA_REPLICATION_FACTOR,
