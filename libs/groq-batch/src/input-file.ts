@@ -39,22 +39,33 @@ export async function writeBatchInputFiles(
     await once(stream, 'finish');
     stream = null;
   };
-  for await (const line of lines) {
-    if (seen.has(line.customId)) throw new Error(`duplicate custom_id ${line.customId} in one batch input`);
-    seen.add(line.customId);
-    const text = serializeLine(line);
-    const bytes = Buffer.byteLength(text);
-    if (bytes > limits.maxBytes) throw new Error(`request ${line.customId} alone is ${bytes} bytes, above the ${limits.maxBytes}-byte file limit`);
-    if (!current || current.lines >= limits.maxLines || current.bytes + bytes > limits.maxBytes) {
-      await close();
-      current = { path: join(dir, `${baseName}-${files.length + 1}.jsonl`), lines: 0, bytes: 0, customIds: [] };
-      files.push(current);
-      stream = createWriteStream(current.path);
+  try {
+    for await (const line of lines) {
+      if (seen.has(line.customId)) throw new Error(`duplicate custom_id ${line.customId} in one batch input`);
+      seen.add(line.customId);
+      const text = serializeLine(line);
+      const bytes = Buffer.byteLength(text);
+      if (bytes > limits.maxBytes) throw new Error(`request ${line.customId} alone is ${bytes} bytes, above the ${limits.maxBytes}-byte file limit`);
+      if (!current || current.lines >= limits.maxLines || current.bytes + bytes > limits.maxBytes) {
+        await close();
+        current = { path: join(dir, `${baseName}-${files.length + 1}.jsonl`), lines: 0, bytes: 0, customIds: [] };
+        files.push(current);
+        stream = createWriteStream(current.path);
+      }
+      if (!stream!.write(text)) await once(stream!, 'drain');
+      current.lines++;
+      current.bytes += bytes;
+      current.customIds.push(line.customId);
     }
-    if (!stream!.write(text)) await once(stream!, 'drain');
-    current.lines++;
-    current.bytes += bytes;
-    current.customIds.push(line.customId);
+  } catch (error) {
+    // Never leave a half-written file open behind a refused batch.
+    const open = stream as ReturnType<typeof createWriteStream> | null;
+    if (open) {
+      open.on('error', () => undefined);
+      open.destroy();
+      await once(open, 'close').catch(() => undefined);
+    }
+    throw error;
   }
   await close();
   return files;
