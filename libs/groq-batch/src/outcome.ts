@@ -19,8 +19,8 @@ export const OUR_CODES = {
 export interface SucceededOutcome {
   kind: 'succeeded';
   customId: string;
+  /** The validated analysis (the raw content is not kept: a 100 MB output file must not stay in memory twice). */
   analysis: PrAnalysis;
-  content: string;
   usage: Usage;
   model: string;
   finishReason: string | null;

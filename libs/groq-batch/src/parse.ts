@@ -93,7 +93,7 @@ export function parseBatchLine(raw: string, source: 'output' | 'error', lineNumb
   if (!validated.ok) {
     return failure(customId, { code: OUR_CODES.schemaInvalid, message: validated.error, httpStatus: 200, raw: content.slice(0, 16_000), usage });
   }
-  return { kind: 'succeeded', customId, analysis: validated.value, content, usage, model, finishReason };
+  return { kind: 'succeeded', customId, analysis: validated.value, usage, model, finishReason };
 }
 
 export interface CollectedOutcomes {
