@@ -133,6 +133,13 @@ export function formatRunReport(report: RunReport): string {
       `  ${t.team.padEnd(12)} ${String(t.ingested).padStart(9)} ${String(t.excluded).padStart(9)} ${String(t.processable).padStart(12)} ${String(t.analysed).padStart(9)} ${String(t.failed).padStart(7)}  ${pct(t.coverage).padStart(8)}  ${pct(t.aiAssistedRate).padStart(9)}`,
     );
   }
+  const total = report.teams.reduce(
+    (sum, t) => ({ ingested: sum.ingested + t.ingested, processable: sum.processable + t.processable, analysed: sum.analysed + t.analysed }),
+    { ingested: 0, processable: 0, analysed: 0 },
+  );
+  out.push(
+    `  all teams: analysed ${total.analysed} of ${total.ingested} PRs = ${pct(total.ingested ? total.analysed / total.ingested : 0)} of all, ${pct(total.processable ? total.analysed / total.processable : 0)} of the processable`,
+  );
   out.push('AI tools (share of tool mentions)');
   for (const tool of report.aiTools) out.push(`  ${tool.tool.padEnd(12)} ${String(tool.prs).padStart(6)}  ${pct(tool.share)}`);
   out.push('Pass-1 failures by code');
