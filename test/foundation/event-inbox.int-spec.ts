@@ -117,6 +117,16 @@ describe('the consumer edge on a real broker (batch-submitter)', () => {
     expect(metrics).toMatch(/cascade_events_consumed_total\{topic="pr\.ingested\.v1",outcome="duplicate",service="batch-submitter"\} 1/);
   });
 
+  it('exports its consumer lag per topic and partition on /metrics, down to 0 once everything is consumed', async () => {
+    const lagLines = await eventually('lag 0 on every partition', async () => {
+      const text = await fetch(`${service.url}/metrics`).then((r) => r.text());
+      const lines = text.split('\n').filter((line) => line.startsWith('cascade_consumer_lag{'));
+      return lines.length > 0 && lines.every((line) => line.endsWith(' 0')) ? lines : null;
+    }, 30_000);
+    expect(lagLines[0]).toContain(`topic="${topic}"`);
+    expect(lagLines[0]).toContain(`group="submitter-${prefix}"`);
+  });
+
   it('reports ready on /health/ready with Kafka and PostgreSQL up', async () => {
     const response = await fetch(`${service.url}/health/ready`);
     expect(response.status).toBe(200);

@@ -1,3 +1,4 @@
+import { Topic } from '#contracts';
 import {
   AssemblerLifecycle,
   assemblerSettingsFrom,
@@ -21,6 +22,7 @@ export class BatchSubmitterModule {}
 export const batchSubmitterService: ServiceDefinition<typeof batchSubmitterEnv> = {
   identity: { name: 'batch-submitter', defaultHttpPort: 3101 },
   env: batchSubmitterEnv,
+  consumes: [Topic.PrIngested],
   secrets: (config) => [config.env.GROQ_API_KEY],
   module: (platform, config) => ({
     module: BatchSubmitterModule,

@@ -1,3 +1,4 @@
+import { Topic } from '#contracts';
 import { groqClientFrom, submissionEnv } from '#batching';
 import { priceTableFrom } from '#groq-batch';
 import type { ServiceDefinition } from '#platform';
@@ -26,6 +27,7 @@ export const pollerEnv = submissionEnv.extend({
 export const pollerDefinition: ServiceDefinition<typeof pollerEnv> = {
   identity: { name: 'poller', defaultHttpPort: 3102 },
   env: pollerEnv,
+  consumes: [Topic.BatchSubmitted],
   secrets: (config) => [config.env.GROQ_API_KEY],
   module: (platform, config) => ({
     module: PollerModule,

@@ -1,3 +1,4 @@
+import { Topic } from '#contracts';
 import type { ServiceDefinition } from '#platform';
 import { Module } from '@nestjs/common';
 import { z } from 'zod';
@@ -13,6 +14,7 @@ export const resultWriterEnv = z.object({});
 export const resultWriterService: ServiceDefinition<typeof resultWriterEnv> = {
   identity: { name: 'result-writer', defaultHttpPort: 3104 },
   env: resultWriterEnv,
+  consumes: [Topic.BatchCompleted, Topic.RequestsFailedPermanently],
   module: (platform) => ({
     module: ResultWriterModule,
     imports: [platform],

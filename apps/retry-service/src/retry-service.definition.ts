@@ -1,3 +1,4 @@
+import { Topic } from '#contracts';
 import {
   AssemblerLifecycle,
   assemblerSettingsFrom,
@@ -26,6 +27,7 @@ export const retryServiceEnv = submissionEnv.extend({
 export const retryServiceDefinition: ServiceDefinition<typeof retryServiceEnv> = {
   identity: { name: 'retry-service', defaultHttpPort: 3103 },
   env: retryServiceEnv,
+  consumes: [Topic.RequestsFailed],
   secrets: (config) => [config.env.GROQ_API_KEY],
   module: (platform, config) => ({
     module: RetryServiceModule,

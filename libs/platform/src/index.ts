@@ -9,6 +9,7 @@ export * from './kafka/event-publisher.service.js';
 export * from './kafka/outbox.js';
 export * from './kafka/event-inbox.js';
 export * from './metrics/consumer-metrics.js';
+export * from './metrics/consumer-lag.js';
 export * from './logging/root-logger.js';
 export * from './platform.tokens.js';
 export * from './platform.module.js';

@@ -1,3 +1,4 @@
+import type { Topic } from '#contracts';
 import type { DynamicModule, INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { type KafkaOptions, Transport } from '@nestjs/microservices';
@@ -10,7 +11,8 @@ import { EventPublisher } from '../kafka/event-publisher.service.js';
 import { createKafka } from '../kafka/kafka-client.js';
 import { OutboxRelay, OutboxRepository } from '../kafka/outbox.js';
 import { ensureTopics } from '../kafka/topic-admin.js';
-import { allTopicSpecs } from '../kafka/topic-names.js';
+import { allTopicSpecs, topicName } from '../kafka/topic-names.js';
+import { registerConsumerLag } from '../metrics/consumer-lag.js';
 import { createRootLogger } from '../logging/root-logger.js';
 import { ConsumerMetrics } from '../metrics/consumer-metrics.js';
 import { PlatformModule, type PlatformRuntime } from '../platform.module.js';
@@ -21,8 +23,8 @@ export interface ServiceDefinition<S extends z.ZodObject> {
   env: S;
   /** Builds the app module around the shared platform module. */
   module: (platform: DynamicModule, config: ServiceConfig<z.infer<S> & BaseServiceEnv>) => DynamicModule;
-  /** Whether the service consumes Kafka (every Cascade service does). */
-  consumes?: boolean;
+  /** The contract topics the service consumes (for its lag metric); none means it runs no consumer. */
+  consumes: Topic[];
   /** Values of the service's own config that are secrets: scrubbed from every log line. */
   secrets?: (config: ServiceConfig<z.infer<S> & BaseServiceEnv>) => Array<string | undefined>;
 }
@@ -59,6 +61,9 @@ export async function bootstrapService<S extends z.ZodObject>(
   const publisher = new EventPublisher(kafka, config.kafka.topicPrefix);
   await publisher.connect();
   const metrics = new ConsumerMetrics(config.service);
+  registerConsumerLag(metrics.registry, admin, config.kafka.groupId, () =>
+    definition.consumes.map((topic) => topicName(topic, config.kafka.topicPrefix)),
+  );
   const relay = new OutboxRelay(dataSource, publisher, logger.child({ component: 'outbox' }), config.env.OUTBOX_POLL_MS);
   const runtime: PlatformRuntime = {
     config,
@@ -83,7 +88,7 @@ export async function bootstrapService<S extends z.ZodObject>(
 
   const app = await NestFactory.create(definition.module(PlatformModule.forRoot(runtime), config), { bufferLogs: true, abortOnError: false });
   app.useLogger(app.get(PinoNestLogger));
-  if (definition.consumes !== false) {
+  if (definition.consumes.length > 0) {
     app.connectMicroservice<KafkaOptions>(
       {
         transport: Transport.KAFKA,

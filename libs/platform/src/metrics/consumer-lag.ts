@@ -1,0 +1,42 @@
+import type { Admin } from 'kafkajs';
+import { Gauge, type Registry } from 'prom-client';
+
+/**
+ * `cascade_consumer_lag{group,topic,partition}`: how far the service's consumer group is behind the end
+ * of each topic it consumes, read from the broker at scrape time (cached briefly: a scrape storm must not
+ * become an admin-request storm).
+ */
+export function registerConsumerLag(registry: Registry, admin: Admin, groupId: string, topics: () => string[], cacheMs = 5_000): Gauge {
+  let cached: { at: number; rows: Array<{ topic: string; partition: number; lag: number }> } | null = null;
+  async function read() {
+    if (cached && Date.now() - cached.at < cacheMs) return cached.rows;
+    const rows: Array<{ topic: string; partition: number; lag: number }> = [];
+    const names = topics();
+    const committed = await admin.fetchOffsets({ groupId, topics: names });
+    for (const topic of names) {
+      const ends = await admin.fetchTopicOffsets(topic);
+      const done = committed.find((c) => c.topic === topic)?.partitions ?? [];
+      for (const end of ends) {
+        const offset = Number(done.find((p) => p.partition === end.partition)?.offset ?? -1);
+        // No commit yet: everything from the log start is still to be read.
+        const from = offset >= 0 ? offset : Number(end.low);
+        rows.push({ topic, partition: end.partition, lag: Math.max(0, Number(end.high) - from) });
+      }
+    }
+    cached = { at: Date.now(), rows };
+    return rows;
+  }
+  return new Gauge({
+    name: 'cascade_consumer_lag',
+    help: 'Messages not yet consumed by this service group, per topic and partition.',
+    labelNames: ['group', 'topic', 'partition'],
+    registers: [registry],
+    async collect() {
+      try {
+        for (const row of await read()) this.set({ group: groupId, topic: row.topic, partition: String(row.partition) }, row.lag);
+      } catch {
+        // The broker is unreachable: /health/ready says so; the metric keeps its last values.
+      }
+    },
+  });
+}
