@@ -3,9 +3,10 @@ import { DemoCommand } from './commands/demo.command.js';
 import { IngestCommand } from './commands/ingest.command.js';
 import { ReconcileCommand } from './commands/reconcile.command.js';
 import { ReportCommand } from './commands/report.command.js';
+import { ReplayCommand } from './commands/replay.command.js';
 import { RunCommand } from './commands/run.command.js';
 import { RetryBatchCommand } from './commands/retry-batch.command.js';
 import { StatusCommand } from './commands/status.command.js';
 
-@Module({ providers: [DemoCommand, IngestCommand, ReconcileCommand, StatusCommand, RetryBatchCommand, ReportCommand, RunCommand] })
+@Module({ providers: [DemoCommand, IngestCommand, ReconcileCommand, StatusCommand, RetryBatchCommand, ReportCommand, RunCommand, ReplayCommand] })
 export class CliModule {}

@@ -1,0 +1,108 @@
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { createEvent, Topic } from '#contracts';
+import { Partitioners, type Producer } from 'kafkajs';
+import { syntheticPrs } from '../../apps/cli/src/demo/synthetic-prs.js';
+import { type GroqSimulator, startGroqSimulator } from '../../tools/groq-simulator/src/simulator.js';
+import { brokers, createTestDatabase, eventually, type TestDatabase, testKafka, uniqueSuffix } from '../support/infra.js';
+import { type Pipeline, pipelineEnv, startPipeline } from '../support/pipeline.js';
+
+const root = resolve(import.meta.dirname, '../..');
+const prefix = `replay${uniqueSuffix()}.`;
+process.env.KAFKA_TOPIC_PREFIX = prefix;
+
+describe('cascade replay', () => {
+  let db: TestDatabase;
+  let sim: GroqSimulator;
+  let pipeline: Pipeline;
+  let producer: Producer;
+  const COUNT = 60;
+
+  const cascade = (...args: string[]) =>
+    spawnSync(process.execPath, [resolve(root, 'bin/cascade.js'), ...args], {
+      cwd: root,
+      env: { ...process.env, KAFKA_BROKERS: brokers().join(','), KAFKA_TOPIC_PREFIX: prefix, DATABASE_URL: db.url },
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+  const terminal = async (promptVersion: string) =>
+    (
+      await db.dataSource.query(
+        `SELECT count(*) FILTER (WHERE status IN ('succeeded', 'failed', 'excluded'))::int AS done, count(*)::int AS total FROM requests WHERE prompt_version = $1`,
+        [promptVersion],
+      )
+    )[0] as { done: number; total: number };
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    sim = await startGroqSimulator({ seed: 41 });
+    pipeline = await startPipeline(pipelineEnv({ prefix, databaseUrl: db.url, groqUrl: sim.url }));
+    producer = testKafka().producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+    const prs = syntheticPrs({ count: COUNT, seed: 12 });
+    await producer.send({
+      topic: `${prefix}${Topic.PrIngested}`,
+      messages: prs.map((pr) => ({ key: pr.requestId, value: JSON.stringify(createEvent(Topic.PrIngested, pr, { correlationId: `p-${pr.requestId}`, producer: 'replay-test' })) })),
+    });
+    await eventually('the first analysis', async () => {
+      const t = await terminal('pr-analysis-v1');
+      return t.total === COUNT && t.done === COUNT;
+    });
+  });
+  afterAll(async () => {
+    await producer?.disconnect();
+    await pipeline?.stop();
+    await sim?.stop();
+    await db?.drop();
+  });
+
+  it('--dry-run counts what would be re-processed', () => {
+    const result = cascade('replay', '--topic', 'pr.ingested.v1', '--from', 'earliest', '--dry-run');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(new RegExp(`^${COUNT} events would be re-processed`));
+  });
+
+  it('with the current prompt version: zero provider calls and zero new rows', async () => {
+    const lines = () => Object.values(sim.stats().linesProcessed).reduce((a, b) => a + b, 0);
+    const before = { lines: lines(), batches: sim.stats().batchesCreated };
+    const rows = async () => (await db.dataSource.query(`SELECT (SELECT count(*) FROM requests)::int AS requests, (SELECT count(*) FROM results)::int AS results`))[0];
+    const rowsBefore = await rows();
+    const result = cascade('replay', '--from', 'earliest');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(new RegExp(`replayed ${COUNT} PR events`));
+    // Wait until the submitter has consumed the replayed events (the replays' causation is the originals).
+    await eventually('the replayed events consumed', async () => {
+      const [{ n }] = await db.dataSource.query(`SELECT count(*)::int AS n FROM processed_events WHERE topic = $1`, [`${prefix}${Topic.PrIngested}`]);
+      return n === 2 * COUNT;
+    });
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(await rows()).toEqual(rowsBefore);
+    expect({ lines: lines(), batches: sim.stats().batchesCreated }).toEqual(before);
+  });
+
+  it('with a new prompt version: analysed again, both versions kept; a stopped replay resumes and covers every id once', async () => {
+    // Emulate a replay stopped halfway: its group committed the middle of every partition.
+    const kafka = testKafka();
+    const admin = kafka.admin();
+    await admin.connect();
+    const topic = `${prefix}${Topic.PrIngested}`;
+    const group = `${prefix}replay-v2-test`;
+    const originals = await admin.fetchTopicOffsets(topic);
+    await admin.disconnect();
+    const first = cascade('replay', '--from', 'earliest', '--prompt-version', 'pr-analysis-v2', '--group', group);
+    expect(first.status).toBe(0);
+    // Everything in the topic so far (originals and the same-version replays) went through once.
+    const total = originals.reduce((sum, p) => sum + Number(p.high), 0);
+    expect(first.stdout).toMatch(new RegExp(`replayed ${total} PR events for prompt version pr-analysis-v2`));
+    const again = cascade('replay', '--prompt-version', 'pr-analysis-v2', '--group', group);
+    expect(again.stdout).toMatch(/nothing to replay/);
+    await eventually('the v2 analysis', async () => {
+      const t = await terminal('pr-analysis-v2');
+      return t.total === COUNT && t.done === COUNT;
+    }, 90_000);
+    const [{ v1, v2 }] = await db.dataSource.query(
+      `SELECT count(*) FILTER (WHERE prompt_version = 'pr-analysis-v1')::int AS v1, count(*) FILTER (WHERE prompt_version = 'pr-analysis-v2')::int AS v2 FROM results`,
+    );
+    expect({ v1, v2 }).toEqual({ v1: COUNT, v2: COUNT });
+  }, 180_000);
+});
