@@ -5,6 +5,8 @@ import type { Admin, Consumer } from 'kafkajs';
 import { Command, CommandRunner, Option } from 'nest-commander';
 import { cliConfig, ensureCliTopics, fail } from '../cli-context.js';
 
+const REPLAY_PRODUCER = 'cascade-replay';
+
 interface ReplayOptions {
   topic?: string;
   from?: string;
@@ -84,7 +86,7 @@ export class ReplayCommand extends CommandRunner {
       const [avg] = await dataSource.query(`SELECT avg(cost_usd)::float8 AS cost FROM results WHERE status = 'succeeded' AND attempt > 0`);
       const perRequest = Number(avg?.cost ?? 0);
       process.stdout.write(
-        `${total} events would be re-processed${promptVersion ? ` for prompt version ${promptVersion}` : ' (the current prompt version: already analysed ones cost $0)'}; ` +
+        `up to ${total} events would be re-processed${promptVersion ? ` for prompt version ${promptVersion}` : ' (the current prompt version: already analysed ones cost $0)'}; ` +
           `estimated cost at most $${(total * perRequest).toFixed(4)} (${total} × $${perRequest.toFixed(6)}, the average cost of an analysis so far)\n`,
       );
     } finally {
@@ -101,10 +103,11 @@ export class ReplayCommand extends CommandRunner {
     total: number,
     promptVersion: string | undefined,
   ): Promise<void> {
-    const bar = new SingleBar({ format: 'replay {bar} {value}/{total} events | {skipped} unreadable', stream: process.stderr, noTTYOutput: true, notTTYSchedule: 3_000 });
-    bar.start(total, 0, { skipped: 0 });
+    const bar = new SingleBar({ format: 'replay {bar} {value}/{total} events | {skipped} unreadable | {echoes} earlier replays', stream: process.stderr, noTTYOutput: true, notTTYSchedule: 3_000 });
+    bar.start(total, 0, { skipped: 0, echoes: 0 });
     let done = 0;
     let skipped = 0;
+    let echoes = 0;
     const remaining = new Set([...ends].filter(([partition, high]) => (starts.get(partition) ?? high) < high).map(([partition]) => partition));
     await publisher.connect();
     await consumer.connect();
@@ -127,11 +130,16 @@ export class ReplayCommand extends CommandRunner {
             continue;
           }
           const original = decoded.event;
+          // Events a replay published are re-feeds, not history: replaying them again would feed on itself.
+          if (original.producer === REPLAY_PRODUCER) {
+            echoes++;
+            continue;
+          }
           const payload: PrIngestedPayload = promptVersion ? { ...original.payload, promptVersion } : original.payload;
           events.push(
             publisher.encode(
               Topic.PrIngested,
-              createEvent(Topic.PrIngested, payload, { correlationId: original.correlationId, causationId: original.eventId, producer: 'cascade-replay' }),
+              createEvent(Topic.PrIngested, payload, { correlationId: original.correlationId, causationId: original.eventId, producer: REPLAY_PRODUCER }),
             ),
           );
         }
@@ -141,7 +149,7 @@ export class ReplayCommand extends CommandRunner {
         await commitOffsetsIfNecessary();
         await heartbeat();
         done += messages.length;
-        bar.update(done, { skipped });
+        bar.update(done, { skipped, echoes });
         if (messages.length > 0 && Number(messages[messages.length - 1]!.offset) >= high - 1) remaining.delete(batch.partition);
         if (remaining.size === 0) finish();
       },
@@ -153,7 +161,10 @@ export class ReplayCommand extends CommandRunner {
     await consumer.disconnect();
     await publisher.disconnect();
     bar.stop();
-    process.stdout.write(`replayed ${done - skipped} PR events${promptVersion ? ` for prompt version ${promptVersion}` : ''}; ${skipped} unreadable skipped${done < total ? `; stopped at ${done}/${total}: run again to resume` : ''}\n`);
+    process.stdout.write(
+      `replayed ${done - skipped - echoes} PR events${promptVersion ? ` for prompt version ${promptVersion}` : ''}; ` +
+        `${skipped} unreadable and ${echoes} earlier replays skipped${done < total ? `; stopped at ${done}/${total}: run again to resume` : ''}\n`,
+    );
   }
 
   @Option({ flags: '--topic <topic>', description: `the topic to replay (only ${Topic.PrIngested})` })
