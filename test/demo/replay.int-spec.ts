@@ -80,7 +80,7 @@ describe('cascade replay', () => {
     expect({ lines: lines(), batches: sim.stats().batchesCreated }).toEqual(before);
   });
 
-  it('with a new prompt version: analysed again, both versions kept; a stopped replay resumes and a second run resumes instead of starting over', async () => {
+  it('with a new prompt version: analysed again, both versions kept; a second run resumes instead of starting over', async () => {
     const kafka = testKafka();
     const admin = kafka.admin();
     await admin.connect();
