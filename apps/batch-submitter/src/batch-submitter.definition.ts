@@ -1,16 +1,7 @@
 import { Topic } from '#contracts';
-import {
-  AssemblerLifecycle,
-  assemblerSettingsFrom,
-  BatchAssembler,
-  GroqSubmissionProvider,
-  groqClientFrom,
-  prAnalysisLineBuilder,
-} from '#batching';
-import { OutboxRelay, OutboxRepository, ROOT_LOGGER, type ServiceDefinition } from '#platform';
+import { AssemblerLifecycle, batchAssemblerProvider } from '#batching';
+import type { ServiceDefinition } from '#platform';
 import { Module } from '@nestjs/common';
-import type { Logger } from 'pino';
-import { DataSource } from 'typeorm';
 import { batchSubmitterEnv, SUBMITTER_SETTINGS, submitterSettingsFrom } from './batch-submitter.settings.js';
 import { IngestionService } from './ingestion/ingestion.service.js';
 import { PrIngestedController } from './ingestion/pr-ingested.controller.js';
@@ -32,24 +23,8 @@ export const batchSubmitterService: ServiceDefinition<typeof batchSubmitterEnv> 
       { provide: SUBMITTER_SETTINGS, useValue: submitterSettingsFrom(config.env) },
       RequestRepository,
       IngestionService,
-      {
-        // Pass 1 only: later passes are the retry-service's.
-        provide: BatchAssembler,
-        inject: [DataSource, OutboxRepository, OutboxRelay, ROOT_LOGGER],
-        useFactory: (dataSource: DataSource, outbox: OutboxRepository, relay: OutboxRelay, logger: Logger) =>
-          new BatchAssembler(
-            dataSource,
-            new GroqSubmissionProvider(groqClientFrom(config.env), {
-              maxLines: config.env.BATCH_MAX_LINES,
-              maxBytes: config.env.BATCH_MAX_BYTES,
-            }),
-            prAnalysisLineBuilder(),
-            outbox,
-            relay,
-            logger.child({ component: 'assembler' }),
-            assemblerSettingsFrom(config.env, { minPass: 1, maxPass: 1 }, 'batch-submitter'),
-          ),
-      },
+      // Pass 1 only: later passes are the retry-service's.
+      batchAssemblerProvider(config.env, { minPass: 1, maxPass: 1 }, 'batch-submitter'),
       AssemblerLifecycle,
     ],
   }),

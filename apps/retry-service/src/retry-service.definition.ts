@@ -1,17 +1,7 @@
 import { Topic } from '#contracts';
-import {
-  AssemblerLifecycle,
-  assemblerSettingsFrom,
-  BatchAssembler,
-  GroqSubmissionProvider,
-  groqClientFrom,
-  prAnalysisLineBuilder,
-  submissionEnv,
-} from '#batching';
-import { OutboxRelay, OutboxRepository, ROOT_LOGGER, type ServiceDefinition } from '#platform';
+import { AssemblerLifecycle, batchAssemblerProvider, submissionEnv } from '#batching';
+import type { ServiceDefinition } from '#platform';
 import { Module } from '@nestjs/common';
-import type { Logger } from 'pino';
-import { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { FailureRepository } from './retry/failure.repository.js';
 import { RequestsFailedController } from './retry/requests-failed.controller.js';
@@ -45,24 +35,8 @@ export const retryServiceDefinition: ServiceDefinition<typeof retryServiceEnv> =
       },
       FailureRepository,
       RetryService,
-      {
-        // Every pass after the first goes back through the Batch API from here.
-        provide: BatchAssembler,
-        inject: [DataSource, OutboxRepository, OutboxRelay, ROOT_LOGGER],
-        useFactory: (dataSource: DataSource, outbox: OutboxRepository, relay: OutboxRelay, logger: Logger) =>
-          new BatchAssembler(
-            dataSource,
-            new GroqSubmissionProvider(groqClientFrom(config.env), {
-              maxLines: config.env.BATCH_MAX_LINES,
-              maxBytes: config.env.BATCH_MAX_BYTES,
-            }),
-            prAnalysisLineBuilder(),
-            outbox,
-            relay,
-            logger.child({ component: 'assembler' }),
-            assemblerSettingsFrom(config.env, { minPass: 2, maxPass: 1_000 }, 'retry-service'),
-          ),
-      },
+      // Every pass after the first goes back through the Batch API from here.
+      batchAssemblerProvider(config.env, { minPass: 2, maxPass: 1_000 }, 'retry-service'),
       AssemblerLifecycle,
     ],
   }),

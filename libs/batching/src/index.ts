@@ -5,3 +5,4 @@ export * from './batch-assembler.js';
 export * from './pipeline-settings.js';
 export * from './groq-provider.js';
 export * from './assembler.lifecycle.js';
+export * from './assembler.provider.js';

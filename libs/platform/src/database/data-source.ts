@@ -23,39 +23,40 @@ function databaseNameOf(url: string): string {
   return name;
 }
 
-/** Creates the database named in `url` when it does not exist (the embedded default must "just work"). */
-export async function ensureDatabaseExists(url: string): Promise<boolean> {
-  const name = databaseNameOf(url);
+/** Runs `work` on a connection to the server's `postgres` database (to create or drop another one). */
+async function withServerConnection<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
   const admin = new URL(url);
   admin.pathname = '/postgres';
   const client = new pg.Client({ connectionString: admin.toString() });
   await client.connect();
   try {
-    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-    if (found.rowCount) return false;
-    // Identifiers cannot be bound as parameters; quote it the way PostgreSQL does.
-    await client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}`);
-    return true;
-  } catch (error) {
-    // Two services creating it at once: the loser sees duplicate_database, which is fine.
-    if ((error as { code?: string }).code === '42P04') return false;
-    throw error;
+    return await work(client);
   } finally {
     await client.end();
   }
 }
 
+/** Creates the database named in `url` when it does not exist (the embedded default must "just work"). */
+export async function ensureDatabaseExists(url: string): Promise<boolean> {
+  const name = databaseNameOf(url);
+  return withServerConnection(url, async (client) => {
+    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (found.rowCount) return false;
+    try {
+      // Identifiers cannot be bound as parameters; quote it the way PostgreSQL does.
+      await client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}`);
+      return true;
+    } catch (error) {
+      // Two services creating it at once: the loser sees duplicate_database, which is fine.
+      if ((error as { code?: string }).code === '42P04') return false;
+      throw error;
+    }
+  });
+}
+
 export async function dropDatabase(url: string): Promise<void> {
   const name = databaseNameOf(url);
-  const admin = new URL(url);
-  admin.pathname = '/postgres';
-  const client = new pg.Client({ connectionString: admin.toString() });
-  await client.connect();
-  try {
-    await client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)} WITH (FORCE)`);
-  } finally {
-    await client.end();
-  }
+  await withServerConnection(url, (client) => client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)} WITH (FORCE)`));
 }
 
 /** Runs pending migrations under a session-level advisory lock; returns the names it applied. */
