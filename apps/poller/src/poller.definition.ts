@@ -1,9 +1,10 @@
 import { Topic } from '#contracts';
 import { groqClientFrom, submissionEnv } from '#batching';
 import { priceTableFrom } from '#groq-batch';
-import type { ServiceDefinition } from '#platform';
+import { OpsTokenGuard, type ServiceDefinition } from '#platform';
 import { Module } from '@nestjs/common';
 import { z } from 'zod';
+import { BatchesController } from './ops/batches.controller.js';
 import { BATCH_OUTCOME_READER } from './polling/batch-outcome.port.js';
 import { GroqOutcomeReader } from './polling/groq-outcome.reader.js';
 import { POLLER_SETTINGS, PollerService } from './polling/poller.service.js';
@@ -32,7 +33,7 @@ export const pollerDefinition: ServiceDefinition<typeof pollerEnv> = {
   module: (platform, config) => ({
     module: PollerModule,
     imports: [platform],
-    controllers: [BatchSubmittedController],
+    controllers: [BatchSubmittedController, BatchesController],
     providers: [
       BatchTrackingRepository,
       {
@@ -52,6 +53,7 @@ export const pollerDefinition: ServiceDefinition<typeof pollerEnv> = {
         },
       },
       PollerService,
+      OpsTokenGuard,
     ],
   }),
 };

@@ -1,2 +1,3 @@
 export * from './reconcile.js';
 export * from './run-report.js';
+export * from './batch-ops.js';

@@ -14,3 +14,4 @@ export * from './logging/root-logger.js';
 export * from './platform.tokens.js';
 export * from './platform.module.js';
 export * from './bootstrap/bootstrap-service.js';
+export * from './ops/ops-token.guard.js';

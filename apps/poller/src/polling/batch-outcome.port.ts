@@ -23,6 +23,8 @@ export interface CollectedOutcome {
 /** What the poller needs from the provider layer: the batch's state, and every sent id's outcome. */
 export interface BatchOutcomeReader {
   retrieve(providerBatchId: string): Promise<ProviderBatchState>;
+  /** Asks the provider to cancel; returns the batch's status after the request. */
+  cancel(providerBatchId: string): Promise<string>;
   collect(
     state: ProviderBatchState,
     batch: { batchId: string; pass: number; model: string; maxTokens: number },

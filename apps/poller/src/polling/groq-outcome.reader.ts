@@ -32,6 +32,10 @@ export class GroqOutcomeReader implements BatchOutcomeReader {
     };
   }
 
+  async cancel(providerBatchId: string): Promise<string> {
+    return (await this.client.cancelBatch(providerBatchId)).status;
+  }
+
   async collect(
     state: ProviderBatchState,
     batch: { batchId: string; pass: number; model: string; maxTokens: number },

@@ -1,0 +1,72 @@
+import type { EntityManager } from 'typeorm';
+import { returnedRows } from '#platform';
+
+export interface BatchView {
+  batch_id: string;
+  provider_batch_id: string | null;
+  state: string;
+  provider_status: string | null;
+  pass: number;
+  model: string;
+  prompt_version: string;
+  request_count: number;
+  cost_usd: string;
+  created_at: Date;
+  submitted_at: Date | null;
+  finished_at: Date | null;
+  last_error: string | null;
+}
+
+const COLUMNS = `batch_id, provider_batch_id, state, provider_status, pass, model, prompt_version, request_count, cost_usd,
+                 created_at, submitted_at, finished_at, last_error`;
+
+export async function listBatches(manager: EntityManager, filter: { state?: string; pass?: number; limit?: number }): Promise<BatchView[]> {
+  return manager.query(
+    `SELECT ${COLUMNS} FROM batches
+     WHERE ($1::text IS NULL OR state = $1) AND ($2::int IS NULL OR pass = $2)
+     ORDER BY created_at DESC LIMIT $3`,
+    [filter.state ?? null, filter.pass ?? null, Math.min(filter.limit ?? 100, 1_000)],
+  );
+}
+
+/** One batch (our id or the provider's) with its items' outcomes and its failures by code. */
+export async function batchDetail(manager: EntityManager, id: string) {
+  const [batch]: BatchView[] = await manager.query(`SELECT ${COLUMNS} FROM batches WHERE batch_id = $1 OR provider_batch_id = $1`, [id]);
+  if (!batch) return null;
+  const items = await manager.query(
+    `SELECT request_id AS "requestId", attempt, coalesce(outcome, 'pending') AS outcome FROM batch_items WHERE batch_id = $1 ORDER BY request_id`,
+    [batch.batch_id],
+  );
+  const failures = await manager.query(
+    `SELECT code, count(*)::int AS count FROM attempts WHERE batch_id = $1 AND outcome = 'failed' GROUP BY code ORDER BY count DESC`,
+    [batch.batch_id],
+  );
+  return { batch, items, failures };
+}
+
+/**
+ * Retries a batch by hand: a submitted batch is polled again now; an interrupted submission is resumed
+ * now (found by its key at the provider first); for a finished batch, every request still stranded in
+ * it is queued again as a new attempt on the same model.
+ */
+export async function retryBatch(manager: EntityManager, id: string): Promise<string | null> {
+  const [batch] = await manager.query(`SELECT batch_id, state FROM batches WHERE batch_id = $1 OR provider_batch_id = $1 FOR UPDATE`, [id]);
+  if (!batch) return null;
+  if (batch.state === 'submitted') {
+    await manager.query(`UPDATE batches SET next_poll_at = now(), lease_owner = NULL, lease_until = NULL WHERE batch_id = $1`, [batch.batch_id]);
+    return `batch ${batch.batch_id} will be polled now`;
+  }
+  if (batch.state === 'creating') {
+    await manager.query(`UPDATE batches SET lease_owner = NULL, lease_until = NULL WHERE batch_id = $1`, [batch.batch_id]);
+    return `submission of batch ${batch.batch_id} will be resumed now`;
+  }
+  const requeued = returnedRows(
+    await manager.query(
+      `UPDATE requests SET status = 'pending', stage = 'retry_queued', attempt = attempt + 1, current_batch_id = NULL,
+              stage_deadline_at = NULL, updated_at = now()
+       WHERE current_batch_id = $1 AND status = 'in_flight' RETURNING request_id`,
+      [batch.batch_id],
+    ),
+  );
+  return `batch ${batch.batch_id} is ${batch.state}: ${requeued.length} stranded requests queued again`;
+}
