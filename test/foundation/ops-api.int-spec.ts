@@ -51,6 +51,9 @@ describe('ops API (poller)', () => {
        VALUES ('acme/api#1', 'pr-analysis-v1', 'c', 'payments', 'acme/api', 1, $1, 'in_flight', 'submitted', 1, 1, 'openai/gpt-oss-20b', 1024, 'b-finished', '{}')`,
       ['a'.repeat(64)],
     );
+    await db.dataSource.query(
+      `INSERT INTO batch_items (batch_id, request_id, prompt_version, attempt, metadata) VALUES ('b-finished', 'acme/api#1', 'pr-analysis-v1', 1, '{}')`,
+    );
   });
 
   afterAll(async () => {
