@@ -1,195 +1,400 @@
-import { randomBytes } from 'node:crypto';
-import { createReadStream, statSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { Readable } from 'node:stream';
 import Groq, { APIConnectionError, APIConnectionTimeoutError, APIError } from 'groq-sdk';
-import { checkBaseUrl, type GroqBatchConfig } from './config.js';
-import { GroqBatchError } from './errors.js';
+import { checkBaseUrl, checkCompletionWindow, type GroqBatchConfig, GroqBatchConfigError } from './config.js';
+import { GroqBatchError, type GroqBatchSubject } from './errors.js';
+import { splitLines } from './file-lines.js';
+import { BATCH_ENDPOINT, type BatchInputFile, type BatchInputLine, type InputFileLimits, writeBatchInputFiles } from './input-file.js';
+import { postMultipartFile } from './multipart-upload.js';
+import { type CollectedOutcomes, collectOutcomes, type OutcomeSource } from './parse.js';
+import { type RetryEvent, type RetryPolicy, retryVerdict, sleep, withRetries } from './retry.js';
 
+export type BatchStatus = 'validating' | 'failed' | 'in_progress' | 'finalizing' | 'completed' | 'expired' | 'cancelling' | 'cancelled';
+
+/** A provider batch, normalised: absent or empty file ids are null, metadata is a string map. */
 export interface ProviderBatch {
   id: string;
-  status: string;
+  status: BatchStatus;
+  endpoint: string;
   input_file_id: string;
-  output_file_id?: string | null;
-  error_file_id?: string | null;
-  request_counts?: { total?: number; completed?: number; failed?: number } | null;
-  metadata?: Record<string, string> | null;
-  errors?: unknown;
+  completion_window: string;
+  output_file_id: string | null;
+  error_file_id: string | null;
+  request_counts: { total: number; completed: number; failed: number } | null;
+  metadata: Record<string, string> | null;
+  /** `{object:'list', data:[…]}` or a bare array: read it with `batchErrorsOf`. */
+  errors: unknown;
   created_at: number;
+  in_progress_at: number | null;
+  expires_at: number | null;
+  finalizing_at: number | null;
+  completed_at: number | null;
+  failed_at: number | null;
+  expired_at: number | null;
+  cancelling_at: number | null;
+  cancelled_at: number | null;
 }
 
-/** Key under which our deterministic batch key travels in the provider batch's metadata. */
+export interface BatchPage {
+  data: ProviderBatch[];
+  nextCursor: string | null;
+}
+
+export interface ProviderFile {
+  id: string;
+  bytes: number | null;
+  filename: string | null;
+  purpose: string | null;
+  created_at: number | null;
+}
+
+/** Metadata keys under which our identity of a batch travels with the provider batch. */
 export const BATCH_KEY_METADATA = 'cascade_batch_key';
+export const PASS_METADATA = 'cascade_pass';
+export const PROMPT_VERSION_METADATA = 'cascade_prompt_version';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Exponential backoff with full jitter, or the server's own retry-after when it gives one. */
-export function retryDelayMs(attempt: number, headers?: Headers | null): number {
-  const afterMs = Number(headers?.get('retry-after-ms'));
-  if (Number.isFinite(afterMs) && afterMs > 0) return Math.min(afterMs, 60_000);
-  const after = headers?.get('retry-after');
-  if (after) {
-    const seconds = Number(after);
-    if (Number.isFinite(seconds)) return Math.min(seconds * 1000, 60_000);
-    const date = Date.parse(after);
-    if (Number.isFinite(date)) return Math.max(0, Math.min(date - Date.now(), 60_000));
-  }
-  return Math.random() * Math.min(30_000, 500 * 2 ** attempt);
+export interface CreateBatchRequest {
+  inputFileId: string;
+  /** Deterministic key recorded before the call: the batch is found by it if the answer is lost. */
+  batchKey: string;
+  pass?: number;
+  promptVersion?: string;
+  /** Extra string metadata (at most 16 pairs in all, keys ≤ 64 and values ≤ 512 characters). */
+  metadata?: Record<string, string>;
+  completionWindow?: string;
 }
 
-function uncertain(error: unknown): boolean {
-  return (
-    error instanceof APIConnectionError ||
-    error instanceof APIConnectionTimeoutError ||
-    (error instanceof APIError && (error.status === undefined || error.status >= 500 || error.status === 408))
-  );
+export interface GroqBatchClientOptions {
+  /** Called before every wait between attempts: log it, count it. */
+  onRetry?: (event: RetryEvent & GroqBatchSubject) => void;
+  /** Called when a create whose answer was lost turns out to have created the batch. */
+  onAdopt?: (batch: ProviderBatch, batchKey: string) => void;
+  /** Test seams. */
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+}
+
+const STATUSES = new Set<string>(['validating', 'failed', 'in_progress', 'finalizing', 'completed', 'expired', 'cancelling', 'cancelled']);
+const fileId = (value: unknown) => (typeof value === 'string' && value !== '' ? value : null);
+const timestamp = (value: unknown) => (typeof value === 'number' ? value : null);
+
+/** Reads the provider's batch object defensively: empty file ids (`""`, `{}`) mean "no file". */
+export function toProviderBatch(raw: unknown): ProviderBatch {
+  const b = (raw ?? {}) as Record<string, unknown>;
+  if (typeof b.id !== 'string' || !STATUSES.has(String(b.status))) {
+    throw new Error(`not a batch object (id ${String(b.id)}, status ${String(b.status)})`);
+  }
+  const counts = b.request_counts as Record<string, unknown> | null | undefined;
+  const metadata =
+    b.metadata && typeof b.metadata === 'object'
+      ? Object.fromEntries(Object.entries(b.metadata as Record<string, unknown>).filter(([, v]) => typeof v === 'string')) as Record<string, string>
+      : null;
+  return {
+    id: b.id,
+    status: b.status as BatchStatus,
+    endpoint: typeof b.endpoint === 'string' ? b.endpoint : BATCH_ENDPOINT,
+    input_file_id: typeof b.input_file_id === 'string' ? b.input_file_id : '',
+    completion_window: typeof b.completion_window === 'string' ? b.completion_window : '',
+    output_file_id: fileId(b.output_file_id),
+    error_file_id: fileId(b.error_file_id),
+    request_counts: counts
+      ? { total: Number(counts.total ?? 0), completed: Number(counts.completed ?? 0), failed: Number(counts.failed ?? 0) }
+      : null,
+    metadata,
+    errors: b.errors ?? null,
+    created_at: timestamp(b.created_at) ?? 0,
+    in_progress_at: timestamp(b.in_progress_at),
+    expires_at: timestamp(b.expires_at),
+    finalizing_at: timestamp(b.finalizing_at),
+    completed_at: timestamp(b.completed_at),
+    failed_at: timestamp(b.failed_at),
+    expired_at: timestamp(b.expired_at),
+    cancelling_at: timestamp(b.cancelling_at),
+    cancelled_at: timestamp(b.cancelled_at),
+  };
+}
+
+function checkMetadata(metadata: Record<string, string>, batchKey: string): void {
+  const entries = Object.entries(metadata);
+  const problem =
+    entries.length > 16
+      ? `${entries.length} metadata pairs (at most 16)`
+      : entries.map(([k, v]) => (typeof v !== 'string' ? `metadata ${k} is not a string` : k.length > 64 ? `metadata key ${k} is longer than 64` : v.length > 512 ? `metadata ${k} is longer than 512` : null)).find(Boolean);
+  if (problem) throw new GroqBatchError('create batch', { batchKey }, new Error(problem), { retryable: false });
+}
+
+/** A create that failed this way may still have created the batch: look before creating again. */
+function inDoubt(error: unknown): boolean {
+  return error instanceof APIConnectionError || (error instanceof APIError && error.status !== undefined && (error.status >= 500 || error.status === 408 || error.status === 409));
 }
 
 /**
- * The Groq Files + Batches client Cascade uses, on groq-sdk. Idempotent calls are retried by the SDK
- * (429, 5xx, timeouts; retry-after honoured); batch creation is not idempotent at the provider, so it
- * is never retried blindly: on any doubt the batch is looked up by our key first.
+ * The Groq Files + Batches client Cascade uses, on groq-sdk. Retries are ours (one policy for every
+ * call: backoff with jitter, retry-after honoured, bounded attempts); the SDK's own are off, because
+ * it would repeat `POST /batches` blindly and has no idempotency key. Uploads stream their multipart
+ * body from disk (see `postMultipartFile`): `files.create` would read the whole file into memory.
  */
 export class GroqBatchClient {
   private readonly groq: Groq;
-  private readonly groqOnce: Groq;
   private readonly baseURL: string;
+  private readonly policy: RetryPolicy;
 
-  constructor(private readonly config: GroqBatchConfig) {
-    if (!config.apiKey) throw new Error('GROQ_API_KEY is not set');
+  constructor(
+    private readonly config: GroqBatchConfig,
+    private readonly options: GroqBatchClientOptions = {},
+  ) {
+    if (!config.apiKey) throw new GroqBatchConfigError('GROQ_API_KEY', 'is not set');
     this.baseURL = checkBaseUrl(config.baseURL);
-    const common = { apiKey: config.apiKey, baseURL: this.baseURL, timeout: config.timeoutMs };
-    this.groq = new Groq({ ...common, maxRetries: config.maxRetries });
-    this.groqOnce = new Groq({ ...common, maxRetries: 0 });
+    checkCompletionWindow(config.completionWindow);
+    // Our own timer ends each attempt (see `call`); the SDK's, a little later, is only a backstop.
+    this.groq = new Groq({ apiKey: config.apiKey, baseURL: this.baseURL, timeout: config.timeoutMs + 1_000, maxRetries: 0 });
+    this.policy = config;
   }
 
-  private wrap(operation: string, subject: string | null, error: unknown): GroqBatchError {
-    return error instanceof GroqBatchError ? error : new GroqBatchError(operation, subject, error, [this.config.apiKey]);
+  get limits(): InputFileLimits {
+    return { maxLines: this.config.maxLinesPerFile, maxBytes: this.config.maxBytesPerFile };
+  }
+
+  private error(operation: string, subject: GroqBatchSubject, cause: unknown, attempts = 1, note?: string): GroqBatchError {
+    if (cause instanceof GroqBatchError) return cause;
+    return new GroqBatchError(operation, subject, cause, { secrets: [this.config.apiKey], attempts, note });
   }
 
   /**
-   * Uploads a JSONL file as a streamed multipart body (groq-sdk would read the whole file into
-   * memory first), retrying 429 / 5xx / connection errors with backoff.
+   * One provider call under the retry policy. Each attempt gets a signal that our timer aborts after
+   * `timeoutMs`; an attempt ended that way is a timeout (retried), whatever the SDK made of the abort.
    */
+  private call<T>(operation: string, subject: GroqBatchSubject, attempt: (signal: AbortSignal) => Promise<T>, timeoutMs = this.config.timeoutMs): Promise<T> {
+    return withRetries(
+      operation,
+      this.policy,
+      { sleep: this.options.sleep, random: this.options.random, onRetry: (event) => this.options.onRetry?.({ ...event, ...subject }) },
+      () => this.timed(attempt, timeoutMs),
+      (error, attempts, note) => this.error(operation, subject, error, attempts, note),
+    );
+  }
+
+  private async timed<T>(attempt: (signal: AbortSignal) => Promise<T>, timeoutMs = this.config.timeoutMs): Promise<T> {
+    const timer = new AbortController();
+    const timeout = setTimeout(() => timer.abort(), timeoutMs);
+    try {
+      return await attempt(timer.signal);
+    } catch (error) {
+      if (timer.signal.aborted) throw new APIConnectionTimeoutError({ message: `no answer within ${timeoutMs} ms` });
+      throw error;
+    } finally {
+      clearTimeout(timeout);
+    }
+  }
+
+  /** Writes request lines as JSONL files under `dir`, split by this client's line and byte limits. */
+  writeInputFiles(lines: Iterable<BatchInputLine> | AsyncIterable<BatchInputLine>, dir: string, baseName?: string): Promise<BatchInputFile[]> {
+    return writeBatchInputFiles(lines, dir, this.limits, baseName);
+  }
+
+  /** Uploads a JSONL input file (`purpose: batch`) and returns its file id. */
   async uploadFile(path: string): Promise<string> {
-    const size = statSync(path).size;
-    if (size > this.config.maxBytesPerFile) {
-      throw new GroqBatchError('upload file', basename(path), new Error(`${size} bytes is above the ${this.config.maxBytesPerFile}-byte limit`));
+    return (await this.uploadInputFile(path)).id;
+  }
+
+  /**
+   * Uploads with the multipart body streamed from disk, so peak memory stays flat whatever the file
+   * size (groq-sdk's `files.create` buffers the whole file), on the same route and auth, with the
+   * SDK's error types. Each attempt re-reads the file from the start.
+   */
+  async uploadInputFile(path: string): Promise<ProviderFile> {
+    const name = basename(path);
+    const subject = { fileName: name };
+    const size = await stat(path).then(
+      (s) => s.size,
+      (error: unknown) => {
+        throw this.error('upload file', subject, error);
+      },
+    );
+    if (size === 0 || size > this.config.maxBytesPerFile) {
+      const problem = size === 0 ? 'the file is empty' : `${size} bytes is above the ${this.config.maxBytesPerFile}-byte limit: split it with writeBatchInputFiles`;
+      throw new GroqBatchError('upload file', subject, new Error(problem), { retryable: false });
     }
-    for (let attempt = 0; ; attempt++) {
-      const boundary = `----cascade${randomBytes(12).toString('hex')}`;
-      const head = Buffer.from(
-        `--${boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n` +
-          `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${basename(path)}"\r\n` +
-          'Content-Type: application/jsonl\r\n\r\n',
-      );
-      const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
-      async function* body() {
-        yield head;
-        for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) yield chunk as Buffer;
-        yield tail;
-      }
-      let response: Response;
+    const uploaded = await this.call(
+      'upload file',
+      subject,
+      (signal) =>
+        postMultipartFile({ url: `${this.baseURL}/openai/v1/files`, apiKey: this.config.apiKey, path, bytes: size, fileName: name, fields: { purpose: 'batch' }, signal }),
+      this.config.uploadTimeoutMs,
+    );
+    const file = (uploaded ?? {}) as Record<string, unknown>;
+    if (typeof file.id !== 'string' || file.id === '') {
+      throw new GroqBatchError('upload file', subject, new Error('the provider answered without a file id'), { retryable: false });
+    }
+    return {
+      id: file.id,
+      bytes: typeof file.bytes === 'number' ? file.bytes : null,
+      filename: typeof file.filename === 'string' ? file.filename : null,
+      purpose: typeof file.purpose === 'string' ? file.purpose : null,
+      created_at: typeof file.created_at === 'number' ? file.created_at : null,
+    };
+  }
+
+  /**
+   * Creates the batch, never twice for one key. A 429 means "not created": wait and try again. A
+   * timeout, connection error or 5xx leaves it unknown: wait, look the batch up by its key in the
+   * provider's metadata, adopt it if it is there, and only otherwise create again.
+   */
+  async createBatch(request: CreateBatchRequest): Promise<ProviderBatch> {
+    const subject = { batchKey: request.batchKey, fileId: request.inputFileId };
+    const metadata: Record<string, string> = { ...request.metadata };
+    if (metadata[BATCH_KEY_METADATA] !== undefined && metadata[BATCH_KEY_METADATA] !== request.batchKey) {
+      throw new GroqBatchError('create batch', subject, new Error(`metadata ${BATCH_KEY_METADATA} contradicts the batch key`), { retryable: false });
+    }
+    metadata[BATCH_KEY_METADATA] = request.batchKey;
+    if (request.pass !== undefined) metadata[PASS_METADATA] = String(request.pass);
+    if (request.promptVersion !== undefined) metadata[PROMPT_VERSION_METADATA] = request.promptVersion;
+    checkMetadata(metadata, request.batchKey);
+    const completionWindow = checkCompletionWindow(request.completionWindow ?? this.config.completionWindow, 'completionWindow');
+
+    for (let attempt = 1; ; attempt++) {
       try {
-        response = await fetch(`${this.baseURL}/openai/v1/files`, {
-          method: 'POST',
-          headers: {
-            Authorization: `Bearer ${this.config.apiKey}`,
-            'Content-Type': `multipart/form-data; boundary=${boundary}`,
-            'Content-Length': String(head.length + size + tail.length),
-          },
-          body: Readable.toWeb(Readable.from(body())) as ReadableStream,
-          duplex: 'half',
-          signal: AbortSignal.timeout(Math.max(this.config.timeoutMs, 300_000)),
-        } as RequestInit);
+        const created = await this.timed((signal) =>
+          this.groq.batches.create({ input_file_id: request.inputFileId, endpoint: BATCH_ENDPOINT, completion_window: completionWindow, metadata }, { signal }),
+        );
+        return toProviderBatch(created);
       } catch (error) {
-        if (attempt < this.config.maxRetries) {
-          await sleep(retryDelayMs(attempt));
-          continue;
+        const doubt = inDoubt(error);
+        const verdict = retryVerdict(error, attempt, this.policy, this.options.random);
+        if (!verdict.retry) {
+          if (doubt) {
+            const adopted = await this.adopt(request.batchKey);
+            if (adopted) return adopted;
+          }
+          throw this.error('create batch', subject, error, attempt, verdict.explain);
         }
-        throw this.wrap('upload file', basename(path), error);
+        this.options.onRetry?.({ operation: 'create batch', attempt, delayMs: verdict.delayMs, reason: verdict.reason, ...subject });
+        await (this.options.sleep ?? sleep)(verdict.delayMs);
+        if (doubt) {
+          const adopted = await this.adopt(request.batchKey);
+          if (adopted) return adopted;
+        }
       }
-      if (response.ok) return ((await response.json()) as { id: string }).id;
-      const text = await response.text();
-      if ((response.status === 429 || response.status >= 500) && attempt < this.config.maxRetries) {
-        await sleep(retryDelayMs(attempt, response.headers));
-        continue;
-      }
-      throw this.wrap('upload file', basename(path), new Error(`HTTP ${response.status}: ${text.slice(0, 500)}`));
     }
   }
 
-  /** Creates the batch once; if the answer is lost, finds it by `batchKey` instead of creating a second. */
-  async createBatch(request: { inputFileId: string; batchKey: string; metadata: Record<string, string> }): Promise<ProviderBatch> {
-    const metadata = { ...request.metadata, [BATCH_KEY_METADATA]: request.batchKey };
-    try {
-      return (await this.groqOnce.batches.create({
-        input_file_id: request.inputFileId,
-        endpoint: '/v1/chat/completions',
-        completion_window: this.config.completionWindow,
-        metadata,
-      })) as ProviderBatch;
-    } catch (error) {
-      if (uncertain(error)) {
-        const existing = await this.findBatchByKey(request.batchKey);
-        if (existing) return existing;
-      }
-      throw this.wrap('create batch', request.batchKey, error);
-    }
+  private async adopt(batchKey: string): Promise<ProviderBatch | null> {
+    const found = await this.findBatchByKey(batchKey);
+    if (found) this.options.onAdopt?.(found, batchKey);
+    return found;
   }
 
+  /** The newest provider batch whose metadata carries `batchKey`, or null. */
   async findBatchByKey(batchKey: string): Promise<ProviderBatch | null> {
-    try {
-      const list = await this.groq.batches.list();
-      const matches = (list.data as ProviderBatch[]).filter((batch) => batch.metadata?.[BATCH_KEY_METADATA] === batchKey);
-      matches.sort((a, b) => b.created_at - a.created_at);
-      return matches[0] ?? null;
-    } catch (error) {
-      throw this.wrap('list batches', batchKey, error);
-    }
+    return (await this.findBatchesByKey(batchKey))[0] ?? null;
   }
 
-  async retrieveBatch(providerBatchId: string): Promise<ProviderBatch> {
-    try {
-      return (await this.groq.batches.retrieve(providerBatchId)) as ProviderBatch;
-    } catch (error) {
-      throw this.wrap('retrieve batch', providerBatchId, error);
+  /**
+   * Every batch carrying `batchKey` on the first page that has any (newest first). Pages through
+   * `batches.list` with its cursor, at most `maxListPages` pages.
+   */
+  async findBatchesByKey(batchKey: string): Promise<ProviderBatch[]> {
+    const seenCursors = new Set<string>();
+    let cursor: string | null = null;
+    for (let page = 0; page < this.config.maxListPages; page++) {
+      const listed = await this.listPage(cursor, { batchKey });
+      const matches = listed.data.filter((batch) => batch.metadata?.[BATCH_KEY_METADATA] === batchKey);
+      if (matches.length) return matches.sort((a, b) => b.created_at - a.created_at);
+      if (!listed.nextCursor || seenCursors.has(listed.nextCursor)) return [];
+      seenCursors.add(listed.nextCursor);
+      cursor = listed.nextCursor;
     }
+    return [];
   }
 
-  async cancelBatch(providerBatchId: string): Promise<ProviderBatch> {
-    try {
-      return (await this.groq.batches.cancel(providerBatchId)) as ProviderBatch;
-    } catch (error) {
-      throw this.wrap('cancel batch', providerBatchId, error);
-    }
+  /** One page of batches, newest first; pass `nextCursor` back as `cursor` for the next page. */
+  listBatches(options: { cursor?: string } = {}): Promise<BatchPage> {
+    return this.listPage(options.cursor ?? null, {});
   }
 
-  /** The lines of an output or error file, streamed: a 100 MB file is never held whole. */
-  async *fileLines(fileId: string): AsyncGenerator<string> {
-    let response: Response;
-    try {
-      response = (await this.groq.files.content(fileId)) as unknown as Response;
-    } catch (error) {
-      throw this.wrap('download file', fileId, error);
-    }
-    if (!response.body) return;
-    const decoder = new TextDecoder();
-    let rest = '';
-    try {
-      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-        rest += decoder.decode(chunk, { stream: true });
-        let newline = rest.indexOf('\n');
-        while (newline >= 0) {
-          yield rest.slice(0, newline);
-          rest = rest.slice(newline + 1);
-          newline = rest.indexOf('\n');
-        }
+  /** `nextCursor` is Groq's `paging.next_cursor`, which the SDK's type leaves out. */
+  private async listPage(cursor: string | null, subject: GroqBatchSubject): Promise<BatchPage> {
+    const page = await this.call('list batches', subject, (signal) => this.groq.batches.list(cursor ? { query: { cursor }, signal } : { signal }));
+    const raw = page as unknown as { data?: unknown[]; paging?: { next_cursor?: unknown } };
+    const data: ProviderBatch[] = [];
+    for (const item of raw.data ?? []) {
+      try {
+        data.push(toProviderBatch(item));
+      } catch {
+        // A batch object we cannot read cannot be ours to adopt; the rest of the page still counts.
       }
-    } catch (error) {
-      throw this.wrap('download file', fileId, error);
     }
-    rest += decoder.decode();
-    if (rest.length > 0) yield rest;
+    const next = raw.paging?.next_cursor;
+    return { data, nextCursor: typeof next === 'string' && next !== '' ? next : null };
+  }
+
+  async retrieveBatch(batchId: string): Promise<ProviderBatch> {
+    const raw = await this.call('retrieve batch', { batchId }, (signal) => this.groq.batches.retrieve(batchId, { signal }));
+    return this.read('retrieve batch', { batchId }, raw);
+  }
+
+  async cancelBatch(batchId: string): Promise<ProviderBatch> {
+    const raw = await this.call('cancel batch', { batchId }, (signal) => this.groq.batches.cancel(batchId, { signal }));
+    return this.read('cancel batch', { batchId }, raw);
+  }
+
+  async deleteFile(fileId: string): Promise<void> {
+    await this.call('delete file', { fileId }, (signal) => this.groq.files.delete(fileId, { signal }));
+  }
+
+  private read(operation: string, subject: GroqBatchSubject, raw: unknown): ProviderBatch {
+    try {
+      return toProviderBatch(raw);
+    } catch (error) {
+      throw new GroqBatchError(operation, subject, error, { retryable: false });
+    }
+  }
+
+  /**
+   * The lines of an output or error file, streamed: a 100 MB file is never held whole. The request
+   * is retried; a body that stays silent for `timeoutMs` is aborted (the SDK's timeout ends with the
+   * headers). A failure mid-body is thrown, not retried: lines already handed out cannot be taken back.
+   */
+  async *fileLines(fileId: string): AsyncGenerator<string> {
+    // The per-attempt timer stops once the headers are in; this one lets the idle watchdog end the body.
+    const controller = new AbortController();
+    const response = await this.call('download file', { fileId }, (signal) =>
+      this.groq.files.content(fileId, { signal: AbortSignal.any([signal, controller.signal]) }),
+    );
+    if (!response.body) return;
+    let idle: ReturnType<typeof setTimeout> | undefined;
+    const timeoutMs = this.config.timeoutMs;
+    // Only the wait for the network is timed, not the reader's own work between chunks.
+    async function* watched(body: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+      const chunks = body[Symbol.asyncIterator]();
+      for (;;) {
+        idle = setTimeout(() => controller.abort(), timeoutMs);
+        const next = await chunks.next();
+        clearTimeout(idle);
+        if (next.done) return;
+        yield next.value;
+      }
+    }
+    try {
+      yield* splitLines(watched(response.body as unknown as AsyncIterable<Uint8Array>));
+    } catch (error) {
+      const timedOut = controller.signal.aborted;
+      throw new GroqBatchError('download file', { fileId }, timedOut ? new Error(`no data for ${this.config.timeoutMs} ms mid-file`) : error, {
+        secrets: [this.config.apiKey],
+        retryable: true,
+      });
+    } finally {
+      clearTimeout(idle);
+      // Releases the connection when the reader stops early.
+      if (!controller.signal.aborted) controller.abort();
+    }
+  }
+
+  /** Streams a terminal batch's output and error files into one outcome per custom_id. */
+  async readBatchOutcomes(batch: Pick<ProviderBatch, 'id' | 'output_file_id' | 'error_file_id'>): Promise<CollectedOutcomes> {
+    const sources: OutcomeSource[] = [];
+    if (batch.output_file_id) sources.push({ source: 'output', lines: this.fileLines(batch.output_file_id) });
+    if (batch.error_file_id) sources.push({ source: 'error', lines: this.fileLines(batch.error_file_id) });
+    return collectOutcomes(sources);
   }
 }

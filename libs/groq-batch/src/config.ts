@@ -1,35 +1,122 @@
-/** How the client reaches the provider and the limits it respects. */
+/** How the client reaches the provider, how hard it retries, and the limits it respects. */
 export interface GroqBatchConfig {
-  /** From GROQ_API_KEY. */
+  /** From GROQ_API_KEY. Never logged, never put in an error. */
   apiKey: string;
   /** The host root (https://api.groq.com, or the simulator's http://127.0.0.1:PORT): the SDK adds /openai/v1. */
   baseURL: string;
+  /** Per request, until the response headers arrive; for downloads also the longest silence inside the body. */
   timeoutMs: number;
-  /** Retries of idempotent calls (429, 5xx, timeouts), with backoff honouring retry-after. */
+  /** An upload's response only comes once the whole body is sent, so it gets its own, longer, budget. */
+  uploadTimeoutMs: number;
+  /** Retries after the first attempt, on 408 / 409 / 429 / 498 / 5xx and connection errors. */
   maxRetries: number;
+  retryBaseDelayMs: number;
+  retryMaxDelayMs: number;
+  /** A retry-after longer than this is not waited for in-process: the call fails and the caller retries later. */
+  maxRetryAfterMs: number;
+  /** Groq accepts 24h to 7d. */
   completionWindow: string;
   maxLinesPerFile: number;
   maxBytesPerFile: number;
+  /** Models that accept `strict: true` JSON-schema output; every other model gets best-effort mode. */
+  strictModels: readonly string[];
+  /** Bound on `batches.list` pages read while looking a batch up by its key. */
+  maxListPages: number;
 }
+
+export const DEFAULT_STRICT_MODELS: readonly string[] = ['openai/gpt-oss-20b', 'openai/gpt-oss-120b'];
 
 export const DEFAULT_GROQ_BATCH_CONFIG: Omit<GroqBatchConfig, 'apiKey'> = {
   baseURL: 'https://api.groq.com',
   timeoutMs: 60_000,
+  uploadTimeoutMs: 600_000,
   maxRetries: 4,
+  retryBaseDelayMs: 500,
+  retryMaxDelayMs: 30_000,
+  maxRetryAfterMs: 120_000,
   completionWindow: '24h',
   maxLinesPerFile: 50_000,
-  maxBytesPerFile: 100 * 1024 * 1024,
+  // Decimal megabytes: the safe reading of the SDK's "up to 100 MB" (Groq's guide says 200 MB).
+  maxBytesPerFile: 100_000_000,
+  strictModels: DEFAULT_STRICT_MODELS,
+  maxListPages: 50,
 };
 
-export function checkBaseUrl(baseURL: string): string {
+/** Thrown for a configuration value that cannot work; names the variable, never echoes a secret. */
+export class GroqBatchConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`${variable}: ${problem}`);
+    this.name = 'GroqBatchConfigError';
+  }
+}
+
+/** Returns the base URL without trailing slashes; refuses one that already ends in /openai/v1. */
+export function checkBaseUrl(baseURL: string, variable = 'GROQ_BASE_URL'): string {
   let url: URL;
   try {
     url = new URL(baseURL);
   } catch {
-    throw new Error(`GROQ_BASE_URL is not a URL`);
+    throw new GroqBatchConfigError(variable, `"${baseURL}" is not a URL (expected the host root, e.g. https://api.groq.com)`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new GroqBatchConfigError(variable, `"${baseURL}" must be an http or https URL`);
   }
   if (/\/openai\/v1\/?$/.test(url.pathname)) {
-    throw new Error('GROQ_BASE_URL must be the host root (e.g. https://api.groq.com): the SDK appends /openai/v1 itself');
+    throw new GroqBatchConfigError(
+      variable,
+      `"${baseURL}" ends in /openai/v1; give the host root (e.g. https://api.groq.com): the SDK appends /openai/v1 itself`,
+    );
   }
   return baseURL.replace(/\/+$/, '');
+}
+
+/** `24h` … `7d` (Groq's documented range), in hours or days. */
+export function checkCompletionWindow(window: string, variable = 'GROQ_COMPLETION_WINDOW'): string {
+  const match = /^(\d+)(h|d)$/.exec(window);
+  const hours = match ? Number(match[1]) * (match[2] === 'd' ? 24 : 1) : NaN;
+  if (!(hours >= 24 && hours <= 168)) {
+    throw new GroqBatchConfigError(variable, `"${window}" is not a completion window from 24h to 7d (e.g. 24h, 48h, 7d)`);
+  }
+  return window;
+}
+
+function integer(env: Readonly<Record<string, string | undefined>>, variable: string, fallback: number, min: number): number {
+  const raw = env[variable];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min) throw new GroqBatchConfigError(variable, `"${raw}" is not an integer ≥ ${min}`);
+  return value;
+}
+
+/**
+ * The client configuration from environment variables, validated with a message that names the
+ * variable: GROQ_API_KEY (required), GROQ_BASE_URL, GROQ_TIMEOUT_MS, GROQ_UPLOAD_TIMEOUT_MS,
+ * GROQ_MAX_RETRIES, GROQ_RETRY_BASE_DELAY_MS, GROQ_RETRY_MAX_DELAY_MS, GROQ_MAX_RETRY_AFTER_MS,
+ * GROQ_COMPLETION_WINDOW, GROQ_MAX_LINES_PER_FILE, GROQ_MAX_BYTES_PER_FILE, GROQ_STRICT_MODELS (comma list).
+ */
+export function groqBatchConfigFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): GroqBatchConfig {
+  const apiKey = env.GROQ_API_KEY?.trim() ?? '';
+  if (!apiKey) throw new GroqBatchConfigError('GROQ_API_KEY', 'is not set');
+  const d = DEFAULT_GROQ_BATCH_CONFIG;
+  const strictModels = env.GROQ_STRICT_MODELS?.trim()
+    ? env.GROQ_STRICT_MODELS.split(',').map((m) => m.trim()).filter(Boolean)
+    : d.strictModels;
+  return {
+    apiKey,
+    baseURL: checkBaseUrl(env.GROQ_BASE_URL?.trim() || d.baseURL),
+    timeoutMs: integer(env, 'GROQ_TIMEOUT_MS', d.timeoutMs, 1),
+    uploadTimeoutMs: integer(env, 'GROQ_UPLOAD_TIMEOUT_MS', d.uploadTimeoutMs, 1),
+    maxRetries: integer(env, 'GROQ_MAX_RETRIES', d.maxRetries, 0),
+    retryBaseDelayMs: integer(env, 'GROQ_RETRY_BASE_DELAY_MS', d.retryBaseDelayMs, 0),
+    retryMaxDelayMs: integer(env, 'GROQ_RETRY_MAX_DELAY_MS', d.retryMaxDelayMs, 0),
+    maxRetryAfterMs: integer(env, 'GROQ_MAX_RETRY_AFTER_MS', d.maxRetryAfterMs, 0),
+    completionWindow: checkCompletionWindow(env.GROQ_COMPLETION_WINDOW?.trim() || d.completionWindow),
+    maxLinesPerFile: integer(env, 'GROQ_MAX_LINES_PER_FILE', d.maxLinesPerFile, 1),
+    maxBytesPerFile: integer(env, 'GROQ_MAX_BYTES_PER_FILE', d.maxBytesPerFile, 1_024),
+    strictModels,
+    maxListPages: d.maxListPages,
+  };
 }

@@ -5,16 +5,21 @@ export interface ModelPrice {
   inputPerMillion: number;
   /** USD per 1M output tokens, batch price. */
   outputPerMillion: number;
+  /** When this price was recorded, if it differs from the table's date. */
+  asOf?: string;
 }
 
 export interface PriceTable {
-  /** When these prices were recorded: prices change, and a report should say which it used. */
+  /** When these prices were recorded (YYYY-MM-DD): prices change, and a report says which it used. */
   asOf: string;
   source: string;
   models: Record<string, ModelPrice>;
 }
 
-/** Batch prices recorded by the field team (Dec 2025). Override with MODEL_PRICES_JSON; never edit code for a price. */
+/**
+ * Batch prices recorded by the field team (Dec 2025; 50 % of on-demand). Prices live in
+ * configuration: override or extend them with MODEL_PRICES_JSON, never by editing code.
+ */
 export const DEFAULT_PRICE_TABLE: PriceTable = {
   asOf: '2025-12-01',
   source: 'field team batch prices (Groq Batch API, 50 % of on-demand)',
@@ -25,33 +30,100 @@ export const DEFAULT_PRICE_TABLE: PriceTable = {
   },
 };
 
-/** Parses MODEL_PRICES_JSON (`{"asOf": "...", "models": {"m": {"inputPerMillion": 0.1, "outputPerMillion": 0.2}}}`). */
-export function priceTableFrom(json: string | undefined): PriceTable {
-  if (!json) return DEFAULT_PRICE_TABLE;
-  const parsed = JSON.parse(json) as Partial<PriceTable>;
-  const models = { ...DEFAULT_PRICE_TABLE.models };
-  for (const [model, price] of Object.entries(parsed.models ?? {})) {
-    if (!(price.inputPerMillion >= 0) || !(price.outputPerMillion >= 0)) {
-      throw new Error(`MODEL_PRICES_JSON: the price of ${model} needs non-negative inputPerMillion and outputPerMillion`);
-    }
-    models[model] = price;
+export class UnknownModelPriceError extends Error {
+  constructor(
+    readonly model: string,
+    known: readonly string[],
+  ) {
+    super(`no price for model ${model} (priced: ${known.join(', ') || 'none'}): add it to MODEL_PRICES_JSON`);
+    this.name = 'UnknownModelPriceError';
   }
-  return { asOf: parsed.asOf ?? DEFAULT_PRICE_TABLE.asOf, source: parsed.source ?? 'MODEL_PRICES_JSON', models };
+}
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+/**
+ * The price table from MODEL_PRICES_JSON, merged over the defaults:
+ * `{"asOf": "2026-11-01", "models": {"openai/gpt-oss-20b": {"inputPerMillion": 0.0375, "outputPerMillion": 0.15}}}`.
+ */
+export function priceTableFrom(json: string | undefined, variable = 'MODEL_PRICES_JSON'): PriceTable {
+  if (!json || json.trim() === '') return DEFAULT_PRICE_TABLE;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch (error) {
+    throw new Error(`${variable} is not JSON: ${(error as Error).message}`, { cause: error });
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(`${variable} must be a JSON object with "models"`);
+  const given = parsed as { asOf?: unknown; source?: unknown; models?: unknown };
+  if (given.asOf !== undefined && (typeof given.asOf !== 'string' || !DATE.test(given.asOf))) {
+    throw new Error(`${variable}: asOf must be a date as YYYY-MM-DD`);
+  }
+  if (typeof given.models !== 'object' || given.models === null || Array.isArray(given.models)) {
+    throw new Error(`${variable}: "models" must map model names to {inputPerMillion, outputPerMillion}`);
+  }
+  const models = { ...DEFAULT_PRICE_TABLE.models };
+  for (const [model, price] of Object.entries(given.models as Record<string, unknown>)) {
+    const p = price as Partial<ModelPrice> | null;
+    const valid = (n: unknown) => typeof n === 'number' && Number.isFinite(n) && n >= 0;
+    if (!p || !valid(p.inputPerMillion) || !valid(p.outputPerMillion)) {
+      throw new Error(`${variable}: the price of ${model} needs non-negative numbers inputPerMillion and outputPerMillion`);
+    }
+    if (p.asOf !== undefined && (typeof p.asOf !== 'string' || !DATE.test(p.asOf))) throw new Error(`${variable}: asOf of ${model} must be YYYY-MM-DD`);
+    models[model] = { inputPerMillion: p.inputPerMillion!, outputPerMillion: p.outputPerMillion!, ...(p.asOf ? { asOf: p.asOf } : {}) };
+  }
+  return {
+    asOf: typeof given.asOf === 'string' ? given.asOf : DEFAULT_PRICE_TABLE.asOf,
+    source: typeof given.source === 'string' ? given.source : variable,
+    models,
+  };
 }
 
 export function priceOf(table: PriceTable, model: string): ModelPrice {
-  const price = table.models[model];
-  if (!price) throw new Error(`no price for model ${model}: add it to MODEL_PRICES_JSON`);
+  const price = Object.hasOwn(table.models, model) ? table.models[model] : undefined;
+  if (!price) throw new UnknownModelPriceError(model, Object.keys(table.models));
   return price;
 }
 
-export function costOfUsage(table: PriceTable, model: string, usage: Usage): number {
+/** USD for one request's tokens on `model` (the default table unless one is given). */
+export function costOfUsage(model: string, usage: Usage, table?: PriceTable): number;
+/** The same, table first (the form the poller uses). */
+export function costOfUsage(table: PriceTable, model: string, usage: Usage): number;
+export function costOfUsage(first: string | PriceTable, second: Usage | string, third?: PriceTable | Usage): number {
+  const [table, model, usage] =
+    typeof first === 'string' ? [(third as PriceTable | undefined) ?? DEFAULT_PRICE_TABLE, first, second as Usage] : [first, second as string, third as Usage];
   const price = priceOf(table, model);
   return (usage.promptTokens * price.inputPerMillion + usage.completionTokens * price.outputPerMillion) / 1_000_000;
 }
 
-export function costOfBatch(table: PriceTable, model: string, usages: Iterable<Usage>): number {
-  let total = 0;
-  for (const usage of usages) total += costOfUsage(table, model, usage);
-  return total;
+export interface BatchCost {
+  model: string;
+  requests: number;
+  promptTokens: number;
+  completionTokens: number;
+  usd: number;
+  /** The date of the price used. */
+  pricedAsOf: string;
+}
+
+/** Cost of a batch's usages on one model: tokens are summed first, then priced once. */
+export function costOfBatch(model: string, usages: Iterable<Usage | null | undefined>, table: PriceTable = DEFAULT_PRICE_TABLE): BatchCost {
+  const price = priceOf(table, model);
+  let requests = 0;
+  let promptTokens = 0;
+  let completionTokens = 0;
+  for (const usage of usages) {
+    if (!usage) continue;
+    requests++;
+    promptTokens += usage.promptTokens;
+    completionTokens += usage.completionTokens;
+  }
+  return {
+    model,
+    requests,
+    promptTokens,
+    completionTokens,
+    usd: (promptTokens * price.inputPerMillion + completionTokens * price.outputPerMillion) / 1_000_000,
+    pricedAsOf: price.asOf ?? table.asOf,
+  };
 }

@@ -1,4 +1,4 @@
-import { APIError } from 'groq-sdk';
+import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'groq-sdk';
 
 /** Provider keys and bearer tokens, wherever they show up in a message or a stack. */
 const SECRET_PATTERNS = [/gsk_[A-Za-z0-9]{8,}/g, /Bearer\s+[A-Za-z0-9._~+/=-]{6,}/gi];
@@ -10,39 +10,128 @@ export function redact(text: string, secrets: readonly (string | undefined)[] = 
   return out;
 }
 
+/** What a failed provider call concerned: the error message names each one that is known. */
+export interface GroqBatchSubject {
+  batchId?: string;
+  fileId?: string;
+  batchKey?: string;
+  /** A local input file (its name, not a path of this machine). */
+  fileName?: string;
+}
+
+/** The provider's view of a failure, read from an SDK error or a raw HTTP answer. */
+export interface ProviderFailure {
+  status: number | null;
+  code: string | null;
+  type: string | null;
+  message: string;
+  timedOut: boolean;
+}
+
+/** Reads status, code, type and message from what the SDK threw (its `error` is the whole JSON body). */
+export function providerFailureOf(error: unknown): ProviderFailure {
+  if (error instanceof APIConnectionTimeoutError) {
+    const message = error.message && error.message !== 'Request timed out.' ? `the request timed out (${error.message})` : 'the request timed out';
+    return { status: null, code: 'timeout', type: null, message, timedOut: true };
+  }
+  if (error instanceof APIUserAbortError) {
+    return { status: null, code: 'aborted', type: null, message: 'the request was aborted', timedOut: false };
+  }
+  if (error instanceof APIConnectionError) {
+    const cause = (error as { cause?: unknown }).cause;
+    const nested = (cause as { cause?: { message?: unknown } } | undefined)?.cause?.message;
+    const detail = cause instanceof Error && cause.message !== '{}' ? `${cause.message}${typeof nested === 'string' ? ` (${nested})` : ''}` : '';
+    return { status: null, code: 'connection_error', type: null, message: `connection error${detail ? `: ${detail}` : ''}`, timedOut: false };
+  }
+  if (error instanceof APIError) {
+    const body = error.error as { error?: Record<string, unknown> } & Record<string, unknown> | undefined;
+    const inner = (body?.error && typeof body.error === 'object' ? body.error : body) ?? {};
+    const text = (value: unknown) => (typeof value === 'string' && value ? value : null);
+    return {
+      status: error.status ?? null,
+      code: text(inner.code),
+      type: text(inner.type),
+      message: text(inner.message) ?? error.message,
+      timedOut: false,
+    };
+  }
+  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) {
+    return { status: null, code: 'timeout', type: null, message: 'the request timed out', timedOut: true };
+  }
+  return { status: null, code: null, type: null, message: error instanceof Error ? error.message : String(error), timedOut: false };
+}
+
+function describeSubject(subject: GroqBatchSubject): string {
+  const parts = [
+    subject.batchId && `batch ${subject.batchId}`,
+    subject.fileId && `file ${subject.fileId}`,
+    subject.batchKey && `batch key ${subject.batchKey}`,
+    subject.fileName && `input ${subject.fileName}`,
+  ].filter(Boolean);
+  return parts.length ? ` (${parts.join(', ')})` : '';
+}
+
 /**
- * A provider call that failed: names the operation and the batch or file it concerned, keeps the
- * HTTP status and provider code, and never carries the API key (message and stack are scrubbed, and
- * the original error object, whose request options hold the key, is not kept).
+ * A provider call that failed: names the operation and the batch, file or key it concerned, keeps
+ * the HTTP status and provider code, and never carries the API key. Message and stack are scrubbed,
+ * and the SDK's error is not kept (its request options hold the key).
  */
 export class GroqBatchError extends Error {
+  readonly operation: string;
+  readonly subject: GroqBatchSubject;
   readonly status: number | null;
   readonly code: string | null;
+  readonly type: string | null;
+  /** The provider's own message (or the connection problem), scrubbed. */
+  readonly providerMessage: string;
+  readonly attempts: number;
+  /** Whether trying the same call again later may succeed (429, 5xx, timeouts, connection errors). */
   readonly retryable: boolean;
 
   constructor(
-    readonly operation: string,
-    readonly subject: string | null,
+    operation: string,
+    subject: GroqBatchSubject,
     cause: unknown,
-    secrets: readonly (string | undefined)[] = [],
+    options: { secrets?: readonly (string | undefined)[]; attempts?: number; note?: string; retryable?: boolean } = {},
   ) {
-    const status = cause instanceof APIError ? (cause.status ?? null) : null;
-    const code =
-      cause instanceof APIError
-        ? ((cause.error as { code?: string; error?: { code?: string } } | undefined)?.error?.code ??
-          (cause.error as { code?: string } | undefined)?.code ??
-          null)
-        : null;
-    const detail = cause instanceof Error ? cause.message : String(cause);
-    super(redact(`${operation}${subject ? ` (${subject})` : ''} failed${status ? ` with HTTP ${status}` : ''}: ${detail}`, secrets));
+    const failure = providerFailureOf(cause);
+    const secrets = options.secrets ?? [];
+    const attempts = options.attempts ?? 1;
+    const providerMessage = redact(failure.message, secrets).slice(0, 2_000);
+    const status = failure.status !== null ? ` with HTTP ${failure.status}` : '';
+    const code = failure.code ? ` ${failure.code}` : '';
+    const tries = attempts > 1 ? ` after ${attempts} attempts` : '';
+    const note = options.note ? ` (${redact(options.note, secrets)})` : '';
+    super(redact(`${operation}${describeSubject(subject)} failed${status}${code}${tries}: ${providerMessage}${note}`, secrets));
     this.name = 'GroqBatchError';
-    this.status = status;
-    this.code = code;
-    this.retryable = status === null || status === 408 || status === 409 || status === 429 || status >= 500;
-    this.stack = redact(`${this.name}: ${this.message}\n${(cause instanceof Error ? cause.stack : '')?.split('\n').slice(1).join('\n') ?? ''}`, secrets);
+    this.operation = operation;
+    this.subject = { ...subject };
+    this.status = failure.status;
+    this.code = failure.code;
+    this.type = failure.type;
+    this.providerMessage = providerMessage;
+    this.attempts = attempts;
+    this.retryable = options.retryable ?? (failure.status === null ? failure.code !== 'aborted' && failure.code !== null : isRetryableStatus(failure.status));
+    // Our own frames only: the cause's stack would repeat its unscrubbed message.
+    this.stack = redact(this.stack ?? `${this.name}: ${this.message}`, secrets);
   }
 
-  toJSON() {
-    return { name: this.name, message: this.message, operation: this.operation, subject: this.subject, status: this.status, code: this.code };
+  toJSON(): Record<string, unknown> {
+    return {
+      name: this.name,
+      message: this.message,
+      operation: this.operation,
+      subject: this.subject,
+      status: this.status,
+      code: this.code,
+      type: this.type,
+      attempts: this.attempts,
+      retryable: this.retryable,
+    };
   }
+}
+
+/** 408 timeout, 409 lock conflict, 429 rate limit, 498 flex capacity, 5xx: worth another attempt. */
+export function isRetryableStatus(status: number): boolean {
+  return status === 408 || status === 409 || status === 429 || status === 498 || status >= 500;
 }

@@ -1,7 +1,10 @@
 export * from './config.js';
 export * from './errors.js';
+export * from './retry.js';
 export * from './outcome.js';
+export * from './classify.js';
 export * from './input-file.js';
+export * from './file-lines.js';
 export * from './client.js';
 export * from './parse.js';
 export * from './reconcile.js';
@@ -9,3 +12,4 @@ export * from './cost.js';
 export * from './pr-analysis/pr-analysis.schema.js';
 export * from './pr-analysis/prompt.js';
 export * from './pr-analysis/validate.js';
+export * from './pr-analysis/strict-schema.js';

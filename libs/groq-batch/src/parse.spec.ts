@@ -1,148 +1,169 @@
+import { isOutputTooLong, normaliseFailureCode } from './classify.js';
+import type { LineOutcome, MalformedLine } from './outcome.js';
 import { collectOutcomes, parseBatchLine } from './parse.js';
-import { describeBatchErrors, reconcileBatch } from './reconcile.js';
+import {
+  asyncLines,
+  errorLine,
+  jsonValidateFailedLine,
+  REAL_ERROR_LINE,
+  successLine,
+  unfinishedLine,
+  VALID_ANALYSIS,
+} from './testing/groq-lines.js';
 
-const analysis = {
-  summary: 'Retries webhook delivery.',
-  change_type: 'bugfix',
-  risk_level: 'low',
-  ai_assisted: true,
-  ai_tools: ['Claude'],
-  ai_evidence: 'Generated with Claude Code',
-  confidence: 0.9,
-};
-
-function success(customId: string, content: string = JSON.stringify(analysis), finishReason = 'stop') {
-  return JSON.stringify({
-    id: 'batch_req_out_1',
-    custom_id: customId,
-    response: {
-      status_code: 200,
-      request_id: 'req_1',
-      body: {
-        id: 'chatcmpl-1',
-        object: 'chat.completion',
-        model: 'openai/gpt-oss-20b',
-        choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: finishReason }],
-        usage: { prompt_tokens: 812, completion_tokens: 143, total_tokens: 955 },
-      },
-    },
-    error: null,
-  });
-}
-
-/** The error line seen in a real Groq error file (Dec 2025), verbatim. */
-const REAL_ERROR_LINE =
-  '{"id": "batch_req_out_01kd9xbwxjfsvrz95mc0dh0mph", "custom_id": "pr-9953", "response": {"status_code": 400, "body": {"error": {"message": "Failed to validate JSON. Please adjust your prompt.", "type": "invalid_request_error", "code": "json_validate_failed", "failed_generation": ""}}}}';
-
-async function* lines(...items: string[]) {
-  for (const item of items) yield item;
+function outcome(parsed: LineOutcome | MalformedLine): LineOutcome {
+  if (!('kind' in parsed)) throw new Error(`expected an attributed outcome, got unreadable line ${parsed.lineNumber}: ${parsed.reason}`);
+  return parsed;
 }
 
 describe('parseBatchLine', () => {
-  it('reads a success with its validated analysis and usage', () => {
-    expect(parseBatchLine(success('pr-1'), 'output', 1)).toMatchObject({
+  it('reads a success: content string, validated analysis, usage, model and finish_reason', () => {
+    const parsed = outcome(parseBatchLine(successLine('pr-1', { reasoning: 'The title says fix.' }), 'output', 7));
+    expect(parsed).toEqual({
       kind: 'succeeded',
       customId: 'pr-1',
-      analysis,
+      content: JSON.stringify(VALID_ANALYSIS),
+      analysis: VALID_ANALYSIS,
       usage: { promptTokens: 812, completionTokens: 143 },
       model: 'openai/gpt-oss-20b',
+      finishReason: 'stop',
+      source: 'output',
+      lineNumber: 7,
     });
   });
 
-  it('reads the real json_validate_failed line with its failed_generation', () => {
+  it('reads the real json_validate_failed error line', () => {
     expect(parseBatchLine(REAL_ERROR_LINE, 'error', 1)).toEqual({
-      kind: 'failed',
+      kind: 'provider_error',
       customId: 'pr-9953',
-      code: 'json_validate_failed',
-      message: 'Failed to validate JSON. Please adjust your prompt.',
       httpStatus: 400,
+      code: 'json_validate_failed',
+      providerCode: 'json_validate_failed',
+      type: 'invalid_request_error',
+      message: 'Failed to validate JSON. Please adjust your prompt.',
       failedGeneration: '',
-      raw: null,
       usage: null,
+      source: 'error',
+      lineNumber: 1,
     });
   });
 
-  it('normalises output-too-long failures from finish_reason, code or message', () => {
-    expect(parseBatchLine(success('pr-2', '{"summary": "cut', 'length'), 'output', 1)).toMatchObject({ kind: 'failed', code: 'output_too_long', raw: '{"summary": "cut' });
-    const byMessage = JSON.stringify({ custom_id: 'pr-3', response: { status_code: 400, body: { error: { message: 'Please increase max_tokens', type: 'invalid_request_error', code: 'invalid_request_error' } } } });
-    expect(parseBatchLine(byMessage, 'error', 1)).toMatchObject({ code: 'output_too_long' });
+  it('keeps the failed_generation of a json_validate_failed line', () => {
+    const parsed = outcome(parseBatchLine(jsonValidateFailedLine('pr-2', '{"summary": "Adds'), 'error', 3));
+    expect(parsed).toMatchObject({ kind: 'provider_error', code: 'json_validate_failed', httpStatus: 400, failedGeneration: '{"summary": "Adds' });
   });
 
-  it('reads a 5xx line and an OpenAI-style batch_expired line', () => {
-    const serverError = JSON.stringify({ custom_id: 'pr-4', response: { status_code: 500, body: { error: { message: 'Internal Server Error', type: 'internal_server_error', code: null } } } });
-    expect(parseBatchLine(serverError, 'error', 1)).toMatchObject({ code: 'internal_server_error', httpStatus: 500 });
-    const expired = JSON.stringify({ custom_id: 'pr-5', response: null, error: { code: 'batch_expired', message: 'This request could not be executed before the completion window expired.' } });
-    expect(parseBatchLine(expired, 'error', 1)).toMatchObject({ code: 'batch_expired', httpStatus: null });
+  it('files finish_reason "length" as output_too_long, keeping the cut content', () => {
+    const parsed = outcome(parseBatchLine(successLine('pr-3', { content: '{"summary": "cut', finishReason: 'length' }), 'output', 1));
+    expect(parsed).toMatchObject({ kind: 'invalid_output', code: 'output_too_long', raw: '{"summary": "cut', finishReason: 'length' });
   });
 
-  it('fails content that is not JSON or breaks the schema as schema_invalid, keeping the raw text', () => {
-    expect(parseBatchLine(success('pr-6', 'not json'), 'output', 1)).toMatchObject({ code: 'schema_invalid', raw: 'not json' });
-    const { summary: _summary, ...withoutSummary } = analysis;
-    const missing = parseBatchLine(success('pr-7', JSON.stringify(withoutSummary)), 'output', 1);
-    expect(missing).toMatchObject({ kind: 'failed', code: 'schema_invalid' });
-    if ('kind' in missing && missing.kind === 'failed') expect(missing.message).toMatch(/summary/);
-    expect(parseBatchLine(success('pr-8', JSON.stringify({ ...analysis, confidence: 3 })), 'output', 1)).toMatchObject({ code: 'schema_invalid' });
+  it('files an error line about max tokens as output_too_long and keeps the provider code', () => {
+    const line = errorLine('pr-4', 400, {
+      message: 'The model output exceeded max_tokens (1024) before the JSON was complete. Please increase max_tokens.',
+      type: 'invalid_request_error',
+      code: 'max_tokens_exceeded',
+    });
+    expect(outcome(parseBatchLine(line, 'error', 1))).toMatchObject({ kind: 'provider_error', code: 'output_too_long', providerCode: 'max_tokens_exceeded' });
   });
 
-  it('attributes a truncated line to its request when the custom_id is readable, and keeps the rest as malformed', () => {
-    const truncated = success('pr-9').slice(0, 60);
-    expect(parseBatchLine(truncated, 'output', 4)).toMatchObject({ kind: 'failed', customId: 'pr-9', code: 'malformed_line' });
-    expect(parseBatchLine('{"id": "x", "resp', 'output', 5)).toMatchObject({ lineNumber: 5, reason: expect.stringMatching(/not JSON/) });
+  it('reads a 5xx line with no code, and an OpenAI-style batch_expired line with no response', () => {
+    const serverError = errorLine('pr-5', 500, { message: 'Internal Server Error', type: 'internal_server_error' });
+    expect(outcome(parseBatchLine(serverError, 'error', 1))).toMatchObject({ kind: 'provider_error', code: 'internal_server_error', providerCode: null, httpStatus: 500 });
+    const bare = JSON.stringify({ custom_id: 'pr-6', response: { status_code: 503, body: null } });
+    expect(outcome(parseBatchLine(bare, 'error', 2))).toMatchObject({ kind: 'provider_error', code: 'http_503', httpStatus: 503 });
+    expect(outcome(parseBatchLine(unfinishedLine('pr-7', 'batch_expired'), 'error', 3))).toMatchObject({ kind: 'provider_error', code: 'batch_expired', httpStatus: null });
+  });
+
+  it('fails content that is not JSON as schema_invalid, keeping the raw text', () => {
+    expect(outcome(parseBatchLine(successLine('pr-8', { content: 'Sure! Here is the analysis:' }), 'output', 1))).toMatchObject({
+      kind: 'invalid_output',
+      code: 'schema_invalid',
+      raw: 'Sure! Here is the analysis:',
+      message: expect.stringMatching(/not JSON/),
+    });
+  });
+
+  it('fails content missing a required property as schema_invalid, naming the property', () => {
+    const { summary: _summary, ...withoutSummary } = VALID_ANALYSIS;
+    const parsed = outcome(parseBatchLine(successLine('pr-9', { content: JSON.stringify(withoutSummary) }), 'output', 1));
+    expect(parsed).toMatchObject({ kind: 'invalid_output', code: 'schema_invalid', validationErrors: ['/: missing required property summary'] });
+  });
+
+  it('fails a 200 line without message content as schema_invalid', () => {
+    const line = JSON.parse(successLine('pr-10')) as { response: { body: { choices: Array<{ message: { content: unknown } }> } } };
+    line.response.body.choices[0]!.message.content = null;
+    expect(outcome(parseBatchLine(JSON.stringify(line), 'output', 1))).toMatchObject({ kind: 'invalid_output', code: 'schema_invalid' });
+  });
+
+  it('attributes a truncated line to its request when the custom_id is readable, and keeps the rest as unreadable', () => {
+    const truncated = successLine('pr-11').slice(0, 80);
+    expect(outcome(parseBatchLine(truncated, 'output', 4))).toMatchObject({ kind: 'malformed', customId: 'pr-11', code: 'malformed_line', raw: truncated, lineNumber: 4 });
+    expect(parseBatchLine('{"id": "x", "resp', 'output', 5)).toEqual({ source: 'output', lineNumber: 5, raw: '{"id": "x", "resp', reason: expect.stringMatching(/not JSON/) });
+    expect(parseBatchLine('[1, 2]', 'error', 6)).toMatchObject({ lineNumber: 6, reason: 'not a JSON object' });
+    expect(parseBatchLine('{"response": {}}', 'error', 7)).toMatchObject({ lineNumber: 7, reason: 'no custom_id' });
+  });
+
+  it('calls a line with a custom_id but neither response nor error malformed', () => {
+    expect(outcome(parseBatchLine('{"custom_id": "pr-12"}', 'output', 1))).toMatchObject({ kind: 'malformed', customId: 'pr-12' });
   });
 });
 
-describe('collectOutcomes + reconcileBatch', () => {
-  it('catches failures that appear only in the error file while the output file is fine (the bug that bit a real team)', async () => {
-    const collected = await collectOutcomes([
-      { source: 'output', lines: lines(success('pr-1'), success('pr-2')) },
-      { source: 'error', lines: lines(REAL_ERROR_LINE) },
-    ]);
-    const reconciled = reconcileBatch(['pr-1', 'pr-2', 'pr-9953'], 'completed', collected.outcomes);
-    expect(reconciled.succeeded.map((s) => s.customId)).toEqual(['pr-1', 'pr-2']);
-    expect(reconciled.failed.map((f) => [f.customId, f.code])).toEqual([['pr-9953', 'json_validate_failed']]);
+describe('output-too-long classifier', () => {
+  it.each([
+    [{ finishReason: 'length' }, true],
+    [{ code: 'max_tokens_exceeded', message: 'x' }, true],
+    [{ code: 'invalid_request_error', message: 'Please increase max_tokens: maximum completion tokens reached' }, true],
+    [{ code: null, message: 'The output was truncated' }, true],
+    [{ code: 'json_validate_failed', message: 'Failed to validate JSON. Please adjust your prompt.' }, false],
+    [{ code: 'context_length_exceeded', message: 'Please reduce the length of the messages or completion; max tokens exceeded' }, false],
+    [{ code: 'invalid_request_error', message: '`max_completion_tokens` must be less than or equal to `65536`' }, false],
+    [{ finishReason: 'stop' }, false],
+  ])('%j → %s', (signals, expected) => {
+    expect(isOutputTooLong(signals)).toBe(expected);
   });
 
-  it('reads lines in any order and reports a custom_id seen twice instead of overwriting', async () => {
+  it('normalises every spelling to output_too_long and leaves other codes alone', () => {
+    expect(normaliseFailureCode({ code: 'max_tokens_exceeded' })).toBe('output_too_long');
+    expect(normaliseFailureCode({ code: 'length_limit', finishReason: 'length' })).toBe('output_too_long');
+    expect(normaliseFailureCode({ code: 'json_validate_failed', message: 'Failed to validate JSON.' })).toBe('json_validate_failed');
+  });
+});
+
+describe('collectOutcomes', () => {
+  it('reads lines in any order, one outcome per custom_id, counting lines per file', async () => {
     const collected = await collectOutcomes([
-      { source: 'output', lines: lines(success('pr-2'), success('pr-1'), success('pr-2')) },
-      { source: 'error', lines: lines(JSON.stringify({ custom_id: 'pr-1', response: { status_code: 500, body: { error: { message: 'x', type: 'server_error' } } } })) },
+      { source: 'output', lines: asyncLines(successLine('pr-3'), '', successLine('pr-1')) },
+      { source: 'error', lines: [REAL_ERROR_LINE] },
+    ]);
+    expect([...collected.outcomes.keys()].sort()).toEqual(['pr-1', 'pr-3', 'pr-9953']);
+    expect(collected.outcomes.get('pr-1')).toMatchObject({ kind: 'succeeded', lineNumber: 3 });
+    expect(collected.linesBySource).toEqual({ output: 2, error: 1 });
+    expect(collected.duplicates).toEqual([]);
+  });
+
+  it('reports a custom_id seen twice instead of overwriting it; a valid answer beats a failure', async () => {
+    const collected = await collectOutcomes([
+      { source: 'output', lines: asyncLines(successLine('pr-2'), successLine('pr-1'), successLine('pr-2', { content: '{}' })) },
+      { source: 'error', lines: asyncLines(errorLine('pr-1', 500, { message: 'x', type: 'server_error' })) },
     ]);
     expect(collected.duplicates).toEqual([
-      { customId: 'pr-2', kept: 'succeeded', other: 'succeeded' },
-      { customId: 'pr-1', kept: 'succeeded', other: 'failed' },
+      { customId: 'pr-2', kept: 'succeeded', other: 'invalid_output', keptAt: { source: 'output', lineNumber: 1 }, otherAt: { source: 'output', lineNumber: 3 } },
+      { customId: 'pr-1', kept: 'succeeded', other: 'provider_error', keptAt: { source: 'output', lineNumber: 2 }, otherAt: { source: 'error', lineNumber: 1 } },
     ]);
-    expect(collected.outcomes.get('pr-1')?.kind).toBe('succeeded');
+    expect(collected.outcomes.get('pr-2')?.kind).toBe('succeeded');
+
+    const failureFirst = await collectOutcomes([
+      { source: 'error', lines: [REAL_ERROR_LINE] },
+      { source: 'output', lines: [successLine('pr-9953')] },
+    ]);
+    expect(failureFirst.outcomes.get('pr-9953')?.kind).toBe('succeeded');
+    expect(failureFirst.duplicates).toHaveLength(1);
   });
 
-  it('marks ids absent from both files as missing, and names ids we never sent', async () => {
-    const collected = await collectOutcomes([{ source: 'output', lines: lines(success('pr-1'), success('stranger')) }]);
-    const reconciled = reconcileBatch(['pr-1', 'pr-2'], 'completed', collected.outcomes);
-    expect(reconciled.failed).toEqual([expect.objectContaining({ customId: 'pr-2', code: 'missing' })]);
-    expect(reconciled.unexpected).toEqual(['stranger']);
-  });
-
-  it.each([
-    ['expired', 'batch_expired'],
-    ['cancelled', 'batch_cancelled'],
-    ['failed', 'batch_failed'],
-  ])('fails the unfinished requests of a %s batch with %s and keeps the finished ones', async (status, code) => {
-    const collected = await collectOutcomes([{ source: 'output', lines: lines(success('pr-1')) }]);
-    const reconciled = reconcileBatch(['pr-1', 'pr-2', 'pr-3'], status, collected.outcomes);
-    expect(reconciled.succeeded.map((s) => s.customId)).toEqual(['pr-1']);
-    expect(reconciled.failed.map((f) => f.code)).toEqual([code, code]);
-  });
-
-  it('accounts for every id of an all-failed batch that has no output file', async () => {
-    const collected = await collectOutcomes([{ source: 'error', lines: lines(REAL_ERROR_LINE) }]);
-    const reconciled = reconcileBatch(['pr-9953'], 'completed', collected.outcomes);
-    expect(reconciled.failed).toHaveLength(1);
-    expect(reconciled.succeeded).toHaveLength(0);
-  });
-
-  it('accepts batch errors as a list object or a bare array', () => {
-    const data = [{ code: 'invalid_json_line', message: 'This line is not parseable as valid JSON.', param: null, line: 3 }];
-    expect(describeBatchErrors({ object: 'list', data })).toBe('invalid_json_line (line 3): This line is not parseable as valid JSON.');
-    expect(describeBatchErrors(data)).toBe(describeBatchErrors({ object: 'list', data }));
-    expect(describeBatchErrors(null)).toBeNull();
+  it('keeps unreadable lines with their text and line number', async () => {
+    const collected = await collectOutcomes([{ source: 'output', lines: ['not json at all', successLine('pr-1')] }]);
+    expect(collected.malformed).toEqual([{ source: 'output', lineNumber: 1, raw: 'not json at all', reason: expect.stringMatching(/not JSON/) }]);
+    expect(collected.outcomes.size).toBe(1);
   });
 });

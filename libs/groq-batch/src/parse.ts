@@ -1,133 +1,206 @@
-import { type FailedOutcome, type LineOutcome, type MalformedLine, OUR_CODES, type Usage } from './outcome.js';
+import { isOutputTooLong } from './classify.js';
+import {
+  type FileKind,
+  type LineLocation,
+  type LineOutcome,
+  type MalformedLine,
+  type MalformedOutcome,
+  OUR_CODES,
+  type ProviderErrorOutcome,
+  RAW_TEXT_LIMIT,
+  type Usage,
+} from './outcome.js';
 import { validatePrAnalysis } from './pr-analysis/validate.js';
 
-interface RawLine {
-  custom_id?: unknown;
-  response?: {
-    status_code?: unknown;
-    body?: {
-      model?: unknown;
-      choices?: Array<{ message?: { content?: unknown }; finish_reason?: unknown }>;
-      usage?: { prompt_tokens?: unknown; completion_tokens?: unknown };
-      error?: { message?: unknown; type?: unknown; code?: unknown; failed_generation?: unknown };
-    } | null;
-  } | null;
-  error?: { message?: unknown; code?: unknown; type?: unknown } | null;
-}
+type Json = Record<string, unknown>;
 
-const OUTPUT_TOO_LONG = /max[_ ]?(completion[_ ]?)?tokens|output (was )?(truncated|too long)|finish_reason[^a-z]*length/i;
-
-/** Output-length failures arrive under several codes and messages: normalise them to one code. */
-export function isOutputTooLong(code: string | null, message: string): boolean {
-  return code === OUR_CODES.outputTooLong || code === 'max_tokens_exceeded' || OUTPUT_TOO_LONG.test(message);
-}
-
+const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 const text = (value: unknown): string | null => (typeof value === 'string' ? value : null);
-const count = (value: unknown): number => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
+const count = (value: unknown): number => (typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : 0);
 
-function usageOf(body: { usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } } | null | undefined): Usage | null {
-  if (!body?.usage) return null;
+/**
+ * A private copy of a string kept past its line: a substring would otherwise pin the whole
+ * downloaded chunk it was cut from, and a file of bad lines would stay in memory whole.
+ */
+const detach = (value: string, limit = RAW_TEXT_LIMIT): string => Buffer.from(value.slice(0, limit), 'utf8').toString('utf8');
+
+/** Model names repeat on every line: one copy each. */
+const internedModels = new Map<string, string>();
+function intern(model: string): string {
+  const known = internedModels.get(model);
+  if (known !== undefined) return known;
+  if (internedModels.size < 1_000) internedModels.set(model, model);
+  return model;
+}
+
+function usageOf(body: Json | null): Usage | null {
+  if (!body || !isObject(body.usage)) return null;
   return { promptTokens: count(body.usage.prompt_tokens), completionTokens: count(body.usage.completion_tokens) };
 }
 
-function failure(customId: string, fields: Partial<FailedOutcome> & { code: string; message: string }): FailedOutcome {
-  return { kind: 'failed', customId, httpStatus: null, failedGeneration: null, raw: null, usage: null, ...fields };
+function salvageCustomId(raw: string): string | null {
+  const match = /"custom_id"\s*:\s*"((?:[^"\\]|\\.)*)"/.exec(raw);
+  if (!match) return null;
+  try {
+    return detach(JSON.parse(`"${match[1]}"`) as string);
+  } catch {
+    return null;
+  }
+}
+
+function malformed(customId: string, at: LineLocation, raw: string, reason: string): MalformedOutcome {
+  return {
+    kind: 'malformed',
+    customId,
+    code: OUR_CODES.malformedLine,
+    message: `${at.source} file line ${at.lineNumber}: ${reason}`,
+    raw: detach(raw),
+    ...at,
+  };
 }
 
 /**
- * Turns one line of an output or error file into the outcome of its request. A line that cannot be
+ * Turns one line of an output or error file into the outcome of its request, in Groq's formats
+ * (and the OpenAI-style `error` member used for expired / cancelled lines). A line that cannot be
  * parsed is still attributed to its request when its custom_id can be read from the text.
  */
-export function parseBatchLine(raw: string, source: 'output' | 'error', lineNumber: number): LineOutcome | MalformedLine {
-  let line: RawLine;
+export function parseBatchLine(raw: string, source: FileKind, lineNumber: number): LineOutcome | MalformedLine {
+  const at: LineLocation = { source, lineNumber };
+  let line: unknown;
   try {
-    line = JSON.parse(raw) as RawLine;
+    line = JSON.parse(raw);
   } catch (error) {
-    const salvaged = /"custom_id"\s*:\s*"((?:[^"\\]|\\.)*)"/.exec(raw)?.[1];
-    if (salvaged) {
-      return failure(JSON.parse(`"${salvaged}"`) as string, {
-        code: OUR_CODES.malformedLine,
-        message: `${source} file line ${lineNumber} is not JSON: ${(error as Error).message}`,
-        raw: raw.slice(0, 16_000),
-      });
-    }
-    return { source, lineNumber, raw: raw.slice(0, 16_000), reason: `not JSON: ${(error as Error).message}` };
+    const reason = `not JSON (${(error as Error).message})`;
+    const salvaged = salvageCustomId(raw);
+    return salvaged ? malformed(salvaged, at, raw, reason) : { ...at, raw: detach(raw), reason };
   }
-  const customId = text(line?.custom_id);
-  if (!customId) return { source, lineNumber, raw: raw.slice(0, 16_000), reason: 'no custom_id' };
+  if (!isObject(line)) return { ...at, raw: detach(raw), reason: 'not a JSON object' };
+  const customId = text(line.custom_id);
+  if (!customId) return { ...at, raw: detach(raw), reason: 'no custom_id' };
 
-  const status = typeof line.response?.status_code === 'number' ? line.response.status_code : null;
-  const body = line.response?.body ?? null;
-  const providerError = body?.error ?? (line.error && line.error !== null ? line.error : null);
-  if (status !== 200 || providerError) {
-    const message = text(providerError?.message) ?? `request failed${status ? ` with HTTP ${status}` : ''}`;
-    const code = text(providerError?.code) ?? text(providerError?.type) ?? (status ? `http_${status}` : 'unknown_error');
-    const tooLong = isOutputTooLong(code, message);
-    return failure(customId, {
-      code: tooLong ? OUR_CODES.outputTooLong : code,
-      message: tooLong && code !== OUR_CODES.outputTooLong ? `${code}: ${message}` : message,
+  const response = isObject(line.response) ? line.response : null;
+  const status = typeof response?.status_code === 'number' ? response.status_code : null;
+  const body = isObject(response?.body) ? response.body : null;
+  const bodyError = isObject(body?.error) ? body.error : null;
+  const lineError = isObject(line.error) ? line.error : null;
+
+  if (bodyError || lineError || (status !== null && status !== 200)) {
+    const error = bodyError ?? lineError ?? {};
+    const providerCode = text(error.code);
+    const type = text(error.type);
+    const message = text(error.message) ?? `request failed${status !== null ? ` with HTTP ${status}` : ''}`;
+    const given = providerCode ?? type ?? (status !== null ? `http_${status}` : 'unknown_error');
+    const failedGeneration = text(error.failed_generation);
+    const failure: ProviderErrorOutcome = {
+      kind: 'provider_error',
+      customId,
       httpStatus: status,
-      failedGeneration: text((providerError as { failed_generation?: unknown } | null)?.failed_generation),
+      code: isOutputTooLong({ code: providerCode, message }) ? OUR_CODES.outputTooLong : given,
+      providerCode,
+      type,
+      message: detach(message, 4_000),
+      failedGeneration: failedGeneration === null ? null : detach(failedGeneration),
       usage: usageOf(body),
-    });
+      ...at,
+    };
+    return failure;
   }
+  if (status === null) return malformed(customId, at, raw, 'neither a response status nor an error');
 
-  const choice = body?.choices?.[0];
-  const content = text(choice?.message?.content);
-  const finishReason = text(choice?.finish_reason);
+  const choices = Array.isArray(body?.choices) ? body.choices : null;
+  const choice = choices && isObject(choices[0]) ? choices[0] : null;
+  if (!body || !choice) return malformed(customId, at, raw, 'a 200 response without choices');
+  const message = isObject(choice.message) ? choice.message : null;
+  const content = text(message?.content);
+  const finishReason = text(choice.finish_reason);
   const usage = usageOf(body) ?? { promptTokens: 0, completionTokens: 0 };
-  const model = text(body?.model) ?? '';
-  if (finishReason === 'length') {
-    return failure(customId, {
+  const model = intern(text(body.model) ?? '');
+  const invalid = { kind: 'invalid_output' as const, customId, usage, model, finishReason, ...at };
+
+  if (isOutputTooLong({ finishReason })) {
+    return {
+      ...invalid,
       code: OUR_CODES.outputTooLong,
       message: 'the output was cut at max_tokens (finish_reason: length)',
-      httpStatus: 200,
-      raw: content,
-      usage,
-    });
+      raw: content ?? '',
+      validationErrors: [],
+    };
   }
   if (content === null) {
-    return failure(customId, { code: OUR_CODES.schemaInvalid, message: 'the response has no message content', httpStatus: 200, usage });
+    return { ...invalid, code: OUR_CODES.schemaInvalid, message: 'the response has no message content', raw: '', validationErrors: [] };
   }
   const validated = validatePrAnalysis(content);
   if (!validated.ok) {
-    return failure(customId, { code: OUR_CODES.schemaInvalid, message: validated.error, httpStatus: 200, raw: content.slice(0, 16_000), usage });
+    return { ...invalid, code: OUR_CODES.schemaInvalid, message: validated.error, raw: detach(content), validationErrors: validated.errors };
   }
-  return { kind: 'succeeded', customId, analysis: validated.value, usage, model, finishReason };
+  return { kind: 'succeeded', customId, content, analysis: validated.value, usage, model, finishReason, ...at };
 }
 
-export interface CollectedOutcomes {
-  outcomes: Map<string, LineOutcome>;
-  /** custom_ids seen more than once, with what each occurrence said: reported, never silently overwritten. */
-  duplicates: Array<{ customId: string; kept: LineOutcome['kind']; other: LineOutcome['kind'] }>;
-  malformed: MalformedLine[];
-  lines: number;
+/** An output or error file as a sequence of lines (e.g. `client.fileLines(id)`). */
+export interface OutcomeSource {
+  source: FileKind;
+  lines: AsyncIterable<string> | Iterable<string>;
 }
 
-/** Reads output and error files line by line (any order), one outcome per custom_id. */
-export async function collectOutcomes(sources: Array<{ source: 'output' | 'error'; lines: AsyncIterable<string> | Iterable<string> }>): Promise<CollectedOutcomes> {
-  const collected: CollectedOutcomes = { outcomes: new Map(), duplicates: [], malformed: [], lines: 0 };
+/** Parses the lines of each source in turn, yielding one result per non-empty line. */
+export async function* parseBatchLines(sources: readonly OutcomeSource[]): AsyncGenerator<LineOutcome | MalformedLine> {
   for (const { source, lines } of sources) {
     let lineNumber = 0;
     for await (const raw of lines) {
       lineNumber++;
       if (raw.trim() === '') continue;
-      collected.lines++;
-      const parsed = parseBatchLine(raw, source, lineNumber);
-      if (!('kind' in parsed)) {
-        collected.malformed.push(parsed);
-        continue;
-      }
-      const earlier = collected.outcomes.get(parsed.customId);
-      if (!earlier) {
-        collected.outcomes.set(parsed.customId, parsed);
-        continue;
-      }
-      // A valid answer beats a failure for the same request; otherwise the first one stays.
-      const keepNew = earlier.kind === 'failed' && parsed.kind === 'succeeded';
-      if (keepNew) collected.outcomes.set(parsed.customId, parsed);
-      collected.duplicates.push({ customId: parsed.customId, kept: keepNew ? parsed.kind : earlier.kind, other: keepNew ? earlier.kind : parsed.kind });
+      yield parseBatchLine(raw, source, lineNumber);
     }
+  }
+}
+
+/** The same custom_id read twice: which reading was kept and which was not. */
+export interface DuplicateLine {
+  customId: string;
+  kept: LineOutcome['kind'];
+  other: LineOutcome['kind'];
+  keptAt: LineLocation;
+  otherAt: LineLocation;
+}
+
+export interface CollectedOutcomes {
+  /** One outcome per custom_id found in the files. */
+  outcomes: Map<string, LineOutcome>;
+  /** custom_ids seen more than once: reported, never silently overwritten. */
+  duplicates: DuplicateLine[];
+  /** Lines that could not be attributed to any request. */
+  malformed: MalformedLine[];
+  /** Non-empty lines read, per file. */
+  lines: number;
+  linesBySource: Record<FileKind, number>;
+}
+
+const isOutcome = (parsed: LineOutcome | MalformedLine): parsed is LineOutcome => 'kind' in parsed;
+const location = (outcome: LineOutcome): LineLocation => ({ source: outcome.source, lineNumber: outcome.lineNumber });
+
+/**
+ * Reads output and error files line by line, in any order, into one outcome per custom_id. When an
+ * id appears twice, a valid answer beats a failure (it was paid for and is usable); otherwise the
+ * first reading stays. Either way the duplicate is reported.
+ */
+export async function collectOutcomes(sources: readonly OutcomeSource[]): Promise<CollectedOutcomes> {
+  const collected: CollectedOutcomes = { outcomes: new Map(), duplicates: [], malformed: [], lines: 0, linesBySource: { output: 0, error: 0 } };
+  for await (const parsed of parseBatchLines(sources)) {
+    collected.lines++;
+    collected.linesBySource[parsed.source]++;
+    if (!isOutcome(parsed)) {
+      collected.malformed.push(parsed);
+      continue;
+    }
+    const earlier = collected.outcomes.get(parsed.customId);
+    if (!earlier) {
+      collected.outcomes.set(parsed.customId, parsed);
+      continue;
+    }
+    const keepNew = earlier.kind !== 'succeeded' && parsed.kind === 'succeeded';
+    const [kept, other] = keepNew ? [parsed, earlier] : [earlier, parsed];
+    if (keepNew) collected.outcomes.set(parsed.customId, parsed);
+    collected.duplicates.push({ customId: parsed.customId, kept: kept.kind, other: other.kind, keptAt: location(kept), otherAt: location(other) });
   }
   return collected;
 }

@@ -28,6 +28,8 @@ export interface SimulatorFaults {
   malformedRate: number;
   /** Answer the first N API calls with 429 and a retry-after. */
   rateLimitFirst: number;
+  /** Only calls to this route (e.g. `POST /openai/v1/batches`) count for `rateLimitFirst`; null: every route. */
+  rateLimitRoute: string | null;
   /** Answer the first N file downloads with 503. */
   downloadErrorsFirst: number;
   /** Delay every API response by this many ms. */
@@ -68,6 +70,7 @@ export const NO_FAULTS: SimulatorFaults = {
   missingRate: 0,
   malformedRate: 0,
   rateLimitFirst: 0,
+  rateLimitRoute: null,
   downloadErrorsFirst: 0,
   responseDelayMs: 0,
   expireAfterFraction: null,
@@ -349,8 +352,11 @@ export async function startGroqSimulator(overrides: Partial<SimulatorOptions> = 
       else if (processed % 200 === 0) await new Promise((resolve) => setImmediate(resolve));
     }
     const endStatus = batch.status === 'cancelling' ? 'cancelled' : processed < total ? 'expired' : 'completed';
+    const unfinishedCode = endStatus === 'expired' ? 'batch_expired' : 'batch_cancelled';
+    // Recorded for tests whether or not the error file lists them (Groq's behaviour is unconfirmed).
+    for (const customId of unfinished) outcomes[customId] = unfinishedCode;
     if (endStatus !== 'completed' && options.faults.unfinishedInErrorFile) {
-      const code = endStatus === 'expired' ? 'batch_expired' : 'batch_cancelled';
+      const code = unfinishedCode;
       for (const customId of unfinished) {
         await write(err, pendingErr, JSON.stringify({ id: `batch_req_out_${randomBytes(13).toString('hex')}`, custom_id: customId, response: null, error: { code, message: `This request could not be executed before the batch was ${endStatus}.` } }));
         errLines++;
@@ -404,7 +410,7 @@ export async function startGroqSimulator(overrides: Partial<SimulatorOptions> = 
       return apiError(response, 401, 'Invalid API Key', 'invalid_request_error', 'invalid_api_key');
     }
     if (options.faults.responseDelayMs > 0) await sleep(options.faults.responseDelayMs);
-    if (rateLimited < options.faults.rateLimitFirst) {
+    if (rateLimited < options.faults.rateLimitFirst && (options.faults.rateLimitRoute === null || options.faults.rateLimitRoute === key.replace('/{id}', ''))) {
       rateLimited++;
       return apiError(response, 429, 'Rate limit reached. Please try again in 200ms.', 'rate_limit_exceeded', 'rate_limit_exceeded', {
         'retry-after': '0.2',

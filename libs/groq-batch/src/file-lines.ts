@@ -1,0 +1,29 @@
+/**
+ * Splits a byte stream into text lines as it arrives: a 100 MB file is never held whole. Handles
+ * `\n` and `\r\n`, UTF-8 characters cut between chunks, and a last line without a newline.
+ */
+export async function* splitLines(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
+  const decoder = new TextDecoder('utf-8');
+  let rest = '';
+  for await (const chunk of chunks) {
+    const piece = decoder.decode(chunk, { stream: true });
+    // A long line spread over many chunks is only scanned once its end arrives.
+    if (!piece.includes('\n')) {
+      rest += piece;
+      continue;
+    }
+    const text = rest + piece;
+    let start = 0;
+    let newline = text.indexOf('\n', start);
+    while (newline >= 0) {
+      yield stripCarriageReturn(text.slice(start, newline));
+      start = newline + 1;
+      newline = text.indexOf('\n', start);
+    }
+    rest = text.slice(start);
+  }
+  rest += decoder.decode();
+  if (rest.length > 0) yield stripCarriageReturn(rest);
+}
+
+const stripCarriageReturn = (line: string) => (line.endsWith('\r') ? line.slice(0, -1) : line);
