@@ -28,7 +28,7 @@ describe('the consumer edge on a real broker (batch-submitter)', () => {
       HTTP_PORT: '0',
       LOG_LEVEL: 'warn',
       BATCH_LINGER_MS: '3600000',
-      GROQ_API_KEY: 'gsk_inboxtestkey00000000000000000000000000',
+      GROQ_API_KEY: 'fake-inbox-test-key',
       GROQ_BASE_URL: 'http://127.0.0.1:9',
     });
     producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });

@@ -28,7 +28,7 @@ describe('ops API (poller)', () => {
         KAFKA_TOPIC_PREFIX: prefix,
         DATABASE_URL: db.url,
         HTTP_PORT: String(port),
-        GROQ_API_KEY: 'gsk_opsapitestkey00000000000000000000000000',
+        GROQ_API_KEY: 'fake-ops-api-test-key',
         GROQ_BASE_URL: sim.url,
         OPS_TOKEN: TOKEN,
         LOG_LEVEL: 'info',

@@ -32,7 +32,7 @@ describe.each(SERVICES)('%s process', (service) => {
         KAFKA_GROUP_ID: `${service}-${prefix}`,
         DATABASE_URL: db.url,
         HTTP_PORT: String(port),
-        GROQ_API_KEY: 'gsk_lifecycletestkey000000000000000000000',
+        GROQ_API_KEY: 'gsk_FAKE-lifecycle-key',
         GROQ_BASE_URL: 'http://127.0.0.1:9',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -59,7 +59,7 @@ describe.each(SERVICES)('%s process', (service) => {
     const lines = output.split('\n').filter((line) => line.startsWith('{'));
     expect(lines.length).toBeGreaterThan(0);
     for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
-    expect(output).not.toContain('gsk_lifecycletestkey');
+    expect(output).not.toContain('gsk_FAKE-lifecycle-key');
   });
 });
 

@@ -96,7 +96,7 @@ describe('provider faults through the whole pipeline', () => {
 
   it('a cancelled batch: finished lines kept, the rest retried', async () => {
     sim.setSpeed({ perLineDelayMs: 30 });
-    const client = new GroqBatchClient({ ...DEFAULT_GROQ_BATCH_CONFIG, apiKey: 'gsk_faultstestkey000000000000000000000000', baseURL: sim.url });
+    const client = new GroqBatchClient({ ...DEFAULT_GROQ_BATCH_CONFIG, apiKey: 'fake-faults-test-key', baseURL: sim.url });
     const { codes, statuses } = await runScenario(60, async () => {
       const [batch] = await eventually('a submitted batch', async () => {
         const rows: Array<{ provider_batch_id: string }> = await db.dataSource.query(

@@ -56,7 +56,7 @@ describe('recovery: crashes, stuck requests, failed writes', () => {
   });
 
   it('a crash between provider batch creation and its recording adopts that batch on restart: one provider batch, one BatchSubmitted', async () => {
-    const client = new GroqBatchClient({ ...DEFAULT_GROQ_BATCH_CONFIG, apiKey: 'gsk_recoverytestkey0000000000000000000000', baseURL: sim.url });
+    const client = new GroqBatchClient({ ...DEFAULT_GROQ_BATCH_CONFIG, apiKey: 'fake-recovery-test-key', baseURL: sim.url });
     const real = new GroqSubmissionProvider(client, { maxLines: 100, maxBytes: 50_000_000 });
     // The process "dies" right after the provider accepted the batch, before anything is recorded.
     const crashing: BatchProviderPort = {

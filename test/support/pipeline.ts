@@ -21,7 +21,7 @@ export function pipelineEnv(options: { prefix: string; databaseUrl: string; groq
     KAFKA_TOPIC_PREFIX: options.prefix,
     DATABASE_URL: options.databaseUrl,
     GROQ_BASE_URL: options.groqUrl,
-    GROQ_API_KEY: 'gsk_pipelinetestkey0000000000000000000000',
+    GROQ_API_KEY: 'fake-pipeline-test-key',
     HTTP_PORT: '0',
     LOG_LEVEL: process.env.CASCADE_TEST_LOG_LEVEL ?? 'error',
     BATCH_LINGER_MS: '300',

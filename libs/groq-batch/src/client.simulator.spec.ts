@@ -11,7 +11,7 @@ import { type ReconciledBatch, reconcileBatch } from './reconcile.js';
  * Contract tests: our client (on the real groq-sdk) against the simulator's HTTP API, checked line
  * by line against the simulator's own record of what it did to each request.
  */
-const KEY = 'gsk_contracttestkeyAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
+const KEY = 'gsk_FAKE-contract-test-key';
 
 function pr(i: number, body = `Fixes the retry loop #${i}.`): PrForAnalysis {
   return { repo: 'acme/api', title: `fix: retry ${i}`, body, author: 'octocat', labels: [], additions: 10, deletions: 2, changedFiles: 1 };

@@ -10,7 +10,7 @@ import { REAL_ERROR_LINE, successLine } from './testing/groq-lines.js';
 import { batchObject, sendJson, startStubServer, type StubHandler, type StubServer } from './testing/stub-server.js';
 
 /** Recognisable, so that its absence from every error can be asserted. */
-const FAKE_KEY = 'gsk_FAKEKEYdoNotLeak0123456789abcdefABCDEF';
+const FAKE_KEY = 'gsk_FAKE-do-not-leak-0123456789';
 
 const noWait = async () => undefined;
 
@@ -43,7 +43,7 @@ describe('GroqBatchClient against a stub provider', () => {
   function expectNoKey(error: Error) {
     const everything = `${error.message}\n${error.stack}\n${JSON.stringify(error)}\n${String(error)}`;
     expect(everything).not.toContain(FAKE_KEY);
-    expect(everything).not.toContain('FAKEKEY');
+    expect(everything).not.toContain('do-not-leak');
   }
 
   describe('upload', () => {

@@ -2,7 +2,7 @@ import { scrubSecrets } from './root-logger.js';
 
 describe('secret scrubbing', () => {
   it('removes known secrets, provider keys and bearer tokens from free text', () => {
-    const key = 'gsk_ABCDEFGHIJKLMNOPQRSTUVWXYZ012345';
+    const key = 'gsk_FAKEKEY0123456';
     const text = `call failed with key ${key}; header Authorization: Bearer ops-token-1234567890 and custom s3cr3t-value-xyz`;
     const scrubbed = scrubSecrets(text, ['s3cr3t-value-xyz']);
     expect(scrubbed).not.toContain(key);
