@@ -151,7 +151,9 @@ describe('GroqBatchClient against the Groq simulator', () => {
       expect(batch.status).toBe('cancelled');
       expect(reconciled.succeeded.length).toBeGreaterThan(0);
       expect(reconciled.failed.length).toBeGreaterThan(0);
-      expect(reconciled.failed.every((f) => f.code === 'batch_cancelled')).toBe(true);
+      // Besides the cancelled ones, a line may carry the simulator's occasional transient 500.
+      expect(reconciled.failed.every((f) => f.code === 'batch_cancelled' || f.code === 'internal_server_error')).toBe(true);
+      expect(reconciled.failed.filter((f) => f.code === 'batch_cancelled').length).toBeGreaterThan(0);
     } finally {
       sim.setSpeed({ perLineDelayMs: 0 });
     }

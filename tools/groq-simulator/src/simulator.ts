@@ -1,560 +1,415 @@
-import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync, type WriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { readMultipart } from './multipart.js';
-import { analysePrText, valueForSchema } from './pr-analysis-content.js';
+import type { AddressInfo } from 'node:net';
+import { pipeline } from 'node:stream/promises';
+import { type BatchJob, type BatchObject, completionWindowSeconds } from './batch-object.js';
+import { AttemptCounter, runBatch } from './batch-runner.js';
+import { ulidId } from './determinism.js';
+import { discard, FileStore } from './file-store.js';
+import { ApiError, delay, readJsonBody, sendApiError, sendJson } from './http-util.js';
+import { MultipartError, multipartBoundary, type MultipartUpload, readMultipart } from './multipart.js';
+import {
+  type ModelProfile,
+  parseFaults,
+  parseProfile,
+  resolveOptions,
+  type SimulatorFaults,
+  type SimulatorOptions,
+  STRONG_MODEL_PROFILE,
+} from './options.js';
+import { type SimulatorStats, StatsRecorder } from './stats.js';
 
-/** Per-model behaviour: how often lines fail and how. */
-export interface ModelProfile {
-  /** Share of lines that fail with an output problem (json_validate_failed or output too long). */
-  failureRate: number;
-  /** Of those, the share that is json_validate_failed (the rest run out of tokens). */
-  jsonValidateShare: number;
-  /** Occasional per-line 5xx. */
-  serverErrorRate: number;
-  contextTokens: number;
-  supportsStrict: boolean;
-}
+export * from './options.js';
+export type { BatchObject, BatchStatus } from './batch-object.js';
+export type { FileObject } from './file-store.js';
+export type { SimulatorStats } from './stats.js';
 
-export interface SimulatorFaults {
-  shuffle: boolean;
-  /** Share of lines written to neither file. */
-  missingRate: number;
-  /** Share of lines written as broken JSON. */
-  malformedRate: number;
-  /** Answer the first N API calls with 429 and a retry-after. */
-  rateLimitFirst: number;
-  /** Only calls to this route (e.g. `POST /openai/v1/batches`) count for `rateLimitFirst`; null: every route. */
-  rateLimitRoute: string | null;
-  /** Answer the first N file downloads with 503. */
-  downloadErrorsFirst: number;
-  /** Delay every API response by this many ms. */
-  responseDelayMs: number;
-  /** Stop processing after this share of lines and mark the batch expired (null: never). */
-  expireAfterFraction: number | null;
-  /** Whether the unfinished lines of an expired / cancelled batch appear in the error file (unconfirmed on Groq). */
-  unfinishedInErrorFile: boolean;
-  /** Fail every batch at validation. */
-  failValidation: boolean;
-  /** Create the next N batches, then drop the connection instead of answering. */
-  dropCreateResponses: number;
-}
-
-export interface SimulatorOptions {
-  host: string;
-  port: number;
-  seed: number;
-  /** Time spent in validating and finalizing, and per line while in progress (0: as fast as possible). */
-  stageDelayMs: number;
-  perLineDelayMs: number;
-  profiles: Record<string, ModelProfile>;
-  defaultProfile: ModelProfile;
-  faults: SimulatorFaults;
-}
-
-export const CHEAP_MODEL_PROFILE: ModelProfile = {
-  failureRate: 0.04,
-  jsonValidateShare: 0.935,
-  serverErrorRate: 0.002,
-  contextTokens: 131_072,
-  supportsStrict: true,
-};
-export const STRONG_MODEL_PROFILE: ModelProfile = { ...CHEAP_MODEL_PROFILE, failureRate: 0, supportsStrict: false };
-
-export const NO_FAULTS: SimulatorFaults = {
-  shuffle: false,
-  missingRate: 0,
-  malformedRate: 0,
-  rateLimitFirst: 0,
-  rateLimitRoute: null,
-  downloadErrorsFirst: 0,
-  responseDelayMs: 0,
-  expireAfterFraction: null,
-  unfinishedInErrorFile: false,
-  failValidation: false,
-  dropCreateResponses: 0,
-};
-
-export const DEFAULT_SIMULATOR_OPTIONS: SimulatorOptions = {
-  host: '127.0.0.1',
-  port: 0,
-  seed: 42,
-  stageDelayMs: 0,
-  perLineDelayMs: 0,
-  profiles: {
-    'openai/gpt-oss-20b': CHEAP_MODEL_PROFILE,
-    'openai/gpt-oss-120b': { ...CHEAP_MODEL_PROFILE, failureRate: 0 },
-    'llama-3.3-70b-versatile': STRONG_MODEL_PROFILE,
-  },
-  defaultProfile: STRONG_MODEL_PROFILE,
-  faults: NO_FAULTS,
-};
-
-interface StoredFile {
-  id: string;
-  object: 'file';
-  bytes: number;
-  created_at: number;
-  filename: string;
-  purpose: string;
-  path: string;
-}
-
-interface Batch {
-  id: string;
-  object: 'batch';
-  endpoint: string;
-  input_file_id: string;
-  completion_window: string;
-  status: string;
-  created_at: number;
-  in_progress_at?: number;
-  finalizing_at?: number;
-  completed_at?: number;
-  failed_at?: number;
-  expired_at?: number;
-  cancelling_at?: number;
-  cancelled_at?: number;
-  expires_at: number;
-  output_file_id: string | null;
-  error_file_id: string | null;
-  request_counts: { total: number; completed: number; failed: number };
-  metadata: Record<string, string> | null;
-  errors: { object: 'list'; data: Array<{ code: string; message: string; param: string | null; line: number | null }> } | null;
-}
-
-export interface SimulatorStats {
-  calls: Record<string, number>;
-  batchesCreated: number;
-  linesProcessed: Record<string, number>;
-  /** custom_id → outcome code (`ok` for success) for every processed line, per batch. */
-  outcomes: Record<string, Record<string, string>>;
+export interface SimulatorSpeed {
+  stageDelayMs?: number;
+  perLineDelayMs?: number;
+  linesPerSecond?: number | null;
 }
 
 export interface GroqSimulator {
+  /** The host root, e.g. `http://127.0.0.1:18080`: give it to groq-sdk as `baseURL` (the SDK adds `/openai/v1`). */
   url: string;
   port: number;
+  /** The simulator's own directory for uploads and produced files; removed by stop(). */
+  dataDir: string;
   stats(): SimulatorStats;
   resetStats(): void;
+  /** Changes faults from now on; setting a `…First` count restarts its counter. */
   setFaults(faults: Partial<SimulatorFaults>): void;
+  faults(): SimulatorFaults;
   setProfile(model: string, profile: Partial<ModelProfile>): void;
-  setSpeed(speed: { stageDelayMs?: number; perLineDelayMs?: number }): void;
+  setSpeed(speed: SimulatorSpeed): void;
   /** Resolves when every batch created so far has reached a terminal status. */
   idle(): Promise<void>;
+  /** Stops the server, abandons running batches and removes every file the simulator wrote. */
   stop(): Promise<void>;
 }
 
-const now = () => Math.floor(Date.now() / 1000);
-const newId = (prefix: string) => `${prefix}_${randomBytes(13).toString('hex')}`;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const TERMINAL = new Set(['completed', 'failed', 'expired', 'cancelled']);
+const API_ROUTE = /^\/openai\/v1\/(files|batches)(?:\/([^/]+))?(?:\/(content|cancel))?\/?$/;
 
-function apiError(response: ServerResponse, status: number, message: string, type: string, code: string | null = null, headers: Record<string, string> = {}) {
-  response.writeHead(status, { 'content-type': 'application/json', ...headers });
-  response.end(JSON.stringify({ error: { message, type, code } }));
+/** `POST /openai/v1/batches/{id}/cancel` style keys, one per route, for the call counters. */
+function routeKey(method: string, path: string): string {
+  const match = API_ROUTE.exec(path);
+  if (!match) return `${method} ${path}`;
+  const [, resource, id, action] = match;
+  return `${method} /openai/v1/${resource}${id ? '/{id}' : ''}${action ? `/${action}` : ''}`;
 }
 
-function json(response: ServerResponse, status: number, body: unknown) {
-  response.writeHead(status, { 'content-type': 'application/json' });
-  response.end(JSON.stringify(body));
-}
+const isStringMap = (value: unknown): value is Record<string, string> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'string');
 
-async function readJson(request: IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of request) chunks.push(chunk as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
-  return text ? (JSON.parse(text) as Record<string, unknown>) : {};
-}
+/** The simulator's state and its HTTP API: Groq's Files and Batches routes plus the `/_sim/` control routes. */
+class Simulation {
+  readonly stats = new StatsRecorder();
+  readonly files: FileStore;
+  private readonly jobs = new Map<string, BatchJob>();
+  private readonly running = new Set<Promise<void>>();
+  private readonly attempts = new AttemptCounter();
+  private readonly rateLimited = new Map<string, number>();
+  private downloadErrors = 0;
+  /** Creation order, to sort batches created within the same second. */
+  private sequence = 0;
+  private readonly order = new Map<string, number>();
+  stopping = false;
 
-/** A local Groq Files + Batches API: same routes, JSON shapes, JSONL formats and error bodies. */
-export async function startGroqSimulator(overrides: Partial<SimulatorOptions> = {}): Promise<GroqSimulator> {
-  const options: SimulatorOptions = {
-    ...DEFAULT_SIMULATOR_OPTIONS,
-    ...overrides,
-    profiles: { ...DEFAULT_SIMULATOR_OPTIONS.profiles, ...overrides.profiles },
-    faults: { ...NO_FAULTS, ...overrides.faults },
-  };
-  const dir = mkdtempSync(join(tmpdir(), 'groq-sim-'));
-  const files = new Map<string, StoredFile>();
-  const batches = new Map<string, Batch>();
-  const work = new Set<Promise<void>>();
-  let stats: SimulatorStats = { calls: {}, batchesCreated: 0, linesProcessed: {}, outcomes: {} };
-  let rateLimited = 0;
-  let downloadErrors = 0;
-
-  const unit = (...parts: Array<string | number>) =>
-    createHash('sha256').update([options.seed, ...parts].join('\u0000')).digest().readUInt32BE(0) / 2 ** 32;
-  const profileOf = (model: string) => options.profiles[model] ?? options.defaultProfile;
-
-  function storeFile(path: string, filename: string, purpose: string): StoredFile {
-    const file: StoredFile = { id: newId('file'), object: 'file', bytes: statSync(path).size, created_at: now(), filename, purpose, path };
-    files.set(file.id, file);
-    return file;
+  constructor(readonly options: SimulatorOptions) {
+    this.files = new FileStore(() => this.nowSeconds());
   }
 
-  /** What one request line yields: a success body, or an error body with its HTTP status. */
-  function answer(batchId: string, customId: string, body: Record<string, unknown>): { status: number; body: Record<string, unknown>; code: string } {
-    const model = String(body.model);
-    const profile = profileOf(model);
-    const messages = (Array.isArray(body.messages) ? body.messages : []) as Array<{ role?: unknown; content?: unknown }>;
-    const text = (m: { content?: unknown }) => (typeof m.content === 'string' ? m.content : '');
-    const prompt = messages.map(text).join('\n');
-    // The analysis reads the PR (the user turn), not the instructions that name the tools.
-    const userText = messages.filter((m) => m.role === 'user').map(text).join('\n');
-    const promptTokens = Math.ceil(prompt.length / 4);
-    const maxTokens = typeof body.max_tokens === 'number' ? body.max_tokens : 1_024;
-    const error = (status: number, type: string, code: string, message: string, extra: Record<string, unknown> = {}) => ({
-      status,
-      code,
-      body: { error: { message, type, code, ...extra } },
-    });
-    if (promptTokens + maxTokens > profile.contextTokens) {
-      return error(400, 'invalid_request_error', 'context_length_exceeded', `Please reduce the length of the messages or completion. This model's maximum context length is ${profile.contextTokens} tokens.`);
+  nowSeconds(): number {
+    return Math.floor(this.options.clock() / 1000);
+  }
+
+  setFaults(patch: Partial<SimulatorFaults>): void {
+    Object.assign(this.options.faults, patch);
+    if ('rateLimitFirst' in patch || 'rateLimitRoute' in patch) this.rateLimited.clear();
+    if ('downloadErrorsFirst' in patch) this.downloadErrors = 0;
+  }
+
+  setProfile(model: string, profile: Partial<ModelProfile>): void {
+    this.options.profiles[model] = { ...(this.options.profiles[model] ?? STRONG_MODEL_PROFILE), ...profile };
+  }
+
+  setSpeed(speed: SimulatorSpeed): void {
+    if (speed.stageDelayMs !== undefined) this.options.stageDelayMs = speed.stageDelayMs;
+    if (speed.perLineDelayMs !== undefined) this.options.perLineDelayMs = speed.perLineDelayMs;
+    if (speed.linesPerSecond !== undefined) this.options.linesPerSecond = speed.linesPerSecond;
+  }
+
+  async idle(): Promise<void> {
+    while (this.running.size > 0) await Promise.all([...this.running]);
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all([...this.running]);
+    this.files.destroy();
+  }
+
+  async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? '/', 'http://simulator');
+    const method = request.method ?? 'GET';
+    if (url.pathname.startsWith('/_sim/')) return this.control(method, url.pathname, request, response);
+
+    const key = routeKey(method, url.pathname);
+    this.stats.call(key);
+    if (!/^Bearer\s+\S+/i.test(request.headers.authorization ?? '')) {
+      throw new ApiError(401, 'Invalid API Key', 'invalid_request_error', 'invalid_api_key');
     }
-    const format = body.response_format as { type?: string; json_schema?: { name?: string; strict?: boolean; schema?: unknown } } | undefined;
-    if (format?.type === 'json_schema' && format.json_schema?.strict) {
-      if (!profile.supportsStrict) {
-        return error(400, 'invalid_request_error', 'invalid_request_error', `model ${model} does not support strict JSON schema mode; set strict to false`);
-      }
-      const problems = strictProblems(format.json_schema.schema);
-      if (problems.length > 0) return error(400, 'invalid_request_error', 'invalid_json_schema', `invalid JSON schema for strict mode: ${problems[0]}`);
-    }
-    // Transient: a retry in another batch usually succeeds.
-    if (unit('5xx', customId, model, batchId) < profile.serverErrorRate) {
-      return error(500, 'internal_server_error', 'internal_server_error', 'Internal Server Error. Please try again.');
-    }
-    const schema = format?.json_schema?.schema as { properties?: Record<string, unknown> } | undefined;
-    const isPrAnalysis = !schema || (schema.properties !== undefined && 'ai_tools' in schema.properties);
-    const content = JSON.stringify(isPrAnalysis ? analysePrText(userText, `${customId}|${model}`) : valueForSchema(schema));
-    if (unit('fail', customId, model) < profile.failureRate) {
-      if (unit('kind', customId, model) < profile.jsonValidateShare) {
-        return error(400, 'invalid_request_error', 'json_validate_failed', 'Failed to validate JSON. Please adjust your prompt. See \'failed_generation\' for more details.', {
-          failed_generation: content.slice(0, Math.floor(content.length * (0.3 + unit('cut', customId) * 0.5))),
+    const faults = this.options.faults;
+    if (faults.responseDelayMs > 0) await delay(faults.responseDelayMs);
+    if (faults.rateLimitFirst > 0 && (faults.rateLimitRoute === null || faults.rateLimitRoute === key)) {
+      const counter = faults.rateLimitRoute ?? '*';
+      const seen = this.rateLimited.get(counter) ?? 0;
+      if (seen < faults.rateLimitFirst) {
+        this.rateLimited.set(counter, seen + 1);
+        const seconds = faults.rateLimitRetryAfterMs / 1000;
+        throw new ApiError(429, `Rate limit reached for requests on ${key}. Please try again in ${seconds}s.`, 'requests', 'rate_limit_exceeded', null, {
+          'retry-after': String(seconds),
+          'x-ratelimit-remaining-requests': '0',
+          'x-ratelimit-reset-requests': `${seconds}s`,
         });
       }
-      // This request needs more room than the default budget: it fails until max_tokens grows.
-      const needed = 1_100 + Math.floor(unit('need', customId) * 600);
-      if (maxTokens < needed) {
-        return error(400, 'invalid_request_error', 'max_tokens_exceeded', `The model output exceeded max_tokens (${maxTokens}) before the JSON was complete. Please increase max_tokens.`);
-      }
     }
-    const completionTokens = Math.ceil(content.length / 4) + 40;
-    return {
-      status: 200,
-      code: 'ok',
-      body: {
-        id: `chatcmpl-${randomBytes(12).toString('hex')}`,
-        object: 'chat.completion',
-        created: now(),
-        model,
-        choices: [{ index: 0, message: { role: 'assistant', content }, logprobs: null, finish_reason: 'stop' }],
-        usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
-      },
-    };
+
+    const match = API_ROUTE.exec(url.pathname);
+    if (!match) {
+      throw new ApiError(404, `Unknown request URL: ${method} ${url.pathname}. Please check the URL for typos.`, 'invalid_request_error', 'unknown_url');
+    }
+    const [, resource, id, action] = match as unknown as [string, 'files' | 'batches', string | undefined, 'content' | 'cancel' | undefined];
+    if (resource === 'files') return this.filesRoute(method, id, action, request, response);
+    return this.batchesRoute(method, id, action, url, request, response);
   }
 
-  async function validateInput(batch: Batch, path: string): Promise<Batch['errors']> {
-    const errors: NonNullable<Batch['errors']>['data'] = [];
-    const seen = new Set<string>();
-    let lineNumber = 0;
-    for await (const raw of createInterface({ input: createReadStream(path), crlfDelay: Infinity })) {
-      lineNumber++;
-      if (raw.trim() === '') continue;
-      let line: { custom_id?: unknown; method?: unknown; url?: unknown; body?: { model?: unknown } };
-      try {
-        line = JSON.parse(raw);
-      } catch {
-        errors.push({ code: 'invalid_json_line', message: 'This line is not parseable as valid JSON.', param: null, line: lineNumber });
-        continue;
+  private async filesRoute(method: string, id: string | undefined, action: string | undefined, request: IncomingMessage, response: ServerResponse): Promise<void> {
+    if (!id && method === 'POST') return this.upload(request, response);
+    if (!id && method === 'GET') return sendJson(response, 200, { object: 'list', data: this.files.list() });
+    if (!id || (action && action !== 'content')) throw this.methodNotAllowed(method, 'files');
+    const file = this.files.get(id);
+    if (!file) throw new ApiError(404, `File ${id} not found.`, 'invalid_request_error', 'not_found');
+    if (action === 'content' && method === 'GET') {
+      if (this.downloadErrors < this.options.faults.downloadErrorsFirst) {
+        this.downloadErrors++;
+        throw new ApiError(503, 'Service Unavailable. Please try again later.', 'internal_server_error', 'service_unavailable');
       }
-      if (typeof line.custom_id !== 'string' || line.custom_id === '') {
-        errors.push({ code: 'missing_required_parameter', message: 'Missing required parameter: custom_id.', param: 'custom_id', line: lineNumber });
-      } else if (seen.has(line.custom_id)) {
-        errors.push({ code: 'duplicate_custom_id', message: `The custom_id ${line.custom_id} is duplicated in the input file.`, param: 'custom_id', line: lineNumber });
-      } else seen.add(line.custom_id);
-      if (line.method !== 'POST') errors.push({ code: 'invalid_method', message: 'Only POST is supported.', param: 'method', line: lineNumber });
-      if (line.url !== batch.endpoint) errors.push({ code: 'invalid_url', message: `The url must be ${batch.endpoint}.`, param: 'url', line: lineNumber });
-      if (typeof line.body?.model !== 'string') errors.push({ code: 'missing_required_parameter', message: 'Missing required parameter: body.model.', param: 'body.model', line: lineNumber });
-      else if (!options.profiles[line.body.model]) errors.push({ code: 'model_not_found', message: `The model ${line.body.model} does not exist.`, param: 'body.model', line: lineNumber });
-    }
-    if (lineNumber === 0) errors.push({ code: 'empty_file', message: 'The input file is empty.', param: null, line: null });
-    if (options.faults.failValidation) errors.push({ code: 'simulated_validation_failure', message: 'Simulated validation failure.', param: null, line: null });
-    return errors.length > 0 ? { object: 'list', data: errors.slice(0, 100) } : null;
-  }
-
-  async function processBatch(batch: Batch): Promise<void> {
-    const input = files.get(batch.input_file_id)!;
-    await sleep(options.stageDelayMs);
-    const errors = await validateInput(batch, input.path);
-    if (errors) {
-      Object.assign(batch, { status: 'failed', failed_at: now(), errors });
+      response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(file.info.bytes) });
+      // A client that goes away mid-download is its own business.
+      await pipeline(createReadStream(file.path), response).catch(() => undefined);
       return;
     }
-    Object.assign(batch, { status: 'in_progress', in_progress_at: now() });
-    let total = 0;
-    for await (const raw of createInterface({ input: createReadStream(input.path), crlfDelay: Infinity })) if (raw.trim()) total++;
-    batch.request_counts.total = total;
+    if (!action && method === 'GET') return sendJson(response, 200, file.info);
+    if (!action && method === 'DELETE') {
+      this.files.delete(id);
+      return sendJson(response, 200, { id, object: 'file', deleted: true });
+    }
+    throw this.methodNotAllowed(method, 'files');
+  }
 
-    const outPath = join(dir, `${batch.id}-output.jsonl`);
-    const errPath = join(dir, `${batch.id}-errors.jsonl`);
-    const out = createWriteStream(outPath);
-    const err = createWriteStream(errPath);
-    const pendingOut: string[] = [];
-    const pendingErr: string[] = [];
-    const outcomes: Record<string, string> = (stats.outcomes[batch.id] = {});
-    const write = async (stream: WriteStream, buffer: string[], text: string) => {
-      if (options.faults.shuffle) buffer.push(text);
-      else if (!stream.write(`${text}\n`)) await once(stream, 'drain');
+  private async upload(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const boundary = multipartBoundary(request.headers['content-type']);
+    if (!boundary) {
+      throw new ApiError(400, 'Upload files as multipart/form-data with a "file" part and purpose=batch.', 'invalid_request_error', 'invalid_content_type');
+    }
+    const path = this.files.scratchPath('upload');
+    let upload: MultipartUpload;
+    try {
+      upload = await readMultipart(request, boundary, path, this.options.maxUploadBytes);
+    } catch (error) {
+      discard(path);
+      if (error instanceof MultipartError) {
+        throw new ApiError(error.status, `File upload refused: ${error.message}.`, 'invalid_request_error', error.status === 413 ? 'file_too_large' : 'invalid_multipart');
+      }
+      throw error;
+    }
+    if (!upload.file || upload.file.field !== 'file') {
+      discard(path);
+      throw new ApiError(400, "'file' is a required property", 'invalid_request_error', null, 'file');
+    }
+    if (upload.fields.purpose !== 'batch') {
+      discard(path);
+      throw new ApiError(400, `'purpose' must be 'batch', got ${JSON.stringify(upload.fields.purpose ?? null)}`, 'invalid_request_error', null, 'purpose');
+    }
+    const file = this.files.add(path, upload.file.filename || 'upload.jsonl', 'batch');
+    this.stats.fileUploaded();
+    sendJson(response, 200, file);
+  }
+
+  private async batchesRoute(
+    method: string,
+    id: string | undefined,
+    action: string | undefined,
+    url: URL,
+    request: IncomingMessage,
+    response: ServerResponse,
+  ): Promise<void> {
+    if (!id && method === 'POST') return this.createBatch(request, response);
+    if (!id && method === 'GET') return sendJson(response, 200, this.listBatches(url.searchParams));
+    if (!id || (action && action !== 'cancel')) throw this.methodNotAllowed(method, 'batches');
+    const job = this.jobs.get(id);
+    if (!job) throw new ApiError(404, `Batch ${id} not found.`, 'invalid_request_error', 'not_found');
+    if (!action && method === 'GET') return sendJson(response, 200, job.batch);
+    if (action === 'cancel' && method === 'POST') {
+      const { batch } = job;
+      if (batch.status === 'validating' || batch.status === 'in_progress') {
+        job.cancelRequested = true;
+        Object.assign(batch, { status: 'cancelling', cancelling_at: this.nowSeconds() });
+      } else if (batch.status !== 'cancelling') {
+        throw new ApiError(400, `Batch ${id} cannot be cancelled: its status is ${batch.status}.`, 'invalid_request_error', 'invalid_batch_status');
+      }
+      return sendJson(response, 200, batch);
+    }
+    throw this.methodNotAllowed(method, 'batches');
+  }
+
+  private async createBatch(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const body = await readJsonBody(request);
+    const inputFileId = body.input_file_id;
+    if (typeof inputFileId !== 'string' || inputFileId === '') {
+      throw new ApiError(400, "Missing required parameter: 'input_file_id'.", 'invalid_request_error', 'missing_required_parameter', 'input_file_id');
+    }
+    const input = this.files.get(inputFileId);
+    if (!input) throw new ApiError(404, `Input file ${inputFileId} not found.`, 'invalid_request_error', 'not_found', 'input_file_id');
+    if (input.info.purpose !== 'batch') {
+      throw new ApiError(400, `File ${inputFileId} has purpose '${input.info.purpose}'; a batch needs a file uploaded with purpose 'batch'.`, 'invalid_request_error', null, 'input_file_id');
+    }
+    if (body.endpoint !== '/v1/chat/completions') {
+      throw new ApiError(400, `Unsupported endpoint ${JSON.stringify(body.endpoint ?? null)}; use /v1/chat/completions.`, 'invalid_request_error', null, 'endpoint');
+    }
+    const window = typeof body.completion_window === 'string' ? body.completion_window : '';
+    const windowSeconds = completionWindowSeconds(window);
+    if (windowSeconds === null) {
+      throw new ApiError(400, `Invalid completion_window ${JSON.stringify(body.completion_window ?? null)}: durations from 24h to 7d are supported.`, 'invalid_request_error', null, 'completion_window');
+    }
+    if (body.metadata !== undefined && body.metadata !== null && !isStringMap(body.metadata)) {
+      throw new ApiError(400, 'metadata must be an object of string keys to string values.', 'invalid_request_error', null, 'metadata');
+    }
+    const createdAt = this.nowSeconds();
+    const batch: BatchObject = {
+      id: ulidId('batch', this.options.clock()),
+      object: 'batch',
+      endpoint: body.endpoint,
+      errors: null,
+      input_file_id: inputFileId,
+      completion_window: window,
+      status: 'validating',
+      output_file_id: null,
+      error_file_id: null,
+      created_at: createdAt,
+      in_progress_at: null,
+      expires_at: createdAt + windowSeconds,
+      finalizing_at: null,
+      completed_at: null,
+      failed_at: null,
+      expired_at: null,
+      cancelling_at: null,
+      cancelled_at: null,
+      request_counts: { total: 0, completed: 0, failed: 0 },
+      metadata: (body.metadata as Record<string, string> | null | undefined) ?? null,
     };
-    const stopAt = options.faults.expireAfterFraction === null ? Infinity : Math.floor(total * options.faults.expireAfterFraction);
-    let processed = 0;
-    let outLines = 0;
-    let errLines = 0;
-    const unfinished: string[] = [];
-    for await (const raw of createInterface({ input: createReadStream(input.path), crlfDelay: Infinity })) {
-      if (raw.trim() === '') continue;
-      const line = JSON.parse(raw) as { custom_id: string; body: Record<string, unknown> };
-      if (batch.status === 'cancelling' || processed >= stopAt) {
-        unfinished.push(line.custom_id);
-        continue;
-      }
-      processed++;
-      const model = String(line.body.model);
-      stats.linesProcessed[model] = (stats.linesProcessed[model] ?? 0) + 1;
-      const result = answer(batch.id, line.custom_id, line.body);
-      outcomes[line.custom_id] = result.code;
-      if (result.status === 200) batch.request_counts.completed++;
-      else batch.request_counts.failed++;
-      if (unit('missing', line.custom_id, batch.id) < options.faults.missingRate) {
-        outcomes[line.custom_id] = 'missing';
-        continue;
-      }
-      const record = JSON.stringify({
-        id: `batch_req_out_${randomBytes(13).toString('hex')}`,
-        custom_id: line.custom_id,
-        response: { status_code: result.status, request_id: `req_${randomBytes(13).toString('hex')}`, body: result.body },
-        error: null,
-      });
-      const text = unit('malformed', line.custom_id, batch.id) < options.faults.malformedRate ? record.slice(0, Math.floor(record.length / 2)) : record;
-      if (text !== record) outcomes[line.custom_id] = 'malformed';
-      if (result.status === 200) {
-        await write(out, pendingOut, text);
-        outLines++;
-      } else {
-        await write(err, pendingErr, text);
-        errLines++;
-      }
-      if (options.perLineDelayMs > 0) await sleep(options.perLineDelayMs);
-      else if (processed % 200 === 0) await new Promise((resolve) => setImmediate(resolve));
+    const job: BatchJob = { batch, cancelRequested: false };
+    this.jobs.set(batch.id, job);
+    this.order.set(batch.id, this.sequence++);
+    this.stats.batchCreated();
+    // The answer is a snapshot taken now; processing goes on after it.
+    const snapshot = JSON.stringify(batch);
+    const run = runBatch(job, { options: this.options, files: this.files, stats: this.stats, attempts: this.attempts, isStopping: () => this.stopping })
+      .catch((error: unknown) => {
+        Object.assign(batch, {
+          status: 'failed',
+          failed_at: this.nowSeconds(),
+          errors: { object: 'list', data: [{ code: 'internal_error', message: `batch ${batch.id} failed inside the simulator: ${(error as Error).message}`, param: null, line: null }] },
+        });
+      })
+      .finally(() => this.running.delete(run));
+    this.running.add(run);
+    if (this.options.faults.dropCreateResponses > 0) {
+      // The batch exists, but the client never hears of it: the lost-response case a create must survive.
+      this.options.faults.dropCreateResponses--;
+      request.socket.destroy();
+      return;
     }
-    const endStatus = batch.status === 'cancelling' ? 'cancelled' : processed < total ? 'expired' : 'completed';
-    const unfinishedCode = endStatus === 'expired' ? 'batch_expired' : 'batch_cancelled';
-    // Recorded for tests whether or not the error file lists them (Groq's behaviour is unconfirmed).
-    for (const customId of unfinished) outcomes[customId] = unfinishedCode;
-    if (endStatus !== 'completed' && options.faults.unfinishedInErrorFile) {
-      const code = unfinishedCode;
-      for (const customId of unfinished) {
-        await write(err, pendingErr, JSON.stringify({ id: `batch_req_out_${randomBytes(13).toString('hex')}`, custom_id: customId, response: null, error: { code, message: `This request could not be executed before the batch was ${endStatus}.` } }));
-        errLines++;
-      }
-    }
-    for (const [stream, buffer] of [
-      [out, pendingOut],
-      [err, pendingErr],
-    ] as const) {
-      for (let i = buffer.length - 1; i > 0; i--) {
-        const j = Math.floor(unit('shuffle', batch.id, i) * (i + 1));
-        [buffer[i], buffer[j]] = [buffer[j]!, buffer[i]!];
-      }
-      for (const text of buffer) if (!stream.write(`${text}\n`)) await once(stream, 'drain');
-      stream.end();
-      await once(stream, 'finish');
-    }
-    if (endStatus === 'completed') {
-      batch.status = 'finalizing';
-      batch.finalizing_at = now();
-      await sleep(options.stageDelayMs);
-    }
-    // A batch in which every line failed completes with an error file and no output file.
-    batch.output_file_id = outLines > 0 ? storeFile(outPath, `${batch.id}_output.jsonl`, 'batch_output').id : null;
-    batch.error_file_id = errLines > 0 ? storeFile(errPath, `${batch.id}_errors.jsonl`, 'batch_output').id : null;
-    batch.status = endStatus;
-    const stamp = now();
-    if (endStatus === 'completed') batch.completed_at = stamp;
-    else if (endStatus === 'expired') batch.expired_at = stamp;
-    else batch.cancelled_at = stamp;
+    response.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(snapshot)) });
+    response.end(snapshot);
   }
 
-  async function route(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const url = new URL(request.url ?? '/', 'http://localhost');
-    const path = url.pathname;
-    if (path.startsWith('/_sim/')) {
-      if (path === '/_sim/stats' && request.method === 'GET') return json(response, 200, stats);
-      if (path === '/_sim/faults' && request.method === 'POST') {
-        Object.assign(options.faults, await readJson(request));
-        return json(response, 200, options.faults);
-      }
-      if (path === '/_sim/reset' && request.method === 'POST') {
-        stats = { calls: {}, batchesCreated: 0, linesProcessed: {}, outcomes: {} };
-        return json(response, 200, { ok: true });
-      }
-      return apiError(response, 404, 'unknown control route', 'invalid_request_error');
+  /** Newest first, OpenAI-style paging (`limit`, `after`), Groq's `cursor` and repeated `id` filters. */
+  private listBatches(query: URLSearchParams): Record<string, unknown> {
+    const ids = query.getAll('id');
+    let data = [...this.jobs.values()]
+      .map((job) => job.batch)
+      .filter((batch) => ids.length === 0 || ids.includes(batch.id))
+      .sort((a, b) => b.created_at - a.created_at || (this.order.get(b.id) ?? 0) - (this.order.get(a.id) ?? 0));
+    const after = query.get('after') ?? query.get('cursor');
+    if (after) {
+      const at = data.findIndex((batch) => batch.id === after);
+      data = at >= 0 ? data.slice(at + 1) : data;
     }
-    const key = `${request.method} ${path.replace(/\/(file|batch)_[0-9a-f]+/, '/{id}')}`;
-    stats.calls[key] = (stats.calls[key] ?? 0) + 1;
-    if (!/^Bearer \S+/.test(request.headers.authorization ?? '')) {
-      return apiError(response, 401, 'Invalid API Key', 'invalid_request_error', 'invalid_api_key');
-    }
-    if (options.faults.responseDelayMs > 0) await sleep(options.faults.responseDelayMs);
-    if (rateLimited < options.faults.rateLimitFirst && (options.faults.rateLimitRoute === null || options.faults.rateLimitRoute === key.replace('/{id}', ''))) {
-      rateLimited++;
-      return apiError(response, 429, 'Rate limit reached. Please try again in 200ms.', 'rate_limit_exceeded', 'rate_limit_exceeded', {
-        'retry-after': '0.2',
-        'retry-after-ms': '200',
-      });
-    }
-    const match = /^\/openai\/v1\/(files|batches)(?:\/([^/]+))?(?:\/(content|cancel))?$/.exec(path);
-    if (!match) return apiError(response, 404, `Unknown route ${request.method} ${path}`, 'invalid_request_error', 'unknown_url');
-    const [, resource, id, action] = match;
+    const limit = Number(query.get('limit'));
+    const hasMore = Number.isInteger(limit) && limit > 0 && data.length > limit;
+    if (hasMore) data = data.slice(0, limit);
+    const lastId = data.at(-1)?.id ?? null;
+    return { object: 'list', data, first_id: data[0]?.id ?? null, last_id: lastId, has_more: hasMore, paging: { next_cursor: hasMore ? lastId : null } };
+  }
 
-    if (resource === 'files') {
-      if (!id && request.method === 'POST') {
-        const upload = await readMultipart(request, join(dir, `${newId('upload')}.jsonl`));
-        if (!upload.file) return apiError(response, 400, "'file' is a required property", 'invalid_request_error');
-        if (upload.fields.purpose !== 'batch') return apiError(response, 400, "purpose must be 'batch'", 'invalid_request_error');
-        const { path: _path, ...file } = storeFile(upload.file.path, upload.file.filename, 'batch');
-        return json(response, 200, file);
+  private methodNotAllowed(method: string, resource: string): ApiError {
+    return new ApiError(405, `Method ${method} is not allowed on this ${resource} route.`, 'invalid_request_error', 'method_not_allowed');
+  }
+
+  /** Out-of-process control: stats, faults, model profiles, speed, reset. No auth: it listens on loopback. */
+  private async control(method: string, path: string, request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const parse = <T>(fn: () => T): T => {
+      try {
+        return fn();
+      } catch (error) {
+        throw new ApiError(400, `${method} ${path}: ${(error as Error).message}`, 'invalid_request_error', 'invalid_control_request');
       }
-      if (!id && request.method === 'GET') {
-        return json(response, 200, { object: 'list', data: [...files.values()].map(({ path: _p, ...f }) => f) });
-      }
-      const file = id ? files.get(id) : undefined;
-      if (!file) return apiError(response, 404, `No such file: ${id}`, 'invalid_request_error', 'not_found');
-      if (action === 'content' && request.method === 'GET') {
-        if (downloadErrors < options.faults.downloadErrorsFirst) {
-          downloadErrors++;
-          return apiError(response, 503, 'Service Unavailable', 'service_unavailable', 'service_unavailable');
+    };
+    if (method === 'GET' && path === '/_sim/stats') return sendJson(response, 200, this.stats.snapshot());
+    if (method === 'GET' && path === '/_sim/faults') return sendJson(response, 200, this.options.faults);
+    if (method === 'POST' && path === '/_sim/faults') {
+      const body = await readJsonBody(request);
+      this.setFaults(parse(() => parseFaults(body)));
+      return sendJson(response, 200, this.options.faults);
+    }
+    if (method === 'POST' && path === '/_sim/reset') {
+      this.stats.reset();
+      return sendJson(response, 200, { reset: true });
+    }
+    if (method === 'GET' && path === '/_sim/profiles') return sendJson(response, 200, this.options.profiles);
+    if (method === 'POST' && path === '/_sim/profiles') {
+      const body = await readJsonBody(request);
+      const profiles = parse(() => Object.entries(body).map(([model, profile]) => [model, parseProfile(profile)] as const));
+      for (const [model, profile] of profiles) this.setProfile(model, profile);
+      return sendJson(response, 200, this.options.profiles);
+    }
+    if (method === 'POST' && path === '/_sim/speed') {
+      const body = await readJsonBody(request);
+      const speed = parse(() => {
+        const out: SimulatorSpeed = {};
+        for (const [key, value] of Object.entries(body)) {
+          const ok = key === 'linesPerSecond' ? value === null || (typeof value === 'number' && value > 0) : typeof value === 'number' && value >= 0;
+          if (!['stageDelayMs', 'perLineDelayMs', 'linesPerSecond'].includes(key) || !ok) throw new Error(`bad speed field "${key}"`);
+          Object.assign(out, { [key]: value });
         }
-        response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(file.bytes) });
-        createReadStream(file.path).pipe(response);
-        return;
-      }
-      if (request.method === 'DELETE') {
-        files.delete(file.id);
-        return json(response, 200, { id: file.id, object: 'file', deleted: true });
-      }
-      const { path: _path, ...info } = file;
-      return json(response, 200, info);
+        return out;
+      });
+      this.setSpeed(speed);
+      const { stageDelayMs, perLineDelayMs, linesPerSecond } = this.options;
+      return sendJson(response, 200, { stageDelayMs, perLineDelayMs, linesPerSecond });
     }
-
-    if (!id && request.method === 'POST') {
-      const body = await readJson(request);
-      const inputFileId = String(body.input_file_id ?? '');
-      if (!files.has(inputFileId)) return apiError(response, 400, `input_file_id ${inputFileId} not found`, 'invalid_request_error');
-      if (body.endpoint !== '/v1/chat/completions') return apiError(response, 400, 'endpoint must be /v1/chat/completions', 'invalid_request_error');
-      const window = String(body.completion_window ?? '');
-      const windowMatch = /^(\d+)(h|d)$/.exec(window);
-      const hours = windowMatch ? Number(windowMatch[1]) * (windowMatch[2] === 'd' ? 24 : 1) : 0;
-      if (hours < 24 || hours > 168) return apiError(response, 400, 'completion_window must be between 24h and 7d', 'invalid_request_error');
-      const batch: Batch = {
-        id: newId('batch'),
-        object: 'batch',
-        endpoint: '/v1/chat/completions',
-        input_file_id: inputFileId,
-        completion_window: window,
-        status: 'validating',
-        created_at: now(),
-        expires_at: now() + hours * 3_600,
-        output_file_id: null,
-        error_file_id: null,
-        request_counts: { total: 0, completed: 0, failed: 0 },
-        metadata: (body.metadata as Record<string, string> | undefined) ?? null,
-        errors: null,
-      };
-      batches.set(batch.id, batch);
-      stats.batchesCreated++;
-      const job = processBatch(batch)
-        .catch((error: unknown) => Object.assign(batch, { status: 'failed', failed_at: now(), errors: { object: 'list', data: [{ code: 'internal_error', message: String(error), param: null, line: null }] } }))
-        .then(() => undefined);
-      work.add(job);
-      void job.finally(() => work.delete(job));
-      if (options.faults.dropCreateResponses > 0) {
-        options.faults.dropCreateResponses--;
-        request.socket.destroy();
-        return;
-      }
-      return json(response, 200, batch);
-    }
-    if (!id && request.method === 'GET') {
-      const data = [...batches.values()].sort((a, b) => b.created_at - a.created_at);
-      return json(response, 200, { object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: false });
-    }
-    const batch = id ? batches.get(id) : undefined;
-    if (!batch) return apiError(response, 404, `No such batch: ${id}`, 'invalid_request_error', 'not_found');
-    if (action === 'cancel' && request.method === 'POST') {
-      if (TERMINAL.has(batch.status)) return apiError(response, 409, `Cannot cancel a batch with status ${batch.status}`, 'invalid_request_error');
-      batch.status = 'cancelling';
-      batch.cancelling_at = now();
-      return json(response, 200, batch);
-    }
-    return json(response, 200, batch);
+    throw new ApiError(404, `Unknown control route ${method} ${path}.`, 'invalid_request_error', 'unknown_url');
   }
+}
 
+/**
+ * Starts a local Groq Files + Batches API: same routes, JSON shapes, JSONL formats and error bodies, so
+ * unmodified groq-sdk works against it with `baseURL: simulator.url`.
+ */
+export async function startGroqSimulator(overrides: Partial<SimulatorOptions> = {}): Promise<GroqSimulator> {
+  const options = resolveOptions(overrides);
+  const simulation = new Simulation(options);
   const server: Server = createServer((request, response) => {
-    route(request, response).catch((error: unknown) => {
-      if (!response.headersSent) apiError(response, 500, `simulator error: ${(error as Error).message}`, 'internal_server_error');
-      else response.destroy();
+    simulation.handle(request, response).catch((error: unknown) => {
+      if (response.headersSent) {
+        response.destroy();
+        return;
+      }
+      const apiError =
+        error instanceof ApiError ? error : new ApiError(500, `Internal simulator error: ${(error as Error).message}`, 'internal_server_error', 'internal_server_error');
+      sendApiError(response, apiError);
     });
   });
   server.listen(options.port, options.host);
-  await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
+  try {
+    await once(server, 'listening');
+  } catch (error) {
+    simulation.files.destroy();
+    throw new Error(`Groq simulator could not listen on ${options.host}:${options.port}: ${(error as Error).message}`, { cause: error });
+  }
+  const port = (server.address() as AddressInfo).port;
+  const host = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
 
   return {
-    url: `http://${options.host}:${port}`,
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
-    stats: () => structuredClone(stats),
-    resetStats: () => {
-      stats = { calls: {}, batchesCreated: 0, linesProcessed: {}, outcomes: {} };
-    },
-    setFaults: (faults) => Object.assign(options.faults, faults),
-    setSpeed: (speed) => {
-      if (speed.stageDelayMs !== undefined) options.stageDelayMs = speed.stageDelayMs;
-      if (speed.perLineDelayMs !== undefined) options.perLineDelayMs = speed.perLineDelayMs;
-    },
-    setProfile: (model, profile) => {
-      options.profiles[model] = { ...profileOf(model), ...profile };
-    },
-    idle: async () => {
-      while (work.size > 0) await Promise.all([...work]);
-    },
+    dataDir: simulation.files.dir,
+    stats: () => simulation.stats.snapshot(),
+    resetStats: () => simulation.stats.reset(),
+    setFaults: (faults) => simulation.setFaults(faults),
+    faults: () => ({ ...options.faults }),
+    setProfile: (model, profile) => simulation.setProfile(model, profile),
+    setSpeed: (speed) => simulation.setSpeed(speed),
+    idle: () => simulation.idle(),
     stop: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await Promise.all([...work]);
-      rmSync(dir, { recursive: true, force: true });
+      await closed;
+      await simulation.stop();
     },
   };
-}
-
-/** The strict-mode rules Groq applies to a JSON schema. */
-export function strictProblems(schema: unknown, path = '#'): string[] {
-  if (typeof schema !== 'object' || schema === null) return [];
-  const node = schema as { type?: unknown; properties?: Record<string, unknown>; required?: unknown; additionalProperties?: unknown; items?: unknown };
-  const problems: string[] = [];
-  if ((Array.isArray(node.type) ? node.type : [node.type]).includes('null')) problems.push(`${path} allows null`);
-  if (node.type === 'object' || node.properties) {
-    if (node.additionalProperties !== false) problems.push(`${path} must set additionalProperties: false`);
-    const required = new Set(Array.isArray(node.required) ? (node.required as string[]) : []);
-    for (const [key, child] of Object.entries(node.properties ?? {})) {
-      if (!required.has(key)) problems.push(`${path}/properties/${key} must be required`);
-      problems.push(...strictProblems(child, `${path}/properties/${key}`));
-    }
-  }
-  if (node.items) problems.push(...strictProblems(node.items, `${path}/items`));
-  return problems;
 }

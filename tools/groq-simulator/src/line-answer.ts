@@ -1,0 +1,275 @@
+import { randomUUID } from 'node:crypto';
+import { contentDigest, seededRolls, seededUnit, ulidId } from './determinism.js';
+import type { ModelProfile, OutputTooLongForm } from './options.js';
+import { analysePullRequest, isPrAnalysisSchema, userText, valueForSchema } from './pr-analysis-content.js';
+import { strictSchemaProblems } from './strict-schema.js';
+
+export interface ChatCompletion {
+  id: string;
+  object: 'chat.completion';
+  created: number;
+  model: string;
+  choices: Array<{
+    index: number;
+    message: { role: 'assistant'; content: string; reasoning?: string };
+    logprobs: null;
+    finish_reason: 'stop' | 'length';
+  }>;
+  usage: {
+    queue_time: number;
+    prompt_tokens: number;
+    prompt_time: number;
+    completion_tokens: number;
+    completion_time: number;
+    total_tokens: number;
+    total_time: number;
+  };
+  system_fingerprint: string;
+  x_groq: { id: string };
+  service_tier: 'batch';
+}
+
+export interface ApiErrorBody {
+  error: { message: string; type: string; code: string | null; param?: string | null; failed_generation?: string };
+}
+
+/**
+ * What one request line yields. `outcome` is the simulator's own label, kept in the stats: `ok`, the
+ * error code, or `schema_violation` / `finish_reason_length` for 200 lines whose content is unusable.
+ */
+export type LineAnswer =
+  | { statusCode: 200; requestId: string; body: ChatCompletion; outcome: string }
+  | { statusCode: number; requestId: string; body: ApiErrorBody; outcome: string };
+
+export interface AnswerContext {
+  seed: number;
+  model: string;
+  profile: ModelProfile;
+  /** 1 for the first time this simulator sees this request content for this custom_id and model. */
+  attempt: number;
+  outputTooLongAs: OutputTooLongForm;
+  nowSeconds: number;
+  /** lineDigest of the input line: what decides the line's fate along with seed, custom_id and model. */
+  digest: string;
+}
+
+/** As in the error file Groq wrote for the field data (Dec 2025). */
+export const JSON_VALIDATE_FAILED_MESSAGE = 'Failed to validate JSON. Please adjust your prompt.';
+export const CONTEXT_LENGTH_MESSAGE = 'Please reduce the length of the messages or completion.';
+
+interface ResponseFormat {
+  type?: unknown;
+  json_schema?: { name?: unknown; strict?: unknown; schema?: unknown };
+}
+
+/**
+ * What identifies a request's content: the raw input line minus its max_tokens, so a retry with more
+ * room is the same request. Taken from the raw text to avoid serialising the body again; a quote
+ * preceded by a backslash is inside a string, so PR text cannot match.
+ */
+export function lineDigest(rawLine: string): string {
+  return contentDigest(rawLine.replace(/(?<!\\)"max(?:_completion)?_tokens"\s*:\s*\d+/g, ''));
+}
+
+function promptCharacters(messages: unknown[]): number {
+  let chars = 0;
+  for (const message of messages as Array<{ content?: unknown }>) {
+    if (typeof message?.content === 'string') chars += message.content.length;
+    else if (Array.isArray(message?.content)) {
+      for (const part of message.content as Array<{ text?: unknown }>) if (typeof part?.text === 'string') chars += part.text.length;
+    }
+  }
+  return chars;
+}
+
+// Every line of a batch usually carries the same schema: check each distinct one once.
+const strictChecks = new Map<string, string[]>();
+function strictProblemsCached(schema: unknown): string[] {
+  const key = JSON.stringify(schema);
+  let problems = strictChecks.get(key);
+  if (!problems) {
+    problems = strictSchemaProblems(schema);
+    if (strictChecks.size >= 64) strictChecks.delete(strictChecks.keys().next().value!);
+    strictChecks.set(key, problems);
+  }
+  return problems;
+}
+
+function apiError(statusCode: number, requestId: string, error: ApiErrorBody['error'], outcome = error.code ?? error.type): LineAnswer {
+  return { statusCode, requestId, body: { error }, outcome };
+}
+
+/** A plausible broken generation: empty (as in the real error file), cut short, wrapped in prose, or off-schema. */
+function failedGeneration(content: string, roll: number): string {
+  if (roll < 0.25) return '';
+  if (roll < 0.7) return content.slice(0, Math.max(1, Math.floor(content.length * (0.2 + roll * 0.6))));
+  if (roll < 0.85) return `Here is the analysis of the pull request:\n\`\`\`json\n${content}\n\`\`\``;
+  return content.replace(/"change_type":"[a-z]+"/, '"change_type":"bug fix"').replace(/}$/, ',}');
+}
+
+/** Valid JSON that a non-strict model can return although it breaks the schema. */
+function violateSchema(value: unknown, roll: number): unknown {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { result: value };
+  const copy: Record<string, unknown> = { ...value };
+  const keys = Object.keys(copy);
+  if (roll < 0.4 && keys.length > 0) delete copy[keys[Math.floor(roll * 2.5 * keys.length)]!];
+  else if (roll < 0.7 && 'confidence' in copy) copy.confidence = 'high';
+  else if ('change_type' in copy) copy.change_type = 'bug fix';
+  else copy.unexpected = true;
+  return copy;
+}
+
+function reasoningText(content: string): string {
+  return `The user wants a JSON classification of the pull request. Reading the title, size and body; ${content.length > 200 ? 'several signals' : 'a few signals'} to weigh. Output the object only.`;
+}
+
+/** The simulated model: the answer Groq would write for one batch line, decided from seed, request and model. */
+export function answerChatRequest(customId: string, body: Record<string, unknown>, ctx: AnswerContext): LineAnswer {
+  const { profile, model } = ctx;
+  const requestId = ulidId('req');
+  const messages = body.messages;
+  if (!Array.isArray(messages) || messages.length === 0) {
+    return apiError(400, requestId, { message: "'messages' : minimum number of items is 1", type: 'invalid_request_error', code: null, param: 'messages' }, 'invalid_request_error');
+  }
+  const requested = body.max_completion_tokens ?? body.max_tokens;
+  const maxTokens = typeof requested === 'number' && requested > 0 ? Math.floor(requested) : null;
+  if (maxTokens !== null && maxTokens > profile.maxCompletionTokens) {
+    return apiError(
+      400,
+      requestId,
+      {
+        message: `\`max_tokens\` must be less than or equal to \`${profile.maxCompletionTokens}\`, the maximum value for \`max_tokens\` is less than the \`context_window\` for this model`,
+        type: 'invalid_request_error',
+        code: null,
+        param: 'max_tokens',
+      },
+      'invalid_max_tokens',
+    );
+  }
+  const promptTokens = Math.ceil(promptCharacters(messages) / 4) + 3 * messages.length;
+  if (promptTokens > profile.contextTokens) {
+    return apiError(400, requestId, { message: CONTEXT_LENGTH_MESSAGE, type: 'invalid_request_error', code: 'context_length_exceeded', param: 'messages' });
+  }
+
+  const format = (typeof body.response_format === 'object' && body.response_format !== null ? body.response_format : {}) as ResponseFormat;
+  const jsonMode = format.type === 'json_schema' || format.type === 'json_object';
+  const strict = format.type === 'json_schema' && format.json_schema?.strict === true;
+  const schema = format.type === 'json_schema' ? format.json_schema?.schema : undefined;
+  if (format.type === 'json_schema') {
+    const name = format.json_schema?.name;
+    if (typeof schema !== 'object' || schema === null || typeof name !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(name)) {
+      return apiError(400, requestId, {
+        message: "response_format.json_schema needs a 'name' of up to 64 letters, digits, '_' or '-', and a 'schema' object",
+        type: 'invalid_request_error',
+        code: 'invalid_json_schema',
+        param: 'response_format',
+      });
+    }
+  }
+  if (strict) {
+    if (!profile.supportsStrict) {
+      return apiError(400, requestId, {
+        message: `json_schema response format with strict: true is not supported with model ${model}; use strict: false or json_object`,
+        type: 'invalid_request_error',
+        code: 'strict_mode_unsupported',
+        param: 'response_format',
+      });
+    }
+    const problems = strictProblemsCached(schema);
+    if (problems.length > 0) {
+      return apiError(400, requestId, {
+        message: `invalid JSON schema for strict mode: ${problems.slice(0, 3).join('; ')}${problems.length > 3 ? ` (and ${problems.length - 3} more)` : ''}`,
+        type: 'invalid_request_error',
+        code: 'invalid_json_schema',
+        param: 'response_format',
+      });
+    }
+  }
+
+  const digest = ctx.digest;
+  // Transient by design: the roll includes the attempt, so the same line retried usually goes through.
+  if (seededUnit(ctx.seed, '5xx', customId, model, digest, ctx.attempt) < profile.serverErrorRate) {
+    return apiError(500, requestId, { message: 'Internal Server Error. Please try again later.', type: 'internal_server_error', code: 'internal_server_error' });
+  }
+
+  const [failRoll, kindRoll, lengthRoll, cutRoll, reasoningRoll, violationRoll] = seededRolls(ctx.seed, ['line', customId, model, digest], 6) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const text = userText(messages);
+  const salt = `${customId}|${model}`;
+  const value = isPrAnalysisSchema(schema) ? analysePullRequest(text, ctx.seed, salt) : valueForSchema(schema, text, ctx.seed, salt);
+  let content = JSON.stringify(value);
+  const contentTokens = Math.ceil(content.length / 4);
+  const reasoningTokens = profile.reasoningTokens > 0 ? Math.round(profile.reasoningTokens * (0.5 + reasoningRoll)) : 0;
+
+  const failing = failRoll < profile.failureRate;
+  if (failing && kindRoll < profile.jsonValidateShare && jsonMode) {
+    return apiError(400, requestId, {
+      message: JSON_VALIDATE_FAILED_MESSAGE,
+      type: 'invalid_request_error',
+      code: 'json_validate_failed',
+      failed_generation: failedGeneration(content, cutRoll),
+    });
+  }
+  // Whether a line runs out of room depends only on the requested max_tokens against what it generates,
+  // so the same line retried with a larger max_tokens succeeds.
+  const longOutput = failing && kindRoll >= profile.jsonValidateShare;
+  const generatedTokens = longOutput ? Math.round(profile.longOutputTokens * (0.8 + 0.5 * lengthRoll)) : contentTokens + reasoningTokens;
+  let finishReason: 'stop' | 'length' = 'stop';
+  let outcome = 'ok';
+  let completionTokens = generatedTokens;
+  if (maxTokens !== null && generatedTokens > maxTokens) {
+    const cut = content.slice(0, Math.min(content.length - 1, Math.floor((content.length * maxTokens) / generatedTokens)));
+    if (ctx.outputTooLongAs === 'error') {
+      return apiError(400, requestId, {
+        message: `The model reached max_tokens (${maxTokens}) before it finished the JSON output (finish_reason: length). Please increase max_tokens.`,
+        type: 'invalid_request_error',
+        code: 'max_tokens_exceeded',
+        param: 'max_tokens',
+        failed_generation: cut,
+      });
+    }
+    content = cut;
+    finishReason = 'length';
+    completionTokens = maxTokens;
+    outcome = 'finish_reason_length';
+  } else if (jsonMode && !strict && violationRoll < profile.schemaViolationRate) {
+    content = JSON.stringify(violateSchema(value, violationRoll / Math.max(profile.schemaViolationRate, 1e-9)));
+    outcome = 'schema_violation';
+  }
+
+  const promptTime = Math.round((promptTokens / 25_000) * 1e6) / 1e6;
+  const completionTime = Math.round((completionTokens / 600) * 1e6) / 1e6;
+  const queueTime = Math.round(seededUnit(ctx.seed, 'queue', customId) * 0.05 * 1e6) / 1e6;
+  const message: ChatCompletion['choices'][number]['message'] = { role: 'assistant', content };
+  if (reasoningTokens > 0) message.reasoning = reasoningText(content);
+  return {
+    statusCode: 200,
+    requestId,
+    outcome,
+    body: {
+      id: `chatcmpl-${randomUUID()}`,
+      object: 'chat.completion',
+      created: ctx.nowSeconds,
+      model,
+      choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason }],
+      usage: {
+        queue_time: queueTime,
+        prompt_tokens: promptTokens,
+        prompt_time: promptTime,
+        completion_tokens: completionTokens,
+        completion_time: completionTime,
+        total_tokens: promptTokens + completionTokens,
+        total_time: Math.round((promptTime + completionTime) * 1e6) / 1e6,
+      },
+      system_fingerprint: `fp_${digest.slice(0, 10).toLowerCase().replace(/[^a-z0-9]/g, '0')}`,
+      x_groq: { id: requestId },
+      service_tier: 'batch',
+    },
+  };
+}

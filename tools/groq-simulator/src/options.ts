@@ -1,0 +1,223 @@
+/** Per-model behaviour: how often lines fail, how, and the limits the model enforces. */
+export interface ModelProfile {
+  /** Share of lines whose generation goes wrong (json_validate_failed or output too long). */
+  failureRate: number;
+  /** Of those, the share that is json_validate_failed; the rest need more output than usual. */
+  jsonValidateShare: number;
+  /** Occasional per-line 5xx; decided per attempt, so a retry of the same line usually succeeds. */
+  serverErrorRate: number;
+  /** Share of successful lines that return valid JSON breaking the schema (never in strict mode). */
+  schemaViolationRate: number;
+  /** Context window in tokens; inputs estimated above it fail with context_length_exceeded. */
+  contextTokens: number;
+  /** Largest `max_tokens` / `max_completion_tokens` the model accepts. */
+  maxCompletionTokens: number;
+  /** Whether `json_schema` with `strict: true` is accepted (Groq: the gpt-oss models only). */
+  supportsStrict: boolean;
+  /** Mean reasoning tokens spent before the answer (gpt-oss reasons; 0 for the Llama models). */
+  reasoningTokens: number;
+  /** Mean completion length of a line that needs more room than usual (the output-too-long ones). */
+  longOutputTokens: number;
+}
+
+export interface SimulatorFaults {
+  /** Write output and error lines out of input order (bounded window, see `shuffleWindowLines`). */
+  shuffle: boolean;
+  /** Share of processed lines written to neither file. */
+  missingRate: number;
+  /** Share of processed lines written as broken JSON. */
+  malformedRate: number;
+  /** Answer the first N API calls (of `rateLimitRoute`, or of any route when null) with 429. */
+  rateLimitFirst: number;
+  /** Route key such as `POST /openai/v1/batches` that the 429s apply to; null: every API route. */
+  rateLimitRoute: string | null;
+  /** The wait announced in `retry-after` (seconds, fractional) with each 429. */
+  rateLimitRetryAfterMs: number;
+  /** Answer the first N file downloads with 503. */
+  downloadErrorsFirst: number;
+  /** Delay every API response by this many ms. */
+  responseDelayMs: number;
+  /** Stop processing after this share of lines and mark the batch expired (null: never). */
+  expireAfterFraction: number | null;
+  /** Whether unfinished lines of expired / cancelled batches appear in the error file (unconfirmed on Groq). */
+  unfinishedInErrorFile: boolean;
+  /** Fail every batch at validation. */
+  failValidation: boolean;
+  /** Create the next N batches, then drop the connection instead of answering. */
+  dropCreateResponses: number;
+}
+
+/**
+ * How an output-too-long line is reported, since Groq's exact form is unconfirmed:
+ * `error`: a 400 line in the error file with code `max_tokens_exceeded`;
+ * `finish_reason_length`: a 200 line in the output file with cut content and `finish_reason: "length"`.
+ */
+export type OutputTooLongForm = 'error' | 'finish_reason_length';
+
+export interface SimulatorOptions {
+  host: string;
+  /** 0: a free port chosen by the OS. */
+  port: number;
+  seed: number;
+  /** Time spent in each of `validating`, `finalizing` and `cancelling` (0: no wait). */
+  stageDelayMs: number;
+  /** Processing time per line (0: as fast as possible). */
+  perLineDelayMs: number;
+  /** Processing rate cap in lines per second (null: no cap); the slower of this and perLineDelayMs wins. */
+  linesPerSecond: number | null;
+  /** Lines handled between two yields to the event loop when running at full speed. */
+  chunkLines: number;
+  /** Lines held back at most when shuffling (memory stays bounded by it). */
+  shuffleWindowLines: number;
+  outputTooLongAs: OutputTooLongForm;
+  /** Lines per input file; more fails validation with `too_many_tasks`. */
+  maxLinesPerFile: number;
+  /** Largest accepted upload; larger answers 413. */
+  maxUploadBytes: number;
+  /** Validation errors kept per batch (a broken 50,000-line file must not fill memory). */
+  maxValidationErrors: number;
+  /** Unix time in ms; injectable so tests can move past `expires_at`. */
+  clock: () => number;
+  profiles: Record<string, ModelProfile>;
+  faults: SimulatorFaults;
+}
+
+export const CHEAP_MODEL_PROFILE: ModelProfile = {
+  failureRate: 0.04,
+  jsonValidateShare: 0.935,
+  serverErrorRate: 0.002,
+  schemaViolationRate: 0,
+  contextTokens: 131_072,
+  maxCompletionTokens: 65_536,
+  supportsStrict: true,
+  reasoningTokens: 160,
+  longOutputTokens: 1_400,
+};
+
+export const STRONG_REASONING_PROFILE: ModelProfile = { ...CHEAP_MODEL_PROFILE, failureRate: 0 };
+
+export const STRONG_MODEL_PROFILE: ModelProfile = {
+  ...CHEAP_MODEL_PROFILE,
+  failureRate: 0,
+  maxCompletionTokens: 32_768,
+  supportsStrict: false,
+  reasoningTokens: 0,
+};
+
+export const NO_FAULTS: SimulatorFaults = {
+  shuffle: false,
+  missingRate: 0,
+  malformedRate: 0,
+  rateLimitFirst: 0,
+  rateLimitRoute: null,
+  rateLimitRetryAfterMs: 200,
+  downloadErrorsFirst: 0,
+  responseDelayMs: 0,
+  expireAfterFraction: null,
+  unfinishedInErrorFile: false,
+  failValidation: false,
+  dropCreateResponses: 0,
+};
+
+/** The chat models Groq lists for batch work; any other model fails validation with model_not_found. */
+export function defaultProfiles(): Record<string, ModelProfile> {
+  return {
+    'openai/gpt-oss-20b': { ...CHEAP_MODEL_PROFILE },
+    'openai/gpt-oss-120b': { ...STRONG_REASONING_PROFILE },
+    'llama-3.3-70b-versatile': { ...STRONG_MODEL_PROFILE },
+    'llama-3.1-8b-instant': { ...STRONG_MODEL_PROFILE, maxCompletionTokens: 131_072 },
+    'meta-llama/llama-4-scout-17b-16e-instruct': { ...STRONG_MODEL_PROFILE, maxCompletionTokens: 8_192 },
+  };
+}
+
+export const DEFAULT_SIMULATOR_OPTIONS: Readonly<SimulatorOptions> = {
+  host: '127.0.0.1',
+  port: 0,
+  seed: 42,
+  stageDelayMs: 0,
+  perLineDelayMs: 0,
+  linesPerSecond: null,
+  chunkLines: 256,
+  shuffleWindowLines: 2_048,
+  outputTooLongAs: 'error',
+  maxLinesPerFile: 50_000,
+  maxUploadBytes: 200 * 1024 * 1024,
+  maxValidationErrors: 1_000,
+  clock: () => Date.now(),
+  profiles: defaultProfiles(),
+  faults: NO_FAULTS,
+};
+
+/** Full options from a partial set: profiles and faults are merged key by key, never shared. */
+export function resolveOptions(overrides: Partial<SimulatorOptions> = {}): SimulatorOptions {
+  const profiles = defaultProfiles();
+  for (const [model, profile] of Object.entries(overrides.profiles ?? {})) {
+    profiles[model] = { ...(profiles[model] ?? STRONG_MODEL_PROFILE), ...profile };
+  }
+  return {
+    ...DEFAULT_SIMULATOR_OPTIONS,
+    ...overrides,
+    profiles,
+    faults: { ...NO_FAULTS, ...overrides.faults },
+  };
+}
+
+type FieldKind = 'boolean' | 'number' | 'number|null' | 'string|null';
+
+const FAULT_FIELDS: Record<keyof SimulatorFaults, FieldKind> = {
+  shuffle: 'boolean',
+  missingRate: 'number',
+  malformedRate: 'number',
+  rateLimitFirst: 'number',
+  rateLimitRoute: 'string|null',
+  rateLimitRetryAfterMs: 'number',
+  downloadErrorsFirst: 'number',
+  responseDelayMs: 'number',
+  expireAfterFraction: 'number|null',
+  unfinishedInErrorFile: 'boolean',
+  failValidation: 'boolean',
+  dropCreateResponses: 'number',
+};
+
+const PROFILE_FIELDS: Record<keyof ModelProfile, FieldKind> = {
+  failureRate: 'number',
+  jsonValidateShare: 'number',
+  serverErrorRate: 'number',
+  schemaViolationRate: 'number',
+  contextTokens: 'number',
+  maxCompletionTokens: 'number',
+  supportsStrict: 'boolean',
+  reasoningTokens: 'number',
+  longOutputTokens: 'number',
+};
+
+function fits(kind: FieldKind, value: unknown): boolean {
+  if (value === null) return kind.endsWith('|null');
+  if (kind === 'boolean') return typeof value === 'boolean';
+  if (kind.startsWith('number')) return typeof value === 'number' && Number.isFinite(value) && value >= 0;
+  return typeof value === 'string';
+}
+
+function parseFields<T>(what: string, fields: Record<string, FieldKind>, input: unknown): Partial<T> {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new Error(`${what} must be a JSON object`);
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(input)) {
+    const kind = fields[key];
+    if (!kind) throw new Error(`unknown ${what} field "${key}" (known: ${Object.keys(fields).join(', ')})`);
+    if (!fits(kind, value)) throw new Error(`${what} field "${key}" must be ${kind} (non-negative for numbers)`);
+    out[key] = value;
+  }
+  return out as Partial<T>;
+}
+
+/** Checks faults that come from outside the process (control route, CLI, environment). */
+export function parseFaults(input: unknown): Partial<SimulatorFaults> {
+  return parseFields<SimulatorFaults>('fault', FAULT_FIELDS, input);
+}
+
+/** Checks a partial model profile that comes from outside the process. */
+export function parseProfile(input: unknown): Partial<ModelProfile> {
+  return parseFields<ModelProfile>('profile', PROFILE_FIELDS, input);
+}
