@@ -56,6 +56,17 @@ describe('cascade ingest + run', () => {
     );
     expect(after).toEqual({ pass_one: 50, pending: 70, done: 50 });
     expect(first.stdout).toMatch(/lost: 0/);
+    const [{ batch_id: batchId, provider_batch_id: providerId }] = await db.dataSource.query(
+      `SELECT batch_id, provider_batch_id FROM batches WHERE pass = 1 ORDER BY created_at LIMIT 1`,
+    );
+    for (const id of [batchId, providerId]) {
+      const status = cascade('status', id);
+      expect(status.status).toBe(0);
+      expect(status.stdout).toMatch(new RegExp(`batch ${batchId}  provider ${providerId}`));
+      expect(status.stdout).toMatch(/state finished  provider status completed  pass 1/);
+      expect(status.stdout).toMatch(/outcomes (succeeded|failed) \d+/);
+    }
+    expect(cascade('status', 'no-such-batch').status).toBe(1);
 
     const second = cascade('run', '--poll', '--with-fallback', '--timeout-ms', '200000');
     expect(second.status).toBe(0);
