@@ -63,7 +63,7 @@ describe('cascade ingest + run', () => {
       const status = cascade('status', id);
       expect(status.status).toBe(0);
       expect(status.stdout).toMatch(new RegExp(`batch ${batchId}  provider ${providerId}`));
-      expect(status.stdout).toMatch(/state finished  provider status completed  pass 1/);
+      expect(status.stdout).toMatch(/state finished {2}provider status completed {2}pass 1/);
       expect(status.stdout).toMatch(/outcomes (succeeded|failed) \d+/);
     }
     expect(cascade('status', 'no-such-batch').status).toBe(1);
