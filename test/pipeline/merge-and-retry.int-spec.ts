@@ -23,6 +23,7 @@ describe('ingest → retry → merge against PostgreSQL', () => {
     guard: { maxBodyChars: 20_000, maxReviewChars: 2_000, maxReviews: 20 },
     modelChain: ['openai/gpt-oss-20b', 'llama-3.3-70b-versatile'],
     maxTokens: 1_024,
+    cacheTtlHours: 720,
   };
   const ingestion = new IngestionService(new RequestRepository(), settings);
   const retry = new RetryService(new FailureRepository(), outbox, {

@@ -27,6 +27,7 @@ describe('recovery: crashes, stuck requests, failed writes', () => {
     guard: { maxBodyChars: 20_000, maxReviewChars: 2_000, maxReviews: 20 },
     modelChain: ['openai/gpt-oss-20b', 'llama-3.3-70b-versatile'],
     maxTokens: 1_024,
+    cacheTtlHours: 720,
   };
   const assemblerSettings = {
     minPass: 1,

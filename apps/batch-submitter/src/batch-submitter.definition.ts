@@ -1,5 +1,5 @@
 import { Topic } from '#contracts';
-import { AssemblerLifecycle, batchAssemblerProvider } from '#batching';
+import { AssemblerLifecycle, batchAssemblerProvider, QuotaLifecycle, quotaGuardProvider } from '#batching';
 import type { ServiceDefinition } from '#platform';
 import { Module } from '@nestjs/common';
 import { batchSubmitterEnv, SUBMITTER_SETTINGS, submitterSettingsFrom } from './batch-submitter.settings.js';
@@ -26,6 +26,8 @@ export const batchSubmitterService: ServiceDefinition<typeof batchSubmitterEnv> 
       // Pass 1 only: later passes are the retry-service's.
       batchAssemblerProvider(config.env, { minPass: 1, maxPass: 1 }, 'batch-submitter'),
       AssemblerLifecycle,
+      quotaGuardProvider(config.env),
+      QuotaLifecycle,
     ],
   }),
 };

@@ -21,6 +21,7 @@ export interface SubmitterSettings {
   guard: GuardLimits;
   modelChain: string[];
   maxTokens: number;
+  cacheTtlHours: number;
 }
 
 export function submitterSettingsFrom(env: BatchSubmitterEnv): SubmitterSettings {
@@ -29,5 +30,6 @@ export function submitterSettingsFrom(env: BatchSubmitterEnv): SubmitterSettings
     guard: { maxBodyChars: env.PR_BODY_MAX_CHARS, maxReviewChars: env.PR_REVIEW_MAX_CHARS, maxReviews: env.PR_MAX_REVIEWS },
     modelChain: env.MODEL_CHAIN,
     maxTokens: env.MAX_TOKENS,
+    cacheTtlHours: env.CACHE_TTL_HOURS,
   };
 }

@@ -22,7 +22,6 @@ export const pollerEnv = submissionEnv.extend({
   POLL_FIRST_DELAY_MS: positiveInt.default(5_000),
   POLL_MAX_DELAY_MS: positiveInt.default(300_000),
   POLL_LEASE_MS: positiveInt.default(600_000),
-  MODEL_PRICES_JSON: z.string().optional(),
 });
 
 export const pollerDefinition: ServiceDefinition<typeof pollerEnv> = {

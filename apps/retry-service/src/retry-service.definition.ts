@@ -1,5 +1,5 @@
 import { Topic } from '#contracts';
-import { AssemblerLifecycle, batchAssemblerProvider, submissionEnv } from '#batching';
+import { AssemblerLifecycle, batchAssemblerProvider, submissionEnv, QuotaLifecycle, quotaGuardProvider } from '#batching';
 import type { ServiceDefinition } from '#platform';
 import { Module } from '@nestjs/common';
 import { z } from 'zod';
@@ -38,6 +38,8 @@ export const retryServiceDefinition: ServiceDefinition<typeof retryServiceEnv> =
       // Every pass after the first goes back through the Batch API from here.
       batchAssemblerProvider(config.env, { minPass: 2, maxPass: 1_000 }, 'retry-service'),
       AssemblerLifecycle,
+      quotaGuardProvider(config.env),
+      QuotaLifecycle,
     ],
   }),
 };

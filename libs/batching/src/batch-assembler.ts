@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { chunkBySize, createEvent, MAX_EVENT_BYTES, type RequestMetadata, Topic } from '#contracts';
-import { inTransaction, type OutboxRelay, type OutboxRepository } from '#platform';
+import { inTransaction, type OutboxRelay, type OutboxRepository, readControl, setHold, clearHold } from '#platform';
 import type { Logger } from 'pino';
 import type { DataSource, EntityManager } from 'typeorm';
 import { batchKeyOf } from './batch-key.js';
 import { BatchRepository, type BatchRow, metadataOf, type PendingGroup } from './batch.repository.js';
 import type { BatchInputLine, BatchProviderPort } from './provider-port.js';
+import type { Admission, LineEstimate } from './quota/quota-gate.js';
 
 export interface AssemblerSettings {
   /** Which passes this service submits: the batch-submitter takes pass 1, the retry-service the rest. */
@@ -26,10 +27,11 @@ export interface AssemblerSettings {
 /** Turns a stored PR (the guarded prompt input) into the provider's request body. */
 export type LineBuilder = (item: { metadata: RequestMetadata; pr: Record<string, unknown> }, batch: BatchRow) => BatchInputLine;
 
-export interface AssemblerHooks {
-  /** Checked before each new batch: a quota or budget may hold submission back. */
-  mayFormBatch?: (group: PendingGroup) => Promise<{ allowed: boolean; reason?: string }>;
-  paused?: () => boolean;
+/** Checked before each new batch: quotas and budgets may split a batch or hold submission back. */
+export interface SubmissionQuota {
+  admit(model: string, lines: readonly LineEstimate[]): Promise<Admission>;
+  record(model: string, lines: readonly LineEstimate[]): Promise<void>;
+  estimate(model: string, requestBodyChars: number, maxTokens: number): LineEstimate;
 }
 
 /**
@@ -54,8 +56,11 @@ export class BatchAssembler {
     private readonly relay: OutboxRelay,
     private readonly logger: Logger,
     private readonly settings: AssemblerSettings,
-    private readonly hooks: AssemblerHooks = {},
+    private readonly quota: SubmissionQuota | null = null,
   ) {}
+
+  /** The hold last written by this process, so an unchanged hold is not rewritten every tick. */
+  private heldFor: string | null = null;
 
   start(): void {
     this.stopped = false;
@@ -92,17 +97,13 @@ export class BatchAssembler {
       this.logger.warn({ batchId: batch.batch_id, batchKey: batch.batch_key }, 'resuming an interrupted submission');
       if (await this.submit(batch, true)) submitted++;
     }
-    if (this.hooks.paused?.()) return submitted;
+    // An operator's pause stops new batches; the interrupted submissions above still finish.
+    if ((await readControl(this.dataSource.manager, 'submission.pause')).paused) return submitted;
     const groups = await this.repository.pendingGroups(this.dataSource.manager, this.settings.minPass, this.settings.maxPass);
     for (const group of groups) {
       let waiting = group.waiting;
       while (waiting > 0 && (options.force || waiting >= this.settings.maxLines || group.oldest_age_ms >= this.settings.lingerMs)) {
         if (this.remainingAllowance() === 0) return submitted;
-        const gate = (await this.hooks.mayFormBatch?.(group)) ?? { allowed: true };
-        if (!gate.allowed) {
-          this.logger.info({ model: group.model, pass: group.pass, reason: gate.reason }, 'submission held back');
-          break;
-        }
         const batch = await this.formBatch(group);
         if (!batch) break;
         waiting -= batch.request_count;
@@ -118,9 +119,10 @@ export class BatchAssembler {
   }
 
   private async formBatch(group: PendingGroup): Promise<BatchRow | null> {
-    return inTransaction(this.dataSource, async (manager) => {
+    let admitted: LineEstimate[] = [];
+    const batch = await inTransaction(this.dataSource, async (manager) => {
       const candidates = await this.repository.claimPending(manager, group, Math.min(this.settings.maxLines, this.remainingAllowance()));
-      const chosen = [];
+      let chosen = [];
       let bytes = 0;
       for (const candidate of candidates) {
         // Prompt and schema add a few KB per line on top of the stored PR text.
@@ -130,20 +132,50 @@ export class BatchAssembler {
         bytes += lineBytes;
       }
       if (chosen.length === 0) return null;
-      const items = chosen.map(metadataOf);
-      const batch: BatchRow = {
+      const draft: BatchRow = {
         batch_id: randomUUID(),
-        batch_key: batchKeyOf(group.pass, group.model, group.prompt_version, items),
+        batch_key: '',
         pass: group.pass,
         model: group.model,
         prompt_version: group.prompt_version,
         max_tokens: group.max_tokens,
-        request_count: items.length,
+        request_count: 0,
       };
+      if (this.quota) {
+        const estimates = chosen.map((c) =>
+          this.quota!.estimate(group.model, JSON.stringify(this.buildLine({ metadata: metadataOf(c), pr: c.pr }, draft).body).length, group.max_tokens),
+        );
+        const admission = await this.quota.admit(group.model, estimates);
+        if (admission.admitted === 0) {
+          await this.hold(manager, group.model, admission.limit!);
+          return null;
+        }
+        if (admission.admitted < chosen.length) {
+          this.logger.info({ model: group.model, admitted: admission.admitted, of: chosen.length, reason: admission.limit?.reason }, 'batch split by a quota');
+        }
+        chosen = chosen.slice(0, admission.admitted);
+        admitted = estimates.slice(0, admission.admitted);
+      }
+      const items = chosen.map(metadataOf);
+      const batch: BatchRow = { ...draft, batch_key: batchKeyOf(group.pass, group.model, group.prompt_version, items), request_count: items.length };
       await this.repository.recordIntent(manager, batch, items, this.owner, this.settings.leaseMs);
+      if (await clearHold(manager, group.model)) this.logger.info({ model: group.model }, 'submission hold released');
+      this.heldFor = null;
       this.submittedRequests += items.length;
       return batch;
     });
+    // Counted once the intent is committed: from here on the batch will be sent (or adopted) exactly once.
+    if (batch && this.quota) await this.quota.record(group.model, admitted);
+    return batch;
+  }
+
+  /** Records why submission waits, for `cascade status` and the ops API; logged once per distinct reason. */
+  private async hold(manager: EntityManager, model: string, limit: NonNullable<Admission['limit']>): Promise<void> {
+    const key = `${limit.kind}|${model}`;
+    if (this.heldFor === key) return;
+    await setHold(manager, { kind: limit.kind, model, reason: limit.reason, since: new Date().toISOString() });
+    this.heldFor = key;
+    this.logger.warn({ model, kind: limit.kind }, `submission held: ${limit.reason}`);
   }
 
   private async submit(batch: BatchRow, resumed: boolean): Promise<boolean> {

@@ -6,3 +6,7 @@ export * from './pipeline-settings.js';
 export * from './groq-provider.js';
 export * from './assembler.lifecycle.js';
 export * from './assembler.provider.js';
+export * from './quota/quota-store.js';
+export * from './quota/quota-gate.js';
+export * from './quota/quota-guard.js';
+export * from './quota/quota.providers.js';

@@ -3,6 +3,28 @@ import type { AssemblerSettings } from './batch-assembler.js';
 
 const positiveInt = z.coerce.number().int().positive();
 
+const modelLimits = z.strictObject({
+  requestsPerMinute: z.number().int().positive().optional(),
+  requestsPerDay: z.number().int().positive().optional(),
+  tokensPerMinute: z.number().int().positive().optional(),
+  tokensPerDay: z.number().int().positive().optional(),
+});
+
+/** `{"openai/gpt-oss-20b": {"tokensPerDay": 5000000, "requestsPerMinute": 100000}}`: a JSON error names the model and field. */
+const modelQuotasJson = z
+  .string()
+  .optional()
+  .transform((text, ctx) => {
+    if (!text || text.trim() === '') return {};
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: `is not JSON: ${(error as Error).message}` });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.record(z.string().min(1), modelLimits));
+
 /** Variables shared by the two services that submit batches (batch-submitter and retry-service). */
 export const submissionEnv = z.object({
   MODEL_CHAIN: z
@@ -26,6 +48,18 @@ export const submissionEnv = z.object({
     .default('https://api.groq.com'),
   GROQ_COMPLETION_WINDOW: z.string().regex(/^\d+[hd]$/, 'must look like 24h or 7d').default('24h'),
   GROQ_TIMEOUT_MS: positiveInt.default(60_000),
+  /** Quota counters live in Redis when set (shared by replicas, kept across restarts), else in each process. */
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  QUOTA_KEY_PREFIX: z.string().min(1).max(100).default('cascade'),
+  /** Per-model limits on what we send: requests and tokens per minute and per UTC day. */
+  MODEL_QUOTAS_JSON: modelQuotasJson,
+  /** Tokens per model per UTC day (input estimate + output budget); a model's own tokensPerDay wins. */
+  DAILY_TOKEN_BUDGET: positiveInt.optional(),
+  /** USD per UTC day across models, counted at submission at the most each line can cost. */
+  DAILY_SPEND_BUDGET_USD: z.coerce.number().positive().optional(),
+  MODEL_PRICES_JSON: z.string().optional(),
+  /** How long an analysis answers identical content (same hash and prompt version) at $0. */
+  CACHE_TTL_HOURS: positiveInt.default(30 * 24),
   /** Submit at most this many requests in this process's life (unset: no limit). */
   SUBMIT_LIMIT: z.coerce.number().int().nonnegative().optional(),
 });

@@ -15,3 +15,4 @@ export * from './platform.tokens.js';
 export * from './platform.module.js';
 export * from './bootstrap/bootstrap-service.js';
 export * from './ops/ops-token.guard.js';
+export * from './ops/control-state.js';

@@ -42,9 +42,9 @@ export class IngestionService {
       await this.requests.writeTerminalResult(manager, metadata, { status: 'excluded', reason: guarded.exclusion });
       return 'excluded';
     }
-    const reusable = await this.requests.findReusableResult(manager, metadata.contentHash, promptVersion);
+    const reusable = await this.requests.findReusableResult(manager, metadata.contentHash, promptVersion, this.settings.cacheTtlHours);
     if (reusable) {
-      await this.requests.upsert(manager, { metadata, pr: stored, status: 'succeeded', stage: 'reused', exclusionReason: null, model: null, maxTokens: null });
+      await this.requests.upsert(manager, { metadata, pr: stored, status: 'succeeded', stage: 'reused', exclusionReason: null, model: null, maxTokens: null, cache: 'hit' });
       await this.requests.writeTerminalResult(manager, metadata, {
         status: 'succeeded',
         analysis: reusable.analysis,
@@ -59,6 +59,7 @@ export class IngestionService {
       exclusionReason: null,
       model: this.settings.modelChain[0]!,
       maxTokens: this.settings.maxTokens,
+      cache: 'miss',
     });
     return existing ? 'requeued' : 'queued';
   }

@@ -19,6 +19,8 @@ export interface NewRequest {
   /** The first model of the chain and its output budget, for pending requests. */
   model: string | null;
   maxTokens: number | null;
+  /** Whether the response cache answered (excluded requests never look). */
+  cache?: 'hit' | 'miss';
 }
 
 interface ReusableResult {
@@ -40,11 +42,18 @@ export class RequestRepository {
     return rows[0] ?? null;
   }
 
-  async findReusableResult(manager: EntityManager, contentHash: string, promptVersion: string): Promise<ReusableResult | null> {
+  /**
+   * The response cache: a succeeded result for the same content and prompt version, younger than the
+   * TTL and than the operators' last "clear cache".
+   */
+  async findReusableResult(manager: EntityManager, contentHash: string, promptVersion: string, ttlHours: number): Promise<ReusableResult | null> {
     const rows: ReusableResult[] = await manager.query(
       `SELECT request_id, analysis, model, pass FROM results
-       WHERE content_hash = $1 AND prompt_version = $2 AND status = 'succeeded' LIMIT 1`,
-      [contentHash, promptVersion],
+       WHERE content_hash = $1 AND prompt_version = $2 AND status = 'succeeded'
+         AND resolved_at >= greatest(now() - make_interval(hours => $3::int),
+                                     coalesce((SELECT (value->>'clearedAt')::timestamptz FROM control_state WHERE key = 'cache'), '-infinity'))
+       ORDER BY resolved_at DESC LIMIT 1`,
+      [contentHash, promptVersion, ttlHours],
     );
     return rows[0] ?? null;
   }
@@ -73,7 +82,7 @@ export class RequestRepository {
         request.stage,
         request.exclusionReason,
         JSON.stringify(request.pr),
-        JSON.stringify(request.pr.flags),
+        JSON.stringify(request.cache ? { ...request.pr.flags, cache: request.cache } : request.pr.flags),
         request.model,
         request.maxTokens,
       ],
