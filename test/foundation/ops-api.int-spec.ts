@@ -48,7 +48,7 @@ describe('ops API (poller)', () => {
     );
     await db.dataSource.query(
       `INSERT INTO requests (request_id, prompt_version, correlation_id, team, repo, pr_number, content_hash, status, stage, attempt, pass, model, max_tokens, current_batch_id, pr)
-       VALUES ('acme/api#1', 'pr-analysis-v1', 'c', 'payments', 'acme/api', 1, $1, 'in_flight', 'submitted', 1, 1, 'openai/gpt-oss-20b', 1024, 'b-finished', '{}')`,
+       VALUES ('acme/api#1', 'pr-analysis-v1', 'c', 'payments', 'acme/api', 1, $1, 'in_flight', 'submitted', 1, 1, 'openai/gpt-oss-20b', 1024, 'b-finished', '{"body": "confidential PR body text"}')`,
       ['a'.repeat(64)],
     );
     await db.dataSource.query(
@@ -76,7 +76,9 @@ describe('ops API (poller)', () => {
     expect((await fetch(`${base}/batches/nope`)).status).toBe(404);
   });
 
-  it.each(['/batches/b-finished/retry', '/batches/b-finished/cancel'])('%s refuses a missing token (401) and a wrong one (403)', async (path) => {
+  const MUTATING = ['/batches/b-finished/retry', '/batches/b-finished/cancel', '/cache/clear', '/submission/pause', '/submission/resume'];
+
+  it.each(MUTATING)('%s refuses a missing token (401) and a wrong one (403)', async (path) => {
     expect((await post(path)).status).toBe(401);
     expect((await post(path, 'wrong-token-0000000000')).status).toBe(403);
   });
@@ -89,8 +91,69 @@ describe('ops API (poller)', () => {
     expect(row).toEqual({ status: 'pending', attempt: 2 });
   });
 
-  it('never writes the token to its logs', () => {
+  it("shows one request's history across passes without the PR text; unknown ids are 404", async () => {
+    const response = await fetch(`${base}/requests/${encodeURIComponent('acme/api#1')}`);
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    const history = JSON.parse(text) as { requests: Array<{ status: string; attempt: number }>; batches: Array<{ batchId: string }> };
+    expect(history.requests).toEqual([expect.objectContaining({ status: 'pending', attempt: 2 })]);
+    expect(history.batches.map((b) => b.batchId)).toEqual(['b-finished']);
+    expect(text).not.toContain('confidential PR body text');
+    expect((await fetch(`${base}/requests/nope`)).status).toBe(404);
+  });
+
+  it('pauses and resumes submission with the token, and says so in the submission status', async () => {
+    expect(((await (await fetch(`${base}/submission`)).json()) as { state: string }).state).toBe('running');
+    const paused = await fetch(`${base}/submission/pause`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'provider incident' }),
+    });
+    expect(paused.status).toBe(202);
+    const status = (await (await fetch(`${base}/submission`)).json()) as { state: string; message: string };
+    expect(status.state).toBe('paused');
+    expect(status.message).toContain('provider incident');
+    expect((await post('/submission/resume', TOKEN)).status).toBe(202);
+    expect(((await (await fetch(`${base}/submission`)).json()) as { state: string }).state).toBe('running');
+  });
+
+  it('shows cache statistics and clears the cache with the token', async () => {
+    const before = (await (await fetch(`${base}/cache`)).json()) as { ttlHours: number; clearedAt: string | null; hits: number; entries: number };
+    expect(before).toMatchObject({ ttlHours: 720, clearedAt: null, hits: 0, entries: 0 });
+    const cleared = await post('/cache/clear', TOKEN);
+    expect(cleared.status).toBe(202);
+    const after = (await (await fetch(`${base}/cache`)).json()) as { clearedAt: string | null };
+    expect(after.clearedAt).toBe(((await cleared.json()) as { clearedAt: string }).clearedAt);
+  });
+
+  it('shows quotas per model of the chain and the reconcile summary', async () => {
+    const quota = (await (await fetch(`${base}/quota`)).json()) as { store: string; models: Array<{ model: string; usage: { day: { requests: number } } }> };
+    expect(quota.store).toBe('memory');
+    expect(quota.models.map((m) => m.model)).toEqual(expect.arrayContaining(['openai/gpt-oss-20b', 'llama-3.3-70b-versatile']));
+    const summary = (await (await fetch(`${base}/reconcile`)).json()) as { ingested: number; inFlight: number };
+    expect(summary).toMatchObject({ ingested: 1, inFlight: 1 });
+  });
+
+  it('documents every route in OpenAPI, with bearer auth on exactly the mutating ones', async () => {
+    const document = (await (await fetch(`${base}/docs/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, { security?: unknown[] }>>;
+    };
+    const secured = Object.entries(document.paths).flatMap(([path, operations]) =>
+      Object.entries(operations).filter(([, op]) => op.security?.length).map(([method]) => `${method} ${path}`),
+    );
+    expect(secured.sort()).toEqual(
+      ['post /batches/{id}/cancel', 'post /batches/{id}/retry', 'post /cache/clear', 'post /submission/pause', 'post /submission/resume'].sort(),
+    );
+    for (const path of ['/batches', '/batches/{id}', '/requests/{id}', '/quota', '/cache', '/submission', '/reconcile']) {
+      expect(document.paths[path]?.get).toBeDefined();
+    }
+  });
+
+  it('never writes the token or the provider key to its logs, and logs each change', () => {
     expect(output).toContain('"action":"retry"');
+    expect(output).toContain('"action":"submission.pause"');
+    expect(output).toContain('"action":"cache.clear"');
     expect(output).not.toContain(TOKEN);
+    expect(output).not.toContain('fake-ops-api-test-key');
   });
 });

@@ -1,10 +1,13 @@
 import { Topic } from '#contracts';
-import { groqClientFrom, submissionEnv } from '#batching';
+import { groqClientFrom, QuotaLifecycle, quotaGuardProvider, submissionEnv } from '#batching';
 import { priceTableFrom } from '#groq-batch';
-import { OpsTokenGuard, type ServiceDefinition } from '#platform';
+import { consumerGroupOf, OpsTokenGuard, type ServiceDefinition } from '#platform';
 import { Module } from '@nestjs/common';
 import { z } from 'zod';
 import { BatchesController } from './ops/batches.controller.js';
+import { OperationsController } from './ops/operations.controller.js';
+import { OPS_SETTINGS, type OpsSettings } from './ops/ops-settings.js';
+import { RequestsController } from './ops/requests.controller.js';
 import { BATCH_OUTCOME_READER } from './polling/batch-outcome.port.js';
 import { GroqOutcomeReader } from './polling/groq-outcome.reader.js';
 import { POLLER_SETTINGS, PollerService } from './polling/poller.service.js';
@@ -32,7 +35,7 @@ export const pollerDefinition: ServiceDefinition<typeof pollerEnv> = {
   module: (platform, config) => ({
     module: PollerModule,
     imports: [platform],
-    controllers: [BatchSubmittedController, BatchesController],
+    controllers: [BatchSubmittedController, BatchesController, RequestsController, OperationsController],
     providers: [
       BatchTrackingRepository,
       {
@@ -53,6 +56,19 @@ export const pollerDefinition: ServiceDefinition<typeof pollerEnv> = {
       },
       PollerService,
       OpsTokenGuard,
+      quotaGuardProvider(config.env),
+      QuotaLifecycle,
+      {
+        provide: OPS_SETTINGS,
+        useValue: {
+          modelChain: config.env.MODEL_CHAIN,
+          cacheTtlHours: config.env.CACHE_TTL_HOURS,
+          stageDeadlineMs: config.env.STAGE_DEADLINE_MS,
+          strongModel: config.env.MODEL_CHAIN.at(-1)!,
+          topicPrefix: config.kafka.topicPrefix,
+          groups: ['batch-submitter', 'poller', 'retry-service', 'result-writer'].map((service) => consumerGroupOf(service, config.kafka.topicPrefix)),
+        } satisfies OpsSettings,
+      },
     ],
   }),
 };

@@ -20,12 +20,16 @@ export interface BatchView {
 const COLUMNS = `batch_id, provider_batch_id, state, provider_status, pass, model, prompt_version, request_count, cost_usd,
                  created_at, submitted_at, finished_at, last_error`;
 
-export async function listBatches(manager: EntityManager, filter: { state?: string; pass?: number; limit?: number }): Promise<BatchView[]> {
+export async function listBatches(
+  manager: EntityManager,
+  filter: { state?: string; pass?: number; model?: string; promptVersion?: string; limit?: number },
+): Promise<BatchView[]> {
   return manager.query(
     `SELECT ${COLUMNS} FROM batches
      WHERE ($1::text IS NULL OR state = $1) AND ($2::int IS NULL OR pass = $2)
+       AND ($4::text IS NULL OR model = $4) AND ($5::text IS NULL OR prompt_version = $5)
      ORDER BY created_at DESC LIMIT $3`,
-    [filter.state ?? null, filter.pass ?? null, Math.min(filter.limit ?? 100, 1_000)],
+    [filter.state ?? null, filter.pass ?? null, Math.min(filter.limit ?? 100, 1_000), filter.model ?? null, filter.promptVersion ?? null],
   );
 }
 

@@ -1,11 +1,14 @@
 import { batchDetail, listBatches, retryBatch } from '#ledger';
-import { inTransaction, OpsTokenGuard, ROOT_LOGGER } from '#platform';
-import { Controller, Get, HttpCode, Inject, NotFoundException, Param, Post, Query, UseGuards } from '@nestjs/common';
+import { inTransaction, ROOT_LOGGER } from '#platform';
+import { BadRequestException, Controller, Get, Inject, NotFoundException, Param, Post, Query } from '@nestjs/common';
+import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
+import { OpsMutation } from './ops-mutation.decorator.js';
 import { BATCH_OUTCOME_READER, type BatchOutcomeReader } from '../polling/batch-outcome.port.js';
 
 /** Operators' view of batches; the calls that change something need the ops token. */
+@ApiTags('batches')
 @Controller('batches')
 export class BatchesController {
   constructor(
@@ -15,11 +18,30 @@ export class BatchesController {
   ) {}
 
   @Get()
-  list(@Query('state') state?: string, @Query('pass') pass?: string, @Query('limit') limit?: string) {
-    return listBatches(this.dataSource.manager, { state, pass: pass ? Number(pass) : undefined, limit: limit ? Number(limit) : undefined });
+  @ApiOperation({ summary: 'Batches, newest first, filtered by state, pass, model or prompt version' })
+  @ApiQuery({ name: 'state', required: false, enum: ['creating', 'submitted', 'finished', 'submit_failed'] })
+  @ApiQuery({ name: 'pass', required: false, type: Number })
+  @ApiQuery({ name: 'model', required: false })
+  @ApiQuery({ name: 'promptVersion', required: false })
+  @ApiQuery({ name: 'limit', required: false, type: Number, description: 'at most 1000 (default 100)' })
+  list(
+    @Query('state') state?: string,
+    @Query('pass') pass?: string,
+    @Query('model') model?: string,
+    @Query('promptVersion') promptVersion?: string,
+    @Query('limit') limit?: string,
+  ) {
+    return listBatches(this.dataSource.manager, {
+      state,
+      pass: integerParam('pass', pass),
+      model,
+      promptVersion,
+      limit: integerParam('limit', limit),
+    });
   }
 
   @Get(':id')
+  @ApiOperation({ summary: "One batch (our id or the provider's) with its items' outcomes and its failures by code" })
   async one(@Param('id') id: string) {
     const detail = await batchDetail(this.dataSource.manager, id);
     if (!detail) throw new NotFoundException(`no batch with id ${id}`);
@@ -27,8 +49,8 @@ export class BatchesController {
   }
 
   @Post(':id/retry')
-  @HttpCode(202)
-  @UseGuards(OpsTokenGuard)
+  @ApiOperation({ summary: 'Poll again now, resume an interrupted submission, or queue the stranded requests of a finished batch again' })
+  @OpsMutation()
   async retry(@Param('id') id: string) {
     const message = await inTransaction(this.dataSource, (m) => retryBatch(m, id));
     if (!message) throw new NotFoundException(`no batch with id ${id}`);
@@ -38,8 +60,8 @@ export class BatchesController {
 
   /** Asks the provider to cancel; the poller then retries the unfinished requests as usual. */
   @Post(':id/cancel')
-  @HttpCode(202)
-  @UseGuards(OpsTokenGuard)
+  @ApiOperation({ summary: 'Ask the provider to cancel; unfinished requests are then retried as usual' })
+  @OpsMutation()
   async cancel(@Param('id') id: string) {
     const detail = await batchDetail(this.dataSource.manager, id);
     if (!detail?.batch.provider_batch_id) throw new NotFoundException(`no submitted batch with id ${id}`);
@@ -47,4 +69,10 @@ export class BatchesController {
     this.logger.info({ batchId: detail.batch.batch_id, action: 'cancel', status }, 'cancel requested');
     return { batchId: detail.batch.batch_id, providerStatus: status };
   }
+}
+
+function integerParam(name: string, value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!/^\d+$/.test(value)) throw new BadRequestException(`query parameter ${name} must be a non-negative integer, got "${value.slice(0, 40)}"`);
+  return Number(value);
 }

@@ -1,6 +1,7 @@
 import type { Topic } from '#contracts';
 import type { DynamicModule, INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { type KafkaOptions, Transport } from '@nestjs/microservices';
 import { Logger as PinoNestLogger } from 'nestjs-pino';
 import type { z } from 'zod';
@@ -88,6 +89,14 @@ export async function bootstrapService<S extends z.ZodObject>(
 
   const app = await NestFactory.create(definition.module(PlatformModule.forRoot(runtime), config), { bufferLogs: true, abortOnError: false });
   app.useLogger(app.get(PinoNestLogger));
+  // OpenAPI for the service's HTTP routes: UI at /docs, the document at /docs/openapi.json.
+  const openApi = new DocumentBuilder()
+    .setTitle(`Cascade ${config.service}`)
+    .setDescription('Health, metrics and operations routes. Calls that change something need `Authorization: Bearer <OPS_TOKEN>`.')
+    .setVersion('0.1.0')
+    .addBearerAuth()
+    .build();
+  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, openApi), { jsonDocumentUrl: 'docs/openapi.json', yamlDocumentUrl: 'docs/openapi.yaml' });
   if (definition.consumes.length > 0) {
     app.connectMicroservice<KafkaOptions>(
       {

@@ -1,0 +1,20 @@
+import { requestHistory } from '#ledger';
+import { Controller, Get, Inject, NotFoundException, Param } from '@nestjs/common';
+import { ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { DataSource } from 'typeorm';
+
+@ApiTags('requests')
+@Controller('requests')
+export class RequestsController {
+  constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
+
+  @Get(':id')
+  @ApiOperation({ summary: "One request's full history: every prompt version, batch, pass, attempt and result (never the PR text)" })
+  @ApiOkResponse({ description: 'requests, batches, attempts and results of the id' })
+  @ApiNotFoundResponse({ description: 'no request with this id' })
+  async history(@Param('id') id: string) {
+    const history = await requestHistory(this.dataSource.manager, id);
+    if (!history) throw new NotFoundException(`no request with id ${id}`);
+    return history;
+  }
+}

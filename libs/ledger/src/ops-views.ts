@@ -1,0 +1,81 @@
+import type { EntityManager } from 'typeorm';
+
+export interface CacheStats {
+  ttlHours: number;
+  clearedAt: string | null;
+  /** Lookups answered from an earlier identical analysis, and lookups that went to the provider. */
+  hits: number;
+  misses: number;
+  hitRate: number;
+  /** Distinct (content, prompt version) answers still usable, and the bytes of their analyses. */
+  entries: number;
+  bytes: number;
+}
+
+/** The response cache's statistics, from the requests' cache flags and the results still within the TTL. */
+export async function cacheStats(manager: EntityManager, ttlHours: number): Promise<CacheStats> {
+  const [lookups] = await manager.query(
+    `SELECT count(*) FILTER (WHERE flags->>'cache' = 'hit')::int AS hits,
+            count(*) FILTER (WHERE flags->>'cache' = 'miss')::int AS misses
+     FROM requests`,
+  );
+  const [control] = await manager.query(`SELECT value->>'clearedAt' AS "clearedAt" FROM control_state WHERE key = 'cache'`);
+  const clearedAt: string | null = control?.clearedAt ?? null;
+  const [entries] = await manager.query(
+    `SELECT count(DISTINCT (content_hash, prompt_version))::int AS entries, coalesce(sum(pg_column_size(analysis)), 0)::bigint AS bytes
+     FROM results
+     WHERE status = 'succeeded' AND attempt > 0
+       AND resolved_at >= greatest(now() - make_interval(hours => $1::int), coalesce($2::timestamptz, '-infinity'))`,
+    [ttlHours, clearedAt],
+  );
+  const hits = Number(lookups.hits);
+  const misses = Number(lookups.misses);
+  return {
+    ttlHours,
+    clearedAt,
+    hits,
+    misses,
+    hitRate: hits + misses ? hits / (hits + misses) : 0,
+    entries: Number(entries.entries),
+    bytes: Number(entries.bytes),
+  };
+}
+
+/**
+ * Everything Cascade knows about one request id, across prompt versions and passes: its state, each
+ * batch it was in (pass, model, provider batch), each attempt's outcome and error, and its result.
+ * The PR text itself is left out: it is untrusted input and may be confidential.
+ */
+export async function requestHistory(manager: EntityManager, requestId: string) {
+  const requests = await manager.query(
+    `SELECT request_id AS "requestId", prompt_version AS "promptVersion", correlation_id AS "correlationId", team, repo,
+            pr_number AS "prNumber", content_hash AS "contentHash", status, stage, exclusion_reason AS "exclusionReason",
+            attempt, pass, model, current_batch_id AS "currentBatchId", flags, ingested_at AS "ingestedAt", updated_at AS "updatedAt",
+            stage_deadline_at AS "stageDeadlineAt"
+     FROM requests WHERE request_id = $1 ORDER BY ingested_at`,
+    [requestId],
+  );
+  if (requests.length === 0) return null;
+  const batches = await manager.query(
+    `SELECT i.prompt_version AS "promptVersion", i.attempt, coalesce(i.outcome, 'pending') AS outcome, b.batch_id AS "batchId",
+            b.provider_batch_id AS "providerBatchId", b.pass, b.model, b.state, b.provider_status AS "providerStatus",
+            b.created_at AS "createdAt", b.finished_at AS "finishedAt"
+     FROM batch_items i JOIN batches b ON b.batch_id = i.batch_id
+     WHERE i.request_id = $1 ORDER BY b.created_at`,
+    [requestId],
+  );
+  const attempts = await manager.query(
+    `SELECT prompt_version AS "promptVersion", attempt, pass, model, batch_id AS "batchId", outcome, code, message,
+            http_status AS "httpStatus", recorded_at AS "recordedAt"
+     FROM attempts WHERE request_id = $1 ORDER BY prompt_version, attempt`,
+    [requestId],
+  );
+  const results = await manager.query(
+    `SELECT prompt_version AS "promptVersion", status, model, pass, attempt, prompt_tokens AS "promptTokens",
+            completion_tokens AS "completionTokens", cost_usd::float8 AS "costUsd", error_code AS "errorCode",
+            error_message AS "errorMessage", analysis, resolved_at AS "resolvedAt"
+     FROM results WHERE request_id = $1 ORDER BY prompt_version`,
+    [requestId],
+  );
+  return { requestId, requests, batches, attempts, results };
+}
