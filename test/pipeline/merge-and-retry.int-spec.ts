@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createEvent, type RequestMetadata, type SucceededRequest, Topic } from '#contracts';
 import { samplePayloads } from '#contracts/testing';
-import { reconcile } from '#ledger';
-import { EventPublisher, OutboxRepository } from '#platform';
+import { cacheStats, reconcile } from '#ledger';
+import { EventPublisher, OutboxRepository, writeControl } from '#platform';
 import type { Kafka } from 'kafkajs';
 import type { DataSource } from 'typeorm';
 import { IngestionService } from '../../apps/batch-submitter/src/ingestion/ingestion.service.js';
@@ -178,5 +178,37 @@ describe('ingest → retry → merge against PostgreSQL', () => {
     expect(twin.status).toBe('succeeded');
     expect(Number(twin.cost_usd)).toBe(0);
     expect(twin.error_message).toMatch(/reused the result of r-twin-a/);
+  });
+
+  it('the response cache answers identical content within its TTL, not after a clear or past the TTL, and counts hits and misses', async () => {
+    const before = await cacheStats(ds.manager, 720);
+    const body = `Cached body ${randomUUID()}`;
+    expect(await ingest('cache-a', body)).toBe('queued');
+    const [{ content_hash: hash }] = await ds.query(`SELECT content_hash FROM requests WHERE request_id = 'cache-a'`);
+    await ds.query(
+      `INSERT INTO results (request_id, prompt_version, status, team, repo, pr_number, content_hash, analysis, model, pass, attempt)
+       VALUES ('cache-a', 'pr-analysis-v1', 'succeeded', 'payments', 'acme/api', 1, $1, $2, 'openai/gpt-oss-20b', 1, 1)`,
+      [hash, JSON.stringify(analysis)],
+    );
+    expect(await ingest('cache-b', body)).toBe('reused');
+    const cached = await cacheStats(ds.manager, 720);
+    expect(cached.entries).toBe(before.entries + 1);
+    expect(cached.bytes).toBeGreaterThan(before.bytes);
+
+    // Past the TTL: the same lookup misses (a 1-hour TTL against a result resolved 2 hours ago).
+    await ds.query(`UPDATE results SET resolved_at = now() - interval '2 hours' WHERE request_id = 'cache-a'`);
+    const shortTtl = new IngestionService(new RequestRepository(), { ...settings, cacheTtlHours: 1 });
+    const event = createEvent(Topic.PrIngested, { ...base, requestId: 'cache-ttl', body }, { correlationId: 'c-ttl', producer: 'test' });
+    expect(await ds.transaction((m) => shortTtl.accept(event, m))).toBe('queued');
+    await ds.query(`UPDATE results SET resolved_at = now() WHERE request_id = 'cache-a'`);
+
+    await writeControl(ds.manager, 'cache', { clearedAt: new Date(Date.now() + 1_000).toISOString() });
+    expect(await ingest('cache-c', body)).toBe('queued');
+    const after = await cacheStats(ds.manager, 720);
+    // Lookups: a (miss), b (hit), ttl (miss), c (miss).
+    expect(after.hits - before.hits).toBe(1);
+    expect(after.misses - before.misses).toBe(3);
+    expect(after.entries).toBe(0);
+    await writeControl(ds.manager, 'cache', { clearedAt: null });
   });
 });

@@ -44,12 +44,13 @@ export class RequestRepository {
 
   /**
    * The response cache: a succeeded result for the same content and prompt version, younger than the
-   * TTL and than the operators' last "clear cache".
+   * TTL and than the operators' last "clear cache". Only answers the model gave count (attempt > 0):
+   * a reused copy is younger than its original and would otherwise stretch the TTL forever.
    */
   async findReusableResult(manager: EntityManager, contentHash: string, promptVersion: string, ttlHours: number): Promise<ReusableResult | null> {
     const rows: ReusableResult[] = await manager.query(
       `SELECT request_id, analysis, model, pass FROM results
-       WHERE content_hash = $1 AND prompt_version = $2 AND status = 'succeeded'
+       WHERE content_hash = $1 AND prompt_version = $2 AND status = 'succeeded' AND attempt > 0
          AND resolved_at >= greatest(now() - make_interval(hours => $3::int),
                                      coalesce((SELECT (value->>'clearedAt')::timestamptz FROM control_state WHERE key = 'cache'), '-infinity'))
        ORDER BY resolved_at DESC LIMIT 1`,

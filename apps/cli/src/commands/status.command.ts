@@ -1,10 +1,16 @@
-import { batchDetail } from '#ledger';
+import { batchDetail, reconcile } from '#ledger';
+import { submissionStatus } from '#platform';
 import { Command, CommandRunner, Option } from 'nest-commander';
 import { fail, withDatabase } from '../cli-context.js';
 
-@Command({ name: 'status', arguments: '<batch_id>', description: "A batch's state, counts, pass, model, cost and failures by code (our id or the provider's)" })
+@Command({
+  name: 'status',
+  arguments: '[batch_id]',
+  description: "Without an id: whether submission runs, is paused or held by a budget (and why), and the request counts. With one: a batch's state, counts, pass, model, cost and failures by code (our id or the provider's)",
+})
 export class StatusCommand extends CommandRunner {
   async run([batchId]: string[], options: { json?: boolean }): Promise<void> {
+    if (!batchId) return this.overall(options);
     const found = await withDatabase((ds) => batchDetail(ds.manager, batchId!));
     if (!found) fail(`no batch with id ${batchId} (neither ours nor the provider's)`, 1);
     if (options.json) {
@@ -22,6 +28,22 @@ export class StatusCommand extends CommandRunner {
       `failures by code: ${failures.length ? (failures as Array<{ code: string; count: number }>).map((f) => `${f.code} ${f.count}`).join(', ') : 'none'}`,
     ];
     if (batch.last_error) lines.push(`last error: ${batch.last_error}`);
+    process.stdout.write(`${lines.join('\n')}\n`);
+  }
+
+  private async overall(options: { json?: boolean }): Promise<void> {
+    const { submission, summary } = await withDatabase(async (ds, env) => ({
+      submission: await submissionStatus(ds.manager),
+      summary: await reconcile(ds.manager, { defaultStageDeadlineMs: env.STAGE_DEADLINE_MS, listLimit: 0 }),
+    }));
+    if (options.json) {
+      process.stdout.write(`${JSON.stringify({ submission, requests: summary }, null, 2)}\n`);
+      return;
+    }
+    const lines = [
+      `submission: ${submission.message}`,
+      `requests: ingested ${summary.ingested} = succeeded ${summary.succeeded} + failed ${summary.failed} + excluded ${summary.excluded} + in flight ${summary.inFlight}; stuck ${summary.stuck}, lost ${summary.lost.length}`,
+    ];
     process.stdout.write(`${lines.join('\n')}\n`);
   }
 
