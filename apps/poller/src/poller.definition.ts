@@ -1,10 +1,11 @@
 import { Topic } from '#contracts';
 import { groqClientFrom, QuotaLifecycle, quotaGuardProvider, submissionEnv } from '#batching';
 import { priceTableFrom } from '#groq-batch';
-import { consumerGroupOf, OpsTokenGuard, type ServiceDefinition } from '#platform';
+import { consumerGroupOf, OpsTokenGuard, type ServiceDefinition, topicName } from '#platform';
 import { Module } from '@nestjs/common';
 import { z } from 'zod';
 import { BatchesController } from './ops/batches.controller.js';
+import { DashboardController } from './ops/dashboard.controller.js';
 import { OperationsController } from './ops/operations.controller.js';
 import { OPS_SETTINGS, type OpsSettings } from './ops/ops-settings.js';
 import { RequestsController } from './ops/requests.controller.js';
@@ -16,6 +17,14 @@ import { BatchTrackingRepository } from './tracking/batch-tracking.repository.js
 
 @Module({})
 export class PollerModule {}
+
+/** Each service's consumer group and what it reads (as in each service's definition), for the dashboard's lag. */
+const CONSUMED_TOPICS: Record<string, Topic[]> = {
+  'batch-submitter': [Topic.PrIngested],
+  poller: [Topic.BatchSubmitted],
+  'retry-service': [Topic.RequestsFailed],
+  'result-writer': [Topic.BatchCompleted, Topic.RequestsFailedPermanently],
+};
 
 const positiveInt = z.coerce.number().int().positive();
 
@@ -35,7 +44,7 @@ export const pollerDefinition: ServiceDefinition<typeof pollerEnv> = {
   module: (platform, config) => ({
     module: PollerModule,
     imports: [platform],
-    controllers: [BatchSubmittedController, BatchesController, RequestsController, OperationsController],
+    controllers: [BatchSubmittedController, BatchesController, RequestsController, OperationsController, DashboardController],
     providers: [
       BatchTrackingRepository,
       {
@@ -65,8 +74,13 @@ export const pollerDefinition: ServiceDefinition<typeof pollerEnv> = {
           cacheTtlHours: config.env.CACHE_TTL_HOURS,
           stageDeadlineMs: config.env.STAGE_DEADLINE_MS,
           strongModel: config.env.MODEL_CHAIN.at(-1)!,
+          modelPrices: config.env.MODEL_PRICES_JSON,
           topicPrefix: config.kafka.topicPrefix,
-          groups: ['batch-submitter', 'poller', 'retry-service', 'result-writer'].map((service) => consumerGroupOf(service, config.kafka.topicPrefix)),
+          groups: Object.entries(CONSUMED_TOPICS).map(([service, topics]) => ({
+            service,
+            groupId: consumerGroupOf(service, config.kafka.topicPrefix),
+            topics: topics.map((topic) => topicName(topic, config.kafka.topicPrefix)),
+          })),
         } satisfies OpsSettings,
       },
     ],

@@ -6,7 +6,9 @@ export interface OpsSettings {
   cacheTtlHours: number;
   stageDeadlineMs: number;
   strongModel: string;
+  /** MODEL_PRICES_JSON, for the always-strong-model comparison. */
+  modelPrices: string | undefined;
   topicPrefix: string;
-  /** Consumer groups whose lag the dashboard shows. */
-  groups: string[];
+  /** Consumer groups whose lag the dashboard shows, with the physical topics each consumes. */
+  groups: Array<{ service: string; groupId: string; topics: string[] }>;
 }

@@ -6,23 +6,33 @@ import { Gauge, type Registry } from 'prom-client';
  * of each topic it consumes, read from the broker at scrape time (cached briefly: a scrape storm must not
  * become an admin-request storm).
  */
+export interface PartitionLag {
+  topic: string;
+  partition: number;
+  lag: number;
+}
+
+/** How far `groupId` is behind the end of each partition of `topics` (no commit yet: from the log start). */
+export async function readGroupLag(admin: Admin, groupId: string, topics: string[]): Promise<PartitionLag[]> {
+  const rows: PartitionLag[] = [];
+  const committed = await admin.fetchOffsets({ groupId, topics });
+  for (const topic of topics) {
+    const ends = await admin.fetchTopicOffsets(topic);
+    const done = committed.find((c) => c.topic === topic)?.partitions ?? [];
+    for (const end of ends) {
+      const offset = Number(done.find((p) => p.partition === end.partition)?.offset ?? -1);
+      const from = offset >= 0 ? offset : Number(end.low);
+      rows.push({ topic, partition: end.partition, lag: Math.max(0, Number(end.high) - from) });
+    }
+  }
+  return rows;
+}
+
 export function registerConsumerLag(registry: Registry, admin: Admin, groupId: string, topics: () => string[], cacheMs = 5_000): Gauge {
-  let cached: { at: number; rows: Array<{ topic: string; partition: number; lag: number }> } | null = null;
+  let cached: { at: number; rows: PartitionLag[] } | null = null;
   async function read() {
     if (cached && Date.now() - cached.at < cacheMs) return cached.rows;
-    const rows: Array<{ topic: string; partition: number; lag: number }> = [];
-    const names = topics();
-    const committed = await admin.fetchOffsets({ groupId, topics: names });
-    for (const topic of names) {
-      const ends = await admin.fetchTopicOffsets(topic);
-      const done = committed.find((c) => c.topic === topic)?.partitions ?? [];
-      for (const end of ends) {
-        const offset = Number(done.find((p) => p.partition === end.partition)?.offset ?? -1);
-        // No commit yet: everything from the log start is still to be read.
-        const from = offset >= 0 ? offset : Number(end.low);
-        rows.push({ topic, partition: end.partition, lag: Math.max(0, Number(end.high) - from) });
-      }
-    }
+    const rows = await readGroupLag(admin, groupId, topics());
     cached = { at: Date.now(), rows };
     return rows;
   }

@@ -1,0 +1,70 @@
+import { priceOf, priceTableFrom } from '#groq-batch';
+import { dashboardSnapshot } from '#ledger';
+import { KAFKA_ADMIN, readGroupLag, submissionStatus } from '#platform';
+import { Controller, Get, Header, Inject } from '@nestjs/common';
+import { ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { Admin } from 'kafkajs';
+import { DataSource } from 'typeorm';
+import { DASHBOARD_PAGE } from './dashboard.page.js';
+import { OPS_SETTINGS, type OpsSettings } from './ops-settings.js';
+
+export interface GroupLag {
+  service: string;
+  groupId: string;
+  lag: number | null;
+}
+
+/** The live dashboard: one self-contained page that polls `/dashboard/data`. */
+@ApiTags('dashboard')
+@Controller('dashboard')
+export class DashboardController {
+  private lagCache: { at: number; rows: GroupLag[] } | null = null;
+
+  constructor(
+    @Inject(DataSource) private readonly dataSource: DataSource,
+    @Inject(KAFKA_ADMIN) private readonly admin: Admin,
+    @Inject(OPS_SETTINGS) private readonly settings: OpsSettings,
+  ) {}
+
+  @Get()
+  @Header('content-type', 'text/html; charset=utf-8')
+  @Header('content-security-policy', "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:")
+  @ApiProduces('text/html')
+  @ApiOperation({ summary: 'The live dashboard page (no external assets)' })
+  page(): string {
+    return DASHBOARD_PAGE;
+  }
+
+  @Get('data')
+  @ApiOperation({ summary: "The dashboard's figures: requests by stage, batches in flight, failures, recoveries, cost, consumer lag, submission state" })
+  async data() {
+    const strongPrice = priceOf(priceTableFrom(this.settings.modelPrices), this.settings.strongModel);
+    const [snapshot, submission, lag] = await Promise.all([
+      dashboardSnapshot(this.dataSource.manager, {
+        strongModel: this.settings.strongModel,
+        strongPrice,
+        defaultStageDeadlineMs: this.settings.stageDeadlineMs,
+      }),
+      submissionStatus(this.dataSource.manager),
+      this.lag(),
+    ]);
+    return { ...snapshot, submission, lag };
+  }
+
+  /** Lag per consumer group, summed over partitions; cached for 3 s so dashboards cannot flood the broker. */
+  private async lag(): Promise<GroupLag[]> {
+    if (this.lagCache && Date.now() - this.lagCache.at < 3_000) return this.lagCache.rows;
+    const rows = await Promise.all(
+      this.settings.groups.map(async (group) => {
+        try {
+          const partitions = await readGroupLag(this.admin, group.groupId, group.topics);
+          return { service: group.service, groupId: group.groupId, lag: partitions.reduce((sum, p) => sum + p.lag, 0) };
+        } catch {
+          return { service: group.service, groupId: group.groupId, lag: null };
+        }
+      }),
+    );
+    this.lagCache = { at: Date.now(), rows };
+    return rows;
+  }
+}
