@@ -1,3 +1,6 @@
 export * from './reconcile.js';
 export * from './run-report.js';
 export * from './batch-ops.js';
+export * from './insights.js';
+export * from './insights-format.js';
+export * from './insights-html.js';
