@@ -1,25 +1,44 @@
-import { formatRunReport, runReport } from '#ledger';
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { runReport, teamInsights } from '#ledger';
 import { Command, CommandRunner, Option } from 'nest-commander';
 import { withDatabase } from '../cli-context.js';
 import { STRONG_MODEL, strongModelPrice } from '../pricing.js';
+import { parseReportFormat, renderReport, type ReportFormat } from './report-output.js';
 
-@Command({ name: 'report', description: 'Coverage, AI adoption, failures and recovery, cost (table or json)' })
+@Command({
+  name: 'report',
+  description: 'Coverage, AI adoption, failures and recovery, cost, and team insights (table, json or a self-contained html page)',
+})
 export class ReportCommand extends CommandRunner {
-  async run(_params: string[], options: { format?: 'table' | 'json'; promptVersion?: string }): Promise<void> {
-    const report = await withDatabase((ds, env) =>
-      runReport(ds.manager, {
+  async run(_params: string[], options: { format?: ReportFormat; promptVersion?: string; out?: string }): Promise<void> {
+    const { run, insights } = await withDatabase(async (ds, env) => ({
+      run: await runReport(ds.manager, {
         promptVersion: options.promptVersion,
         strongModel: STRONG_MODEL,
         strongPrice: strongModelPrice(),
         defaultStageDeadlineMs: env.STAGE_DEADLINE_MS,
       }),
-    );
-    process.stdout.write(options.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : `${formatRunReport(report)}\n`);
+      insights: await teamInsights(ds.manager, { promptVersion: options.promptVersion }),
+    }));
+    const output = renderReport(options.format ?? 'table', run, insights);
+    if (!options.out) {
+      process.stdout.write(output);
+      return;
+    }
+    // stdout stays free for whatever the caller pipes; the path tells them where the report went.
+    const path = resolve(options.out);
+    writeFileSync(path, output);
+    process.stderr.write(`${path}\n`);
   }
 
-  @Option({ flags: '--format <format>', description: 'table (default) or json' })
-  parseFormat(value: string): 'table' | 'json' {
-    if (value !== 'table' && value !== 'json') throw new Error(`--format must be table or json, got "${value}"`);
+  @Option({ flags: '--format <format>', description: 'table (default), json ({ run, insights }) or html (one self-contained page)' })
+  parseFormat(value: string): ReportFormat {
+    return parseReportFormat(value);
+  }
+
+  @Option({ flags: '--out <file>', description: 'write the report to this file instead of stdout (its path goes to stderr)' })
+  parseOut(value: string): string {
     return value;
   }
 
