@@ -1,12 +1,20 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { ensureLocalPostgres, type LocalPostgres } from '#platform';
 
 const run = promisify(execFile);
-export const REPO_ROOT = resolve(import.meta.dirname, '../../../../..');
+/** The project root: the nearest folder up with `nest-cli.json` (works from the build and from the sources). */
+export const REPO_ROOT = findRoot(import.meta.dirname);
+
+function findRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'nest-cli.json'))) return dir;
+    if (dirname(dir) === dir) return resolve(from, '../../../../..');
+  }
+}
 
 /** A free TCP port on 127.0.0.1, for a child process's ops server. */
 export async function freePort(): Promise<number> {

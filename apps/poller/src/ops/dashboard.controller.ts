@@ -1,5 +1,5 @@
 import { priceOf, priceTableFrom } from '#groq-batch';
-import { dashboardSnapshot } from '#ledger';
+import { dashboardSnapshot, renderInsightsSection, teamInsights } from '#ledger';
 import { KAFKA_ADMIN, readGroupLag, submissionStatus } from '#platform';
 import { Controller, Get, Header, Inject } from '@nestjs/common';
 import { ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
@@ -49,6 +49,14 @@ export class DashboardController {
       this.lag(),
     ]);
     return { ...snapshot, submission, lag };
+  }
+
+  @Get('insights')
+  @Header('content-type', 'text/html; charset=utf-8')
+  @ApiProduces('text/html')
+  @ApiOperation({ summary: 'The team insights charts as an HTML fragment (names escaped), embedded by the dashboard' })
+  async insights(): Promise<string> {
+    return renderInsightsSection(await teamInsights(this.dataSource.manager));
   }
 
   /** Lag per consumer group, summed over partitions; cached for 3 s so dashboards cannot flood the broker. */
