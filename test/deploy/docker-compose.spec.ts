@@ -41,11 +41,12 @@ describe('docker-compose.yml', () => {
     expect(service.environment?.SERVICE).toBe(name);
     expect(Number(service.environment?.HTTP_PORT)).toBe(port);
     expect(service.ports).toContain(`${port}:${port}`);
-    for (const variable of ['KAFKA_BROKERS', 'DATABASE_URL', 'GROQ_BASE_URL', 'GROQ_API_KEY', 'HTTP_HOST']) {
+    for (const variable of ['KAFKA_BROKERS', 'DATABASE_URL', 'GROQ_BASE_URL', 'GROQ_API_KEY', 'HTTP_HOST', 'REDIS_URL']) {
       expect(service.environment?.[variable]).toBeDefined();
     }
     expect(service.depends_on?.kafka?.condition).toBe('service_healthy');
     expect(service.depends_on?.postgres?.condition).toBe('service_healthy');
+    expect(service.depends_on?.redis?.condition).toBe('service_healthy');
     // The Dockerfile's runtime stage starts dist/apps/<SERVICE>/src/main.js: that entry must exist in source.
     expect(() => readFileSync(resolve(root, 'apps', name, 'src/main.ts'))).not.toThrow();
   });
