@@ -9,6 +9,11 @@ import { syntheticPrs } from '../../apps/cli/src/demo/synthetic-prs.js';
 import { type GroqSimulator, startGroqSimulator } from '../../tools/groq-simulator/src/simulator.js';
 import { brokers, createTestDatabase, eventually, freePort, type TestDatabase, testKafka, uniqueSuffix } from '../support/infra.js';
 
+/** The part of a DOM row the checks read (the tests compile without the DOM library). */
+interface Cells {
+  querySelectorAll(selector: 'td'): ArrayLike<{ textContent: string | null }>;
+}
+
 const CHROMIUM = process.env.CASCADE_CHROMIUM ?? '/usr/bin/chromium';
 const SCREENSHOT = resolve(REPO_ROOT, 'docs/dashboard.png');
 const COUNT = 300;
@@ -75,7 +80,10 @@ describe('dashboard in a real browser', () => {
 
   const text = async (testId: string) => (await page.getByTestId(testId).textContent())?.trim() ?? '';
   const rows = async (testId: string) =>
-    page.getByTestId(testId).locator('tr').evaluateAll((trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td')).map((td) => td.textContent?.trim() ?? '')));
+    page
+      .getByTestId(testId)
+      .locator('tr')
+      .evaluateAll((trs) => trs.map((tr) => Array.from((tr as unknown as Cells).querySelectorAll('td')).map((td) => td.textContent?.trim() ?? '')));
   const one = async <T>(sql: string) => ((await db.dataSource.query(sql)) as T[])[0]!;
 
   it('shows live figures that match the database, and the insights charts', async () => {

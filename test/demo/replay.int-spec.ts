@@ -105,4 +105,25 @@ describe('cascade replay', () => {
     );
     expect({ v1, v2 }).toEqual({ v1: COUNT, v2: COUNT });
   }, 180_000);
+
+  it('a backfill stopped halfway and run again finishes with every id exactly once', async () => {
+    const group = `${prefix}replay-v3-test`;
+    const replayed = (stdout: string) => Number(/replayed (\d+) PR events/.exec(stdout)?.[1] ?? NaN);
+    const first = cascade('replay', '--from', 'earliest', '--prompt-version', 'pr-analysis-v3', '--group', group, '--limit', '25');
+    expect(first.status).toBe(0);
+    expect(first.stdout).toMatch(/stopped at 25\/\d+: run again to resume/);
+    const second = cascade('replay', '--prompt-version', 'pr-analysis-v3', '--group', group);
+    expect(second.status).toBe(0);
+    expect(second.stdout).not.toMatch(/stopped at/);
+    // Each original PR re-fed once across the two runs: none skipped at the stop, none fed twice.
+    expect(replayed(first.stdout) + replayed(second.stdout)).toBe(COUNT);
+    await eventually('the v3 analysis', async () => {
+      const t = await terminal('pr-analysis-v3');
+      return t.total === COUNT && t.done === COUNT;
+    }, 90_000);
+    const [{ results, ids }] = await db.dataSource.query(
+      `SELECT count(*)::int AS results, count(DISTINCT request_id)::int AS ids FROM results WHERE prompt_version = 'pr-analysis-v3'`,
+    );
+    expect({ results, ids }).toEqual({ results: COUNT, ids: COUNT });
+  }, 180_000);
 });

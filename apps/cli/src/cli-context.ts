@@ -5,7 +5,7 @@ import { z } from 'zod';
 
 /** What the CLI reads from the environment: the same variables as the services. */
 export const cliEnv = baseServiceEnv
-  .pick({ KAFKA_BROKERS: true, KAFKA_TOPIC_PREFIX: true, KAFKA_PARTITIONS: true, KAFKA_REPLICATION_FACTOR: true, DATABASE_URL: true })
+  .pick({ KAFKA_BROKERS: true, KAFKA_TOPIC_PREFIX: true, KAFKA_PARTITIONS: true, KAFKA_TOPIC_PARTITIONS: true, KAFKA_REPLICATION_FACTOR: true, DATABASE_URL: true })
   .extend({
     STAGE_DEADLINE_MS: z.coerce.number().int().positive().default(26 * 60 * 60 * 1000),
   });
@@ -40,7 +40,7 @@ export async function ensureCliTopics(kafka: Kafka, env: CliEnv): Promise<void> 
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await ensureTopics(admin, allTopicSpecs(env.KAFKA_TOPIC_PREFIX, env.KAFKA_PARTITIONS), env.KAFKA_REPLICATION_FACTOR);
+    await ensureTopics(admin, allTopicSpecs(env.KAFKA_TOPIC_PREFIX, env.KAFKA_PARTITIONS, env.KAFKA_TOPIC_PARTITIONS), env.KAFKA_REPLICATION_FACTOR);
   } finally {
     await admin.disconnect();
   }

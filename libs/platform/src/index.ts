@@ -16,3 +16,4 @@ export * from './platform.module.js';
 export * from './bootstrap/bootstrap-service.js';
 export * from './ops/ops-token.guard.js';
 export * from './ops/control-state.js';
+export * from './kafka/keep-alive.js';

@@ -14,6 +14,7 @@ interface ReplayOptions {
   dryRun?: boolean;
   group?: string;
   restart?: boolean;
+  limit?: number;
 }
 
 type Start = { kind: 'earliest' } | { kind: 'offset'; offset: number } | { kind: 'time'; at: number };
@@ -59,7 +60,16 @@ export class ReplayCommand extends CommandRunner {
       }
       await admin.setOffsets({ groupId, topic: physical, partitions: [...starts].map(([partition, offset]) => ({ partition, offset: String(offset) })) });
       await ensureCliTopics(kafka, env);
-      await this.replay(kafka.consumer({ groupId, allowAutoTopicCreation: false }), new EventPublisher(kafka, env.KAFKA_TOPIC_PREFIX), physical, ends, starts, total, options.promptVersion);
+      await this.replay(
+        kafka.consumer({ groupId, allowAutoTopicCreation: false }),
+        new EventPublisher(kafka, env.KAFKA_TOPIC_PREFIX),
+        physical,
+        ends,
+        starts,
+        Math.min(total, options.limit ?? total),
+        total,
+        options.promptVersion,
+      );
     } finally {
       await admin.disconnect();
     }
@@ -100,11 +110,12 @@ export class ReplayCommand extends CommandRunner {
     topic: string,
     ends: Map<number, number>,
     starts: Map<number, number>,
+    budget: number,
     total: number,
     promptVersion: string | undefined,
   ): Promise<void> {
     const bar = new SingleBar({ format: 'replay {bar} {value}/{total} events | {skipped} unreadable | {echoes} earlier replays', stream: process.stderr, noTTYOutput: true, notTTYSchedule: 3_000 });
-    bar.start(total, 0, { skipped: 0, echoes: 0 });
+    bar.start(budget, 0, { skipped: 0, echoes: 0 });
     let done = 0;
     let skipped = 0;
     let echoes = 0;
@@ -121,7 +132,12 @@ export class ReplayCommand extends CommandRunner {
       eachBatchAutoResolve: false,
       eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary }) => {
         const high = ends.get(batch.partition) ?? 0;
-        const messages = batch.messages.filter((m) => Number(m.offset) < high);
+        // With --limit, stop after that many events: the commits below make the next run resume there.
+        const messages = batch.messages.filter((m) => Number(m.offset) < high).slice(0, Math.max(0, budget - done));
+        if (messages.length === 0) {
+          if (done >= budget) finish();
+          return;
+        }
         const events = [];
         for (const message of messages) {
           const decoded = decodeEvent(Topic.PrIngested, message.value);
@@ -151,7 +167,7 @@ export class ReplayCommand extends CommandRunner {
         done += messages.length;
         bar.update(done, { skipped, echoes });
         if (messages.length > 0 && Number(messages[messages.length - 1]!.offset) >= high - 1) remaining.delete(batch.partition);
-        if (remaining.size === 0) finish();
+        if (remaining.size === 0 || done >= budget) finish();
       },
     });
     if (remaining.size === 0) finish();
@@ -191,6 +207,12 @@ export class ReplayCommand extends CommandRunner {
   @Option({ flags: '--group <group>', description: 'the replay consumer group (its commits make a stopped replay resumable)' })
   parseGroup(value: string): string {
     return value;
+  }
+
+  @Option({ flags: '--limit <events>', description: 'stop after this many events (a backfill in chunks; the next run resumes)' })
+  parseLimit(value: string): number {
+    if (!/^\d+$/.test(value) || Number(value) < 1) throw new Error(`--limit must be a positive integer, got "${value}"`);
+    return Number(value);
   }
 
   @Option({ flags: '--restart', description: 'ignore where this replay group stopped and start again from --from' })

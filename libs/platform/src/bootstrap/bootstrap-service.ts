@@ -54,7 +54,7 @@ export async function bootstrapService<S extends z.ZodObject>(
   await admin.connect();
   const created = await ensureTopics(
     admin,
-    allTopicSpecs(config.kafka.topicPrefix, config.kafka.partitions),
+    allTopicSpecs(config.kafka.topicPrefix, config.kafka.partitions, config.kafka.topicPartitions),
     config.kafka.replicationFactor,
   );
   if (created.length > 0) logger.info({ topics: created }, 'created topics');

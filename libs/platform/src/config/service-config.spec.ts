@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { allTopicSpecs } from '../kafka/topic-names.js';
 import { ConfigError, loadServiceConfig } from './service-config.js';
 
 const identity = { name: 'poller', defaultHttpPort: 3002 };
@@ -18,10 +19,22 @@ describe('service configuration', () => {
     ['DATABASE_URL', 'mysql://x@y/z'],
     ['LOG_LEVEL', 'loud'],
     ['OPS_TOKEN', 'short'],
+    ['KAFKA_TOPIC_PARTITIONS', 'pr.ingested.v9=3'],
+    ['KAFKA_TOPIC_PARTITIONS', 'pr.ingested.v1=0'],
   ])('names %s when it is malformed', (variable, value) => {
     expect(() => loadServiceConfig(identity, z.object({}), { [variable]: value })).toThrow(
       new RegExp(`Invalid configuration: ${variable}`),
     );
+  });
+
+  it('takes partition counts per topic over the default', () => {
+    const config = loadServiceConfig(identity, z.object({}), { KAFKA_PARTITIONS: '4', KAFKA_TOPIC_PARTITIONS: 'pr.ingested.v1=12, batch.completed.v1=2' });
+    expect(config.kafka.partitions).toBe(4);
+    expect(config.kafka.topicPartitions).toEqual({ 'pr.ingested.v1': 12, 'batch.completed.v1': 2 });
+    const specs = allTopicSpecs('x.', config.kafka.partitions, config.kafka.topicPartitions);
+    expect(specs.find((t) => t.name === 'x.pr.ingested.v1')?.partitions).toBe(12);
+    expect(specs.find((t) => t.name === 'x.batch.completed.v1')?.partitions).toBe(2);
+    expect(specs.find((t) => t.name === 'x.results.merged.v1')?.partitions).toBe(4);
   });
 
   it('names a missing required variable of the service and never echoes values', () => {

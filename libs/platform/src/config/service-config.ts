@@ -1,3 +1,4 @@
+import { ALL_TOPICS, type Topic } from '#contracts';
 import { z } from 'zod';
 
 /** A bad or missing environment variable: the message names it and says what was expected. */
@@ -16,6 +17,28 @@ const csv = z
 const port = z.coerce.number().int().min(0).max(65_535);
 const positiveInt = z.coerce.number().int().positive();
 
+/** `pr.ingested.v1=12,batch.completed.v1=3`: partitions per contract topic, over KAFKA_PARTITIONS. */
+const topicPartitions = z
+  .string()
+  .optional()
+  .transform((text, ctx) => {
+    const counts: Partial<Record<Topic, number>> = {};
+    for (const entry of (text ?? '').split(',').map((e) => e.trim()).filter(Boolean)) {
+      const [name, value] = entry.split('=').map((part) => part.trim());
+      if (!ALL_TOPICS.includes(name as Topic)) {
+        ctx.addIssue({ code: 'custom', message: `unknown topic "${name}" (known: ${ALL_TOPICS.join(', ')})` });
+        continue;
+      }
+      const count = Number(value);
+      if (!Number.isInteger(count) || count < 1) {
+        ctx.addIssue({ code: 'custom', message: `partitions of ${name} must be a positive integer, got "${value ?? ''}"` });
+        continue;
+      }
+      counts[name as Topic] = count;
+    }
+    return counts;
+  });
+
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/cascade';
 
 /** What every service reads; each app extends it with its own variables. */
@@ -23,6 +46,7 @@ export const baseServiceEnv = z.object({
   KAFKA_BROKERS: csv.default(['127.0.0.1:9092']),
   KAFKA_TOPIC_PREFIX: z.string().regex(/^[A-Za-z0-9._-]*$/, 'may only contain letters, digits, ".", "_" and "-"').default(''),
   KAFKA_PARTITIONS: positiveInt.default(6),
+  KAFKA_TOPIC_PARTITIONS: topicPartitions,
   KAFKA_REPLICATION_FACTOR: positiveInt.default(1),
   KAFKA_CLIENT_ID: z.string().min(1).optional(),
   KAFKA_GROUP_ID: z.string().min(1).optional(),
@@ -53,6 +77,8 @@ export interface ServiceConfig<E extends BaseServiceEnv = BaseServiceEnv> {
     groupId: string;
     topicPrefix: string;
     partitions: number;
+    /** Per-topic overrides of `partitions`. */
+    topicPartitions: Partial<Record<Topic, number>>;
     replicationFactor: number;
     partitionsConsumedConcurrently: number;
   };
@@ -93,6 +119,7 @@ export function loadServiceConfig<S extends z.ZodObject>(
       groupId: env.KAFKA_GROUP_ID ?? consumerGroupOf(identity.name, env.KAFKA_TOPIC_PREFIX),
       topicPrefix: env.KAFKA_TOPIC_PREFIX,
       partitions: env.KAFKA_PARTITIONS,
+      topicPartitions: env.KAFKA_TOPIC_PARTITIONS,
       replicationFactor: env.KAFKA_REPLICATION_FACTOR,
       partitionsConsumedConcurrently: env.KAFKA_PARTITIONS_CONSUMED_CONCURRENTLY,
     },

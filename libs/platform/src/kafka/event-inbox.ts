@@ -6,6 +6,7 @@ import { inTransaction, isDatabaseUnavailable } from '../database/transaction.js
 import type { ConsumerMetrics } from '../metrics/consumer-metrics.js';
 import type { EventPublisher } from './event-publisher.service.js';
 import type { OutboxRelay } from './outbox.js';
+import { withHeartbeat } from './keep-alive.js';
 import { dlqTopicName } from './topic-names.js';
 
 export type InboxOutcome = 'processed' | 'duplicate' | 'dead-lettered';
@@ -68,6 +69,11 @@ export class EventInbox {
       return this.count(topic, 'dead-lettered');
     }
     const event = decoded.event;
+    // Heavy or retried work keeps the member in its group: no eviction, no redelivery mid-handler.
+    return withHeartbeat(message.heartbeat, () => this.run(topic, message, event, effect));
+  }
+
+  private async run<T extends Topic>(topic: T, message: InboundMessage, event: EventEnvelope<TopicPayloads[T]>, effect: EventEffect<T>): Promise<InboxOutcome> {
     const log = this.logger.child({ correlationId: event.correlationId, eventId: event.eventId, topic: message.topic });
     for (let attempt = 1; ; attempt++) {
       try {
@@ -98,7 +104,6 @@ export class EventInbox {
           return this.count(topic, 'dead-lettered');
         }
         log.warn({ err: error, attempt }, 'handler failed; retrying');
-        await message.heartbeat().catch(() => undefined);
         await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 100 * 2 ** attempt)));
       }
     }

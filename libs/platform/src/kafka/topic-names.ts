@@ -24,9 +24,9 @@ export interface TopicSpec {
   maxMessageBytes: number;
 }
 
-export function allTopicSpecs(prefix: string, partitions: number): TopicSpec[] {
+export function allTopicSpecs(prefix: string, partitions: number, perTopic: Partial<Record<Topic, number>> = {}): TopicSpec[] {
   return ALL_TOPICS.flatMap((topic) => [
-    { name: topicName(topic, prefix), partitions, maxMessageBytes: TOPIC_MAX_MESSAGE_BYTES },
+    { name: topicName(topic, prefix), partitions: perTopic[topic] ?? partitions, maxMessageBytes: TOPIC_MAX_MESSAGE_BYTES },
     { name: dlqTopicName(topic, prefix), partitions: 1, maxMessageBytes: DLQ_MAX_MESSAGE_BYTES },
   ]);
 }
