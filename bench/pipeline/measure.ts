@@ -1,0 +1,167 @@
+import { DEFAULT_PRICE_TABLE, priceOf } from '#groq-batch';
+import type { DataSource } from 'typeorm';
+
+export interface Spread {
+  count: number;
+  median: number;
+  p99: number;
+  max: number;
+}
+
+export function spread(values: number[]): Spread {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? NaN;
+  return { count: sorted.length, median: at(0.5), p99: at(0.99), max: sorted.at(-1) ?? NaN };
+}
+
+/** One finished batch with its timestamps in ms since the epoch (DB clock and the provider watch). */
+export interface BatchTimes {
+  batchId: string;
+  providerBatchId: string;
+  pass: number;
+  requests: number;
+  oldestIngested: number | null;
+  /** For a pass ≥ 2 batch: when the retry-service recorded the last failure that fed it. */
+  lastFailureRecorded: number | null;
+  /** When the poller recorded the previous batch of those failures finished. */
+  previousFinished: number | null;
+  created: number;
+  submitted: number;
+  providerCompleted: number | null;
+  finished: number;
+  /** ResultsMerged for the last request this batch settled (succeeded, or failed for good). */
+  lastMerged: number | null;
+  settled: number;
+}
+
+const ms = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8`;
+
+export async function batchTimes(dataSource: DataSource, providerCompleted: Map<string, number>): Promise<BatchTimes[]> {
+  const rows: Array<Omit<BatchTimes, 'providerCompleted'>> = await dataSource.query(
+    `WITH settled AS (
+       SELECT a.batch_id, max(r.resolved_at) AS last_merged, count(*)::int AS settled
+         FROM results r JOIN attempts a ON a.request_id = r.request_id AND a.prompt_version = r.prompt_version AND a.attempt = r.attempt
+        WHERE r.status IN ('succeeded', 'failed')
+        GROUP BY a.batch_id),
+     fed AS (
+       SELECT bi.batch_id, max(prev.recorded_at) AS last_failure, max(pb.finished_at) AS previous_finished
+         FROM batch_items bi
+         JOIN attempts prev ON prev.request_id = bi.request_id AND prev.prompt_version = bi.prompt_version AND prev.attempt = bi.attempt - 1
+         JOIN batches pb ON pb.batch_id = prev.batch_id
+        GROUP BY bi.batch_id),
+     ingested AS (
+       SELECT bi.batch_id, min(rq.ingested_at) AS oldest
+         FROM batch_items bi JOIN requests rq ON rq.request_id = bi.request_id AND rq.prompt_version = bi.prompt_version
+        GROUP BY bi.batch_id)
+     SELECT b.batch_id AS "batchId", b.provider_batch_id AS "providerBatchId", b.pass, b.request_count AS requests,
+            ${ms('i.oldest')} AS "oldestIngested", ${ms('f.last_failure')} AS "lastFailureRecorded",
+            ${ms('f.previous_finished')} AS "previousFinished",
+            ${ms('b.created_at')} AS created, ${ms('b.submitted_at')} AS submitted, ${ms('b.finished_at')} AS finished,
+            ${ms('s.last_merged')} AS "lastMerged", COALESCE(s.settled, 0) AS settled
+       FROM batches b
+       LEFT JOIN settled s ON s.batch_id = b.batch_id
+       LEFT JOIN fed f ON f.batch_id = b.batch_id
+       LEFT JOIN ingested i ON i.batch_id = b.batch_id
+      WHERE b.state = 'finished'
+      ORDER BY b.created_at`,
+  );
+  return rows.map((row) => ({ ...row, providerCompleted: providerCompleted.get(row.providerBatchId) ?? null }));
+}
+
+/** Wall-clock milestones of the run, in ms since the epoch (DB clock). */
+export async function milestones(dataSource: DataSource): Promise<Record<string, number | null>> {
+  const [row] = await dataSource.query(
+    `SELECT ${ms('(SELECT min(ingested_at) FROM requests)')} AS "first ingested",
+            ${ms('(SELECT max(ingested_at) FROM requests)')} AS "last ingested",
+            ${ms("(SELECT max(submitted_at) FROM batches WHERE pass = 1)")} AS "last pass-1 batch submitted",
+            ${ms("(SELECT max(finished_at) FROM batches WHERE pass = 1)")} AS "last pass-1 batch finished",
+            ${ms("(SELECT max(recorded_at) FROM attempts WHERE outcome = 'failed')")} AS "last failure recorded",
+            ${ms("(SELECT min(created_at) FROM batches WHERE pass >= 2)")} AS "first retry batch formed",
+            ${ms("(SELECT max(submitted_at) FROM batches WHERE pass >= 2)")} AS "last retry batch submitted",
+            ${ms("(SELECT max(finished_at) FROM batches WHERE pass >= 2)")} AS "last retry batch finished",
+            ${ms('(SELECT max(resolved_at) FROM results)')} AS "last result merged"`,
+  );
+  return row as Record<string, number | null>;
+}
+
+export interface CostFigures {
+  ingested: number;
+  processable: number;
+  succeeded: number;
+  answeredByCheap: number;
+  answeredByStrong: number;
+  failedCheapAttempts: Array<{ code: string; count: number }>;
+  /** What the run paid: every batch's cost as the poller priced it (failed lines that carried usage included). */
+  cascadeUsd: number;
+  /** Cheap cost for the requests the cheap model answers, strong cost for the rest, no wasted attempt. */
+  oracleUsd: number;
+  /** Every answered request once on the strong model (see `strongCompletionMethod`). */
+  alwaysStrongUsd: number;
+  /** The run report's figure: the same tokens priced at the strong model. */
+  alwaysStrongSameTokensUsd: number;
+  strongCompletionMean: number;
+  strongCompletionSamples: number;
+  /** If every failed cheap attempt had been billed its prompt plus an average cheap answer. */
+  billedFailuresUsd: number;
+}
+
+/**
+ * Cost of the run against an oracle and against always-strong, from the token counts recorded in
+ * `results` and the costs recorded in `batches`, priced with the project's price table.
+ */
+export async function costFigures(dataSource: DataSource, cheapModel: string, strongModel: string): Promise<CostFigures> {
+  const cheap = priceOf(DEFAULT_PRICE_TABLE, cheapModel);
+  const strong = priceOf(DEFAULT_PRICE_TABLE, strongModel);
+  const [counts] = await dataSource.query(
+    `SELECT (SELECT count(*) FROM requests)::int AS ingested,
+            (SELECT count(*) FROM requests WHERE status <> 'excluded')::int AS processable,
+            (SELECT COALESCE(sum(cost_usd), 0) FROM batches)::float8 AS "cascadeUsd"`,
+  );
+  const byModel: Array<{ model: string; results: number; prompt: number; completion: number; usd: number }> = (
+    await dataSource.query(
+      `SELECT model, count(*)::int AS results, sum(prompt_tokens)::float8 AS prompt, sum(completion_tokens)::float8 AS completion,
+              sum(cost_usd)::float8 AS usd
+         FROM results WHERE status = 'succeeded' AND attempt > 0 GROUP BY model`,
+    )
+  ).map((row: Record<string, unknown>) => ({ model: String(row.model), results: Number(row.results), prompt: Number(row.prompt), completion: Number(row.completion), usd: Number(row.usd) }));
+  const failedCheapAttempts: Array<{ code: string; count: number }> = await dataSource.query(
+    `SELECT code, count(*)::int AS count FROM attempts WHERE outcome = 'failed' AND model = $1 GROUP BY code ORDER BY count DESC`,
+    [cheapModel],
+  );
+  // Prompt tokens of the requests whose cheap attempt failed (the prompt is the same on every model).
+  const [failedPrompt] = await dataSource.query(
+    `SELECT COALESCE(sum(r.prompt_tokens), 0)::float8 AS prompt, count(*)::int AS attempts
+       FROM attempts a JOIN results r ON r.request_id = a.request_id AND r.prompt_version = a.prompt_version
+      WHERE a.outcome = 'failed' AND a.model = $1 AND r.status = 'succeeded'`,
+    [cheapModel],
+  );
+  const onCheap = byModel.find((m) => m.model === cheapModel);
+  const onStrong = byModel.find((m) => m.model === strongModel);
+  const succeeded = byModel.reduce((sum, m) => sum + m.results, 0);
+  const promptTotal = byModel.reduce((sum, m) => sum + m.prompt, 0);
+  const completionTotal = byModel.reduce((sum, m) => sum + m.completion, 0);
+  // The oracle pays, for each answered request, exactly its final successful attempt: what `results` records.
+  const oracleUsd = byModel.reduce((sum, m) => sum + m.usd, 0);
+  // The strong model does not reason before answering: its completions are shorter than the cheap model's.
+  const strongCompletionMean = onStrong && onStrong.results > 0 ? onStrong.completion / onStrong.results : onCheap ? onCheap.completion / onCheap.results : 0;
+  const alwaysStrongUsd = (promptTotal * strong.inputPerMillion + succeeded * strongCompletionMean * strong.outputPerMillion) / 1e6;
+  const alwaysStrongSameTokensUsd = (promptTotal * strong.inputPerMillion + completionTotal * strong.outputPerMillion) / 1e6;
+  const cheapCompletionMean = onCheap && onCheap.results > 0 ? onCheap.completion / onCheap.results : 0;
+  const billedFailuresUsd =
+    (Number(failedPrompt.prompt) * cheap.inputPerMillion + Number(failedPrompt.attempts) * cheapCompletionMean * cheap.outputPerMillion) / 1e6;
+  return {
+    ingested: counts.ingested,
+    processable: counts.processable,
+    succeeded,
+    answeredByCheap: onCheap?.results ?? 0,
+    answeredByStrong: onStrong?.results ?? 0,
+    failedCheapAttempts,
+    cascadeUsd: Number(counts.cascadeUsd),
+    oracleUsd,
+    alwaysStrongUsd,
+    alwaysStrongSameTokensUsd,
+    strongCompletionMean,
+    strongCompletionSamples: onStrong?.results ?? 0,
+    billedFailuresUsd,
+  };
+}
