@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { chunkBySize, createEvent, MAX_EVENT_BYTES, type RequestMetadata, Topic } from '#contracts';
-import { inTransaction, type OutboxRelay, type OutboxRepository, readControl, setHold, clearHold } from '#platform';
+import { crashPoint, inTransaction, type OutboxRelay, type OutboxRepository, readControl, setHold, clearHold } from '#platform';
 import type { Logger } from 'pino';
 import type { DataSource, EntityManager } from 'typeorm';
 import { batchKeyOf } from './batch-key.js';
@@ -195,6 +195,7 @@ export class BatchAssembler {
             prompt_version: batch.prompt_version,
           },
         }));
+      crashPoint('submit:after-provider-create');
       if (adopted) log.warn({ providerBatchId: adopted.providerBatchId }, 'adopted the provider batch created before the interruption');
       const recorded = await inTransaction(this.dataSource, async (manager) => {
         const first = await this.repository.recordSubmitted(

@@ -48,6 +48,8 @@ export const submissionEnv = z.object({
     .default('https://api.groq.com'),
   GROQ_COMPLETION_WINDOW: z.string().regex(/^\d+[hd]$/, 'must look like 24h or 7d').default('24h'),
   GROQ_TIMEOUT_MS: positiveInt.default(60_000),
+  /** How long a submission is leased before another replica may resume it (default: 3 provider timeouts, at least 2 min). */
+  SUBMIT_LEASE_MS: positiveInt.optional(),
   /** Quota counters live in Redis when set (shared by replicas, kept across restarts), else in each process. */
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
   QUOTA_KEY_PREFIX: z.string().min(1).max(100).default('cascade'),
@@ -77,7 +79,7 @@ export function assemblerSettingsFrom(
     lingerMs: env.BATCH_LINGER_MS,
     intervalMs: env.BATCH_ASSEMBLE_INTERVAL_MS,
     stageDeadlineMs: env.STAGE_DEADLINE_MS,
-    leaseMs: Math.max(120_000, env.GROQ_TIMEOUT_MS * 3),
+    leaseMs: env.SUBMIT_LEASE_MS ?? Math.max(120_000, env.GROQ_TIMEOUT_MS * 3),
     producer,
     submitLimit: env.SUBMIT_LIMIT,
   };

@@ -17,3 +17,4 @@ export * from './bootstrap/bootstrap-service.js';
 export * from './ops/ops-token.guard.js';
 export * from './ops/control-state.js';
 export * from './kafka/keep-alive.js';
+export * from './faults/crash-point.js';

@@ -7,7 +7,7 @@ import {
   type SucceededRequest,
   Topic,
 } from '#contracts';
-import { inTransaction, OutboxRelay, OutboxRepository, ROOT_LOGGER } from '#platform';
+import { crashPoint, inTransaction, OutboxRelay, OutboxRepository, ROOT_LOGGER } from '#platform';
 import { type BeforeApplicationShutdown, Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { DataSource, type EntityManager } from 'typeorm';
@@ -118,6 +118,7 @@ export class PollerService implements OnApplicationBootstrap, BeforeApplicationS
           `reconciliation of batch ${batch.batch_id} accounts for ${outcome.succeeded.length + outcome.failed.length} of ${sent.length} sent ids`,
         );
       }
+      crashPoint('poll:after-download');
       for (const anomaly of outcome.anomalies) log.warn({ anomaly }, 'output anomaly');
       const finished = await inTransaction(this.dataSource, async (manager) => {
         const mine = await this.tracking.finish(manager, {

@@ -9,7 +9,7 @@ import {
   type ResolvedRequest,
   Topic,
 } from '#contracts';
-import { OutboxRepository } from '#platform';
+import { crashPoint, OutboxRepository } from '#platform';
 import { Inject, Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { type ResolvedKey, ResultRepository } from './result.repository.js';
@@ -31,6 +31,7 @@ export class MergeService {
     const { payload } = event;
     if (payload.results.length === 0) return [];
     const keys = await this.results.recordSuccesses(manager, payload.batchId, payload.results);
+    crashPoint('merge:mid-write');
     await this.results.markRequestsResolved(manager, keys, 'succeeded');
     const resolved = this.pick(
       keys,

@@ -7,7 +7,7 @@ import {
   type RequestsFailedPayload,
   Topic,
 } from '#contracts';
-import { OutboxRepository } from '#platform';
+import { crashPoint, OutboxRepository } from '#platform';
 import { Inject, Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { decideRetry, type RetryPolicy } from './classify-failure.js';
@@ -38,6 +38,7 @@ export class RetryService {
     const permanent: PermanentFailure[] = [];
     for (const failure of event.payload.failures) {
       await this.failures.recordAttempt(manager, failure);
+      crashPoint('retry:mid-write');
       const state = await this.failures.lockRequest(manager, failure.request.requestId, failure.request.promptVersion);
       // Only the attempt the request is currently on may move it: a late or repeated report of an
       // older attempt, a request already settled, or content edited since, changes nothing.

@@ -111,8 +111,8 @@ export async function bootstrapService<S extends z.ZodObject>(
           consumer: {
             groupId: config.kafka.groupId,
             allowAutoTopicCreation: false,
-            sessionTimeout: 30_000,
-            heartbeatInterval: 3_000,
+            sessionTimeout: config.kafka.sessionTimeoutMs,
+            heartbeatInterval: Math.min(3_000, Math.floor(config.kafka.sessionTimeoutMs / 3)),
             maxBytesPerPartition: 8 * 1024 * 1024,
           },
           subscribe: { fromBeginning: true },

@@ -51,6 +51,8 @@ export const baseServiceEnv = z.object({
   KAFKA_CLIENT_ID: z.string().min(1).optional(),
   KAFKA_GROUP_ID: z.string().min(1).optional(),
   KAFKA_PARTITIONS_CONSUMED_CONCURRENTLY: positiveInt.default(1),
+  /** How long the broker waits for a silent member (a crashed replica) before moving its partitions. */
+  KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6_000).max(300_000).default(30_000),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default(DEFAULT_DATABASE_URL),
   DATABASE_POOL_SIZE: positiveInt.default(10),
   HTTP_HOST: z.string().min(1).default('127.0.0.1'),
@@ -81,6 +83,7 @@ export interface ServiceConfig<E extends BaseServiceEnv = BaseServiceEnv> {
     topicPartitions: Partial<Record<Topic, number>>;
     replicationFactor: number;
     partitionsConsumedConcurrently: number;
+    sessionTimeoutMs: number;
   };
   http: { host: string; port: number };
 }
@@ -122,6 +125,7 @@ export function loadServiceConfig<S extends z.ZodObject>(
       topicPartitions: env.KAFKA_TOPIC_PARTITIONS,
       replicationFactor: env.KAFKA_REPLICATION_FACTOR,
       partitionsConsumedConcurrently: env.KAFKA_PARTITIONS_CONSUMED_CONCURRENTLY,
+      sessionTimeoutMs: env.KAFKA_SESSION_TIMEOUT_MS,
     },
     http: { host: env.HTTP_HOST, port: env.HTTP_PORT ?? identity.defaultHttpPort },
   };

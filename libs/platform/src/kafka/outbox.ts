@@ -1,4 +1,5 @@
 import type { EventEnvelope, Topic, TopicPayloads } from '#contracts';
+import { crashPoint } from '../faults/crash-point.js';
 import type { Logger } from 'pino';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { EventPublisher, OutgoingMessage } from './event-publisher.service.js';
@@ -94,6 +95,7 @@ export class OutboxRelay {
           headers: row.headers,
         }));
         await this.publisher.send(messages);
+        crashPoint('outbox:after-send');
         await manager.query('UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]);
         return rows.length;
       });

@@ -1,0 +1,73 @@
+import { createTestDatabase, type TestDatabase } from '../support/infra.js';
+import { expectNothingLost, FAULT_PRS, FaultStack, SERVICES, seeded, sleep } from './harness.js';
+
+/**
+ * kill -9 at the worst moments (named crash points) and at random moments (seeded), each service
+ * restarted as a supervisor would: nothing lost, nothing paid for twice, one result per id.
+ */
+describe('fault suite: crashes', () => {
+  let db: TestDatabase;
+  let stack: FaultStack | null = null;
+
+  beforeEach(async () => {
+    db = await createTestDatabase();
+  });
+  afterEach(async () => {
+    await stack?.stop();
+    stack = null;
+    await db?.drop();
+  });
+
+  it('crash points: after provider create before our record, after download before publish, mid result write, mid retry write', async () => {
+    stack = await FaultStack.start({
+      seed: 7,
+      databaseUrl: db.url,
+      serviceEnv: {
+        'batch-submitter': { CASCADE_CRASH_AT: 'submit:after-provider-create:2' },
+        poller: { CASCADE_CRASH_AT: 'poll:after-download:2' },
+        'result-writer': { CASCADE_CRASH_AT: 'merge:mid-write:2' },
+        'retry-service': { CASCADE_CRASH_AT: 'retry:mid-write:2' },
+      },
+    });
+    const prs = stack.prs();
+    await stack.publish(prs);
+    await stack.settle(prs.length, 300_000);
+    for (const point of ['submit:after-provider-create', 'poll:after-download', 'merge:mid-write', 'retry:mid-write']) {
+      expect({ point, crashes: stack.crashesAt(point) }).toEqual({ point, crashes: 1 });
+    }
+    expect(stack.restarts()).toBe(4);
+    expectNothingLost(await stack.verify(prs.length));
+  }, 420_000);
+
+  it('crash point: after the outbox sent its events but before marking them sent, in every service', async () => {
+    stack = await FaultStack.start({
+      seed: 8,
+      databaseUrl: db.url,
+      serviceEnv: Object.fromEntries(SERVICES.map((name) => [name, { CASCADE_CRASH_AT: 'outbox:after-send:3' }])),
+    });
+    const prs = stack.prs();
+    await stack.publish(prs);
+    await stack.settle(prs.length, 300_000);
+    expect(stack.crashesAt('outbox:after-send')).toBeGreaterThanOrEqual(3);
+    expectNothingLost(await stack.verify(prs.length));
+  }, 420_000);
+
+  const seeds = (process.env.CASCADE_FAULT_SEEDS ?? '101,202,303').split(',').map(Number);
+  it.each(seeds)('random kill -9 of random services during the run, seed %i', async (seed) => {
+    stack = await FaultStack.start({ seed, databaseUrl: db.url });
+    const random = seeded(seed);
+    const prs = stack.prs();
+    const publishing = stack.publish(prs);
+    const kills: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      await sleep(1_500 + random() * 3_500);
+      const name = SERVICES[Math.floor(random() * SERVICES.length)]!;
+      kills.push(name);
+      await stack.kill(`${name}#0`, { restartAfterMs: 300 + Math.floor(random() * 1_500) });
+    }
+    await publishing;
+    await stack.settle(prs.length, 300_000);
+    expect(kills).toHaveLength(4);
+    expectNothingLost(await stack.verify(prs.length));
+  }, 420_000);
+});

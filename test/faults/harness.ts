@@ -1,0 +1,351 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createEvent, type PrIngestedPayload, Topic } from '#contracts';
+import type { ReconcileReport } from '#ledger';
+import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import pg from 'pg';
+import { syntheticPrs } from '../../apps/cli/src/demo/synthetic-prs.js';
+import { type GroqSimulator, startGroqSimulator } from '../../tools/groq-simulator/src/simulator.js';
+import type { SimulatorOptions } from '../../tools/groq-simulator/src/options.js';
+import { brokers as defaultBrokers, freePort, uniqueSuffix } from '../support/infra.js';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const SERVICES = ['result-writer', 'retry-service', 'poller', 'batch-submitter'] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+/** The secrets every scenario runs with; the security check scans all output for them. */
+export const GROQ_KEY = 'fake-fault-suite-groq-key-7f3a9c';
+export const OPS_TOKEN = 'fault-suite-ops-token-0b8d2e61';
+
+/** PRs per scenario: a few thousand by default, fewer in CI (CASCADE_FAULT_PRS). */
+export const FAULT_PRS = Number(process.env.CASCADE_FAULT_PRS ?? (process.env.CI ? 600 : 2_000));
+
+export interface FaultStackOptions {
+  seed: number;
+  /** Extra environment for every service. */
+  env?: Record<string, string>;
+  /** Environment for the first process of one service only (e.g. a crash point). */
+  serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
+  replicas?: number;
+  brokers?: string;
+  databaseUrl: string;
+  simulator?: Partial<SimulatorOptions>;
+}
+
+interface Managed {
+  key: string;
+  name: ServiceName;
+  env: NodeJS.ProcessEnv;
+  port: number;
+  child: ChildProcess;
+  /** Restart by itself when killed by a crash point (the restart runs without the crash point). */
+  autoRestart: boolean;
+  restarts: number;
+  stopping: boolean;
+}
+
+/**
+ * The four services as processes of their own (from the build), on a broker, a database and the
+ * simulator, with what the fault scenarios need: kill -9 and restart any of them, crash points,
+ * replicas, every line of output kept for the security scan, and the end-of-run verification.
+ */
+export class FaultStack {
+  readonly prefix = `faults${uniqueSuffix()}.`;
+  readonly output: string[] = [];
+  readonly processes = new Map<string, Managed>();
+  readonly logDir: string;
+  sim!: GroqSimulator;
+  private brokersList: string;
+
+  private constructor(private readonly options: FaultStackOptions) {
+    this.brokersList = options.brokers ?? defaultBrokers().join(',');
+    this.logDir = join(ROOT, '.cascade/test-logs', this.prefix);
+    mkdirSync(this.logDir, { recursive: true });
+  }
+
+  static async start(options: FaultStackOptions): Promise<FaultStack> {
+    const stack = new FaultStack(options);
+    stack.sim = await startGroqSimulator({ seed: options.seed, stageDelayMs: 100, ...options.simulator });
+    for (let replica = 0; replica < (options.replicas ?? 1); replica++) {
+      for (const name of SERVICES) {
+        const own = replica === 0 ? (options.serviceEnv?.[name] ?? {}) : {};
+        await stack.spawn(`${name}#${replica}`, name, { ...stack.baseEnv(), ...own }, Object.keys(own).length > 0);
+      }
+    }
+    await Promise.all([...stack.processes.values()].map((p) => stack.waitReady(p)));
+    return stack;
+  }
+
+  baseEnv(): NodeJS.ProcessEnv {
+    return {
+      PATH: process.env.PATH,
+      KAFKA_BROKERS: this.brokersList,
+      KAFKA_TOPIC_PREFIX: this.prefix,
+      KAFKA_PARTITIONS: '3',
+      DATABASE_URL: this.options.databaseUrl,
+      DATABASE_POOL_SIZE: '4',
+      GROQ_API_KEY: GROQ_KEY,
+      GROQ_BASE_URL: this.sim.url,
+      GROQ_TIMEOUT_MS: '10000',
+      OPS_TOKEN,
+      LOG_LEVEL: 'info',
+      BATCH_MAX_LINES: '150',
+      BATCH_LINGER_MS: '400',
+      BATCH_ASSEMBLE_INTERVAL_MS: '200',
+      POLL_TICK_MS: '200',
+      POLL_FIRST_DELAY_MS: '200',
+      POLL_MAX_DELAY_MS: '1000',
+      // A killed process's leases must expire within the scenario.
+      POLL_LEASE_MS: '4000',
+      SUBMIT_LEASE_MS: '4000',
+      OUTBOX_POLL_MS: '100',
+      // A killed member leaves the group after this; its replacement waits for that before consuming.
+      KAFKA_SESSION_TIMEOUT_MS: '10000',
+      ...this.options.env,
+    };
+  }
+
+  /** A port no other process of this stack holds or is about to bind (a child binds only once it boots). */
+  private async port(): Promise<number> {
+    const taken = new Set([...this.processes.values()].map((p) => p.port));
+    for (;;) {
+      const port = await freePort();
+      if (!taken.has(port)) return port;
+    }
+  }
+
+  private async spawn(key: string, name: ServiceName, env: NodeJS.ProcessEnv, autoRestart: boolean): Promise<Managed> {
+    const port = this.processes.get(key)?.port ?? (await this.port());
+    const child = spawn(process.execPath, [join(ROOT, `dist/apps/${name}/src/main.js`)], {
+      cwd: ROOT,
+      env: { ...env, HTTP_PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const managed: Managed = {
+      key,
+      name,
+      env,
+      port,
+      child,
+      autoRestart,
+      restarts: this.processes.get(key)?.restarts ?? 0,
+      stopping: false,
+    };
+    const keep = (chunk: Buffer) => {
+      const text = chunk.toString();
+      this.output.push(text);
+      appendFileSync(join(this.logDir, `${key}.log`), text);
+    };
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
+    child.once('exit', (_code, signal) => {
+      if (managed.stopping || signal !== 'SIGKILL' || !managed.autoRestart) return;
+      // Killed by its crash point: come back without it, as an orchestrator would restart it.
+      const { CASCADE_CRASH_AT: _crash, ...rest } = managed.env;
+      setTimeout(() => void this.respawn(managed, rest), 300);
+    });
+    this.processes.set(key, managed);
+    return managed;
+  }
+
+  private async respawn(managed: Managed, env: NodeJS.ProcessEnv): Promise<void> {
+    const next = await this.spawn(managed.key, managed.name, env, false);
+    next.restarts = managed.restarts + 1;
+  }
+
+  async waitReady(managed: Managed, timeoutMs = 90_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const current = this.processes.get(managed.key)!;
+      if (current.child.exitCode !== null) throw new Error(`${current.key} exited with ${current.child.exitCode}: ${this.tail(current.key)}`);
+      try {
+        if ((await fetch(`http://127.0.0.1:${current.port}/health/ready`)).ok) return;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) throw new Error(`${managed.key} not ready after ${timeoutMs} ms: ${this.tail(managed.key)}`);
+      await sleep(250);
+    }
+  }
+
+  /** kill -9, then (unless told not to) start it again after `downMs`, as a supervisor would. */
+  async kill(key: string, options: { restartAfterMs?: number | null } = {}): Promise<void> {
+    const managed = this.processes.get(key)!;
+    managed.stopping = true;
+    const exited = new Promise((done) => managed.child.once('exit', done));
+    managed.child.kill('SIGKILL');
+    await exited;
+    if (options.restartAfterMs === null) return;
+    await sleep(options.restartAfterMs ?? 500);
+    const { CASCADE_CRASH_AT: _crash, ...env } = managed.env;
+    const next = await this.spawn(key, managed.name, env, false);
+    next.restarts = managed.restarts + 1;
+  }
+
+  restarts(): number {
+    return [...this.processes.values()].reduce((sum, p) => sum + p.restarts, 0);
+  }
+
+  /** The services' own record of crash points reached. */
+  crashesAt(point: string): number {
+    return this.output.join('').split(`at ${point} `).length - 1;
+  }
+
+  async publish(prs: PrIngestedPayload[], extra: Array<{ key: string; value: Buffer | string }> = []): Promise<void> {
+    const kafka = new Kafka({ clientId: `faults-${uniqueSuffix()}`, brokers: this.brokersList.split(','), logLevel: logLevel.NOTHING });
+    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, retry: { retries: 20 } });
+    await producer.connect();
+    const topic = `${this.prefix}${Topic.PrIngested}`;
+    const messages = [
+      ...prs.map((pr) => ({ key: pr.requestId, value: JSON.stringify(createEvent(Topic.PrIngested, pr, { correlationId: `f-${pr.requestId}`, producer: 'fault-suite' })) })),
+      ...extra,
+    ];
+    for (let i = 0; i < messages.length; i += 500) await producer.send({ topic, messages: messages.slice(i, i + 500) });
+    await producer.disconnect();
+  }
+
+  prs(count = FAULT_PRS): PrIngestedPayload[] {
+    return syntheticPrs({ count, seed: this.options.seed });
+  }
+
+  /** `cascade reconcile --json`, as an operator runs it. */
+  reconcile(): { status: number | null; report: ReconcileReport | null; stderr: string } {
+    const result = spawnSync(process.execPath, [join(ROOT, 'bin/cascade.js'), 'reconcile', '--json', '--deadline-ms', '600000'], {
+      cwd: ROOT,
+      env: { ...process.env, KAFKA_BROKERS: this.brokersList, KAFKA_TOPIC_PREFIX: this.prefix, DATABASE_URL: this.options.databaseUrl },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    this.output.push(result.stdout, result.stderr);
+    let report: ReconcileReport | null = null;
+    try {
+      report = JSON.parse(result.stdout) as ReconcileReport;
+    } catch {
+      // reported below by the caller
+    }
+    return { status: result.status, report, stderr: result.stderr };
+  }
+
+  /** Waits until `cascade reconcile` shows `expected` ids, none in flight. */
+  async settle(expected: number, timeoutMs: number): Promise<ReconcileReport> {
+    const deadline = Date.now() + timeoutMs;
+    let last: ReconcileReport | null = null;
+    for (;;) {
+      const { report } = this.reconcile();
+      last = report;
+      if (report && report.ingested === expected && report.inFlight === 0) return report;
+      if (Date.now() > deadline) {
+        throw new Error(`not settled after ${timeoutMs} ms: ${JSON.stringify({ ingested: last?.ingested, inFlight: last?.inFlight, lost: last?.lost.length, stuck: last?.stuck })}`);
+      }
+      await sleep(2_000);
+    }
+  }
+
+  /**
+   * The promises, checked after a scenario: every id terminal with its record (reconcile exits 0),
+   * one result per id, every provider batch recorded by us (none paid for twice), and no id sent to
+   * the provider more often than its attempts justify.
+   */
+  async verify(expected: number): Promise<VerifySummary> {
+    const { status, report, stderr } = this.reconcile();
+    if (!report) throw new Error(`reconcile printed no report: ${stderr}`);
+    const client = new pg.Client({ connectionString: this.options.databaseUrl });
+    await client.connect();
+    try {
+      const [{ results, ids }] = (await client.query(`SELECT count(*)::int AS results, count(DISTINCT request_id)::int AS ids FROM results`)).rows;
+      const recorded = (await client.query(`SELECT provider_batch_id FROM batches WHERE provider_batch_id IS NOT NULL`)).rows.map((r) => r.provider_batch_id as string);
+      const attempts = new Map<string, number>(
+        (await client.query(`SELECT request_id, max(attempt)::int AS attempt FROM requests GROUP BY request_id`)).rows.map((r) => [r.request_id, r.attempt]),
+      );
+      const stats = this.sim.stats();
+      const sentTimes = new Map<string, number>();
+      for (const byId of Object.values(stats.outcomes)) for (const id of Object.keys(byId)) sentTimes.set(id, (sentTimes.get(id) ?? 0) + 1);
+      const overSent = [...sentTimes].filter(([id, times]) => times > (attempts.get(id) ?? 0));
+      const providerBatches = Object.keys(stats.outcomes);
+      const unrecorded = providerBatches.filter((id) => !recorded.includes(id));
+      return {
+        reconcileExit: status,
+        ingested: report.ingested,
+        inFlight: report.inFlight,
+        lost: report.lost.length,
+        stuck: report.stuck,
+        invariantHolds: report.invariantHolds,
+        expected,
+        results,
+        distinctResultIds: ids,
+        providerBatches: providerBatches.length,
+        batchesCreatedAtProvider: stats.batchesCreated,
+        unrecordedProviderBatches: unrecorded,
+        overSent: overSent.slice(0, 10),
+      };
+    } finally {
+      await client.end();
+    }
+  }
+
+  tail(key: string): string {
+    return this.output.join('').slice(-1_500) + ` (logs in .cascade/test-logs/${this.prefix}${key}.log)`;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(
+      [...this.processes.values()].map(async (managed) => {
+        managed.stopping = true;
+        if (managed.child.exitCode !== null || managed.child.signalCode !== null) return;
+        const exited = new Promise((done) => managed.child.once('exit', done));
+        managed.child.kill('SIGTERM');
+        const timer = setTimeout(() => managed.child.kill('SIGKILL'), 20_000);
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
+    await this.sim?.stop();
+  }
+}
+
+export interface VerifySummary {
+  reconcileExit: number | null;
+  ingested: number;
+  inFlight: number;
+  lost: number;
+  stuck: number;
+  invariantHolds: boolean;
+  expected: number;
+  results: number;
+  distinctResultIds: number;
+  providerBatches: number;
+  batchesCreatedAtProvider: number;
+  unrecordedProviderBatches: string[];
+  overSent: Array<[string, number]>;
+}
+
+/** What every scenario must end with. */
+export function expectNothingLost(summary: VerifySummary): void {
+  expect(summary).toMatchObject({
+    reconcileExit: 0,
+    ingested: summary.expected,
+    inFlight: 0,
+    lost: 0,
+    stuck: 0,
+    invariantHolds: true,
+    results: summary.expected,
+    distinctResultIds: summary.expected,
+    unrecordedProviderBatches: [],
+    overSent: [],
+  });
+  expect(summary.batchesCreatedAtProvider).toBe(summary.providerBatches);
+}
+
+export const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+
+/** A small seeded generator, so a failing seed can be replayed. */
+export function seeded(seed: number): () => number {
+  let state = seed >>> 0 || 1;
+  return () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) / 4_294_967_296;
+  };
+}
