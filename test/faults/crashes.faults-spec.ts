@@ -1,5 +1,5 @@
 import { createTestDatabase, type TestDatabase } from '../support/infra.js';
-import { expectNothingLost, FAULT_PRS, FaultStack, SERVICES, seeded, sleep } from './harness.js';
+import { expectNothingLost, FaultStack, SERVICES, seeded, sleep } from './harness.js';
 
 /**
  * kill -9 at the worst moments (named crash points) and at random moments (seeded), each service

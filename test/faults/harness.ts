@@ -230,13 +230,11 @@ export class FaultStack {
   /** Waits until `cascade reconcile` shows `expected` ids, none in flight. */
   async settle(expected: number, timeoutMs: number): Promise<ReconcileReport> {
     const deadline = Date.now() + timeoutMs;
-    let last: ReconcileReport | null = null;
     for (;;) {
       const { report } = this.reconcile();
-      last = report;
       if (report && report.ingested === expected && report.inFlight === 0) return report;
       if (Date.now() > deadline) {
-        throw new Error(`not settled after ${timeoutMs} ms: ${JSON.stringify({ ingested: last?.ingested, inFlight: last?.inFlight, lost: last?.lost.length, stuck: last?.stuck })}`);
+        throw new Error(`not settled after ${timeoutMs} ms: ${JSON.stringify({ ingested: report?.ingested, inFlight: report?.inFlight, lost: report?.lost.length, stuck: report?.stuck })}`);
       }
       await sleep(2_000);
     }
