@@ -59,9 +59,14 @@ export async function dropDatabase(url: string): Promise<void> {
   await withServerConnection(url, (client) => client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)} WITH (FORCE)`));
 }
 
-/** Runs pending migrations under a session-level advisory lock; returns the names it applied. */
+/**
+ * Runs pending migrations under a session-level advisory lock; returns the names it applied. The lock
+ * is held on a connection of its own, outside the pool: with a pool of one, holding it on a pooled
+ * connection would leave none for the migrations themselves.
+ */
 export async function runMigrations(dataSource: DataSource): Promise<string[]> {
-  const lock = dataSource.createQueryRunner();
+  const options = dataSource.options as { url?: string };
+  const lock = new pg.Client({ connectionString: options.url, application_name: 'cascade-migrations' });
   await lock.connect();
   try {
     await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
@@ -69,7 +74,7 @@ export async function runMigrations(dataSource: DataSource): Promise<string[]> {
     return applied.map((migration) => migration.name);
   } finally {
     await lock.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]).catch(() => undefined);
-    await lock.release();
+    await lock.end().catch(() => undefined);
   }
 }
 

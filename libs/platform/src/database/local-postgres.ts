@@ -62,6 +62,8 @@ export async function ensureLocalPostgres(options: {
     authMethod: 'password',
     // PostgreSQL refuses to run as root: run it as the `postgres` system user (reused when it exists).
     createPostgresUser: process.getuid?.() === 0,
+    // TCP only: the default socket folder (/tmp) is not always writable by the server's user.
+    postgresFlags: ['-c', 'unix_socket_directories='],
     onLog: (message) => options.onLog?.(String(message)),
     onError: (message) => options.onLog?.(String(message)),
   });
