@@ -83,6 +83,12 @@ describe('ops API (poller)', () => {
     expect((await post(path, 'wrong-token-0000000000')).status).toBe(403);
   });
 
+  it("answers 409 with the provider's reason when the provider refuses a cancel", async () => {
+    const response = await post('/batches/b-finished/cancel', TOKEN);
+    expect(response.status).toBe(409);
+    expect(((await response.json()) as { message: string }).message).toMatch(/the provider refused to cancel batch b-finished/);
+  });
+
   it('retries a batch with the right token', async () => {
     const response = await post('/batches/b-finished/retry', TOKEN);
     expect(response.status).toBe(202);

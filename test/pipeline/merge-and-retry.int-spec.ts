@@ -162,9 +162,11 @@ describe('ingest → retry → merge against PostgreSQL', () => {
 
   it('replaying the same PR text under the same prompt version changes nothing; edited text is a new analysis', async () => {
     expect(await ingest('r-1')).toBe('unchanged');
+    const [before] = await ds.query(`SELECT attempt FROM requests WHERE request_id = 'r-1'`);
     expect(await ingest('r-1', 'Edited body')).toBe('requeued');
-    const [row] = await ds.query(`SELECT status, attempt, pass FROM requests WHERE request_id = 'r-1'`);
-    expect(row).toEqual({ status: 'pending', attempt: 1, pass: 1 });
+    // The edited text starts at the next attempt number: the earlier text's attempts stay in the history.
+    const [row] = await ds.query(`SELECT status, attempt, first_attempt, pass FROM requests WHERE request_id = 'r-1'`);
+    expect(row).toEqual({ status: 'pending', attempt: before.attempt + 1, first_attempt: before.attempt + 1, pass: 1 });
   });
 
   it('a different request with identical content is answered from the stored result at $0', async () => {

@@ -35,6 +35,8 @@ export interface SimulatorFaults {
   rateLimitRetryAfterMs: number;
   /** Answer the first N file downloads with 503. */
   downloadErrorsFirst: number;
+  /** Answer the first N API calls, on any route, with a 5xx (500, 502 and 503 in turn). */
+  serverErrorsFirst: number;
   /** Delay every API response by this many ms. */
   responseDelayMs: number;
   /** Stop processing after this share of lines and mark the batch expired (null: never). */
@@ -112,6 +114,7 @@ export const NO_FAULTS: SimulatorFaults = {
   rateLimitRoute: null,
   rateLimitRetryAfterMs: 200,
   downloadErrorsFirst: 0,
+  serverErrorsFirst: 0,
   responseDelayMs: 0,
   expireAfterFraction: null,
   unfinishedInErrorFile: false,
@@ -172,6 +175,7 @@ const FAULT_FIELDS: Record<keyof SimulatorFaults, FieldKind> = {
   rateLimitRoute: 'string|null',
   rateLimitRetryAfterMs: 'number',
   downloadErrorsFirst: 'number',
+  serverErrorsFirst: 'number',
   responseDelayMs: 'number',
   expireAfterFraction: 'number|null',
   unfinishedInErrorFile: 'boolean',

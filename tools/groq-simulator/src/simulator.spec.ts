@@ -380,6 +380,16 @@ describe('Groq Batch API simulator, through groq-sdk', () => {
       expect(Date.now() - started).toBeGreaterThanOrEqual(110);
     });
 
+    it('answers the first N calls of any route with 500, 502 and 503 in turn, then serves again', async () => {
+      sim.setFaults({ serverErrorsFirst: 3 });
+      const auth = { authorization: 'Bearer fake-simulator-test-key' };
+      const statuses = [];
+      for (const path of ['/openai/v1/batches', '/openai/v1/files', '/openai/v1/batches', '/openai/v1/files']) {
+        statuses.push((await fetch(`${sim.url}${path}`, { headers: auth })).status);
+      }
+      expect(statuses).toEqual([500, 502, 503, 200]);
+    });
+
     it('drops the create response once: the batch exists but the client never hears of it', async () => {
       const inputFileId = await uploadJsonl(groq, toJsonl([requestLine('drop-1', { model: FALLBACK })]));
       sim.setFaults({ dropCreateResponses: 1 });

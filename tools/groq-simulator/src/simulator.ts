@@ -64,6 +64,14 @@ const isStringMap = (value: unknown): value is Record<string, string> =>
   typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'string');
 
 /** The simulator's state and its HTTP API: Groq's Files and Batches routes plus the `/_sim/` control routes. */
+
+/** The 5xx answers of `serverErrorsFirst`, in turn. */
+const SERVER_ERRORS: Array<[number, string]> = [
+  [500, 'Internal Server Error'],
+  [502, 'Bad Gateway'],
+  [503, 'Service Unavailable. Please try again later.'],
+];
+
 class Simulation {
   readonly stats = new StatsRecorder();
   readonly files: FileStore;
@@ -72,6 +80,7 @@ class Simulation {
   private readonly attempts = new AttemptCounter();
   private readonly rateLimited = new Map<string, number>();
   private downloadErrors = 0;
+  private serverErrors = 0;
   /** Creation order, to sort batches created within the same second. */
   private sequence = 0;
   private readonly order = new Map<string, number>();
@@ -89,6 +98,7 @@ class Simulation {
     Object.assign(this.options.faults, patch);
     if ('rateLimitFirst' in patch || 'rateLimitRoute' in patch) this.rateLimited.clear();
     if ('downloadErrorsFirst' in patch) this.downloadErrors = 0;
+    if ('serverErrorsFirst' in patch) this.serverErrors = 0;
   }
 
   setProfile(model: string, profile: Partial<ModelProfile>): void {
@@ -135,6 +145,11 @@ class Simulation {
           'x-ratelimit-reset-requests': `${seconds}s`,
         });
       }
+    }
+
+    if (this.serverErrors < faults.serverErrorsFirst) {
+      const [status, message] = SERVER_ERRORS[this.serverErrors++ % SERVER_ERRORS.length]!;
+      throw new ApiError(status, message, 'internal_server_error', 'internal_server_error');
     }
 
     const match = API_ROUTE.exec(url.pathname);

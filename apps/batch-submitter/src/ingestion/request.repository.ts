@@ -59,7 +59,10 @@ export class RequestRepository {
     return rows[0] ?? null;
   }
 
-  /** Inserts, or replaces a row whose content changed (a PR edited after its analysis is a new analysis). */
+  /**
+   * Inserts, or replaces a row whose content changed (a PR edited after its analysis is a new analysis).
+   * The new text starts at the next attempt number, so every attempt of the id stays in the history.
+   */
   async upsert(manager: EntityManager, request: NewRequest): Promise<void> {
     const m = request.metadata;
     await manager.query(
@@ -69,7 +72,8 @@ export class RequestRepository {
        ON CONFLICT (request_id, prompt_version) DO UPDATE SET
          correlation_id = EXCLUDED.correlation_id, team = EXCLUDED.team, repo = EXCLUDED.repo,
          pr_number = EXCLUDED.pr_number, content_hash = EXCLUDED.content_hash, status = EXCLUDED.status,
-         stage = EXCLUDED.stage, exclusion_reason = EXCLUDED.exclusion_reason, attempt = 1, pass = 1,
+         stage = EXCLUDED.stage, exclusion_reason = EXCLUDED.exclusion_reason,
+         attempt = requests.attempt + 1, first_attempt = requests.attempt + 1, pass = 1,
          model = EXCLUDED.model, max_tokens = EXCLUDED.max_tokens, current_batch_id = NULL, stage_deadline_at = NULL, pr = EXCLUDED.pr, flags = EXCLUDED.flags, updated_at = now()`,
       [
         m.requestId,

@@ -1,7 +1,7 @@
 import { batchDetail, listBatches, retryBatch } from '#ledger';
 import { inTransaction, ROOT_LOGGER } from '#platform';
-import { BadRequestException, Controller, Get, Inject, NotFoundException, Param, Post, Query } from '@nestjs/common';
-import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { BadGatewayException, BadRequestException, ConflictException, Controller, Get, Inject, NotFoundException, Param, Post, Query } from '@nestjs/common';
+import { ApiConflictResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { OpsMutation } from './ops-mutation.decorator.js';
@@ -61,11 +61,22 @@ export class BatchesController {
   /** Asks the provider to cancel; the poller then retries the unfinished requests as usual. */
   @Post(':id/cancel')
   @ApiOperation({ summary: 'Ask the provider to cancel; unfinished requests are then retried as usual' })
+  @ApiConflictResponse({ description: 'the provider refused (the batch already finished, expired or was cancelled)' })
   @OpsMutation()
   async cancel(@Param('id') id: string) {
     const detail = await batchDetail(this.dataSource.manager, id);
     if (!detail?.batch.provider_batch_id) throw new NotFoundException(`no submitted batch with id ${id}`);
-    const status = await this.provider.cancel(detail.batch.provider_batch_id);
+    let status: string;
+    try {
+      status = await this.provider.cancel(detail.batch.provider_batch_id);
+    } catch (error) {
+      // The provider's refusal (already finished, expired…) is the operator's answer, not a server fault.
+      const providerStatus = (error as { status?: unknown }).status;
+      const message = `the provider refused to cancel batch ${detail.batch.batch_id}: ${(error as Error).message}`;
+      this.logger.warn({ batchId: detail.batch.batch_id, action: 'cancel', providerStatus }, message);
+      if (typeof providerStatus === 'number' && providerStatus >= 400 && providerStatus < 500) throw new ConflictException(message);
+      throw new BadGatewayException(message);
+    }
     this.logger.info({ batchId: detail.batch.batch_id, action: 'cancel', status }, 'cancel requested');
     return { batchId: detail.batch.batch_id, providerStatus: status };
   }

@@ -5,6 +5,7 @@ import type { EntityManager } from 'typeorm';
 export interface RequestState {
   status: string;
   attempt: number;
+  first_attempt: number;
   content_hash: string;
 }
 
@@ -34,7 +35,7 @@ export class FailureRepository {
 
   async lockRequest(manager: EntityManager, requestId: string, promptVersion: string): Promise<RequestState | null> {
     const rows: RequestState[] = await manager.query(
-      'SELECT status, attempt, content_hash FROM requests WHERE request_id = $1 AND prompt_version = $2 FOR UPDATE',
+      'SELECT status, attempt, first_attempt, content_hash FROM requests WHERE request_id = $1 AND prompt_version = $2 FOR UPDATE',
       [requestId, promptVersion],
     );
     return rows[0] ?? null;
@@ -60,12 +61,13 @@ export class FailureRepository {
     );
   }
 
-  async attemptsOf(manager: EntityManager, requestId: string, promptVersion: string): Promise<FailedAttempt[]> {
+  /** The failed attempts of the current text (from `fromAttempt` on). */
+  async attemptsOf(manager: EntityManager, requestId: string, promptVersion: string, fromAttempt = 1): Promise<FailedAttempt[]> {
     const rows: Array<{ attempt: number; pass: number; model: string; batch_id: string; code: string; message: string; http_status: number | null }> =
       await manager.query(
         `SELECT attempt, pass, model, batch_id, code, message, http_status FROM attempts
-         WHERE request_id = $1 AND prompt_version = $2 AND outcome = 'failed' ORDER BY attempt`,
-        [requestId, promptVersion],
+         WHERE request_id = $1 AND prompt_version = $2 AND outcome = 'failed' AND attempt >= $3 ORDER BY attempt`,
+        [requestId, promptVersion, fromAttempt],
       );
     return rows.map((row) => ({
       attempt: row.attempt,

@@ -56,7 +56,8 @@ export class RetryService {
           httpStatus: failure.httpStatus,
           model: failure.model,
           maxTokens: failure.maxTokens,
-          attempt: failure.request.attempt,
+          // The budget is per text: attempts of an earlier version of the PR do not count.
+          attempt: failure.request.attempt - (state?.first_attempt ?? 1) + 1,
         },
         this.policy,
       );
@@ -65,7 +66,7 @@ export class RetryService {
         outcome.requeued++;
         continue;
       }
-      const attempts = await this.failures.attemptsOf(manager, failure.request.requestId, failure.request.promptVersion);
+      const attempts = await this.failures.attemptsOf(manager, failure.request.requestId, failure.request.promptVersion, state?.first_attempt ?? 1);
       permanent.push({
         request: failure.request,
         code: decision.kind === 'permanent' ? decision.code : failure.code,

@@ -16,9 +16,13 @@ export class Operations1763900002000 implements MigrationInterface {
         updated_at timestamptz NOT NULL DEFAULT now()
       )`);
     await queryRunner.query(`CREATE INDEX results_resolved ON results (resolved_at)`);
+    // Attempt numbers keep rising when a PR's text changes (history stays unique per attempt);
+    // the retry budget counts from the first attempt of the current text.
+    await queryRunner.query(`ALTER TABLE requests ADD COLUMN first_attempt integer NOT NULL DEFAULT 1`);
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`ALTER TABLE requests DROP COLUMN first_attempt`);
     await queryRunner.query(`DROP INDEX results_resolved`);
     await queryRunner.query(`DROP TABLE control_state`);
   }
