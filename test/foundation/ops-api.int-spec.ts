@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
+import { requestHistory } from '#ledger';
 import { type GroqSimulator, startGroqSimulator } from '../../tools/groq-simulator/src/simulator.js';
 import { brokers, createTestDatabase, eventually, freePort, GiveUp, type TestDatabase, uniqueSuffix } from '../support/infra.js';
 
@@ -106,6 +107,9 @@ describe('ops API (poller)', () => {
     expect(history.batches.map((b) => b.batchId)).toEqual(['b-finished']);
     expect(text).not.toContain('confidential PR body text');
     expect((await fetch(`${base}/requests/nope`)).status).toBe(404);
+    // Configured to show it (OPS_SHOW_PR_TEXT=true), the same history carries the stored text.
+    const shown = await requestHistory(db.dataSource.manager, 'acme/api#1', { includePrText: true });
+    expect(JSON.stringify(shown)).toContain('confidential PR body text');
   });
 
   it('pauses and resumes submission with the token, and says so in the submission status', async () => {

@@ -34,6 +34,8 @@ export const pollerEnv = submissionEnv.extend({
   POLL_FIRST_DELAY_MS: positiveInt.default(5_000),
   POLL_MAX_DELAY_MS: positiveInt.default(300_000),
   POLL_LEASE_MS: positiveInt.default(600_000),
+  /** Show the stored PR text in `GET /requests/{id}` (off: PR text is untrusted and may be confidential). */
+  OPS_SHOW_PR_TEXT: z.enum(['true', 'false']).default('false').transform((value) => value === 'true'),
 });
 
 export const pollerDefinition: ServiceDefinition<typeof pollerEnv> = {
@@ -72,6 +74,7 @@ export const pollerDefinition: ServiceDefinition<typeof pollerEnv> = {
         useValue: {
           modelChain: config.env.MODEL_CHAIN,
           cacheTtlHours: config.env.CACHE_TTL_HOURS,
+          showPrText: config.env.OPS_SHOW_PR_TEXT,
           stageDeadlineMs: config.env.STAGE_DEADLINE_MS,
           strongModel: config.env.MODEL_CHAIN.at(-1)!,
           modelPrices: config.env.MODEL_PRICES_JSON,

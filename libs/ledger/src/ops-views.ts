@@ -44,18 +44,20 @@ export async function cacheStats(manager: EntityManager, ttlHours: number): Prom
 /**
  * Everything Cascade knows about one request id, across prompt versions and passes: its state, each
  * batch it was in (pass, model, provider batch), each attempt's outcome and error, and its result.
- * The PR text itself is left out: it is untrusted input and may be confidential.
+ * The PR text itself is left out unless asked for (`OPS_SHOW_PR_TEXT`): it is untrusted input and may
+ * be confidential.
  */
-export async function requestHistory(manager: EntityManager, requestId: string) {
+export async function requestHistory(manager: EntityManager, requestId: string, options: { includePrText?: boolean } = {}) {
   const requests = await manager.query(
-    `SELECT request_id AS "requestId", prompt_version AS "promptVersion", correlation_id AS "correlationId", team, repo,
+    `SELECT request_id AS "requestId", CASE WHEN $2::boolean THEN pr END AS pr, prompt_version AS "promptVersion", correlation_id AS "correlationId", team, repo,
             pr_number AS "prNumber", content_hash AS "contentHash", status, stage, exclusion_reason AS "exclusionReason",
             attempt, pass, model, current_batch_id AS "currentBatchId", flags, ingested_at AS "ingestedAt", updated_at AS "updatedAt",
             stage_deadline_at AS "stageDeadlineAt"
      FROM requests WHERE request_id = $1 ORDER BY ingested_at`,
-    [requestId],
+    [requestId, options.includePrText ?? false],
   );
   if (requests.length === 0) return null;
+  if (!options.includePrText) for (const row of requests) delete row.pr;
   const batches = await manager.query(
     `SELECT i.prompt_version AS "promptVersion", i.attempt, coalesce(i.outcome, 'pending') AS outcome, b.batch_id AS "batchId",
             b.provider_batch_id AS "providerBatchId", b.pass, b.model, b.state, b.provider_status AS "providerStatus",

@@ -4,6 +4,8 @@ export const OPS_SETTINGS = Symbol('OPS_SETTINGS');
 export interface OpsSettings {
   modelChain: string[];
   cacheTtlHours: number;
+  /** Whether `GET /requests/{id}` includes the stored (guarded) PR text. */
+  showPrText: boolean;
   stageDeadlineMs: number;
   strongModel: string;
   /** MODEL_PRICES_JSON, for the always-strong-model comparison. */
