@@ -17,7 +17,7 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
  */
 @Command({ name: 'demo', description: 'Run the whole pipeline locally on a synthetic PR set and print the report' })
 export class DemoCommand extends CommandRunner {
-  async run(_params: string[], options: { prs?: number; seed?: number; timeoutMs?: number }): Promise<void> {
+  async run(_params: string[], options: { prs?: number; seed?: number; timeoutMs?: number; serve?: boolean }): Promise<void> {
     const count = options.prs ?? 2_000;
     const seed = options.seed ?? 42;
     const timeoutMs = options.timeoutMs ?? (process.env.GROQ_API_KEY ? 26 * 3_600_000 : 600_000);
@@ -37,6 +37,9 @@ export class DemoCommand extends CommandRunner {
         },
         cleanups,
       );
+      const poller = stack.services.find((service) => service.name === 'poller');
+      const dashboard = poller ? `http://127.0.0.1:${poller.port}/dashboard` : null;
+      if (dashboard) log(`live dashboard: ${dashboard} (ops API and OpenAPI at http://127.0.0.1:${poller!.port}/docs)`);
       log(`publishing ${count} synthetic PRs…`);
       const publisher = new EventPublisher(createKafka('cascade-demo', stack.brokers.split(',')), String(stack.env.KAFKA_TOPIC_PREFIX));
       await publisher.connect();
@@ -53,6 +56,13 @@ export class DemoCommand extends CommandRunner {
       const report = await runReport(stack.dataSource.manager, { strongModel: STRONG_MODEL, strongPrice: strongModelPrice(), defaultStageDeadlineMs: 26 * 3_600_000 });
       process.stdout.write(`\n${formatRunReport(report)}\n`);
       if (!done) log(`not every request finished within ${timeoutMs} ms: see \`cascade reconcile\``);
+      if (options.serve && dashboard) {
+        log(`the services keep running: ${dashboard} — Ctrl-C stops everything`);
+        await new Promise<void>((stop) => {
+          process.once('SIGINT', () => stop());
+          process.once('SIGTERM', () => stop());
+        });
+      }
       return done && report.reconcile.lost.length === 0 && report.reconcile.invariantHolds ? 0 : 1;
     }, log);
   }
@@ -65,6 +75,11 @@ export class DemoCommand extends CommandRunner {
   @Option({ flags: '--seed <seed>', description: 'seed of the PR set and the simulator (default 42)' })
   parseSeed(value: string): number {
     return positiveInteger('--seed', value);
+  }
+
+  @Option({ flags: '--serve', description: 'keep the services and the dashboard running after the report, until Ctrl-C' })
+  parseServe(): boolean {
+    return true;
   }
 
   @Option({ flags: '--timeout-ms <ms>', description: 'give up waiting after this long' })
