@@ -19,4 +19,6 @@ COPY --from=build /app/dist ./dist
 USER node
 ARG SERVICE=batch-submitter
 ENV SERVICE=${SERVICE}
-CMD ["sh", "-c", "exec node dist/apps/${SERVICE}/src/main.js"]
+# V8's old-space limit in MB: keeps a service's peak RSS under 256 MB (see docs/benchmarks.md).
+ENV NODE_HEAP_MB=160
+CMD ["sh", "-c", "exec node --max-old-space-size=${NODE_HEAP_MB} dist/apps/${SERVICE}/src/main.js"]

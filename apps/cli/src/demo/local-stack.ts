@@ -69,11 +69,20 @@ export interface ServiceProcess {
   child: ChildProcess;
 }
 
+/**
+ * V8's old-space limit per service, in MB (the Dockerfile's NODE_HEAP_MB does the same in containers).
+ * Without one V8 lets short-lived garbage (Kafka batches, JSONL bodies, 1 MB events) pile up to ~200 MB
+ * of heap before a full collection, though the live heap stays near 50 MB: peak RSS went above 300 MB.
+ * A 50,000-line batch fits: the submitter ran one at 128, the poller at 160.
+ */
+export const SERVICE_HEAP_MB: Record<string, number> = { 'batch-submitter': 128, poller: 160, 'retry-service': 160, 'result-writer': 160 };
+
 /** Starts one service from the build, its JSON logs going to `logDir/<name>.log`. */
 export function spawnService(name: string, env: NodeJS.ProcessEnv, port: number, logDir: string): ServiceProcess {
   mkdirSync(logDir, { recursive: true });
   const logFile = createWriteStream(join(logDir, `${name}.log`));
-  const child = spawn(process.execPath, [join(REPO_ROOT, `dist/apps/${name}/src/main.js`)], {
+  const heapMb = Number(env.NODE_HEAP_MB ?? SERVICE_HEAP_MB[name] ?? 160);
+  const child = spawn(process.execPath, [`--max-old-space-size=${heapMb}`, join(REPO_ROOT, `dist/apps/${name}/src/main.js`)], {
     cwd: REPO_ROOT,
     env: { ...env, HTTP_PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
