@@ -19,6 +19,5 @@ COPY --from=build /app/dist ./dist
 USER node
 ARG SERVICE=batch-submitter
 ENV SERVICE=${SERVICE}
-# V8's old-space limit in MB: keeps a service's peak RSS under 256 MB (see docs/benchmarks.md).
-ENV NODE_HEAP_MB=160
-CMD ["sh", "-c", "exec node --max-old-space-size=${NODE_HEAP_MB} dist/apps/${SERVICE}/src/main.js"]
+# NODE_HEAP_MB, when set, is V8's old-space limit in MB (the poller's keeps its peak RSS under 256 MB: docs/benchmarks.md).
+CMD ["sh", "-c", "exec node ${NODE_HEAP_MB:+--max-old-space-size=$NODE_HEAP_MB} dist/apps/${SERVICE}/src/main.js"]

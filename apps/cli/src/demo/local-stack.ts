@@ -70,19 +70,20 @@ export interface ServiceProcess {
 }
 
 /**
- * V8's old-space limit per service, in MB (the Dockerfile's NODE_HEAP_MB does the same in containers).
- * Without one V8 lets short-lived garbage (Kafka batches, JSONL bodies, 1 MB events) pile up to ~200 MB
- * of heap before a full collection, though the live heap stays near 50 MB: peak RSS went above 300 MB.
- * A 50,000-line batch fits: the submitter ran one at 128, the poller at 160.
+ * V8's old-space limit per service, in MB (NODE_HEAP_MB does the same in containers). The poller handles
+ * a whole provider batch at once: without a limit V8 let garbage pile up well past its live heap and a
+ * 50,000-line batch peaked above 300 MB RSS; at 160 it stays under 256 MB. The batch-submitter gets none:
+ * at 128 MB it ran out of heap forming and submitting one 50,000-line batch.
  */
-export const SERVICE_HEAP_MB: Record<string, number> = { 'batch-submitter': 128, poller: 160, 'retry-service': 160, 'result-writer': 160 };
+export const SERVICE_HEAP_MB: Record<string, number> = { poller: 160 };
 
 /** Starts one service from the build, its JSON logs going to `logDir/<name>.log`. */
 export function spawnService(name: string, env: NodeJS.ProcessEnv, port: number, logDir: string): ServiceProcess {
   mkdirSync(logDir, { recursive: true });
   const logFile = createWriteStream(join(logDir, `${name}.log`));
-  const heapMb = Number(env.NODE_HEAP_MB ?? SERVICE_HEAP_MB[name] ?? 160);
-  const child = spawn(process.execPath, [`--max-old-space-size=${heapMb}`, join(REPO_ROOT, `dist/apps/${name}/src/main.js`)], {
+  const heapMb = env.NODE_HEAP_MB ?? SERVICE_HEAP_MB[name];
+  const flags = heapMb ? [`--max-old-space-size=${heapMb}`] : [];
+  const child = spawn(process.execPath, [...flags, join(REPO_ROOT, `dist/apps/${name}/src/main.js`)], {
     cwd: REPO_ROOT,
     env: { ...env, HTTP_PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
