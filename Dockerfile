@@ -19,4 +19,5 @@ COPY --from=build /app/dist ./dist
 USER node
 ARG SERVICE=batch-submitter
 ENV SERVICE=${SERVICE}
-CMD ["sh", "-c", "exec node dist/apps/${SERVICE}/src/main.js"]
+# NODE_HEAP_MB, when set, is V8's old-space limit in MB (the poller's keeps its peak RSS under 256 MB: docs/benchmarks.md).
+CMD ["sh", "-c", "exec node ${NODE_HEAP_MB:+--max-old-space-size=$NODE_HEAP_MB} dist/apps/${SERVICE}/src/main.js"]

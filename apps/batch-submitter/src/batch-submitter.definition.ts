@@ -4,7 +4,7 @@ import type { ServiceDefinition } from '#platform';
 import { Module } from '@nestjs/common';
 import { batchSubmitterEnv, SUBMITTER_SETTINGS, submitterSettingsFrom } from './batch-submitter.settings.js';
 import { IngestionService } from './ingestion/ingestion.service.js';
-import { PrIngestedController } from './ingestion/pr-ingested.controller.js';
+import { PrIngestedConsumer } from './ingestion/pr-ingested.consumer.js';
 import { RequestRepository } from './ingestion/request.repository.js';
 
 @Module({})
@@ -14,15 +14,16 @@ export const batchSubmitterService: ServiceDefinition<typeof batchSubmitterEnv> 
   identity: { name: 'batch-submitter', defaultHttpPort: 3101 },
   env: batchSubmitterEnv,
   consumes: [Topic.PrIngested],
+  consumesInBatches: [Topic.PrIngested],
   secrets: (config) => [config.env.GROQ_API_KEY],
   module: (platform, config) => ({
     module: BatchSubmitterModule,
     imports: [platform],
-    controllers: [PrIngestedController],
     providers: [
       { provide: SUBMITTER_SETTINGS, useValue: submitterSettingsFrom(config.env) },
       RequestRepository,
       IngestionService,
+      PrIngestedConsumer,
       // Pass 1 only: later passes are the retry-service's.
       batchAssemblerProvider(config.env, { minPass: 1, maxPass: 1 }, 'batch-submitter'),
       AssemblerLifecycle,

@@ -22,6 +22,8 @@ export interface AssemblerSettings {
   producer: string;
   /** At most this many requests submitted by this process (the operators' `run --limit N`). */
   submitLimit?: number;
+  /** Batches uploaded and created at the same time (default 1): formation of the next batch overlaps the upload of the last. */
+  submitConcurrency?: number;
 }
 
 /** Turns a stored PR (the guarded prompt input) into the provider's request body. */
@@ -100,16 +102,30 @@ export class BatchAssembler {
     // An operator's pause stops new batches; the interrupted submissions above still finish.
     if ((await readControl(this.dataSource.manager, 'submission.pause')).paused) return submitted;
     const groups = await this.repository.pendingGroups(this.dataSource.manager, this.settings.minPass, this.settings.maxPass);
-    for (const group of groups) {
-      let waiting = group.waiting;
-      while (waiting > 0 && (options.force || waiting >= this.settings.maxLines || group.oldest_age_ms >= this.settings.lingerMs)) {
-        if (this.remainingAllowance() === 0) return submitted;
-        const batch = await this.formBatch(group);
-        if (!batch) break;
-        waiting -= batch.request_count;
-        if (await this.submit(batch, false)) submitted++;
-        if (this.stopped) return submitted;
+    // Submission is mostly waiting (provider upload and create): several run at once, each batch still formed in order.
+    const inFlight = new Set<Promise<void>>();
+    const startSubmit = async (batch: BatchRow) => {
+      const submission: Promise<void> = this.submit(batch, false).then((ok) => {
+        if (ok) submitted++;
+        inFlight.delete(submission);
+      });
+      inFlight.add(submission);
+      if (inFlight.size >= (this.settings.submitConcurrency ?? 1)) await Promise.race(inFlight);
+    };
+    try {
+      groups: for (const group of groups) {
+        let waiting = group.waiting;
+        while (waiting > 0 && (options.force || waiting >= this.settings.maxLines || group.oldest_age_ms >= this.settings.lingerMs)) {
+          if (this.remainingAllowance() === 0) break groups;
+          const batch = await this.formBatch(group);
+          if (!batch) break;
+          waiting -= batch.request_count;
+          await startSubmit(batch);
+          if (this.stopped) break groups;
+        }
       }
+    } finally {
+      await Promise.all(inFlight);
     }
     return submitted;
   }
@@ -187,7 +203,10 @@ export class BatchAssembler {
         adopted ??
         (await this.provider.submit({
           batchKey: batch.batch_key,
-          lines: items.map((item) => this.buildLine(item, batch)),
+          // Built one at a time as the JSONL file is written: a batch's request bodies are never all in memory.
+          lines: (function* (build: LineBuilder) {
+            for (const item of items) yield build(item, batch);
+          })(this.buildLine),
           metadata: {
             cascade_batch_key: batch.batch_key,
             cascade_batch_id: batch.batch_id,

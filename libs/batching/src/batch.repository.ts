@@ -133,10 +133,14 @@ export class BatchRepository {
       [batchId, providerBatchId, inputFileId],
     ));
     if (updated.length === 0) return false;
+    // Reached through the batch's items (primary keys): `current_batch_id` has no index of its own, and the
+    // status index walks every in-flight request of every batch.
     await manager.query(
-      `UPDATE requests SET stage = 'submitted', updated_at = now(),
+      `UPDATE requests r SET stage = 'submitted', updated_at = now(),
               stage_deadline_at = now() + make_interval(secs => $2::float8 / 1000)
-       WHERE current_batch_id = $1 AND status = 'in_flight'`,
+       FROM batch_items b
+       WHERE b.batch_id = $1 AND r.request_id = b.request_id AND r.prompt_version = b.prompt_version
+         AND r.current_batch_id = $1 AND r.status = 'in_flight'`,
       [batchId, stageDeadlineMs],
     );
     return true;

@@ -36,7 +36,7 @@ export class GroqSubmissionProvider implements BatchProviderPort {
     return batch ? { providerBatchId: batch.id, inputFileId: batch.input_file_id } : null;
   }
 
-  async submit(request: { batchKey: string; lines: BatchInputLine[]; metadata: Record<string, string> }): Promise<SubmittedProviderBatch> {
+  async submit(request: { batchKey: string; lines: Iterable<BatchInputLine>; metadata: Record<string, string> }): Promise<SubmittedProviderBatch> {
     const dir = mkdtempSync(join(tmpdir(), 'cascade-batch-'));
     try {
       const files = await writeBatchInputFiles(request.lines, dir, this.limits, request.batchKey);

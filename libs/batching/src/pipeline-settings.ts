@@ -39,6 +39,8 @@ export const submissionEnv = z.object({
   BATCH_MAX_BYTES: positiveInt.default(100 * 1024 * 1024),
   BATCH_LINGER_MS: positiveInt.default(5_000),
   BATCH_ASSEMBLE_INTERVAL_MS: positiveInt.default(500),
+  /** Provider batches being uploaded and created at once by one assembler. */
+  BATCH_SUBMIT_CONCURRENCY: positiveInt.default(3),
   /** How long a request may sit in one stage before `reconcile` reports it stuck. */
   STAGE_DEADLINE_MS: positiveInt.default(26 * 60 * 60 * 1000),
   GROQ_API_KEY: z.string({ error: 'is required (the demo sets it to a placeholder for its local simulator)' }).min(1),
@@ -82,5 +84,6 @@ export function assemblerSettingsFrom(
     leaseMs: env.SUBMIT_LEASE_MS ?? Math.max(120_000, env.GROQ_TIMEOUT_MS * 3),
     producer,
     submitLimit: env.SUBMIT_LIMIT,
+    submitConcurrency: env.BATCH_SUBMIT_CONCURRENCY,
   };
 }

@@ -17,7 +17,8 @@ export interface BatchProviderPort {
   findByKey(batchKey: string): Promise<SubmittedProviderBatch | null>;
   submit(request: {
     batchKey: string;
-    lines: BatchInputLine[];
+    /** Read once, in order (a generator: bodies are built while the input file is written). */
+    lines: Iterable<BatchInputLine>;
     metadata: Record<string, string>;
   }): Promise<SubmittedProviderBatch>;
 }

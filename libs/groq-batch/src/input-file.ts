@@ -67,6 +67,8 @@ function duplicateError(duplicates: readonly string[]): BatchInputError {
   );
 }
 
+const WRITE_BUFFER_BYTES = 1024 * 1024;
+
 const safeName = (name: string) => name.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 100) || 'batch-input';
 
 /**
@@ -135,7 +137,9 @@ export async function writeBatchInputFiles(
         }
         current = { path: join(dir, `${prefix}-${files.length + 1}.jsonl`), lines: 0, bytes: 0, customIds: [] };
         files.push(current);
-        stream = createWriteStream(current.path);
+        // Lines are a few KB: with the default 16 KB buffer every few lines wait for a drain, and under
+        // load those waits (the libuv pool is shared) made writing a 2.5 MB file take up to 1.6 s.
+        stream = createWriteStream(current.path, { highWaterMark: WRITE_BUFFER_BYTES });
       }
       const out: WriteStream = stream!;
       if (!out.write(text)) await once(out, 'drain');

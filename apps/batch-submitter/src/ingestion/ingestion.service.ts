@@ -3,13 +3,21 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { SUBMITTER_SETTINGS, type SubmitterSettings } from '../batch-submitter.settings.js';
 import { contentHashOf, guardPr } from './prompt-guard.js';
-import { RequestRepository } from './request.repository.js';
+import { type NewRequest, RequestRepository, type TerminalResult } from './request.repository.js';
 
 export type IngestionOutcome = 'queued' | 'excluded' | 'reused' | 'unchanged' | 'requeued';
 
+interface Prepared {
+  key: string;
+  metadata: RequestMetadata;
+  stored: NewRequest['pr'];
+  exclusion: string | null;
+}
+
 /**
- * Accepts one ingested PR: guard it, then either exclude it (never sent), answer it from an earlier
- * identical analysis at $0, or queue it for the next batch. Runs inside the consumer's transaction.
+ * Accepts ingested PRs: guard each, then either exclude it (never sent), answer it from an earlier
+ * identical analysis at $0, or queue it for the next batch. Runs inside the consumer's transaction, a
+ * whole Kafka batch at a time: a few statements per batch, not per PR.
  */
 @Injectable()
 export class IngestionService {
@@ -19,6 +27,68 @@ export class IngestionService {
   ) {}
 
   async accept(event: EventEnvelope<PrIngestedPayload>, manager: EntityManager): Promise<IngestionOutcome> {
+    const [outcome] = await this.acceptMany([event], manager);
+    return outcome!;
+  }
+
+  /**
+   * The outcome of each event, in order, exactly as if they had been accepted one after the other: a
+   * later event for the same request sees the earlier one (same text: 'unchanged'; new text: it
+   * replaces it, 'requeued'), so only the last version of each request is written.
+   */
+  async acceptMany(events: Array<EventEnvelope<PrIngestedPayload>>, manager: EntityManager): Promise<IngestionOutcome[]> {
+    const prepared = events.map((event) => this.prepare(event));
+    const keys = [...new Map(prepared.map((p) => [p.key, { requestId: p.metadata.requestId, promptVersion: p.metadata.promptVersion }])).values()];
+    const existing = await this.requests.lockExisting(manager, keys);
+    const currentHash = new Map(existing.map((row) => [keyOf(row.request_id, row.prompt_version), row.content_hash]));
+    const sendable = prepared.filter((p) => !p.exclusion && currentHash.get(p.key) !== p.metadata.contentHash);
+    const reusable = new Map(
+      (await this.requests.findReusableResults(manager, sendable.map((p) => p.metadata), this.settings.cacheTtlHours)).map((r) => [
+        keyOf(r.content_hash, r.prompt_version),
+        r,
+      ]),
+    );
+
+    const upserts = new Map<string, NewRequest>();
+    // The last terminal record per request: a later pending version does not remove it (as one at a time).
+    const terminals = new Map<string, { metadata: RequestMetadata; terminal: TerminalResult }>();
+    const outcomes = prepared.map(({ key, metadata, stored, exclusion }): IngestionOutcome => {
+      const previous = currentHash.get(key);
+      // A replay of the same PR text under the same prompt version changes nothing and costs nothing.
+      if (previous === metadata.contentHash) return 'unchanged';
+      currentHash.set(key, metadata.contentHash);
+      if (exclusion) {
+        upserts.set(key, { metadata, pr: stored, status: 'excluded', stage: 'excluded', exclusionReason: exclusion, model: null, maxTokens: null });
+        terminals.set(key, { metadata, terminal: { status: 'excluded', reason: exclusion } });
+        return 'excluded';
+      }
+      const reused = reusable.get(keyOf(metadata.contentHash, metadata.promptVersion));
+      if (reused) {
+        upserts.set(key, { metadata, pr: stored, status: 'succeeded', stage: 'reused', exclusionReason: null, model: null, maxTokens: null, cache: 'hit' });
+        terminals.set(key, {
+          metadata,
+          terminal: { status: 'succeeded', analysis: reused.analysis, model: reused.model, pass: reused.pass, reusedFrom: reused.request_id },
+        });
+        return 'reused';
+      }
+      upserts.set(key, {
+        metadata,
+        pr: stored,
+        status: 'pending',
+        stage: 'queued',
+        exclusionReason: null,
+        model: this.settings.modelChain[0]!,
+        maxTokens: this.settings.maxTokens,
+        cache: 'miss',
+      });
+      return previous === undefined ? 'queued' : 'requeued';
+    });
+    await this.requests.upsert(manager, [...upserts.values()]);
+    await this.requests.writeTerminalResults(manager, [...terminals.values()]);
+    return outcomes;
+  }
+
+  private prepare(event: EventEnvelope<PrIngestedPayload>): Prepared {
     const pr = event.payload;
     const promptVersion = pr.promptVersion ?? this.settings.promptVersion;
     const guarded = guardPr(pr, this.settings.guard);
@@ -32,35 +102,11 @@ export class IngestionService {
       attempt: 1,
       contentHash: contentHashOf(guarded, pr.repo),
     };
-    const existing = await this.requests.lockExisting(manager, pr.requestId, promptVersion);
-    // A replay of the same PR text under the same prompt version changes nothing and costs nothing.
-    if (existing && existing.content_hash === metadata.contentHash) return 'unchanged';
-
     const stored = { ...guarded, createdAt: pr.createdAt, mergedAt: pr.mergedAt, firstReviewAt: pr.firstReviewAt };
-    if (guarded.exclusion) {
-      await this.requests.upsert(manager, { metadata, pr: stored, status: 'excluded', stage: 'excluded', exclusionReason: guarded.exclusion, model: null, maxTokens: null });
-      await this.requests.writeTerminalResult(manager, metadata, { status: 'excluded', reason: guarded.exclusion });
-      return 'excluded';
-    }
-    const reusable = await this.requests.findReusableResult(manager, metadata.contentHash, promptVersion, this.settings.cacheTtlHours);
-    if (reusable) {
-      await this.requests.upsert(manager, { metadata, pr: stored, status: 'succeeded', stage: 'reused', exclusionReason: null, model: null, maxTokens: null, cache: 'hit' });
-      await this.requests.writeTerminalResult(manager, metadata, {
-        status: 'succeeded',
-        analysis: reusable.analysis,
-        model: reusable.model,
-        pass: reusable.pass,
-        reusedFrom: reusable.request_id,
-      });
-      return 'reused';
-    }
-    await this.requests.upsert(manager, { metadata, pr: stored, status: 'pending',
-      stage: 'queued',
-      exclusionReason: null,
-      model: this.settings.modelChain[0]!,
-      maxTokens: this.settings.maxTokens,
-      cache: 'miss',
-    });
-    return existing ? 'requeued' : 'queued';
+    return { key: keyOf(pr.requestId, promptVersion), metadata, stored, exclusion: guarded.exclusion };
   }
+}
+
+function keyOf(a: string, b: string): string {
+  return JSON.stringify([a, b]);
 }

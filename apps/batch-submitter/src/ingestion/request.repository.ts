@@ -23,109 +23,139 @@ export interface NewRequest {
   cache?: 'hit' | 'miss';
 }
 
-interface ReusableResult {
+export interface RequestKey {
+  requestId: string;
+  promptVersion: string;
+}
+
+export interface ReusableResult {
+  content_hash: string;
+  prompt_version: string;
   request_id: string;
   analysis: unknown;
   model: string;
   pass: number;
 }
 
-/** The `requests` table as the batch-submitter sees it: ingestion, dedupe and exclusion. */
+export type TerminalResult =
+  | { status: 'excluded'; reason: string }
+  | { status: 'succeeded'; analysis: unknown; model: string; pass: number; reusedFrom: string };
+
+/**
+ * The `requests` table as the batch-submitter sees it: ingestion, dedupe and exclusion. Every method
+ * takes a whole batch of requests and costs one statement, whatever the batch size.
+ */
 @Injectable()
 export class RequestRepository {
-  async lockExisting(manager: EntityManager, requestId: string, promptVersion: string): Promise<StoredRequest | null> {
-    const rows: StoredRequest[] = await manager.query(
-      `SELECT request_id, prompt_version, content_hash, status FROM requests
-       WHERE request_id = $1 AND prompt_version = $2 FOR UPDATE`,
-      [requestId, promptVersion],
+  /** The rows of `keys` that already exist, locked for the rest of the transaction (in key order: no deadlock between batches). */
+  async lockExisting(manager: EntityManager, keys: RequestKey[]): Promise<StoredRequest[]> {
+    if (keys.length === 0) return [];
+    return manager.query(
+      `SELECT r.request_id, r.prompt_version, r.content_hash, r.status
+       FROM requests r JOIN unnest($1::text[], $2::text[]) AS k(request_id, prompt_version) USING (request_id, prompt_version)
+       ORDER BY r.request_id, r.prompt_version FOR UPDATE OF r`,
+      [keys.map((k) => k.requestId), keys.map((k) => k.promptVersion)],
     );
-    return rows[0] ?? null;
   }
 
   /**
-   * The response cache: a succeeded result for the same content and prompt version, younger than the
+   * The response cache: per (content hash, prompt version), the latest succeeded result younger than the
    * TTL and than the operators' last "clear cache". Only answers the model gave count (attempt > 0):
    * a reused copy is younger than its original and would otherwise stretch the TTL forever.
    */
-  async findReusableResult(manager: EntityManager, contentHash: string, promptVersion: string, ttlHours: number): Promise<ReusableResult | null> {
-    const rows: ReusableResult[] = await manager.query(
-      `SELECT request_id, analysis, model, pass FROM results
-       WHERE content_hash = $1 AND prompt_version = $2 AND status = 'succeeded' AND attempt > 0
+  async findReusableResults(
+    manager: EntityManager,
+    contents: Array<{ contentHash: string; promptVersion: string }>,
+    ttlHours: number,
+  ): Promise<ReusableResult[]> {
+    if (contents.length === 0) return [];
+    return manager.query(
+      `SELECT DISTINCT ON (content_hash, prompt_version) content_hash, prompt_version, request_id, analysis, model, pass
+       FROM results
+       WHERE (content_hash, prompt_version) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+         AND status = 'succeeded' AND attempt > 0
          AND resolved_at >= greatest(now() - make_interval(hours => $3::int),
                                      coalesce((SELECT (value->>'clearedAt')::timestamptz FROM control_state WHERE key = 'cache'), '-infinity'))
-       ORDER BY resolved_at DESC LIMIT 1`,
-      [contentHash, promptVersion, ttlHours],
+       ORDER BY content_hash, prompt_version, resolved_at DESC`,
+      [contents.map((c) => c.contentHash), contents.map((c) => c.promptVersion), ttlHours],
     );
-    return rows[0] ?? null;
   }
 
   /**
-   * Inserts, or replaces a row whose content changed (a PR edited after its analysis is a new analysis).
+   * Inserts, or replaces rows whose content changed (a PR edited after its analysis is a new analysis). One row per key.
    * The new text starts at the next attempt number, so every attempt of the id stays in the history.
    */
-  async upsert(manager: EntityManager, request: NewRequest): Promise<void> {
-    const m = request.metadata;
+  async upsert(manager: EntityManager, requests: NewRequest[]): Promise<void> {
+    if (requests.length === 0) return;
+    const rows = requests.map((request) => {
+      const m = request.metadata;
+      return {
+        request_id: m.requestId,
+        prompt_version: m.promptVersion,
+        correlation_id: m.correlationId,
+        team: m.team,
+        repo: m.repo,
+        pr_number: m.prNumber,
+        content_hash: m.contentHash,
+        status: request.status,
+        stage: request.stage,
+        exclusion_reason: request.exclusionReason,
+        model: request.model,
+        max_tokens: request.maxTokens,
+        pr: request.pr,
+        flags: request.cache ? { ...request.pr.flags, cache: request.cache } : request.pr.flags,
+      };
+    });
+    // One JSON parameter instead of 14 per row: the statement stays the same for any batch size.
     await manager.query(
       `INSERT INTO requests (request_id, prompt_version, correlation_id, team, repo, pr_number, content_hash,
                              status, stage, exclusion_reason, attempt, pass, model, max_tokens, current_batch_id, pr, flags)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, 1, $13, $14, NULL, $11, $12)
+       SELECT request_id, prompt_version, correlation_id, team, repo, pr_number, content_hash,
+              status, stage, exclusion_reason, 1, 1, model, max_tokens, NULL, pr, flags
+       FROM jsonb_to_recordset($1::jsonb) AS r(request_id text, prompt_version text, correlation_id text, team text, repo text,
+            pr_number int, content_hash text, status text, stage text, exclusion_reason text, model text, max_tokens int, pr jsonb, flags jsonb)
+       ORDER BY request_id, prompt_version
        ON CONFLICT (request_id, prompt_version) DO UPDATE SET
          correlation_id = EXCLUDED.correlation_id, team = EXCLUDED.team, repo = EXCLUDED.repo,
          pr_number = EXCLUDED.pr_number, content_hash = EXCLUDED.content_hash, status = EXCLUDED.status,
          stage = EXCLUDED.stage, exclusion_reason = EXCLUDED.exclusion_reason,
          attempt = requests.attempt + 1, first_attempt = requests.attempt + 1, pass = 1,
          model = EXCLUDED.model, max_tokens = EXCLUDED.max_tokens, current_batch_id = NULL, stage_deadline_at = NULL, pr = EXCLUDED.pr, flags = EXCLUDED.flags, updated_at = now()`,
-      [
-        m.requestId,
-        m.promptVersion,
-        m.correlationId,
-        m.team,
-        m.repo,
-        m.prNumber,
-        m.contentHash,
-        request.status,
-        request.stage,
-        request.exclusionReason,
-        JSON.stringify(request.pr),
-        JSON.stringify(request.cache ? { ...request.pr.flags, cache: request.cache } : request.pr.flags),
-        request.model,
-        request.maxTokens,
-      ],
+      [JSON.stringify(rows)],
     );
   }
 
-  /** The terminal record of a request that is never sent (excluded) or answered from an earlier result. */
-  async writeTerminalResult(
-    manager: EntityManager,
-    metadata: RequestMetadata,
-    terminal:
-      | { status: 'excluded'; reason: string }
-      | { status: 'succeeded'; analysis: unknown; model: string; pass: number; reusedFrom: string },
-  ): Promise<void> {
-    const m = metadata;
+  /** The terminal records of requests that are never sent (excluded) or answered from an earlier result. One per key. */
+  async writeTerminalResults(manager: EntityManager, terminals: Array<{ metadata: RequestMetadata; terminal: TerminalResult }>): Promise<void> {
+    if (terminals.length === 0) return;
+    const rows = terminals.map(({ metadata: m, terminal }) => ({
+      request_id: m.requestId,
+      prompt_version: m.promptVersion,
+      status: terminal.status,
+      team: m.team,
+      repo: m.repo,
+      pr_number: m.prNumber,
+      content_hash: m.contentHash,
+      analysis: terminal.status === 'succeeded' ? terminal.analysis : null,
+      model: terminal.status === 'succeeded' ? terminal.model : null,
+      pass: terminal.status === 'succeeded' ? terminal.pass : null,
+      error_code: terminal.status === 'excluded' ? terminal.reason : null,
+      error_message: terminal.status === 'excluded' ? 'never sent' : `reused the result of ${terminal.reusedFrom}`,
+    }));
     await manager.query(
       `INSERT INTO results (request_id, prompt_version, status, team, repo, pr_number, content_hash,
                             analysis, model, pass, attempt, cost_usd, error_code, error_message, attempts)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, 0, $11, $12, '[]'::jsonb)
+       SELECT request_id, prompt_version, status, team, repo, pr_number, content_hash,
+              analysis, model, pass, 0, 0, error_code, error_message, '[]'::jsonb
+       FROM jsonb_to_recordset($1::jsonb) AS r(request_id text, prompt_version text, status text, team text, repo text, pr_number int,
+            content_hash text, analysis jsonb, model text, pass int, error_code text, error_message text)
+       ORDER BY request_id, prompt_version
        ON CONFLICT (request_id, prompt_version) DO UPDATE SET
          status = EXCLUDED.status, content_hash = EXCLUDED.content_hash, analysis = EXCLUDED.analysis,
          model = EXCLUDED.model, pass = EXCLUDED.pass, attempt = 0, cost_usd = 0, prompt_tokens = 0,
          completion_tokens = 0, error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message,
          attempts = '[]'::jsonb, resolved_at = now()`,
-      [
-        m.requestId,
-        m.promptVersion,
-        terminal.status,
-        m.team,
-        m.repo,
-        m.prNumber,
-        m.contentHash,
-        terminal.status === 'succeeded' ? JSON.stringify(terminal.analysis) : null,
-        terminal.status === 'succeeded' ? terminal.model : null,
-        terminal.status === 'succeeded' ? terminal.pass : null,
-        terminal.status === 'excluded' ? terminal.reason : null,
-        terminal.status === 'excluded' ? 'never sent' : `reused the result of ${terminal.reusedFrom}`,
-      ],
+      [JSON.stringify(rows)],
     );
   }
 }

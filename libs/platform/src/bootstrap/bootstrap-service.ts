@@ -26,6 +26,8 @@ export interface ServiceDefinition<S extends z.ZodObject> {
   module: (platform: DynamicModule, config: ServiceConfig<z.infer<S> & BaseServiceEnv>) => DynamicModule;
   /** The contract topics the service consumes (for its lag metric); none means it runs no consumer. */
   consumes: Topic[];
+  /** Those of `consumes` the service reads itself through a `BatchConsumer`: the Nest Kafka transport skips them. */
+  consumesInBatches?: Topic[];
   /** Values of the service's own config that are secrets: scrubbed from every log line. */
   secrets?: (config: ServiceConfig<z.infer<S> & BaseServiceEnv>) => Array<string | undefined>;
 }
@@ -38,7 +40,7 @@ export interface RunningService {
 
 /**
  * Boots one Cascade service as a hybrid Nest app: database created and migrated, topics present,
- * the Kafka consumer (thin `@EventPattern` controllers) and a small HTTP ops server.
+ * the Kafka consumers (thin `@EventPattern` controllers, or a service's own `BatchConsumer`) and a small HTTP ops server.
  */
 export async function bootstrapService<S extends z.ZodObject>(
   definition: ServiceDefinition<S>,
@@ -97,7 +99,8 @@ export async function bootstrapService<S extends z.ZodObject>(
     .addBearerAuth()
     .build();
   SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, openApi), { jsonDocumentUrl: 'docs/openapi.json', yamlDocumentUrl: 'docs/openapi.yaml' });
-  if (definition.consumes.length > 0) {
+  const perMessage = definition.consumes.filter((topic) => !definition.consumesInBatches?.includes(topic));
+  if (perMessage.length > 0) {
     app.connectMicroservice<KafkaOptions>(
       {
         transport: Transport.KAFKA,

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { DataSource, EntityManager } from 'typeorm';
 import { inTransaction, isDatabaseUnavailable } from '../database/transaction.js';
 import type { ConsumerMetrics } from '../metrics/consumer-metrics.js';
-import type { EventPublisher } from './event-publisher.service.js';
+import type { EventPublisher, OutgoingMessage } from './event-publisher.service.js';
 import type { OutboxRelay } from './outbox.js';
 import { withHeartbeat } from './keep-alive.js';
 import { dlqTopicName } from './topic-names.js';
@@ -23,6 +23,14 @@ export interface InboundMessage {
 
 /** What a handler gets: the validated event and the transaction its effects must use. */
 export type EventEffect<T extends Topic> = (event: EventEnvelope<TopicPayloads[T]>, manager: EntityManager) => Promise<void>;
+
+/** The batch form: every new event of a batch, in delivery order, and the one transaction they share. */
+export type BatchEffect<T extends Topic> = (events: Array<EventEnvelope<TopicPayloads[T]>>, manager: EntityManager) => Promise<void>;
+
+interface Decoded<T extends Topic> {
+  message: InboundMessage;
+  event: EventEnvelope<TopicPayloads[T]>;
+}
 
 /** Nest types handler arguments loosely; this checks the context really is Kafka's. */
 export function fromKafkaContext(context: unknown, raw: unknown): InboundMessage {
@@ -109,33 +117,94 @@ export class EventInbox {
     }
   }
 
-  private count(topic: Topic, outcome: InboxOutcome): InboxOutcome {
-    this.metrics.consumed.inc({ topic, outcome });
+  /**
+   * Handles consecutive messages of one partition in ONE transaction: every eventId is claimed with one
+   * statement and the effect gets the new events only. Invalid messages are dead-lettered after the
+   * commit (a redelivered batch then does not dead-letter them twice). A database outage is rethrown
+   * so that the whole batch is redelivered; any other failure falls back to one transaction per event,
+   * so that only the event that fails is retried and, in the end, dead-lettered.
+   */
+  async handleBatch<T extends Topic>(topic: T, messages: InboundMessage[], heartbeat: () => Promise<void>, effect: BatchEffect<T>): Promise<void> {
+    const valid: Array<Decoded<T>> = [];
+    const invalid: Array<{ message: InboundMessage; reason: string; path: string; eventId: string | null }> = [];
+    for (const message of messages) {
+      const decoded = decodeEvent(topic, message.value);
+      if (decoded.ok) valid.push({ message, event: decoded.event });
+      else {
+        const { reason, path, eventId } = decoded.violation;
+        invalid.push({ message, reason, path, eventId });
+      }
+    }
+    await withHeartbeat(heartbeat, async () => {
+      if (valid.length > 0) await this.runBatch(topic, valid, effect);
+      if (invalid.length === 0) return;
+      await this.publisher.send(invalid.map(({ message, reason, path, eventId }) => this.deadLetterMessage(topic, message, reason, path, eventId)));
+      this.count(topic, 'dead-lettered', invalid.length);
+    });
+  }
+
+  private async runBatch<T extends Topic>(topic: T, items: Array<Decoded<T>>, effect: BatchEffect<T>): Promise<void> {
+    // The same event twice in one batch is one event; the second copy counts as a duplicate.
+    const unique = [...new Map(items.map((item) => [item.event.eventId.toLowerCase(), item])).values()];
+    try {
+      const fresh = await inTransaction(this.dataSource, async (manager) => {
+        const claimed: Array<{ event_id: string }> = await manager.query(
+          `INSERT INTO processed_events (consumer_group, event_id, topic)
+           SELECT $1, id, $3 FROM unnest($2::uuid[]) AS id
+           ON CONFLICT DO NOTHING RETURNING event_id`,
+          [this.consumerGroup, unique.map((item) => item.event.eventId), items[0]!.message.topic],
+        );
+        const ids = new Set(claimed.map((row) => row.event_id.toLowerCase()));
+        const events = unique.filter((item) => ids.has(item.event.eventId.toLowerCase())).map((item) => item.event);
+        if (events.length > 0) await effect(events, manager);
+        return events.length;
+      });
+      if (fresh > 0) this.relay.kick();
+      this.count(topic, 'processed', fresh);
+      this.count(topic, 'duplicate', items.length - fresh);
+    } catch (error) {
+      const first = items[0]!.message;
+      const where = { topic: first.topic, partition: first.partition, fromOffset: first.offset, events: items.length };
+      if (isDatabaseUnavailable(error)) {
+        this.logger.warn({ err: error, ...where }, 'database unavailable; the batch will be redelivered');
+        throw error;
+      }
+      this.logger.warn({ err: error, ...where }, 'batch failed; handling its events one transaction each');
+      for (const { message, event } of items) {
+        await this.run(topic, message, event, (one, manager) => effect([one], manager));
+      }
+    }
+  }
+
+  private count(topic: Topic, outcome: InboxOutcome, n = 1): InboxOutcome {
+    if (n > 0) this.metrics.consumed.inc({ topic, outcome }, n);
     return outcome;
   }
 
   private async deadLetter(topic: Topic, message: InboundMessage, reason: string, path: string, eventId: string | null) {
+    await this.publisher.send([this.deadLetterMessage(topic, message, reason, path, eventId)]);
+  }
+
+  private deadLetterMessage(topic: Topic, message: InboundMessage, reason: string, path: string, eventId: string | null): OutgoingMessage {
     this.logger.warn(
       { topic: message.topic, partition: message.partition, offset: message.offset, reason, path, eventId },
       'invalid message sent to the dead-letter topic',
     );
     const key = message.key === null ? null : Buffer.isBuffer(message.key) ? message.key.toString('utf8') : message.key;
-    await this.publisher.send([
-      {
-        topic: dlqTopicName(topic),
-        key,
-        value: message.value ?? Buffer.alloc(0),
-        headers: {
-          'dlq-reason': reason.slice(0, 2_000),
-          'dlq-path': path,
-          'dlq-event-id': eventId ?? '',
-          'dlq-original-topic': message.topic,
-          'dlq-original-partition': String(message.partition),
-          'dlq-original-offset': message.offset,
-          'dlq-consumer-group': this.consumerGroup,
-          'dlq-at': new Date().toISOString(),
-        },
+    return {
+      topic: dlqTopicName(topic),
+      key,
+      value: message.value ?? Buffer.alloc(0),
+      headers: {
+        'dlq-reason': reason.slice(0, 2_000),
+        'dlq-path': path,
+        'dlq-event-id': eventId ?? '',
+        'dlq-original-topic': message.topic,
+        'dlq-original-partition': String(message.partition),
+        'dlq-original-offset': message.offset,
+        'dlq-consumer-group': this.consumerGroup,
+        'dlq-at': new Date().toISOString(),
       },
-    ]);
+    };
   }
 }

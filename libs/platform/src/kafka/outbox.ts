@@ -43,6 +43,7 @@ export class OutboxRelay {
     private readonly logger: Logger,
     private readonly pollMs: number,
     private readonly batchSize = 500,
+    private readonly maxBytes = 4 * 1024 * 1024,
   ) {}
 
   start(): void {
@@ -81,13 +82,27 @@ export class OutboxRelay {
   async drain(): Promise<number> {
     let total = 0;
     for (;;) {
-      const published = await this.dataSource.transaction(async (manager) => {
-        const rows: OutboxRow[] = await manager.query(
-          `SELECT id, topic, message_key, message_value, headers FROM outbox
+      const pass = await this.dataSource.transaction(async (manager) => {
+        // Sizes first, values second: a pass carries at most `maxBytes` of values (always at least one row).
+        // A large batch's results are dozens of ~1 MB events; reading and sending them all at once cost
+        // the poller ~80 MB of buffers (hex text from the driver, the values, the producer's request).
+        const pending: Array<{ id: string; bytes: number }> = await manager.query(
+          `SELECT id, octet_length(message_value) AS bytes FROM outbox
            WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
           [this.batchSize],
         );
-        if (rows.length === 0) return 0;
+        let bytes = 0;
+        const ids = pending
+          .filter((row, index) => {
+            bytes += Number(row.bytes);
+            return index === 0 || bytes <= this.maxBytes;
+          })
+          .map((row) => row.id);
+        if (ids.length === 0) return { published: 0, more: false };
+        const rows: OutboxRow[] = await manager.query(
+          `SELECT id, topic, message_key, message_value, headers FROM outbox WHERE id = ANY($1::bigint[]) ORDER BY id`,
+          [ids],
+        );
         const messages: OutgoingMessage[] = rows.map((row) => ({
           topic: row.topic,
           key: row.message_key,
@@ -96,11 +111,11 @@ export class OutboxRelay {
         }));
         await this.publisher.send(messages);
         crashPoint('outbox:after-send');
-        await manager.query('UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]);
-        return rows.length;
+        await manager.query('UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])', [ids]);
+        return { published: ids.length, more: ids.length < pending.length || pending.length === this.batchSize };
       });
-      total += published;
-      if (published < this.batchSize) return total;
+      total += pass.published;
+      if (!pass.more) return total;
     }
   }
 

@@ -1,0 +1,82 @@
+import type { Topic } from '#contracts';
+import type { Consumer, EachBatchPayload } from 'kafkajs';
+import type { PlatformRuntime } from '../platform.module.js';
+import type { BatchEffect, InboundMessage } from './event-inbox.js';
+import { topicName } from './topic-names.js';
+
+export interface BatchConsumerOptions {
+  /** Events per transaction: a fetched Kafka batch larger than this is committed in slices of it. */
+  maxEventsPerTransaction?: number;
+  /** Bytes fetched per partition and request (one larger message is still fetched whole). */
+  maxBytesPerPartition?: number;
+}
+
+/**
+ * Consumes one contract topic in Kafka batches through the inbox (`EventInbox.handleBatch`): one
+ * transaction per slice of a fetched batch instead of one per message. Offsets are resolved only after
+ * the slice's transaction committed, so a failure (a database outage) redelivers the slice from its
+ * first message. For topics where a transaction per message is the bottleneck; the others keep the Nest
+ * `@EventPattern` handlers.
+ */
+export class BatchConsumer<T extends Topic> {
+  private consumer: Consumer | null = null;
+  private readonly maxEvents: number;
+  private readonly maxBytesPerPartition: number;
+
+  constructor(
+    private readonly runtime: PlatformRuntime,
+    private readonly topic: T,
+    private readonly effect: BatchEffect<T>,
+    options: BatchConsumerOptions = {},
+  ) {
+    this.maxEvents = options.maxEventsPerTransaction ?? 500;
+    this.maxBytesPerPartition = options.maxBytesPerPartition ?? 2 * 1024 * 1024;
+  }
+
+  async start(): Promise<void> {
+    const { kafka, config } = this.runtime;
+    const consumer = kafka.consumer({
+      groupId: config.kafka.groupId,
+      allowAutoTopicCreation: false,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+      maxBytesPerPartition: this.maxBytesPerPartition,
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topicName(this.topic, config.kafka.topicPrefix)], fromBeginning: true });
+    await consumer.run({
+      partitionsConsumedConcurrently: config.kafka.partitionsConsumedConcurrently,
+      eachBatchAutoResolve: false,
+      eachBatch: (payload) => this.onBatch(payload),
+    });
+    this.consumer = consumer;
+  }
+
+  /** Stops fetching and waits for the slice in progress to commit (the shutdown order needs the pool still open). */
+  async stop(): Promise<void> {
+    const consumer = this.consumer;
+    this.consumer = null;
+    await consumer?.disconnect();
+  }
+
+  private async onBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    for (let start = 0; start < batch.messages.length; start += this.maxEvents) {
+      // Stopping, or the partition moved in a rebalance: the rest is redelivered from the last commit.
+      if (!isRunning() || isStale()) return;
+      const slice = batch.messages.slice(start, start + this.maxEvents);
+      const messages: InboundMessage[] = slice.map((message) => ({
+        topic: batch.topic,
+        partition: batch.partition,
+        offset: message.offset,
+        value: message.value,
+        key: message.key,
+        headers: message.headers ?? {},
+        heartbeat,
+      }));
+      await this.runtime.inbox.handleBatch(this.topic, messages, heartbeat, this.effect);
+      resolveOffset(slice[slice.length - 1]!.offset);
+      await commitOffsetsIfNecessary();
+      await heartbeat();
+    }
+  }
+}
