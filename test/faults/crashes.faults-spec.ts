@@ -1,34 +1,23 @@
-import { createTestDatabase, type TestDatabase } from '../support/infra.js';
-import { expectNothingLost, FaultStack, SERVICES, seeded, sleep } from './harness.js';
+import { expectNothingLost, FaultStack, useScenario, SERVICES, seeded, sleep } from './harness.js';
 
 /**
  * kill -9 at the worst moments (named crash points) and at random moments (seeded), each service
  * restarted as a supervisor would: nothing lost, nothing paid for twice, one result per id.
  */
 describe('fault suite: crashes', () => {
-  let db: TestDatabase;
-  let stack: FaultStack | null = null;
-
-  beforeEach(async () => {
-    db = await createTestDatabase();
-  });
-  afterEach(async () => {
-    await stack?.stop();
-    stack = null;
-    await db?.drop();
-  });
+  const scenario = useScenario();
 
   it('crash points: after provider create before our record, after download before publish, mid result write, mid retry write', async () => {
-    stack = await FaultStack.start({
+    const stack = (scenario.stack = await FaultStack.start({
       seed: 7,
-      databaseUrl: db.url,
+      databaseUrl: scenario.db.url,
       serviceEnv: {
         'batch-submitter': { CASCADE_CRASH_AT: 'submit:after-provider-create:2' },
         poller: { CASCADE_CRASH_AT: 'poll:after-download:2' },
         'result-writer': { CASCADE_CRASH_AT: 'merge:mid-write:2' },
         'retry-service': { CASCADE_CRASH_AT: 'retry:mid-write:2' },
       },
-    });
+    }));
     const prs = stack.prs();
     await stack.publish(prs);
     await stack.settle(prs.length, 300_000);
@@ -40,11 +29,11 @@ describe('fault suite: crashes', () => {
   }, 420_000);
 
   it('crash point: after the outbox sent its events but before marking them sent, in every service', async () => {
-    stack = await FaultStack.start({
+    const stack = (scenario.stack = await FaultStack.start({
       seed: 8,
-      databaseUrl: db.url,
+      databaseUrl: scenario.db.url,
       serviceEnv: Object.fromEntries(SERVICES.map((name) => [name, { CASCADE_CRASH_AT: 'outbox:after-send:3' }])),
-    });
+    }));
     const prs = stack.prs();
     await stack.publish(prs);
     await stack.settle(prs.length, 300_000);
@@ -54,7 +43,7 @@ describe('fault suite: crashes', () => {
 
   const seeds = (process.env.CASCADE_FAULT_SEEDS ?? '101,202,303').split(',').map(Number);
   it.each(seeds)('random kill -9 of random services during the run, seed %i', async (seed) => {
-    stack = await FaultStack.start({ seed, databaseUrl: db.url });
+    const stack = (scenario.stack = await FaultStack.start({ seed, databaseUrl: scenario.db.url }));
     const random = seeded(seed);
     const prs = stack.prs();
     const publishing = stack.publish(prs);

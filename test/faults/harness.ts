@@ -8,7 +8,7 @@ import pg from 'pg';
 import { syntheticPrs } from '../../apps/cli/src/demo/synthetic-prs.js';
 import { type GroqSimulator, startGroqSimulator } from '../../tools/groq-simulator/src/simulator.js';
 import type { SimulatorOptions } from '../../tools/groq-simulator/src/options.js';
-import { brokers as defaultBrokers, freePort, uniqueSuffix } from '../support/infra.js';
+import { brokers as defaultBrokers, createTestDatabase, freePort, type TestDatabase, uniqueSuffix } from '../support/infra.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const SERVICES = ['result-writer', 'retry-service', 'poller', 'batch-submitter'] as const;
@@ -141,15 +141,16 @@ export class FaultStack {
     child.stderr!.on('data', keep);
     child.once('exit', (_code, signal) => {
       if (managed.stopping || signal !== 'SIGKILL' || !managed.autoRestart) return;
-      // Killed by its crash point: come back without it, as an orchestrator would restart it.
-      const { CASCADE_CRASH_AT: _crash, ...rest } = managed.env;
-      setTimeout(() => void this.respawn(managed, rest), 300);
+      // Killed by its crash point: come back, as an orchestrator would restart it.
+      setTimeout(() => void this.respawn(managed), 300);
     });
     this.processes.set(key, managed);
     return managed;
   }
 
-  private async respawn(managed: Managed, env: NodeJS.ProcessEnv): Promise<void> {
+  /** Starts a killed process again, without its crash point (it has done its work). */
+  private async respawn(managed: Managed): Promise<void> {
+    const { CASCADE_CRASH_AT: _crash, ...env } = managed.env;
     const next = await this.spawn(managed.key, managed.name, env, false);
     next.restarts = managed.restarts + 1;
   }
@@ -178,9 +179,7 @@ export class FaultStack {
     await exited;
     if (options.restartAfterMs === null) return;
     await sleep(options.restartAfterMs ?? 500);
-    const { CASCADE_CRASH_AT: _crash, ...env } = managed.env;
-    const next = await this.spawn(key, managed.name, env, false);
-    next.restarts = managed.restarts + 1;
+    await this.respawn(managed);
   }
 
   restarts(): number {
@@ -333,6 +332,23 @@ export function expectNothingLost(summary: VerifySummary): void {
     overSent: [],
   });
   expect(summary.batchesCreatedAtProvider).toBe(summary.providerBatches);
+}
+
+/**
+ * Per test: a fresh database, and whatever stack the test starts stopped and dropped afterwards.
+ * Call inside `describe`; the test sets `scenario.stack`.
+ */
+export function useScenario(): { readonly db: TestDatabase; stack: FaultStack | null } {
+  const scenario: { db: TestDatabase; stack: FaultStack | null } = { db: null as unknown as TestDatabase, stack: null };
+  beforeEach(async () => {
+    scenario.db = await createTestDatabase();
+  });
+  afterEach(async () => {
+    await scenario.stack?.stop();
+    scenario.stack = null;
+    await scenario.db?.drop();
+  });
+  return scenario;
 }
 
 export const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));

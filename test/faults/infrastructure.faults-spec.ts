@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ensureLocalPostgres, type LocalPostgres } from '#platform';
 import { createTestDatabase, eventually, freePort, type TestDatabase, uniqueSuffix } from '../support/infra.js';
@@ -17,17 +18,16 @@ function kafka(command: 'start' | 'stop', port: number): string {
   });
 }
 
+/** A free port whose successor is free too (the broker's controller listens there). */
 async function portPair(): Promise<number> {
   for (;;) {
     const port = await freePort();
-    const next = await new Promise<boolean>((done) => {
-      void import('node:net').then(({ createServer }) => {
-        const server = createServer();
-        server.once('error', () => done(false));
-        server.listen(port + 1, '127.0.0.1', () => server.close(() => done(true)));
-      });
+    const nextFree = await new Promise<boolean>((done) => {
+      const server = createServer();
+      server.once('error', () => done(false));
+      server.listen(port + 1, '127.0.0.1', () => server.close(() => done(true)));
     });
-    if (next) return port;
+    if (nextFree) return port;
   }
 }
 

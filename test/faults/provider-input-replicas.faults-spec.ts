@@ -4,8 +4,8 @@ import { createEvent, type PrIngestedPayload, Topic } from '#contracts';
 import { validatePrAnalysis } from '#groq-batch';
 import { Kafka, logLevel } from 'kafkajs';
 import { CHEAP_MODEL_PROFILE, NO_FAULTS } from '../../tools/groq-simulator/src/options.js';
-import { createTestDatabase, eventually, type TestDatabase, uniqueSuffix } from '../support/infra.js';
-import { expectNothingLost, FaultStack, GROQ_KEY, OPS_TOKEN, ROOT, SERVICES, sleep } from './harness.js';
+import { eventually, uniqueSuffix } from '../support/infra.js';
+import { expectNothingLost, FaultStack, useScenario, GROQ_KEY, OPS_TOKEN, ROOT, SERVICES, sleep } from './harness.js';
 
 const CHEAP = 'openai/gpt-oss-20b';
 
@@ -49,20 +49,10 @@ async function expectNoSecrets(stack: FaultStack, databaseUrl: string, options: 
 }
 
 describe('fault suite: provider faults, bad input, replicas', () => {
-  let db: TestDatabase;
-  let stack: FaultStack | null = null;
-
-  beforeEach(async () => {
-    db = await createTestDatabase();
-  });
-  afterEach(async () => {
-    await stack?.stop();
-    stack = null;
-    await db?.drop();
-  });
+  const scenario = useScenario();
 
   it('provider faults: 429 storms, 5xx on every route, slow calls and timeouts, expiry with partial output, a cancel, malformed and missing lines, an all-failed batch', async () => {
-    stack = await FaultStack.start({ seed: 41, databaseUrl: db.url, env: { GROQ_TIMEOUT_MS: '3000', BATCH_MAX_LINES: '100' } });
+    const stack = (scenario.stack = await FaultStack.start({ seed: 41, databaseUrl: scenario.db.url, env: { GROQ_TIMEOUT_MS: '3000', BATCH_MAX_LINES: '100' } }));
     const sim = stack.sim;
     const prs = stack.prs();
     const chunk = Math.ceil(prs.length / 5);
@@ -82,7 +72,7 @@ describe('fault suite: provider faults, bad input, replicas', () => {
     ];
     const firstPassOpen = async (ids: string[]) =>
       Number(
-        (await db.dataSource.query(`SELECT count(*)::int AS n FROM requests WHERE request_id = ANY($1) AND pass = 1 AND status IN ('pending', 'in_flight')`, [ids]))[0].n,
+        (await scenario.db.dataSource.query(`SELECT count(*)::int AS n FROM requests WHERE request_id = ANY($1) AND pass = 1 AND status IN ('pending', 'in_flight')`, [ids]))[0].n,
       );
     for (const [index, phase] of phases.entries()) {
       phase();
@@ -121,7 +111,7 @@ describe('fault suite: provider faults, bad input, replicas', () => {
     // The faults really happened.
     expect(totals).toEqual(expect.objectContaining({ missing: expect.any(Number), malformed: expect.any(Number), batch_expired: expect.any(Number) }));
     expect(sim.stats().calls).toBeDefined();
-    const [{ expired, cancelled, allFailed }] = await db.dataSource.query(
+    const [{ expired, cancelled, allFailed }] = await scenario.db.dataSource.query(
       `SELECT count(*) FILTER (WHERE provider_status = 'expired')::int AS expired,
               count(*) FILTER (WHERE provider_status = 'cancelled')::int AS cancelled,
               count(*) FILTER (WHERE provider_status = 'completed' AND output_file_id IS NULL AND request_count > 0)::int AS "allFailed"
@@ -129,11 +119,11 @@ describe('fault suite: provider faults, bad input, replicas', () => {
     );
     expect({ expired: expired > 0, cancelled, allFailed: allFailed > 0 }).toEqual({ expired: true, cancelled: 1, allFailed: true });
     expectNothingLost(await stack.verify(prs.length));
-    await expectNoSecrets(stack, db.url, { events: false });
+    await expectNoSecrets(stack, scenario.db.url, { events: false });
   }, 600_000);
 
   it('bad input: not JSON, off-contract, 2 MB, a changed duplicate, out of order, injection, huge bodies, control characters, every script, SQL in ids', async () => {
-    stack = await FaultStack.start({ seed: 51, databaseUrl: db.url });
+    const stack = (scenario.stack = await FaultStack.start({ seed: 51, databaseUrl: scenario.db.url }));
     const base = stack.prs(1)[0]!;
     const pr = (requestId: string, body: string, extra: Partial<PrIngestedPayload> = {}): PrIngestedPayload => ({ ...base, requestId, body, ...extra });
     const scripts = 'Latin ÀÉÎ, Ελληνικά, Кириллица, עברית, العربية, देवनागरी, বাংলা, ਗੁਰਮੁਖੀ, ગુજરાતી, தமிழ், తెలుగు, ಕನ್ನಡ, മലയാളം, ไทย, ລາວ, བོད་, မြန်မာ, ქართული, Հայերեն, ᎠᏂᏴᏫ, 한국어, 日本語, 中文, ᠮᠣᠩᠭᠣᠯ, ⵜⵉⴼⵉⵏⴰⵖ, 𐎀𐎁 cuneiform';
@@ -184,7 +174,7 @@ describe('fault suite: provider faults, bad input, replicas', () => {
     expect(reasonOf('two-mb')).toMatch(/body|bytes|large|size/i);
 
     // The valid oddities are stored terminal records; injected text did not change the output contract.
-    const rows: Array<{ request_id: string; status: string; analysis: unknown; error_code: string | null }> = await db.dataSource.query(
+    const rows: Array<{ request_id: string; status: string; analysis: unknown; error_code: string | null }> = await scenario.db.dataSource.query(
       `SELECT request_id, status, analysis, error_code FROM results WHERE request_id = ANY($1)`,
       [[...valid.map((v) => v.requestId), 'acme/api#8']],
     );
@@ -193,28 +183,28 @@ describe('fault suite: provider faults, bad input, replicas', () => {
       if (row.status === 'succeeded') expect(validatePrAnalysis(JSON.stringify(row.analysis))).toMatchObject({ ok: true });
       else expect(row.error_code).toEqual(expect.any(String));
     }
-    const [huge] = await db.dataSource.query(`SELECT flags FROM requests WHERE request_id = 'acme/api#6'`);
+    const [huge] = await scenario.db.dataSource.query(`SELECT flags FROM requests WHERE request_id = 'acme/api#6'`);
     expect(huge.flags).toMatchObject({ truncated: true });
-    const [injected] = await db.dataSource.query(`SELECT flags FROM requests WHERE request_id = $1`, ['acme/api#3 $1 %s \\x00']);
+    const [injected] = await scenario.db.dataSource.query(`SELECT flags FROM requests WHERE request_id = $1`, ['acme/api#3 $1 %s \\x00']);
     expect(injected.flags).toMatchObject({ injectionSuspected: true });
-    const [controls] = await db.dataSource.query(`SELECT flags FROM requests WHERE request_id = 'acme/api#5'`);
+    const [controls] = await scenario.db.dataSource.query(`SELECT flags FROM requests WHERE request_id = 'acme/api#5'`);
     expect(controls.flags.controlCharactersRemoved).toBeGreaterThan(0);
     // The changed duplicate was analysed again (one row, the new content); the out-of-order pair ends on the last one delivered.
-    const [seven] = await db.dataSource.query(`SELECT r.content_hash = q.content_hash AS same FROM results r JOIN requests q USING (request_id, prompt_version) WHERE request_id = 'acme/api#7'`);
+    const [seven] = await scenario.db.dataSource.query(`SELECT r.content_hash = q.content_hash AS same FROM results r JOIN requests q USING (request_id, prompt_version) WHERE request_id = 'acme/api#7'`);
     expect(seven.same).toBe(true);
     // Nothing was dropped from the schema by the SQL in the ids.
-    expect((await db.dataSource.query(`SELECT count(*)::int AS n FROM results`))[0].n).toBe(expected);
-    await expectNoSecrets(stack, db.url, { events: true });
+    expect((await scenario.db.dataSource.query(`SELECT count(*)::int AS n FROM results`))[0].n).toBe(expected);
+    await expectNoSecrets(stack, scenario.db.url, { events: true });
   }, 600_000);
 
   it('two replicas of every service, one of each killed mid-run', async () => {
-    stack = await FaultStack.start({ seed: 61, databaseUrl: db.url, replicas: 2 });
+    const stack = (scenario.stack = await FaultStack.start({ seed: 61, databaseUrl: scenario.db.url, replicas: 2 }));
     const prs = stack.prs();
     await stack.publish(prs);
-    await eventually('work in flight', async () => Number((await db.dataSource.query(`SELECT count(*)::int AS n FROM batches`))[0].n) > 1, 120_000);
+    await eventually('work in flight', async () => Number((await scenario.db.dataSource.query(`SELECT count(*)::int AS n FROM batches`))[0].n) > 1, 120_000);
     for (const name of SERVICES) await stack.kill(`${name}#1`, { restartAfterMs: null });
     await stack.settle(prs.length, 360_000);
     expectNothingLost(await stack.verify(prs.length));
-    await expectNoSecrets(stack, db.url, { events: false });
+    await expectNoSecrets(stack, scenario.db.url, { events: false });
   }, 600_000);
 });

@@ -1,4 +1,4 @@
-import { priceOf, priceTableFrom } from '#groq-batch';
+import { type ModelPrice, priceOf, priceTableFrom } from '#groq-batch';
 import { dashboardSnapshot, renderInsightsSection, teamInsights } from '#ledger';
 import { KAFKA_ADMIN, readGroupLag, submissionStatus } from '#platform';
 import { Controller, Get, Header, Inject } from '@nestjs/common';
@@ -19,12 +19,15 @@ export interface GroupLag {
 @Controller('dashboard')
 export class DashboardController {
   private lagCache: { at: number; rows: GroupLag[] } | null = null;
+  private readonly strongPrice: ModelPrice;
 
   constructor(
     @Inject(DataSource) private readonly dataSource: DataSource,
     @Inject(KAFKA_ADMIN) private readonly admin: Admin,
     @Inject(OPS_SETTINGS) private readonly settings: OpsSettings,
-  ) {}
+  ) {
+    this.strongPrice = priceOf(priceTableFrom(settings.modelPrices), settings.strongModel);
+  }
 
   @Get()
   @Header('content-type', 'text/html; charset=utf-8')
@@ -38,11 +41,10 @@ export class DashboardController {
   @Get('data')
   @ApiOperation({ summary: "The dashboard's figures: requests by stage, batches in flight, failures, recoveries, cost, consumer lag, submission state" })
   async data() {
-    const strongPrice = priceOf(priceTableFrom(this.settings.modelPrices), this.settings.strongModel);
     const [snapshot, submission, lag] = await Promise.all([
       dashboardSnapshot(this.dataSource.manager, {
         strongModel: this.settings.strongModel,
-        strongPrice,
+        strongPrice: this.strongPrice,
         defaultStageDeadlineMs: this.settings.stageDeadlineMs,
       }),
       submissionStatus(this.dataSource.manager),
