@@ -14,6 +14,7 @@ import { Topic } from './topics.js';
 /** Payload type per topic: the one map producers and consumers are typed by. */
 export interface TopicPayloads {
   [Topic.PrIngested]: z.infer<typeof PrIngestedPayload>;
+  [Topic.PrReplayed]: z.infer<typeof PrIngestedPayload>;
   [Topic.BatchSubmitted]: z.infer<typeof BatchSubmittedPayload>;
   [Topic.BatchCompleted]: z.infer<typeof BatchCompletedPayload>;
   [Topic.RequestsFailed]: z.infer<typeof RequestsFailedPayload>;
@@ -43,6 +44,7 @@ function contract<T extends Topic>(
 
 export const CONTRACTS: { [T in Topic]: EventContract<T> } = {
   [Topic.PrIngested]: contract(Topic.PrIngested, PR_INGESTED_TYPE, PrIngestedPayload, (p) => p.requestId),
+  [Topic.PrReplayed]: contract(Topic.PrReplayed, PR_INGESTED_TYPE, PrIngestedPayload, (p) => p.requestId),
   [Topic.BatchSubmitted]: contract(Topic.BatchSubmitted, BATCH_SUBMITTED_TYPE, BatchSubmittedPayload, (p) => p.batchId),
   [Topic.BatchCompleted]: contract(Topic.BatchCompleted, BATCH_COMPLETED_TYPE, BatchCompletedPayload, (p) => p.batchId),
   [Topic.RequestsFailed]: contract(Topic.RequestsFailed, REQUESTS_FAILED_TYPE, RequestsFailedPayload, (p) => p.batchId),

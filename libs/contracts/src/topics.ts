@@ -1,6 +1,8 @@
 /** Every topic Cascade reads or writes; the version is part of the name so a breaking change is a new topic. */
 export enum Topic {
   PrIngested = 'pr.ingested.v1',
+  /** Re-feeds of pr.ingested.v1 history (`cascade replay`, dead-letter re-drives): the topic of record is never appended to. */
+  PrReplayed = 'pr.replayed.v1',
   BatchSubmitted = 'batch.submitted.v1',
   BatchCompleted = 'batch.completed.v1',
   RequestsFailed = 'requests.failed.v1',

@@ -19,24 +19,26 @@ export function sampleRequestMetadata(overrides: Partial<RequestMetadata> = {}):
 
 export function samplePayloads(): TopicPayloads {
   const request = sampleRequestMetadata();
+  const pr: TopicPayloads[Topic.PrIngested] = {
+    requestId: 'acme/api#101',
+    team: 'payments',
+    repo: 'acme/api',
+    prNumber: 101,
+    title: 'fix: retry webhook delivery on 503',
+    body: 'Retries the webhook call.\n\nGenerated with Claude Code',
+    author: 'octocat',
+    labels: ['bug'],
+    additions: 42,
+    deletions: 7,
+    changedFiles: 3,
+    createdAt: '2025-11-02T10:00:00.000Z',
+    mergedAt: '2025-11-03T09:30:00.000Z',
+    firstReviewAt: '2025-11-02T14:00:00.000Z',
+    reviews: [{ author: 'coderabbitai[bot]', body: 'Walkthrough: looks good', submittedAt: '2025-11-02T14:00:00.000Z' }],
+  };
   return {
-    [Topic.PrIngested]: {
-      requestId: 'acme/api#101',
-      team: 'payments',
-      repo: 'acme/api',
-      prNumber: 101,
-      title: 'fix: retry webhook delivery on 503',
-      body: 'Retries the webhook call.\n\nGenerated with Claude Code',
-      author: 'octocat',
-      labels: ['bug'],
-      additions: 42,
-      deletions: 7,
-      changedFiles: 3,
-      createdAt: '2025-11-02T10:00:00.000Z',
-      mergedAt: '2025-11-03T09:30:00.000Z',
-      firstReviewAt: '2025-11-02T14:00:00.000Z',
-      reviews: [{ author: 'coderabbitai[bot]', body: 'Walkthrough: looks good', submittedAt: '2025-11-02T14:00:00.000Z' }],
-    },
+    [Topic.PrIngested]: pr,
+    [Topic.PrReplayed]: pr,
     [Topic.BatchSubmitted]: {
       batchId: 'b-1',
       batchKey: 'key-1',
