@@ -23,7 +23,7 @@ const CONSUMED_TOPICS: Record<string, Topic[]> = {
   'batch-submitter': [Topic.PrIngested],
   poller: [Topic.BatchSubmitted],
   'retry-service': [Topic.RequestsFailed],
-  'result-writer': [Topic.BatchCompleted, Topic.RequestsFailedPermanently],
+  'result-writer': [Topic.BatchCompleted, Topic.RequestsFailedPermanently, Topic.RequestsSettled],
 };
 
 const positiveInt = z.coerce.number().int().positive();

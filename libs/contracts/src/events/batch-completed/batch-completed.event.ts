@@ -14,6 +14,7 @@ export const PrAnalysisResult = z.strictObject({
   ai_evidence: z.string().max(4_000),
   confidence: z.number().min(0).max(1),
 });
+export type PrAnalysisResult = z.infer<typeof PrAnalysisResult>;
 
 export const SucceededRequest = z.object({
   request: RequestMetadata,
