@@ -43,6 +43,8 @@ export const submissionEnv = z.object({
   BATCH_SUBMIT_CONCURRENCY: positiveInt.default(3),
   /** How long a request may sit in one stage before `reconcile` reports it stuck. */
   STAGE_DEADLINE_MS: positiveInt.default(26 * 60 * 60 * 1000),
+  /** How long an in-flight request may go without it or its batch moving before `reconcile` calls it stranded. */
+  STRANDED_AFTER_MS: positiveInt.default(15 * 60 * 1000),
   GROQ_API_KEY: z.string({ error: 'is required (the demo sets it to a placeholder for its local simulator)' }).min(1),
   GROQ_BASE_URL: z
     .url({ protocol: /^https?$/ })

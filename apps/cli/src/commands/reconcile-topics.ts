@@ -1,0 +1,71 @@
+import { decodeEvent, dlqTopicOf, Topic } from '#contracts';
+import { consumerGroupOf, topicName } from '#platform';
+import type { LedgerCheck } from '#ledger';
+import type { Kafka } from 'kafkajs';
+import type { DataSource } from 'typeorm';
+import { scanTopic, topicSize } from '../topic-scan.js';
+
+export interface TopicFigures {
+  /** Distinct (request id, prompt version) announced on results.merged.v1, and events read. */
+  terminalEvents: { events: number; distinctIds: number; missing: Array<{ requestId: string; promptVersion: string; status: string }> };
+  /** Messages in each dead-letter topic. */
+  deadLetterTopics: Record<string, number>;
+  /** Events of the PR topics the batch-submitter has not consumed yet (not yet counted as ingested). */
+  notYetIngested: number;
+}
+
+/**
+ * The invariant against the topics, the sources no table can vouch for: every terminal request was
+ * announced on results.merged.v1 (one terminal event per id), and what the PR topics hold was consumed.
+ */
+export async function checkTopics(kafka: Kafka, dataSource: DataSource, prefix: string): Promise<{ checks: LedgerCheck[]; figures: TopicFigures }> {
+  const announced = new Map<string, string>();
+  let events = 0;
+  await scanTopic(kafka, topicName(Topic.ResultsMerged, prefix), {}, (_partition, messages) => {
+    for (const message of messages) {
+      const decoded = decodeEvent(Topic.ResultsMerged, message.value);
+      if (!decoded.ok) continue;
+      events++;
+      for (const resolved of decoded.event.payload.resolved) {
+        announced.set(JSON.stringify([resolved.request.requestId, resolved.request.promptVersion]), resolved.status);
+      }
+    }
+  });
+  const terminal: Array<{ request_id: string; prompt_version: string; status: string }> = await dataSource.query(
+    `SELECT request_id, prompt_version, status FROM requests WHERE status IN ('succeeded', 'failed', 'excluded')`,
+  );
+  const missing = terminal
+    .filter((r) => !announced.has(JSON.stringify([r.request_id, r.prompt_version])))
+    .map((r) => ({ requestId: r.request_id, promptVersion: r.prompt_version, status: r.status }));
+
+  const deadLetterTopics: Record<string, number> = {};
+  for (const topic of Object.values(Topic)) {
+    const dlq = dlqTopicOf(topicName(topic, prefix));
+    deadLetterTopics[dlq] = await topicSize(kafka, dlq).catch(() => 0);
+  }
+
+  const admin = kafka.admin();
+  await admin.connect();
+  let notYetIngested = 0;
+  try {
+    const groupId = consumerGroupOf('batch-submitter', prefix);
+    for (const topic of [Topic.PrIngested, Topic.PrReplayed].map((t) => topicName(t, prefix))) {
+      const ends = await admin.fetchTopicOffsets(topic).catch(() => []);
+      const committed = new Map(
+        ((await admin.fetchOffsets({ groupId, topics: [topic] }))[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]),
+      );
+      for (const p of ends) notYetIngested += Number(p.high) - Math.max(Number(p.low), committed.get(p.partition) ?? Number(p.low));
+    }
+  } finally {
+    await admin.disconnect();
+  }
+
+  const checks: LedgerCheck[] = [
+    {
+      name: 'one terminal event per terminal id',
+      ok: missing.length === 0,
+      detail: `${terminal.length} terminal requests, ${announced.size} distinct ids announced in ${events} results.merged.v1 events${missing.length ? `; ${missing.length} never announced` : ''}`,
+    },
+  ];
+  return { checks, figures: { terminalEvents: { events, distinctIds: announced.size, missing: missing.slice(0, 1_000) }, deadLetterTopics, notYetIngested } };
+}
