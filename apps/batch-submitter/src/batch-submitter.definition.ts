@@ -13,8 +13,8 @@ export class BatchSubmitterModule {}
 export const batchSubmitterService: ServiceDefinition<typeof batchSubmitterEnv> = {
   identity: { name: 'batch-submitter', defaultHttpPort: 3101 },
   env: batchSubmitterEnv,
-  consumes: [Topic.PrIngested],
-  consumesInBatches: [Topic.PrIngested],
+  consumes: [Topic.PrIngested, Topic.PrReplayed],
+  consumesInBatches: [Topic.PrIngested, Topic.PrReplayed],
   secrets: (config) => [config.env.GROQ_API_KEY],
   module: (platform, config) => ({
     module: BatchSubmitterModule,

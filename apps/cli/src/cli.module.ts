@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { DemoCommand } from './commands/demo.command.js';
+import { DlqCommand, DlqListCommand, DlqReplayCommand } from './commands/dlq.command.js';
 import { IngestCommand } from './commands/ingest.command.js';
 import { ReconcileCommand } from './commands/reconcile.command.js';
 import { ReportCommand } from './commands/report.command.js';
@@ -8,5 +9,5 @@ import { RunCommand } from './commands/run.command.js';
 import { RetryBatchCommand } from './commands/retry-batch.command.js';
 import { StatusCommand } from './commands/status.command.js';
 
-@Module({ providers: [DemoCommand, IngestCommand, ReconcileCommand, StatusCommand, RetryBatchCommand, ReportCommand, RunCommand, ReplayCommand] })
+@Module({ providers: [DemoCommand, IngestCommand, ReconcileCommand, StatusCommand, RetryBatchCommand, ReportCommand, RunCommand, ReplayCommand, DlqCommand, DlqListCommand, DlqReplayCommand] })
 export class CliModule {}

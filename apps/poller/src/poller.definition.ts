@@ -20,7 +20,7 @@ export class PollerModule {}
 
 /** Each service's consumer group and what it reads (as in each service's definition), for the dashboard's lag. */
 const CONSUMED_TOPICS: Record<string, Topic[]> = {
-  'batch-submitter': [Topic.PrIngested],
+  'batch-submitter': [Topic.PrIngested, Topic.PrReplayed],
   poller: [Topic.BatchSubmitted],
   'retry-service': [Topic.RequestsFailed],
   'result-writer': [Topic.BatchCompleted, Topic.RequestsFailedPermanently, Topic.RequestsSettled],

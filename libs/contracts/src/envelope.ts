@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { IsoDateTime, PositiveInt } from './primitives.js';
+import { IsoDateTime, PositiveInt, text } from './primitives.js';
 
 /** The envelope shared by every event; `payload` is typed per topic by the registry. */
 export function envelopeSchema<P extends z.ZodType>(type: string, version: number, payload: P) {
@@ -9,9 +9,9 @@ export function envelopeSchema<P extends z.ZodType>(type: string, version: numbe
     type: z.literal(type),
     version: z.literal(version),
     occurredAt: IsoDateTime,
-    correlationId: z.string().min(1).max(200),
-    causationId: z.string().min(1).max(200).nullable().default(null),
-    producer: z.string().min(1).max(200),
+    correlationId: text({ min: 1, max: 200 }),
+    causationId: text({ min: 1, max: 200 }).nullable().default(null),
+    producer: text({ min: 1, max: 200 }),
     payload,
   });
 }

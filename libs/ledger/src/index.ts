@@ -6,3 +6,4 @@ export * from './dashboard.js';
 export * from './insights.js';
 export * from './insights-format.js';
 export * from './insights-html.js';
+export * from './dead-letters.js';

@@ -9,6 +9,7 @@ export * from './kafka/kafka-client.js';
 export * from './kafka/event-publisher.service.js';
 export * from './kafka/outbox.js';
 export * from './kafka/event-inbox.js';
+export * from './kafka/dead-letters.js';
 export * from './kafka/batch-consumer.js';
 export * from './metrics/consumer-metrics.js';
 export * from './metrics/consumer-lag.js';

@@ -12,7 +12,7 @@ export interface BatchConsumerOptions {
 }
 
 /**
- * Consumes one contract topic in Kafka batches through the inbox (`EventInbox.handleBatch`): one
+ * Consumes contract topics in Kafka batches through the inbox (`EventInbox.handleBatch`): one
  * transaction per slice of a fetched batch instead of one per message. Offsets are resolved only after
  * the slice's transaction committed, so a failure (a database outage) redelivers the slice from its
  * first message. For topics where a transaction per message is the bottleneck; the others keep the Nest
@@ -23,12 +23,16 @@ export class BatchConsumer<T extends Topic> {
   private readonly maxEvents: number;
   private readonly maxBytesPerPartition: number;
 
+  /** Several topics share one consumer (one group member): members of a group must subscribe alike. */
+  private readonly topics: readonly T[];
+
   constructor(
     private readonly runtime: PlatformRuntime,
-    private readonly topic: T,
+    topics: T | readonly T[],
     private readonly effect: BatchEffect<T>,
     options: BatchConsumerOptions = {},
   ) {
+    this.topics = Array.isArray(topics) ? topics : [topics as T];
     this.maxEvents = options.maxEventsPerTransaction ?? 500;
     this.maxBytesPerPartition = options.maxBytesPerPartition ?? 2 * 1024 * 1024;
   }
@@ -43,11 +47,12 @@ export class BatchConsumer<T extends Topic> {
       maxBytesPerPartition: this.maxBytesPerPartition,
     });
     await consumer.connect();
-    await consumer.subscribe({ topics: [topicName(this.topic, config.kafka.topicPrefix)], fromBeginning: true });
+    const byName = new Map(this.topics.map((topic) => [topicName(topic, config.kafka.topicPrefix), topic]));
+    await consumer.subscribe({ topics: [...byName.keys()], fromBeginning: true });
     await consumer.run({
       partitionsConsumedConcurrently: config.kafka.partitionsConsumedConcurrently,
       eachBatchAutoResolve: false,
-      eachBatch: (payload) => this.onBatch(payload),
+      eachBatch: (payload) => this.onBatch(byName.get(payload.batch.topic)!, payload),
     });
     this.consumer = consumer;
   }
@@ -59,7 +64,7 @@ export class BatchConsumer<T extends Topic> {
     await consumer?.disconnect();
   }
 
-  private async onBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private async onBatch(topic: T, { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
     for (let start = 0; start < batch.messages.length; start += this.maxEvents) {
       // Stopping, or the partition moved in a rebalance: the rest is redelivered from the last commit.
       if (!isRunning() || isStale()) return;
@@ -73,7 +78,7 @@ export class BatchConsumer<T extends Topic> {
         headers: message.headers ?? {},
         heartbeat,
       }));
-      await this.runtime.inbox.handleBatch(this.topic, messages, heartbeat, this.effect);
+      await this.runtime.inbox.handleBatch(topic, messages, heartbeat, this.effect);
       resolveOffset(slice[slice.length - 1]!.offset);
       await commitOffsetsIfNecessary();
       await heartbeat();

@@ -6,6 +6,7 @@ import { inTransaction, isDatabaseUnavailable } from '../database/transaction.js
 import type { ConsumerMetrics } from '../metrics/consumer-metrics.js';
 import type { EventPublisher, OutgoingMessage } from './event-publisher.service.js';
 import type { OutboxRelay } from './outbox.js';
+import { DLQ_HEADERS, recordDeadLetters, requestIdentityOf } from './dead-letters.js';
 import { withHeartbeat } from './keep-alive.js';
 import { dlqTopicName } from './topic-names.js';
 
@@ -26,6 +27,13 @@ export type EventEffect<T extends Topic> = (event: EventEnvelope<TopicPayloads[T
 
 /** The batch form: every new event of a batch, in delivery order, and the one transaction they share. */
 export type BatchEffect<T extends Topic> = (events: Array<EventEnvelope<TopicPayloads[T]>>, manager: EntityManager) => Promise<void>;
+
+interface Refused {
+  message: InboundMessage;
+  reason: string;
+  path: string;
+  eventId: string | null;
+}
 
 interface Decoded<T extends Topic> {
   message: InboundMessage;
@@ -73,7 +81,7 @@ export class EventInbox {
     const decoded = decodeEvent(topic, message.value);
     if (!decoded.ok) {
       const { reason, path, eventId } = decoded.violation;
-      await this.deadLetter(topic, message, reason, path, eventId);
+      await this.deadLetter(topic, [{ message, reason, path, eventId }]);
       return this.count(topic, 'dead-lettered');
     }
     const event = decoded.event;
@@ -108,7 +116,7 @@ export class EventInbox {
         }
         if (attempt >= this.maxAttempts) {
           log.error({ err: error, attempt }, 'handler failed on every attempt; dead-lettering the event');
-          await this.deadLetter(topic, message, `handler failed ${attempt} times: ${(error as Error).message}`, '', event.eventId);
+          await this.deadLetter(topic, [{ message, reason: `handler failed ${attempt} times: ${(error as Error).message}`, path: '', eventId: event.eventId }]);
           return this.count(topic, 'dead-lettered');
         }
         log.warn({ err: error, attempt }, 'handler failed; retrying');
@@ -126,7 +134,7 @@ export class EventInbox {
    */
   async handleBatch<T extends Topic>(topic: T, messages: InboundMessage[], heartbeat: () => Promise<void>, effect: BatchEffect<T>): Promise<void> {
     const valid: Array<Decoded<T>> = [];
-    const invalid: Array<{ message: InboundMessage; reason: string; path: string; eventId: string | null }> = [];
+    const invalid: Refused[] = [];
     for (const message of messages) {
       const decoded = decodeEvent(topic, message.value);
       if (decoded.ok) valid.push({ message, event: decoded.event });
@@ -138,7 +146,7 @@ export class EventInbox {
     await withHeartbeat(heartbeat, async () => {
       if (valid.length > 0) await this.runBatch(topic, valid, effect);
       if (invalid.length === 0) return;
-      await this.publisher.send(invalid.map(({ message, reason, path, eventId }) => this.deadLetterMessage(topic, message, reason, path, eventId)));
+      await this.deadLetter(topic, invalid);
       this.count(topic, 'dead-lettered', invalid.length);
     });
   }
@@ -181,29 +189,49 @@ export class EventInbox {
     return outcome;
   }
 
-  private async deadLetter(topic: Topic, message: InboundMessage, reason: string, path: string, eventId: string | null) {
-    await this.publisher.send([this.deadLetterMessage(topic, message, reason, path, eventId)]);
+  /**
+   * Records each refused message in `dead_letters` (with the request id its raw JSON carries, if any),
+   * then publishes its original bytes to `<topic>.dlq`. A crash between the two redelivers the message:
+   * the row is kept once, the DLQ entry may repeat (a re-drive publishes each source offset once).
+   */
+  private async deadLetter(topic: Topic, refused: Refused[]): Promise<void> {
+    const dlqTopic = dlqTopicName(topic);
+    await recordDeadLetters(
+      this.dataSource,
+      refused.map(({ message, reason, path, eventId }) => ({
+        consumerGroup: this.consumerGroup,
+        topic: message.topic,
+        partition: message.partition,
+        offset: message.offset,
+        eventId,
+        ...requestIdentityOf(message.value),
+        reason,
+        path,
+        dlqTopic,
+      })),
+    );
+    await this.publisher.send(refused.map(({ message, reason, path, eventId }) => this.deadLetterMessage(dlqTopic, message, reason, path, eventId)));
   }
 
-  private deadLetterMessage(topic: Topic, message: InboundMessage, reason: string, path: string, eventId: string | null): OutgoingMessage {
+  private deadLetterMessage(dlqTopic: string, message: InboundMessage, reason: string, path: string, eventId: string | null): OutgoingMessage {
     this.logger.warn(
       { topic: message.topic, partition: message.partition, offset: message.offset, reason, path, eventId },
       'invalid message sent to the dead-letter topic',
     );
     const key = message.key === null ? null : Buffer.isBuffer(message.key) ? message.key.toString('utf8') : message.key;
     return {
-      topic: dlqTopicName(topic),
+      topic: dlqTopic,
       key,
       value: message.value ?? Buffer.alloc(0),
       headers: {
-        'dlq-reason': reason.slice(0, 2_000),
-        'dlq-path': path,
-        'dlq-event-id': eventId ?? '',
-        'dlq-original-topic': message.topic,
-        'dlq-original-partition': String(message.partition),
-        'dlq-original-offset': message.offset,
-        'dlq-consumer-group': this.consumerGroup,
-        'dlq-at': new Date().toISOString(),
+        [DLQ_HEADERS.reason]: reason.slice(0, 2_000),
+        [DLQ_HEADERS.path]: path,
+        [DLQ_HEADERS.eventId]: eventId ?? '',
+        [DLQ_HEADERS.originalTopic]: message.topic,
+        [DLQ_HEADERS.originalPartition]: String(message.partition),
+        [DLQ_HEADERS.originalOffset]: message.offset,
+        [DLQ_HEADERS.consumerGroup]: this.consumerGroup,
+        [DLQ_HEADERS.at]: new Date().toISOString(),
       },
     };
   }

@@ -1,17 +1,17 @@
 import { z } from 'zod';
 import { AI_TOOLS, CHANGE_TYPES, RISK_LEVELS } from '../../../../groq-batch/src/pr-analysis/pr-analysis.schema.js';
-import { ModelName, NonNegativeInt, Part, PositiveInt, PromptVersion, RequestMetadata, TokenUsage } from '../../primitives.js';
+import { ModelName, NonNegativeInt, Part, PositiveInt, PromptVersion, RequestMetadata, text, TokenUsage } from '../../primitives.js';
 
 export const BATCH_COMPLETED_TYPE = 'BatchCompleted';
 
 /** Mirrors the provider-side output schema, with the bounds our own validation adds. */
 export const PrAnalysisResult = z.strictObject({
-  summary: z.string().max(4_000),
+  summary: text({ max: 4_000 }),
   change_type: z.enum(CHANGE_TYPES),
   risk_level: z.enum(RISK_LEVELS),
   ai_assisted: z.boolean(),
   ai_tools: z.array(z.enum(AI_TOOLS)),
-  ai_evidence: z.string().max(4_000),
+  ai_evidence: text({ max: 4_000 }),
   confidence: z.number().min(0).max(1),
 });
 export type PrAnalysisResult = z.infer<typeof PrAnalysisResult>;
@@ -22,15 +22,16 @@ export const SucceededRequest = z.object({
   model: ModelName,
   pass: PositiveInt,
   usage: TokenUsage,
-  costUsd: z.number().nonnegative(),
+  /** Stored as numeric(14, 8). */
+  costUsd: z.number().nonnegative().max(999_999),
 });
 export type SucceededRequest = z.infer<typeof SucceededRequest>;
 
 /** The validated results of one finished provider batch (chunked: each part stays under the broker's limit). */
 export const BatchCompletedPayload = z.object({
-  batchId: z.string().min(1).max(200),
-  providerBatchId: z.string().min(1).max(200),
-  providerStatus: z.string().min(1).max(50),
+  batchId: text({ min: 1, max: 200 }),
+  providerBatchId: text({ min: 1, max: 200 }),
+  providerStatus: text({ min: 1, max: 50 }),
   pass: PositiveInt,
   model: ModelName,
   promptVersion: PromptVersion,

@@ -1,15 +1,15 @@
 import { z } from 'zod';
-import { IsoDateTime, ModelName, Part, PositiveInt, PromptVersion, RequestMetadata } from '../../primitives.js';
+import { IsoDateTime, ModelName, Part, PositiveInt, PromptVersion, RequestMetadata, text } from '../../primitives.js';
 
 export const BATCH_SUBMITTED_TYPE = 'BatchSubmitted';
 
 /** A provider batch was created; carries the metadata of every request in it (split across parts). */
 export const BatchSubmittedPayload = z.object({
-  batchId: z.string().min(1).max(200),
-  batchKey: z.string().min(1).max(200),
+  batchId: text({ min: 1, max: 200 }),
+  batchKey: text({ min: 1, max: 200 }),
   provider: z.literal('groq'),
-  providerBatchId: z.string().min(1).max(200),
-  inputFileId: z.string().min(1).max(200),
+  providerBatchId: text({ min: 1, max: 200 }),
+  inputFileId: text({ min: 1, max: 200 }),
   pass: PositiveInt,
   model: ModelName,
   promptVersion: PromptVersion,

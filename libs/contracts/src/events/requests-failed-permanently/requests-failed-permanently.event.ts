@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ModelName, Part, PositiveInt, RequestMetadata } from '../../primitives.js';
+import { Int32, ModelName, Part, PositiveInt, RequestMetadata, text } from '../../primitives.js';
 
 export const REQUESTS_FAILED_PERMANENTLY_TYPE = 'RequestsFailedPermanently';
 
@@ -7,17 +7,17 @@ export const FailedAttempt = z.object({
   attempt: PositiveInt,
   pass: PositiveInt,
   model: ModelName,
-  batchId: z.string().min(1).max(200),
-  code: z.string().min(1).max(100),
-  message: z.string().max(4_000),
-  httpStatus: z.number().int().nullable(),
+  batchId: text({ min: 1, max: 200 }),
+  code: text({ min: 1, max: 100 }),
+  message: text({ max: 4_000 }),
+  httpStatus: Int32.nullable(),
 });
 export type FailedAttempt = z.infer<typeof FailedAttempt>;
 
 export const PermanentFailure = z.object({
   request: RequestMetadata,
-  code: z.string().min(1).max(100),
-  reason: z.string().min(1).max(4_000),
+  code: text({ min: 1, max: 100 }),
+  reason: text({ min: 1, max: 4_000 }),
   attempts: z.array(FailedAttempt).min(1),
 });
 export type PermanentFailure = z.infer<typeof PermanentFailure>;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ModelName, Part, PositiveInt, RequestMetadata } from '../../primitives.js';
+import { ModelName, Part, PositiveInt, RequestMetadata, text } from '../../primitives.js';
 
 export const RESULTS_MERGED_TYPE = 'ResultsMerged';
 
@@ -11,7 +11,7 @@ export const ResolvedRequest = z.object({
   status: z.enum(TERMINAL_STATUSES),
   model: ModelName.nullable(),
   pass: PositiveInt.nullable(),
-  code: z.string().max(100).nullable(),
+  code: text({ max: 100 }).nullable(),
 });
 export type ResolvedRequest = z.infer<typeof ResolvedRequest>;
 
