@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import { deadLetterSummary } from './dead-letters.js';
 
 export interface InFlightRequest {
   requestId: string;
@@ -129,7 +130,7 @@ export async function reconcile(manager: EntityManager, options: ReconcileOption
      FROM results res JOIN requests r USING (request_id, prompt_version)
      WHERE r.status IN ('succeeded', 'failed', 'excluded') AND res.content_hash = r.content_hash`,
   );
-  const deadLettered = await deadLetteredOnly(manager, options.defaultPromptVersion ?? 'pr-analysis-v1');
+  const { unstoredCount: deadLettered } = await deadLetterSummary(manager, { defaultPromptVersion: options.defaultPromptVersion ?? 'pr-analysis-v1', listLimit: 0 });
   const lost: LostRequest[] = await manager.query(
     `SELECT r.request_id AS "requestId", r.prompt_version AS "promptVersion",
             'status ' || r.status || CASE WHEN res.request_id IS NULL THEN ' has no terminal record'
@@ -209,20 +210,6 @@ export async function reconcile(manager: EntityManager, options: ReconcileOption
     inFlightRequests,
     inFlightListed: inFlightRequests.length,
   };
-}
-
-/** Ids refused after their request id was read, with no stored request and not re-driven since (0 before dead letters are recorded). */
-async function deadLetteredOnly(manager: EntityManager, defaultPromptVersion: string): Promise<number> {
-  const [table] = await manager.query(`SELECT to_regclass('dead_letters') IS NOT NULL AS present`);
-  if (!table.present) return 0;
-  const [{ n }] = await manager.query(
-    `SELECT count(DISTINCT (d.request_id, COALESCE(d.prompt_version, $1)))::int AS n
-     FROM dead_letters d
-     WHERE d.request_id IS NOT NULL AND d.redriven_at IS NULL
-       AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.request_id = d.request_id AND r.prompt_version = COALESCE(d.prompt_version, $1))`,
-    [defaultPromptVersion],
-  );
-  return n;
 }
 
 /** The invariant as one line: `ingested N = succeeded … + in flight …`. */

@@ -38,10 +38,28 @@ export async function checkTopics(kafka: Kafka, dataSource: DataSource, prefix: 
     .filter((r) => !announced.has(JSON.stringify([r.request_id, r.prompt_version])))
     .map((r) => ({ requestId: r.request_id, promptVersion: r.prompt_version, status: r.status }));
 
+  // Every message in a dead-letter topic has its dead_letters row (its source offset, per consumer group).
   const deadLetterTopics: Record<string, number> = {};
+  const unrecorded: string[] = [];
+  const recorded = new Set(
+    ((await dataSource.query(`SELECT consumer_group, topic, partition, message_offset::text AS "offset" FROM dead_letters`)) as Array<{
+      consumer_group: string;
+      topic: string;
+      partition: number;
+      offset: string;
+    }>).map((d) => JSON.stringify([d.consumer_group, d.topic, d.partition, d.offset])),
+  );
   for (const topic of Object.values(Topic)) {
     const dlq = dlqTopicOf(topicName(topic, prefix));
     deadLetterTopics[dlq] = await topicSize(kafka, dlq).catch(() => 0);
+    if (deadLetterTopics[dlq] === 0) continue;
+    await scanTopic(kafka, dlq, {}, (_partition, messages) => {
+      for (const message of messages) {
+        const header = (name: string) => message.headers?.[name]?.toString() ?? '';
+        const source = JSON.stringify([header('dlq-consumer-group'), header('dlq-original-topic'), Number(header('dlq-original-partition')), header('dlq-original-offset')]);
+        if (!recorded.has(source)) unrecorded.push(`${dlq}@${message.offset}`);
+      }
+    });
   }
 
   const admin = kafka.admin();
@@ -65,6 +83,11 @@ export async function checkTopics(kafka: Kafka, dataSource: DataSource, prefix: 
       name: 'one terminal event per terminal id',
       ok: missing.length === 0,
       detail: `${terminal.length} terminal requests, ${announced.size} distinct ids announced in ${events} results.merged.v1 events${missing.length ? `; ${missing.length} never announced` : ''}`,
+    },
+    {
+      name: 'every dead letter recorded',
+      ok: unrecorded.length === 0,
+      detail: `${Object.values(deadLetterTopics).reduce((a, b) => a + b, 0)} messages in the dead-letter topics, ${recorded.size} dead_letters rows${unrecorded.length ? `; not recorded: ${unrecorded.slice(0, 5).join(', ')}` : ''}`,
     },
   ];
   return { checks, figures: { terminalEvents: { events, distinctIds: announced.size, missing: missing.slice(0, 1_000) }, deadLetterTopics, notYetIngested } };
