@@ -7,7 +7,7 @@ import { scanTopic, topicSize } from '../topic-scan.js';
 
 export interface TopicFigures {
   /** Distinct (request id, prompt version) announced on results.merged.v1, and events read. */
-  terminalEvents: { events: number; distinctIds: number; missing: Array<{ requestId: string; promptVersion: string; status: string }> };
+  terminalEvents: { events: number; distinctIds: number; awaitingPublication: number; missing: Array<{ requestId: string; promptVersion: string; status: string }> };
   /** Messages in each dead-letter topic. */
   deadLetterTopics: Record<string, number>;
   /** Events of the PR topics the batch-submitter has not consumed yet (not yet counted as ingested). */
@@ -34,8 +34,16 @@ export async function checkTopics(kafka: Kafka, dataSource: DataSource, prefix: 
   const terminal: Array<{ request_id: string; prompt_version: string; status: string }> = await dataSource.query(
     `SELECT request_id, prompt_version, status FROM requests WHERE status IN ('succeeded', 'failed', 'excluded')`,
   );
+  // Announced in the outbox but not published yet (the relay runs every few hundred ms): on their way, not missing.
+  const unpublished: Array<{ request_id: string; prompt_version: string }> = await dataSource.query(
+    `SELECT DISTINCT r->'request'->>'requestId' AS request_id, r->'request'->>'promptVersion' AS prompt_version
+     FROM outbox o, jsonb_array_elements(convert_from(o.message_value, 'UTF8')::jsonb->'payload'->'resolved') r
+     WHERE o.topic = $1 AND o.published_at IS NULL`,
+    [topicName(Topic.ResultsMerged, prefix)],
+  );
+  const onTheirWay = new Set(unpublished.map((r) => JSON.stringify([r.request_id, r.prompt_version])));
   const missing = terminal
-    .filter((r) => !announced.has(JSON.stringify([r.request_id, r.prompt_version])))
+    .filter((r) => !announced.has(JSON.stringify([r.request_id, r.prompt_version])) && !onTheirWay.has(JSON.stringify([r.request_id, r.prompt_version])))
     .map((r) => ({ requestId: r.request_id, promptVersion: r.prompt_version, status: r.status }));
 
   // Every message in a dead-letter topic has its dead_letters row (its source offset, per consumer group).
@@ -90,5 +98,5 @@ export async function checkTopics(kafka: Kafka, dataSource: DataSource, prefix: 
       detail: `${Object.values(deadLetterTopics).reduce((a, b) => a + b, 0)} messages in the dead-letter topics, ${recorded.size} dead_letters rows${unrecorded.length ? `; not recorded: ${unrecorded.slice(0, 5).join(', ')}` : ''}`,
     },
   ];
-  return { checks, figures: { terminalEvents: { events, distinctIds: announced.size, missing: missing.slice(0, 1_000) }, deadLetterTopics, notYetIngested } };
+  return { checks, figures: { terminalEvents: { events, distinctIds: announced.size, awaitingPublication: onTheirWay.size, missing: missing.slice(0, 1_000) }, deadLetterTopics, notYetIngested } };
 }
