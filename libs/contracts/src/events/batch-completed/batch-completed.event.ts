@@ -22,6 +22,8 @@ export const SucceededRequest = z.object({
   pass: PositiveInt,
   usage: TokenUsage,
   costUsd: z.number().nonnegative(),
+  /** Harmless deviations normalised in the answer, e.g. `ai_tools: removed 1 repeated item` (absent in older events). */
+  normalised: z.array(z.string().min(1).max(200)).max(20).optional(),
 });
 export type SucceededRequest = z.infer<typeof SucceededRequest>;
 
