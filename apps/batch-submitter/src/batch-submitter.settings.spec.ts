@@ -1,0 +1,18 @@
+import { batchSubmitterEnv } from './batch-submitter.settings.js';
+
+describe('PROMPT_VERSION at boot', () => {
+  const env = { GROQ_API_KEY: 'gsk_test' };
+
+  it('defaults to pr-analysis-v1 and accepts any version that has a folder', () => {
+    expect(batchSubmitterEnv.parse(env).PROMPT_VERSION).toBe('pr-analysis-v1');
+    expect(batchSubmitterEnv.parse({ ...env, PROMPT_VERSION: 'pr-analysis-v2' }).PROMPT_VERSION).toBe('pr-analysis-v2');
+  });
+
+  it('refuses an unknown version, naming it and the known ones', () => {
+    const parsed = batchSubmitterEnv.safeParse({ ...env, PROMPT_VERSION: 'pr-analysis-v9' });
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues).toEqual([
+      expect.objectContaining({ path: ['PROMPT_VERSION'], message: 'unknown prompt version "pr-analysis-v9" (known: pr-analysis-v1, pr-analysis-v2)' }),
+    ]);
+  });
+});
