@@ -4,8 +4,6 @@
  * The prompts themselves live in files; changing one means a new version: results are keyed by it.
  */
 export const DEFAULT_PROMPT_VERSION = 'pr-analysis-v1';
-/** @deprecated the default version; the versions themselves are in the prompt registry. */
-export const PROMPT_VERSION = DEFAULT_PROMPT_VERSION;
 
 /** Longest summary or evidence a stored result keeps (the BatchCompleted contract's bound). */
 export const RESULT_TEXT_MAX_CHARS = 4_000;

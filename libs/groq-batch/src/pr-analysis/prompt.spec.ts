@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { prAnalysisJsonSchema, PROMPT_VERSION } from './pr-analysis.schema.js';
+import { DEFAULT_PROMPT_VERSION, prAnalysisJsonSchema } from './pr-analysis.schema.js';
 import { buildPrAnalysisRequest, type PrForAnalysis } from './prompt.js';
 import { promptRegistry } from './prompt-registry.js';
 import { GOLDEN_PRS } from './testing/golden-prs.js';
@@ -20,7 +20,7 @@ const userText = (body: ReturnType<typeof buildPrAnalysisRequest>) => body.messa
 
 describe('buildPrAnalysisRequest', () => {
   it('is strict on the gpt-oss models and best-effort on others, with the fixed schema', () => {
-    const strict = buildPrAnalysisRequest(pr, { model: 'openai/gpt-oss-20b', maxTokens: 1_024, promptVersion: PROMPT_VERSION });
+    const strict = buildPrAnalysisRequest(pr, { model: 'openai/gpt-oss-20b', maxTokens: 1_024, promptVersion: DEFAULT_PROMPT_VERSION });
     const loose = buildPrAnalysisRequest(pr, { model: 'llama-3.3-70b-versatile', maxTokens: 2_048 });
     expect(strict.response_format).toEqual({ type: 'json_schema', json_schema: { name: 'pr_analysis', strict: true, schema: prAnalysisJsonSchema } });
     expect(loose.response_format.json_schema.strict).toBe(false);
