@@ -1,6 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { createEvent, Topic } from '#contracts';
+import { findPromptsDir } from '#groq-batch';
 import { Partitioners, type Producer } from 'kafkajs';
 import { syntheticPrs } from '../../apps/cli/src/demo/synthetic-prs.js';
 import { type GroqSimulator, startGroqSimulator } from '../../tools/groq-simulator/src/simulator.js';
@@ -10,6 +13,14 @@ import { type Pipeline, pipelineEnv, startPipeline } from '../support/pipeline.j
 const root = resolve(import.meta.dirname, '../..');
 const prefix = `replay${uniqueSuffix()}.`;
 process.env.KAFKA_TOPIC_PREFIX = prefix;
+
+// A third prompt version beside the shipped ones, for the chunked backfill (services and CLI read PROMPTS_DIR).
+const promptsDir = mkdtempSync(join(tmpdir(), 'cascade-replay-prompts-'));
+cpSync(findPromptsDir(), promptsDir, { recursive: true });
+cpSync(join(promptsDir, 'pr-analysis-v2'), join(promptsDir, 'pr-analysis-v3'), { recursive: true });
+const v3Manifest = join(promptsDir, 'pr-analysis-v3', 'manifest.json');
+writeFileSync(v3Manifest, readFileSync(v3Manifest, 'utf8').replace('"pr-analysis-v2"', '"pr-analysis-v3"'));
+process.env.PROMPTS_DIR = promptsDir;
 
 describe('cascade replay', () => {
   let db: TestDatabase;
@@ -54,6 +65,7 @@ describe('cascade replay', () => {
     await pipeline?.stop();
     await sim?.stop();
     await db?.drop();
+    rmSync(promptsDir, { recursive: true, force: true });
   });
 
   it('--dry-run counts what would be re-processed', () => {

@@ -1,3 +1,4 @@
+import { findPromptsDir } from '#groq-batch';
 import { batchSubmitterEnv } from './batch-submitter.settings.js';
 
 describe('PROMPT_VERSION at boot', () => {
@@ -14,5 +15,13 @@ describe('PROMPT_VERSION at boot', () => {
     expect(parsed.error?.issues).toEqual([
       expect.objectContaining({ path: ['PROMPT_VERSION'], message: 'unknown prompt version "pr-analysis-v9" (known: pr-analysis-v1, pr-analysis-v2)' }),
     ]);
+  });
+});
+
+describe('PROMPTS_DIR at boot', () => {
+  it('loads and checks the folder when set, naming the file at fault', () => {
+    expect(batchSubmitterEnv.safeParse({ GROQ_API_KEY: 'gsk_test', PROMPTS_DIR: findPromptsDir() }).success).toBe(true);
+    const parsed = batchSubmitterEnv.safeParse({ GROQ_API_KEY: 'gsk_test', PROMPTS_DIR: '/nonexistent/prompts' });
+    expect(parsed.error?.issues).toEqual([expect.objectContaining({ path: ['PROMPTS_DIR'], message: expect.stringContaining('/nonexistent/prompts') })]);
   });
 });

@@ -99,4 +99,9 @@ describe('the prompt registry', () => {
     expect(findPromptsDir(join(root, '..', 'dist', 'libs', 'groq-batch', 'src', 'pr-analysis'))).toBe(root);
     expect(() => findPromptsDir(tmpdir())).toThrow(/was not found/);
   });
+
+  it('uses PROMPTS_DIR when set, and names it when it is not a folder', () => {
+    expect(findPromptsDir(tmpdir(), dir)).toBe(dir);
+    expect(() => findPromptsDir(tmpdir(), join(dir, 'nothing-here'))).toThrow(new PromptFileError(join(dir, 'nothing-here'), 'PROMPTS_DIR', 'is not a folder'));
+  });
 });

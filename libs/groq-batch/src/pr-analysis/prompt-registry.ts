@@ -168,10 +168,15 @@ export class PromptRegistry {
 }
 
 /**
- * The `prompts/` folder: the nearest one up from this file that holds a version, so the same lookup
- * works from the sources, from `dist/` and in the image (which copies `prompts/` beside `dist/`).
+ * The `prompts/` folder: PROMPTS_DIR when set (e.g. a folder mounted into the image), else the nearest
+ * one up from this file that holds a version, so the same lookup works from the sources, from `dist/`
+ * and in the image (which copies `prompts/` beside `dist/`).
  */
-export function findPromptsDir(from: string = import.meta.dirname): string {
+export function findPromptsDir(from: string = import.meta.dirname, configured: string | undefined = process.env.PROMPTS_DIR): string {
+  if (configured !== undefined && configured !== '') {
+    if (!existsSync(configured) || !statSync(configured).isDirectory()) throw new PromptFileError(configured, 'PROMPTS_DIR', 'is not a folder');
+    return configured;
+  }
   for (let dir = from; ; dir = dirname(dir)) {
     const candidate = join(dir, 'prompts');
     if (existsSync(candidate) && statSync(candidate).isDirectory() && readdirSync(candidate).some((name) => existsSync(join(candidate, name, PROMPT_FILES.manifest)))) {
