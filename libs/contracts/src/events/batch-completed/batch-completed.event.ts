@@ -1,17 +1,17 @@
 import { z } from 'zod';
-import { AI_TOOLS, CHANGE_TYPES, RISK_LEVELS } from '../../../../groq-batch/src/pr-analysis/pr-analysis.schema.js';
+import { AI_TOOLS, CHANGE_TYPES, RESULT_TEXT_MAX_CHARS, RISK_LEVELS } from '../../../../groq-batch/src/pr-analysis/pr-analysis.schema.js';
 import { ModelName, NonNegativeInt, Part, PositiveInt, PromptVersion, RequestMetadata, TokenUsage } from '../../primitives.js';
 
 export const BATCH_COMPLETED_TYPE = 'BatchCompleted';
 
-/** Mirrors the provider-side output schema, with the bounds our own validation adds. */
+/** The stored result of every prompt version; answers are normalised into these bounds (and flagged), not refused. */
 export const PrAnalysisResult = z.strictObject({
-  summary: z.string().max(4_000),
+  summary: z.string().max(RESULT_TEXT_MAX_CHARS),
   change_type: z.enum(CHANGE_TYPES),
   risk_level: z.enum(RISK_LEVELS),
   ai_assisted: z.boolean(),
   ai_tools: z.array(z.enum(AI_TOOLS)),
-  ai_evidence: z.string().max(4_000),
+  ai_evidence: z.string().max(RESULT_TEXT_MAX_CHARS),
   confidence: z.number().min(0).max(1),
 });
 
