@@ -142,6 +142,20 @@ describe('batched ingestion: one transaction per Kafka batch', () => {
     expect(sent[0]!.headers['dlq-event-id']).toBe(events[1]!.eventId);
   });
 
+  it('refuses an event for an unknown prompt version at once, with its reason and a dead_letters row; the rest commit', async () => {
+    const unknown = createEvent(Topic.PrIngested, { ...base, requestId: 'v/2', body: 'Body', promptVersion: 'pr-analysis-v9' }, { correlationId: 'corr-v2', producer: 'batch-test' });
+    await inbox.handleBatch(Topic.PrIngested, [message(pr('v/1')), message(unknown), message(pr('v/3'))], heartbeat, accept);
+    expect(await request('v/1')).toBeDefined();
+    expect(await request('v/2')).toBeUndefined();
+    expect(await request('v/3')).toBeDefined();
+    // Refused, not retried: one dead letter naming the version, the field and the request.
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.headers['dlq-path']).toBe('payload.promptVersion');
+    expect(sent[0]!.headers['dlq-reason']).toMatch(/unknown prompt version "pr-analysis-v9" for request v\/2 \(known: pr-analysis-v1, pr-analysis-v2\)/);
+    const rows = await db.dataSource.query(`SELECT request_id, prompt_version, path FROM dead_letters WHERE request_id = 'v/2'`);
+    expect(rows).toEqual([{ request_id: 'v/2', prompt_version: 'pr-analysis-v9', path: 'payload.promptVersion' }]);
+  });
+
   it('rethrows a database outage mid-batch with nothing committed; the redelivered batch is handled whole', async () => {
     const events = [pr('d/1'), pr('d/2'), pr('d/3')];
     let calls = 0;

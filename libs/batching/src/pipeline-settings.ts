@@ -1,3 +1,4 @@
+import { PromptRegistry } from '#groq-batch';
 import { z } from 'zod';
 import type { AssemblerSettings } from './batch-assembler.js';
 
@@ -66,6 +67,19 @@ export const submissionEnv = z.object({
   MODEL_PRICES_JSON: z.string().optional(),
   /** How long an analysis answers identical content (same hash and prompt version) at $0. */
   CACHE_TTL_HOURS: positiveInt.default(30 * 24),
+  /** The folder of prompt versions (unset: the `prompts/` folder shipped with the code); loaded and checked at boot. */
+  PROMPTS_DIR: z
+    .string()
+    .min(1)
+    .optional()
+    .superRefine((dir, ctx) => {
+      if (dir === undefined) return;
+      try {
+        PromptRegistry.load(dir);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      }
+    }),
   /** Submit at most this many requests in this process's life (unset: no limit). */
   SUBMIT_LIMIT: z.coerce.number().int().nonnegative().optional(),
 });

@@ -8,7 +8,8 @@ import {
   type SettledRequest,
   Topic,
 } from '#contracts';
-import { OutboxRepository } from '#platform';
+import { promptRegistry } from '#groq-batch';
+import { OutboxRepository, RefusedEvent } from '#platform';
 import { Inject, Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { SUBMITTER_SETTINGS, type SubmitterSettings } from '../batch-submitter.settings.js';
@@ -127,6 +128,13 @@ export class IngestionService {
   private prepare(event: EventEnvelope<PrIngestedPayload>): Prepared {
     const pr = event.payload;
     const promptVersion = pr.promptVersion ?? this.settings.promptVersion;
+    // Stored, it would be claimed into a batch that can never be built: refuse it before it is stored.
+    if (!promptRegistry().has(promptVersion)) {
+      throw new RefusedEvent(
+        `unknown prompt version ${JSON.stringify(promptVersion)} for request ${pr.requestId} (known: ${promptRegistry().ids().join(', ')})`,
+        'payload.promptVersion',
+      );
+    }
     const guarded = guardPr(pr, this.settings.guard);
     const metadata: RequestMetadata = {
       requestId: pr.requestId,

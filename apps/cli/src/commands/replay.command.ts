@@ -1,4 +1,5 @@
 import { createEvent, decodeEvent, type PrIngestedPayload, Topic } from '#contracts';
+import { assertKnownPromptVersion } from '#groq-batch';
 import { consumerGroupOf, createKafka, EventPublisher, openDatabase, topicName } from '#platform';
 import { SingleBar } from 'cli-progress';
 import type { Admin, Kafka } from 'kafkajs';
@@ -220,6 +221,8 @@ export class ReplayCommand extends CommandRunner {
 
   @Option({ flags: '--prompt-version <version>', description: 'analyse again under this prompt version (kept beside the current one)' })
   parsePromptVersion(value: string): string {
+    // Refused here, before any event is read or sent: the version needs a folder in prompts/.
+    assertKnownPromptVersion(value);
     return value;
   }
 

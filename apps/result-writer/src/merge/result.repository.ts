@@ -29,10 +29,11 @@ export class ResultRepository {
       prompt_tokens: r.usage.promptTokens,
       completion_tokens: r.usage.completionTokens,
       cost_usd: r.costUsd,
+      normalised: r.normalised?.length ? r.normalised : null,
     }));
     const incoming = `jsonb_to_recordset($1::jsonb) AS i(request_id text, prompt_version text, content_hash text, team text,
       repo text, pr_number int, attempt int, analysis jsonb, model text, pass int, prompt_tokens int,
-      completion_tokens int, cost_usd numeric)`;
+      completion_tokens int, cost_usd numeric, normalised jsonb)`;
     await manager.query(
       `INSERT INTO attempts (request_id, prompt_version, attempt, pass, model, batch_id, outcome)
        SELECT i.request_id, i.prompt_version, i.attempt, i.pass, i.model, $2, 'succeeded' FROM ${incoming}
@@ -42,9 +43,9 @@ export class ResultRepository {
     // A result for content that has since changed (the PR was edited and re-queued) is stale: skip it.
     return manager.query(
       `INSERT INTO results (request_id, prompt_version, status, team, repo, pr_number, content_hash, analysis, model,
-                            pass, attempt, prompt_tokens, completion_tokens, cost_usd, attempts)
+                            pass, attempt, prompt_tokens, completion_tokens, cost_usd, normalised, attempts)
        SELECT i.request_id, i.prompt_version, 'succeeded', i.team, i.repo, i.pr_number, i.content_hash, i.analysis,
-              i.model, i.pass, i.attempt, i.prompt_tokens, i.completion_tokens, i.cost_usd,
+              i.model, i.pass, i.attempt, i.prompt_tokens, i.completion_tokens, i.cost_usd, i.normalised,
               COALESCE((SELECT jsonb_agg(jsonb_build_object('attempt', a.attempt, 'pass', a.pass, 'model', a.model,
                           'batchId', a.batch_id, 'code', a.code, 'message', a.message, 'httpStatus', a.http_status)
                           ORDER BY a.attempt)
@@ -57,7 +58,7 @@ export class ResultRepository {
          status = 'succeeded', content_hash = EXCLUDED.content_hash, analysis = EXCLUDED.analysis,
          model = EXCLUDED.model, pass = EXCLUDED.pass, attempt = EXCLUDED.attempt,
          prompt_tokens = EXCLUDED.prompt_tokens, completion_tokens = EXCLUDED.completion_tokens,
-         cost_usd = EXCLUDED.cost_usd, attempts = EXCLUDED.attempts, error_code = NULL, error_message = NULL,
+         cost_usd = EXCLUDED.cost_usd, normalised = EXCLUDED.normalised, attempts = EXCLUDED.attempts, error_code = NULL, error_message = NULL,
          resolved_at = now()
        WHERE results.status <> 'succeeded' OR results.content_hash <> EXCLUDED.content_hash
        RETURNING request_id, prompt_version`,
