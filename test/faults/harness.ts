@@ -208,15 +208,21 @@ export class FaultStack {
     return syntheticPrs({ count, seed: this.options.seed });
   }
 
-  /** `cascade reconcile --json`, as an operator runs it. */
-  reconcile(): { status: number | null; report: ReconcileReport | null; stderr: string } {
-    const result = spawnSync(process.execPath, [join(ROOT, 'bin/cascade.js'), 'reconcile', '--json', '--deadline-ms', '600000'], {
+  /** The built `cascade` command against this stack's broker, topics and database, as an operator runs it. */
+  cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+    const result = spawnSync(process.execPath, [join(ROOT, 'bin/cascade.js'), ...args], {
       cwd: ROOT,
       env: { ...process.env, KAFKA_BROKERS: this.brokersList, KAFKA_TOPIC_PREFIX: this.prefix, DATABASE_URL: this.options.databaseUrl },
       encoding: 'utf8',
-      timeout: 60_000,
+      timeout: 300_000,
     });
     this.output.push(result.stdout, result.stderr);
+    return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  }
+
+  /** `cascade reconcile --json`, as an operator runs it. */
+  reconcile(): { status: number | null; report: ReconcileReport | null; stderr: string } {
+    const result = this.cli('reconcile', '--json', '--deadline-ms', '600000');
     let report: ReconcileReport | null = null;
     try {
       report = JSON.parse(result.stdout) as ReconcileReport;
