@@ -189,6 +189,14 @@ describe('dead letters: accounted, and re-driven after a fix', () => {
     const after = await deadLetterSummary(db.dataSource.manager, { defaultPromptVersion: PROMPT_VERSION });
     expect(after.unstored).not.toContainEqual({ requestId: 'redrive/0', promptVersion: PROMPT_VERSION });
 
+    // The batch-submitter's lag metric covers the second topic, and it has caught up with the re-drive.
+    const lags = await eventually('the lag of pr.replayed.v1 at 0', async () => {
+      const text = await (await fetch(`${pipeline.services['batch-submitter']!.url}/metrics`)).text();
+      const lines = text.split('\n').filter((line) => line.startsWith('cascade_consumer_lag{') && line.includes(`topic="${prefix}${Topic.PrReplayed}"`));
+      return lines.length > 0 && lines.every((line) => line.endsWith(' 0')) ? lines : null;
+    });
+    expect(lags.length).toBe(3);
+
     // Nothing is waiting any more: a second replay publishes nothing.
     const again = cascade('dlq', 'replay', '--topic', Topic.PrIngested, '--request-id', 'redrive/0');
     expect([again.status, again.stdout]).toEqual([0, 'nothing to re-drive: no dead letter of pr.ingested.v1 for request "redrive/0" is waiting\n']);
