@@ -8,6 +8,7 @@ COPY apps ./apps
 COPY libs ./libs
 COPY tools ./tools
 COPY scripts ./scripts
+COPY prompts ./prompts
 RUN npm run build && npm prune --omit=dev --ignore-scripts
 
 FROM node:20-bookworm-slim AS runtime
@@ -16,6 +17,8 @@ WORKDIR /app
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# Prompt versions are read from files at run time, found as the nearest prompts/ folder above dist/.
+COPY --from=build /app/prompts ./prompts
 USER node
 ARG SERVICE=batch-submitter
 ENV SERVICE=${SERVICE}

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { cpus, platform, arch, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { createEvent, Topic } from '#contracts';
-import { reconcile, type ReconcileReport } from '#ledger';
+import { ledgerEquation, reconcile, type ReconcileReport } from '#ledger';
 import { createKafka, dropDatabase, EventPublisher, openDatabase, topicName } from '#platform';
 import type { Kafka } from 'kafkajs';
 import type { DataSource } from 'typeorm';
@@ -323,7 +323,7 @@ async function run(cleanups: Array<() => Promise<unknown>>): Promise<number> {
   const ratio = pipelineMs / floorMs;
   say(`  ratio pipeline / floor: ${ratio.toFixed(2)}x  ${verdict(finished && ratio <= 3)} (target within 3x)`);
   say(
-    `  reconcile: ingested ${report.ingested} = succeeded ${report.succeeded} + failed ${report.failed} + excluded ${report.excluded} + in flight ${report.inFlight}; lost ${report.lost.length}; invariant ${report.invariantHolds ? 'holds' : 'BROKEN'}`,
+    `  reconcile: ${ledgerEquation(report)}; lost ${report.lost.length}; stranded ${report.stranded}; invariant ${report.invariantHolds ? 'holds' : 'BROKEN'}`,
   );
   say(`  simulator: ${stats.batchesCreated} batches, lines run ${Object.entries(stats.linesProcessed).map(([m, n]) => `${m} ${n}`).join(', ')}`);
   say('  timeline, seconds after the first publish:');

@@ -122,7 +122,7 @@ describe('dashboard in a real browser', () => {
     expect(Number(await text('failed'))).toBe(totals.failed);
     expect(Number(await text('excluded'))).toBe(totals.excluded);
     expect(Number(await text('in-flight'))).toBe(0);
-    expect(await text('lost')).toBe('0 / 0');
+    expect(await text('lost')).toBe('0 / 0 / 0');
 
     const recovered = await one<{ n: number }>(`SELECT count(*)::int AS n FROM results WHERE status = 'succeeded' AND pass >= 2`);
     expect(Number(await text('recovered'))).toBe(recovered.n);

@@ -1,6 +1,7 @@
-import { createEvent, type EventEnvelope, type PrIngestedPayload, Topic } from '#contracts';
+import { createEvent, decodeEvent, type EventEnvelope, type PrIngestedPayload, type RequestsSettledPayload, Topic } from '#contracts';
 import { samplePayloads } from '#contracts/testing';
-import { ConsumerMetrics, EventInbox, type EventPublisher, type InboundMessage, type OutboxRelay, type OutgoingMessage } from '#platform';
+import { ConsumerMetrics, EventInbox, EventPublisher, type InboundMessage, type OutboxRelay, OutboxRepository, type OutgoingMessage } from '#platform';
+import type { Kafka } from 'kafkajs';
 import pino from 'pino';
 import type { EntityManager } from 'typeorm';
 import { type IngestionOutcome, IngestionService } from '../../apps/batch-submitter/src/ingestion/ingestion.service.js';
@@ -21,12 +22,21 @@ describe('batched ingestion: one transaction per Kafka batch', () => {
     maxTokens: 1_024,
     cacheTtlHours: 720,
   };
-  const ingestion = new IngestionService(new RequestRepository(), settings);
+  const ingestion = new IngestionService(new RequestRepository(), settings, new OutboxRepository(new EventPublisher(null as unknown as Kafka, '')));
   let outcomes: IngestionOutcome[] = [];
   const accept = async (events: Array<EventEnvelope<PrIngestedPayload>>, manager: EntityManager) => {
     outcomes.push(...(await ingestion.acceptMany(events, manager)));
   };
   const heartbeat = async () => undefined;
+  const analysis = samplePayloads()[Topic.BatchCompleted].results[0]!.analysis;
+  async function settledEvents(): Promise<RequestsSettledPayload[]> {
+    const rows: Array<{ message_value: Buffer }> = await db.dataSource.query(`SELECT message_value FROM outbox WHERE topic = $1 ORDER BY id`, [Topic.RequestsSettled]);
+    return rows.map((row) => {
+      const decoded = decodeEvent(Topic.RequestsSettled, row.message_value);
+      if (!decoded.ok) throw decoded.violation;
+      return decoded.event.payload;
+    });
+  }
   let offset = 0;
 
   beforeAll(async () => {
@@ -52,8 +62,8 @@ describe('batched ingestion: one transaction per Kafka batch', () => {
     return { topic: 'pr.ingested.v1', partition: 0, offset: String(offset++), value: bytes, key: 'k', headers: {}, heartbeat };
   }
   async function request(requestId: string) {
-    const rows = await db.dataSource.query(`SELECT status, stage, content_hash, correlation_id, flags FROM requests WHERE request_id = $1`, [requestId]);
-    return rows[0] as { status: string; stage: string; content_hash: string; correlation_id: string; flags: Record<string, unknown> } | undefined;
+    const rows = await db.dataSource.query(`SELECT status, stage, content_hash, correlation_id, flags, exclusion_reason FROM requests WHERE request_id = $1`, [requestId]);
+    return rows[0] as { status: string; stage: string; content_hash: string; correlation_id: string; flags: Record<string, unknown>; exclusion_reason: string | null } | undefined;
   }
   async function consumed(outcome: string): Promise<number> {
     const metric = await metrics.consumed.get();
@@ -68,9 +78,11 @@ describe('batched ingestion: one transaction per Kafka batch', () => {
     // The same event twice is one event; b/2 is replaced by its edit, and the edit's replay changes nothing.
     expect(outcomes).toEqual(['queued', 'queued', 'excluded', 'requeued', 'unchanged']);
     expect(await request('b/2')).toMatchObject({ status: 'pending', correlation_id: edited.correlationId, flags: expect.objectContaining({ cache: 'miss' }) });
-    expect(await request('b/3')).toMatchObject({ status: 'excluded', stage: 'excluded' });
-    const [excluded] = await db.dataSource.query(`SELECT status, error_code FROM results WHERE request_id = 'b/3'`);
-    expect(excluded).toEqual({ status: 'excluded', error_code: 'empty_body' });
+    // Excluded: never sent; it waits for the result-writer, which writes its terminal record from requests.settled.v1.
+    expect(await request('b/3')).toMatchObject({ status: 'in_flight', stage: 'awaiting_merge', exclusion_reason: 'empty_body' });
+    expect((await settledEvents()).flatMap((e) => e.settled)).toEqual([
+      expect.objectContaining({ request: expect.objectContaining({ requestId: 'b/3' }), outcome: 'excluded', reason: 'empty_body' }),
+    ]);
     const [{ n }] = await db.dataSource.query(`SELECT count(*)::int AS n FROM processed_events WHERE event_id = $1`, [first.eventId]);
     expect(n).toBe(1);
 
@@ -86,16 +98,16 @@ describe('batched ingestion: one transaction per Kafka batch', () => {
     const [row] = await db.dataSource.query(`SELECT content_hash FROM requests WHERE request_id = 'c/1'`);
     await db.dataSource.query(
       `INSERT INTO results (request_id, prompt_version, status, team, repo, pr_number, content_hash, analysis, model, pass, attempt)
-       VALUES ('c/1', 'pr-analysis-v1', 'succeeded', $1, $2, $3, $4, '{"risk": "low"}', 'openai/gpt-oss-20b', 1, 1)`,
-      [base.team, base.repo, base.prNumber, row.content_hash],
+       VALUES ('c/1', 'pr-analysis-v1', 'succeeded', $1, $2, $3, $4, $5, 'openai/gpt-oss-20b', 1, 1)`,
+      [base.team, base.repo, base.prNumber, row.content_hash, JSON.stringify(analysis)],
     );
     outcomes = [];
     await inbox.handleBatch(Topic.PrIngested, [message(pr('c/2', 'Cached text')), message(pr('c/3', 'Other text'))], heartbeat, accept);
     expect(outcomes).toEqual(['reused', 'queued']);
-    expect(await request('c/2')).toMatchObject({ status: 'succeeded', stage: 'reused', flags: expect.objectContaining({ cache: 'hit' }) });
+    expect(await request('c/2')).toMatchObject({ status: 'in_flight', stage: 'awaiting_merge', flags: expect.objectContaining({ cache: 'hit' }) });
     expect(await request('c/3')).toMatchObject({ status: 'pending', flags: expect.objectContaining({ cache: 'miss' }) });
-    const [reused] = await db.dataSource.query(`SELECT status, analysis, error_message FROM results WHERE request_id = 'c/2'`);
-    expect(reused).toEqual({ status: 'succeeded', analysis: { risk: 'low' }, error_message: 'reused the result of c/1' });
+    const reused = (await settledEvents()).flatMap((e) => e.settled).find((s) => s.request.requestId === 'c/2');
+    expect(reused).toEqual(expect.objectContaining({ outcome: 'reused', analysis, model: 'openai/gpt-oss-20b', pass: 1, reusedFrom: 'c/1' }));
   });
 
   it('dead-letters a poison message in the middle of a batch with its reason and keeps the others', async () => {
@@ -128,6 +140,20 @@ describe('batched ingestion: one transaction per Kafka batch', () => {
     expect(sent).toHaveLength(1);
     expect(sent[0]!.headers['dlq-reason']).toMatch(/handler failed 2 times: cannot analyse f\/2/);
     expect(sent[0]!.headers['dlq-event-id']).toBe(events[1]!.eventId);
+  });
+
+  it('refuses an event for an unknown prompt version at once, with its reason and a dead_letters row; the rest commit', async () => {
+    const unknown = createEvent(Topic.PrIngested, { ...base, requestId: 'v/2', body: 'Body', promptVersion: 'pr-analysis-v9' }, { correlationId: 'corr-v2', producer: 'batch-test' });
+    await inbox.handleBatch(Topic.PrIngested, [message(pr('v/1')), message(unknown), message(pr('v/3'))], heartbeat, accept);
+    expect(await request('v/1')).toBeDefined();
+    expect(await request('v/2')).toBeUndefined();
+    expect(await request('v/3')).toBeDefined();
+    // Refused, not retried: one dead letter naming the version, the field and the request.
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.headers['dlq-path']).toBe('payload.promptVersion');
+    expect(sent[0]!.headers['dlq-reason']).toMatch(/unknown prompt version "pr-analysis-v9" for request v\/2 \(known: pr-analysis-v1, pr-analysis-v2\)/);
+    const rows = await db.dataSource.query(`SELECT request_id, prompt_version, path FROM dead_letters WHERE request_id = 'v/2'`);
+    expect(rows).toEqual([{ request_id: 'v/2', prompt_version: 'pr-analysis-v9', path: 'payload.promptVersion' }]);
   });
 
   it('rethrows a database outage mid-batch with nothing committed; the redelivered batch is handled whole', async () => {

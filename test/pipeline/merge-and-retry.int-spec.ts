@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createEvent, type RequestMetadata, type SucceededRequest, Topic } from '#contracts';
+import { createEvent, decodeEvent, type RequestMetadata, type SucceededRequest, Topic } from '#contracts';
 import { samplePayloads } from '#contracts/testing';
 import { cacheStats, reconcile } from '#ledger';
 import { EventPublisher, OutboxRepository, writeControl } from '#platform';
@@ -25,7 +25,7 @@ describe('ingest → retry → merge against PostgreSQL', () => {
     maxTokens: 1_024,
     cacheTtlHours: 720,
   };
-  const ingestion = new IngestionService(new RequestRepository(), settings);
+  const ingestion = new IngestionService(new RequestRepository(), settings, outbox);
   const retry = new RetryService(new FailureRepository(), outbox, {
     modelChain: settings.modelChain,
     maxAttempts: 3,
@@ -42,9 +42,26 @@ describe('ingest → retry → merge against PostgreSQL', () => {
   });
   afterAll(async () => db?.drop());
 
-  async function ingest(requestId: string, body = `Body of ${requestId}`) {
+  /** Hands the result-writer what ingestion settled itself (excluded, reused), as its consumer would. */
+  const delivered = new Set<string>();
+  async function deliverSettled() {
+    const rows: Array<{ event_id: string; message_value: Buffer }> = await ds.query(
+      `SELECT event_id, message_value FROM outbox WHERE topic = $1 ORDER BY id`,
+      [Topic.RequestsSettled],
+    );
+    for (const row of rows.filter((r) => !delivered.has(r.event_id))) {
+      delivered.add(row.event_id);
+      const decoded = decodeEvent(Topic.RequestsSettled, row.message_value);
+      if (!decoded.ok) throw decoded.violation;
+      await ds.transaction((m) => merge.recordSettled(decoded.event, m));
+    }
+  }
+
+  async function ingest(requestId: string, body = `Body of ${requestId}`, service = ingestion) {
     const event = createEvent(Topic.PrIngested, { ...base, requestId, body }, { correlationId: `c-${requestId}`, producer: 'test' });
-    return ds.transaction((m) => ingestion.accept(event, m));
+    const outcome = await ds.transaction((m) => service.accept(event, m));
+    await deliverSettled();
+    return outcome;
   }
 
   async function metadataOf(requestId: string): Promise<RequestMetadata> {
@@ -199,9 +216,8 @@ describe('ingest → retry → merge against PostgreSQL', () => {
 
     // Past the TTL: the same lookup misses (a 1-hour TTL against a result resolved 2 hours ago).
     await ds.query(`UPDATE results SET resolved_at = now() - interval '2 hours' WHERE request_id = 'cache-a'`);
-    const shortTtl = new IngestionService(new RequestRepository(), { ...settings, cacheTtlHours: 1 });
-    const event = createEvent(Topic.PrIngested, { ...base, requestId: 'cache-ttl', body }, { correlationId: 'c-ttl', producer: 'test' });
-    expect(await ds.transaction((m) => shortTtl.accept(event, m))).toBe('queued');
+    const shortTtl = new IngestionService(new RequestRepository(), { ...settings, cacheTtlHours: 1 }, outbox);
+    expect(await ingest('cache-ttl', body, shortTtl)).toBe('queued');
     await ds.query(`UPDATE results SET resolved_at = now() WHERE request_id = 'cache-a'`);
 
     await writeControl(ds.manager, 'cache', { clearedAt: new Date(Date.now() + 1_000).toISOString() });

@@ -8,6 +8,7 @@ export const cliEnv = baseServiceEnv
   .pick({ KAFKA_BROKERS: true, KAFKA_TOPIC_PREFIX: true, KAFKA_PARTITIONS: true, KAFKA_TOPIC_PARTITIONS: true, KAFKA_REPLICATION_FACTOR: true, DATABASE_URL: true })
   .extend({
     STAGE_DEADLINE_MS: z.coerce.number().int().positive().default(26 * 60 * 60 * 1000),
+    STRANDED_AFTER_MS: z.coerce.number().int().positive().default(15 * 60 * 1000),
   });
 export type CliEnv = z.infer<typeof cliEnv>;
 

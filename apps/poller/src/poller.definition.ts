@@ -23,7 +23,7 @@ const CONSUMED_TOPICS: Record<string, Topic[]> = {
   'batch-submitter': [Topic.PrIngested, Topic.PrReplayed],
   poller: [Topic.BatchSubmitted],
   'retry-service': [Topic.RequestsFailed],
-  'result-writer': [Topic.BatchCompleted, Topic.RequestsFailedPermanently],
+  'result-writer': [Topic.BatchCompleted, Topic.RequestsFailedPermanently, Topic.RequestsSettled],
 };
 
 const positiveInt = z.coerce.number().int().positive();
@@ -76,6 +76,7 @@ export const pollerDefinition: ServiceDefinition<typeof pollerEnv> = {
           cacheTtlHours: config.env.CACHE_TTL_HOURS,
           showPrText: config.env.OPS_SHOW_PR_TEXT,
           stageDeadlineMs: config.env.STAGE_DEADLINE_MS,
+          strandedAfterMs: config.env.STRANDED_AFTER_MS,
           strongModel: config.env.MODEL_CHAIN.at(-1)!,
           modelPrices: config.env.MODEL_PRICES_JSON,
           topicPrefix: config.kafka.topicPrefix,

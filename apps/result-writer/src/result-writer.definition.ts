@@ -14,7 +14,7 @@ export const resultWriterEnv = z.object({});
 export const resultWriterService: ServiceDefinition<typeof resultWriterEnv> = {
   identity: { name: 'result-writer', defaultHttpPort: 3104 },
   env: resultWriterEnv,
-  consumes: [Topic.BatchCompleted, Topic.RequestsFailedPermanently],
+  consumes: [Topic.BatchCompleted, Topic.RequestsFailedPermanently, Topic.RequestsSettled],
   module: (platform) => ({
     module: ResultWriterModule,
     imports: [platform],

@@ -53,7 +53,7 @@ export class GroqSubmissionProvider implements BatchProviderPort {
   }
 }
 
-/** The PR-analysis request for one stored request, on the batch's model and output budget. */
+/** The PR-analysis request for one stored request, on the batch's model, output budget and prompt version. */
 export function prAnalysisLineBuilder(strictModels: readonly string[] = DEFAULT_STRICT_MODELS): LineBuilder {
   return (item, batch) => {
     const pr = item.pr as unknown as Omit<PrForAnalysis, 'repo'>;
@@ -71,7 +71,7 @@ export function prAnalysisLineBuilder(strictModels: readonly string[] = DEFAULT_
           changedFiles: pr.changedFiles ?? 0,
           reviews: pr.reviews ?? [],
         },
-        { model: batch.model, maxTokens: batch.max_tokens, strictModels },
+        { model: batch.model, maxTokens: batch.max_tokens, promptVersion: batch.prompt_version, strictModels },
       ),
     };
   };

@@ -1,3 +1,4 @@
+import { PromptRegistry } from '#groq-batch';
 import { z } from 'zod';
 import type { AssemblerSettings } from './batch-assembler.js';
 
@@ -43,6 +44,8 @@ export const submissionEnv = z.object({
   BATCH_SUBMIT_CONCURRENCY: positiveInt.default(3),
   /** How long a request may sit in one stage before `reconcile` reports it stuck. */
   STAGE_DEADLINE_MS: positiveInt.default(26 * 60 * 60 * 1000),
+  /** How long an in-flight request may go without it or its batch moving before `reconcile` calls it stranded. */
+  STRANDED_AFTER_MS: positiveInt.default(15 * 60 * 1000),
   GROQ_API_KEY: z.string({ error: 'is required (the demo sets it to a placeholder for its local simulator)' }).min(1),
   GROQ_BASE_URL: z
     .url({ protocol: /^https?$/ })
@@ -64,6 +67,19 @@ export const submissionEnv = z.object({
   MODEL_PRICES_JSON: z.string().optional(),
   /** How long an analysis answers identical content (same hash and prompt version) at $0. */
   CACHE_TTL_HOURS: positiveInt.default(30 * 24),
+  /** The folder of prompt versions (unset: the `prompts/` folder shipped with the code); loaded and checked at boot. */
+  PROMPTS_DIR: z
+    .string()
+    .min(1)
+    .optional()
+    .superRefine((dir, ctx) => {
+      if (dir === undefined) return;
+      try {
+        PromptRegistry.load(dir);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      }
+    }),
   /** Submit at most this many requests in this process's life (unset: no limit). */
   SUBMIT_LIMIT: z.coerce.number().int().nonnegative().optional(),
 });

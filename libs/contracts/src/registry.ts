@@ -8,6 +8,7 @@ import {
   RequestsFailedPermanentlyPayload,
 } from './events/requests-failed-permanently/requests-failed-permanently.event.js';
 import { REQUESTS_FAILED_TYPE, RequestsFailedPayload } from './events/requests-failed/requests-failed.event.js';
+import { REQUESTS_SETTLED_TYPE, RequestsSettledPayload } from './events/requests-settled/requests-settled.event.js';
 import { RESULTS_MERGED_TYPE, ResultsMergedPayload } from './events/results-merged/results-merged.event.js';
 import { Topic } from './topics.js';
 
@@ -19,6 +20,7 @@ export interface TopicPayloads {
   [Topic.BatchCompleted]: z.infer<typeof BatchCompletedPayload>;
   [Topic.RequestsFailed]: z.infer<typeof RequestsFailedPayload>;
   [Topic.RequestsFailedPermanently]: z.infer<typeof RequestsFailedPermanentlyPayload>;
+  [Topic.RequestsSettled]: z.infer<typeof RequestsSettledPayload>;
   [Topic.ResultsMerged]: z.infer<typeof ResultsMergedPayload>;
 }
 
@@ -54,6 +56,7 @@ export const CONTRACTS: { [T in Topic]: EventContract<T> } = {
     RequestsFailedPermanentlyPayload,
     (p) => p.failures[0]!.request.requestId,
   ),
+  [Topic.RequestsSettled]: contract(Topic.RequestsSettled, REQUESTS_SETTLED_TYPE, RequestsSettledPayload, (p) => p.settled[0]!.request.requestId),
   [Topic.ResultsMerged]: contract(Topic.ResultsMerged, RESULTS_MERGED_TYPE, ResultsMergedPayload, (p) => p.resolved[0]!.request.requestId),
 };
 

@@ -7,6 +7,8 @@ export enum Topic {
   BatchCompleted = 'batch.completed.v1',
   RequestsFailed = 'requests.failed.v1',
   RequestsFailedPermanently = 'requests.failed-permanently.v1',
+  /** Excluded and cache-answered requests, settled by the batch-submitter without a provider call. */
+  RequestsSettled = 'requests.settled.v1',
   ResultsMerged = 'results.merged.v1',
 }
 

@@ -43,6 +43,43 @@ export function isOutputTooLong(signals: FailureSignals): boolean {
   return OUTPUT_TOO_LONG_MESSAGE.test(signals.message ?? '');
 }
 
+/**
+ * What a failed attempt calls for, the one classification both the parser's codes and the
+ * retry-service's decisions rest on: invalid output (a stronger model fixes it), output cut at
+ * max_tokens (more room), transient and batch-level losses (the same model again), or permanent.
+ */
+export type FailureClass = 'invalid_output' | 'output_too_long' | 'transient' | 'permanent';
+
+/** Output that came back unusable: the cheap model's weakness. */
+const INVALID_OUTPUT_CODES = new Set<string>(['json_validate_failed', OUR_CODES.schemaInvalid, 'invalid_json', OUR_CODES.malformedLine]);
+/** Lost, not failed: the batch expired, was cancelled or failed, a line went missing, the provider had a bad moment. */
+const TRANSIENT_CODES = new Set<string>([
+  OUR_CODES.batchExpired,
+  OUR_CODES.batchCancelled,
+  OUR_CODES.batchFailed,
+  OUR_CODES.missing,
+  'server_error',
+  'internal_server_error',
+  'service_unavailable',
+  'rate_limit_exceeded',
+  'rate_limited',
+  'timeout',
+  'duplicate_custom_id',
+]);
+/** The same request fails the same way on every model: retrying cannot help. */
+const PERMANENT_CODES = new Set<string>([...INPUT_TOO_LONG_CODES, 'content_policy_violation', 'invalid_api_key', 'model_not_found']);
+const INPUT_TOO_LONG_MESSAGE = /context.{0,20}(length|window)|too many (input )?tokens|reduce the length/i;
+
+export function classifyFailure(facts: FailureSignals & { code: string; httpStatus: number | null }): FailureClass {
+  const code = facts.code.toLowerCase();
+  if (PERMANENT_CODES.has(code) || INPUT_TOO_LONG_MESSAGE.test(facts.message ?? '')) return 'permanent';
+  if (isOutputTooLong(facts)) return 'output_too_long';
+  if (INVALID_OUTPUT_CODES.has(code)) return 'invalid_output';
+  if (TRANSIENT_CODES.has(code) || (facts.httpStatus !== null && (facts.httpStatus >= 500 || facts.httpStatus === 429))) return 'transient';
+  // An unknown 4xx is a request the provider refuses as such: retrying it unchanged cannot help.
+  return 'permanent';
+}
+
 /** The code a failure is filed under: `output_too_long` for every spelling of it, else the code as given. */
 export function normaliseFailureCode(signals: FailureSignals & { code: string }): string {
   return isOutputTooLong(signals) ? OUR_CODES.outputTooLong : signals.code;

@@ -10,6 +10,7 @@ export * from './parse.js';
 export * from './reconcile.js';
 export * from './cost.js';
 export * from './pr-analysis/pr-analysis.schema.js';
+export * from './pr-analysis/prompt-registry.js';
 export * from './pr-analysis/prompt.js';
 export * from './pr-analysis/validate.js';
 export * from './pr-analysis/strict-schema.js';

@@ -30,6 +30,8 @@ export interface SucceededOutcome extends LineLocation {
   customId: string;
   content: string;
   analysis: PrAnalysis;
+  /** Harmless deviations normalised in the content (a repeated item, a code fence, ...); empty when none. */
+  normalised: string[];
   usage: Usage;
   model: string;
   finishReason: string | null;

@@ -24,12 +24,25 @@ describe('parseBatchLine', () => {
       customId: 'pr-1',
       content: JSON.stringify(VALID_ANALYSIS),
       analysis: VALID_ANALYSIS,
+      normalised: [],
       usage: { promptTokens: 812, completionTokens: 143 },
       model: 'openai/gpt-oss-20b',
       finishReason: 'stop',
       source: 'output',
       lineNumber: 7,
     });
+  });
+
+  it('accepts a repeated tool in a fenced answer as a success, with its flags, at the batch\'s prompt version', () => {
+    const content = `\`\`\`json\n${JSON.stringify({ ...VALID_ANALYSIS, ai_tools: ['Claude', 'Claude'] })}\n\`\`\``;
+    for (const promptVersion of ['pr-analysis-v1', 'pr-analysis-v2']) {
+      expect(parseBatchLine(successLine('pr-2', { content }), 'output', 1, { promptVersion })).toMatchObject({
+        kind: 'succeeded',
+        analysis: VALID_ANALYSIS,
+        normalised: ['content: removed a code fence', 'ai_tools: removed 1 repeated item'],
+      });
+    }
+    expect(() => parseBatchLine(successLine('pr-2', { content }), 'output', 1, { promptVersion: 'pr-analysis-v0' })).toThrow(/unknown prompt version "pr-analysis-v0"/);
   });
 
   it('reads the real json_validate_failed error line', () => {

@@ -10,9 +10,22 @@ import {
   RAW_TEXT_LIMIT,
   type Usage,
 } from './outcome.js';
-import { validatePrAnalysis } from './pr-analysis/validate.js';
+import { DEFAULT_PROMPT_VERSION } from './pr-analysis/pr-analysis.schema.js';
+import { type PromptRegistry, promptRegistry } from './pr-analysis/prompt-registry.js';
+import { validateAnswer } from './pr-analysis/validate.js';
 
 type Json = Record<string, unknown>;
+
+/** How the lines of one batch are read: its answers are checked against its prompt version's schema. */
+export interface ParseOptions {
+  /** The batch's prompt version (default pr-analysis-v1); an unknown one throws before any line is read. */
+  promptVersion?: string;
+  registry?: PromptRegistry;
+}
+
+function checkerFor(options: ParseOptions) {
+  return (options.registry ?? promptRegistry()).get(options.promptVersion ?? DEFAULT_PROMPT_VERSION).validate;
+}
 
 const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 const text = (value: unknown): string | null => (typeof value === 'string' ? value : null);
@@ -64,7 +77,11 @@ function malformed(customId: string, at: LineLocation, raw: string, reason: stri
  * (and the OpenAI-style `error` member used for expired / cancelled lines). A line that cannot be
  * parsed is still attributed to its request when its custom_id can be read from the text.
  */
-export function parseBatchLine(raw: string, source: FileKind, lineNumber: number): LineOutcome | MalformedLine {
+export function parseBatchLine(raw: string, source: FileKind, lineNumber: number, options: ParseOptions = {}): LineOutcome | MalformedLine {
+  return parseLine(raw, source, lineNumber, checkerFor(options));
+}
+
+function parseLine(raw: string, source: FileKind, lineNumber: number, check: ReturnType<typeof checkerFor>): LineOutcome | MalformedLine {
   const at: LineLocation = { source, lineNumber };
   let line: unknown;
   try {
@@ -129,11 +146,11 @@ export function parseBatchLine(raw: string, source: FileKind, lineNumber: number
   if (content === null) {
     return { ...invalid, code: OUR_CODES.schemaInvalid, message: 'the response has no message content', raw: '', validationErrors: [] };
   }
-  const validated = validatePrAnalysis(content);
+  const validated = validateAnswer(content, check);
   if (!validated.ok) {
     return { ...invalid, code: OUR_CODES.schemaInvalid, message: validated.error, raw: detach(content), validationErrors: validated.errors };
   }
-  return { kind: 'succeeded', customId, content, analysis: validated.value, usage, model, finishReason, ...at };
+  return { kind: 'succeeded', customId, content, analysis: validated.value, normalised: validated.normalised, usage, model, finishReason, ...at };
 }
 
 /** An output or error file as a sequence of lines (e.g. `client.fileLines(id)`). */
@@ -143,13 +160,14 @@ export interface OutcomeSource {
 }
 
 /** Parses the lines of each source in turn, yielding one result per non-empty line. */
-export async function* parseBatchLines(sources: readonly OutcomeSource[]): AsyncGenerator<LineOutcome | MalformedLine> {
+export async function* parseBatchLines(sources: readonly OutcomeSource[], options: ParseOptions = {}): AsyncGenerator<LineOutcome | MalformedLine> {
+  const check = checkerFor(options);
   for (const { source, lines } of sources) {
     let lineNumber = 0;
     for await (const raw of lines) {
       lineNumber++;
       if (raw.trim() === '') continue;
-      yield parseBatchLine(raw, source, lineNumber);
+      yield parseLine(raw, source, lineNumber, check);
     }
   }
 }
@@ -183,9 +201,9 @@ const location = (outcome: LineOutcome): LineLocation => ({ source: outcome.sour
  * id appears twice, a valid answer beats a failure (it was paid for and is usable); otherwise the
  * first reading stays. Either way the duplicate is reported.
  */
-export async function collectOutcomes(sources: readonly OutcomeSource[]): Promise<CollectedOutcomes> {
+export async function collectOutcomes(sources: readonly OutcomeSource[], options: ParseOptions = {}): Promise<CollectedOutcomes> {
   const collected: CollectedOutcomes = { outcomes: new Map(), duplicates: [], malformed: [], lines: 0, linesBySource: { output: 0, error: 0 } };
-  for await (const parsed of parseBatchLines(sources)) {
+  for await (const parsed of parseBatchLines(sources, options)) {
     collected.lines++;
     collected.linesBySource[parsed.source]++;
     if (!isOutcome(parsed)) {

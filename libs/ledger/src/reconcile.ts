@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import { deadLetterSummary } from './dead-letters.js';
 
 export interface InFlightRequest {
   requestId: string;
@@ -10,6 +11,8 @@ export interface InFlightRequest {
   ageMs: number;
   deadlineAt: string | null;
   stuck: boolean;
+  /** Why this request can no longer move by itself, when it cannot (see `StrandedRequest`). */
+  stranded: string | null;
 }
 
 export interface LostRequest {
@@ -18,43 +21,124 @@ export interface LostRequest {
   reason: string;
 }
 
+/** An in-flight request that nothing will move again without help, with the reason and who held it. */
+export interface StrandedRequest {
+  requestId: string;
+  promptVersion: string;
+  stage: string;
+  batchId: string | null;
+  /** The lease holder of its batch, if any (a process that may be gone). */
+  holder: string | null;
+  since: string;
+  reason: string;
+}
+
+/** One cross-check between two independent sources; `ok: false` breaks the invariant. */
+export interface LedgerCheck {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
 export interface ReconcileReport {
   checkedAt: string;
+  /** Distinct request ids (per prompt version) that entered: stored requests plus ids only dead-lettered. */
   ingested: number;
+  /** Terminal counts from the terminal records (`results`) of requests settled on the same content. */
   succeeded: number;
   failed: number;
   excluded: number;
+  /** Ids refused after their request id was read, never stored, not yet re-driven. */
+  deadLettered: number;
   inFlight: number;
-  /** ingested = succeeded + failed + excluded + in_flight, and every terminal status has its record. */
+  /** ingested = succeeded + failed + excluded + dead_lettered + in_flight, and every check below passes. */
   invariantHolds: boolean;
+  checks: LedgerCheck[];
   lost: LostRequest[];
   stuck: number;
+  stranded: number;
+  strandedRequests: StrandedRequest[];
   inFlightRequests: InFlightRequest[];
   inFlightListed: number;
 }
 
+export interface ReconcileOptions {
+  /** Age in one stage after which a request without its own deadline is stuck. */
+  defaultStageDeadlineMs: number;
+  /** How long an in-flight request may go without any movement of it or its batch before it is stranded. */
+  strandedAfterMs?: number;
+  listLimit?: number;
+  /** The prompt version of ingested events that name none (for dead letters of such events). */
+  defaultPromptVersion?: string;
+}
+
+/** A few maximum poll intervals: long enough for a batch at the slowest poll rate, short enough to page someone. */
+export const DEFAULT_STRANDED_AFTER_MS = 15 * 60 * 1000;
+
 /**
- * Proves the invariant from the database: every request id is terminal (with its terminal record)
- * or in flight with a stage, a batch and an age; anything past its deadline is stuck, anything no
- * component will ever move again is lost.
+ * Why an in-flight request cannot move, or NULL. Evaluated per request row `r` joined with its batch `b`
+ * and its terminal record `res`; `$1` is the stranded-after interval in milliseconds.
  */
-export async function reconcile(
-  manager: EntityManager,
-  options: { defaultStageDeadlineMs: number; listLimit?: number },
-): Promise<ReconcileReport> {
-  const [counts] = await manager.query(
-    `SELECT count(*)::int AS ingested,
-            count(*) FILTER (WHERE status = 'succeeded')::int AS succeeded,
-            count(*) FILTER (WHERE status = 'failed')::int AS failed,
-            count(*) FILTER (WHERE status = 'excluded')::int AS excluded,
+const STRANDED_REASON = `
+  CASE
+    WHEN r.status <> 'in_flight' THEN NULL
+    WHEN res.request_id IS NOT NULL AND res.content_hash = r.content_hash AND r.updated_at < now() - make_interval(secs => $1::float8 / 1000)
+      THEN 'its terminal record (' || res.status || ') exists for this content, but the request was never settled'
+    WHEN r.stage IN ('awaiting_merge', 'awaiting_retry') AND r.updated_at < now() - make_interval(secs => $1::float8 / 1000)
+      THEN 'waiting for ' || CASE r.stage WHEN 'awaiting_merge' THEN 'the result-writer' ELSE 'the retry-service' END
+           || ' since ' || to_char(r.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+           || COALESCE(' (batch ' || b.batch_id || ' ' || b.state || ')', '')
+    WHEN r.stage = 'submitting' AND b.state = 'creating' AND COALESCE(b.lease_until, b.created_at) < now() - make_interval(secs => $1::float8 / 1000)
+      THEN 'batch ' || b.batch_id || ' is being created under a lease of ' || COALESCE(b.lease_owner, 'nobody')
+           || ' that ran out at ' || to_char(COALESCE(b.lease_until, b.created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+    WHEN r.stage = 'submitted' AND b.state = 'submitted'
+         AND greatest(COALESCE(b.next_poll_at, b.submitted_at, b.created_at), COALESCE(b.lease_until, '-infinity')) < now() - make_interval(secs => $1::float8 / 1000)
+      THEN 'batch ' || b.batch_id || ' has not been polled since '
+           || to_char(COALESCE(b.next_poll_at, b.submitted_at, b.created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+           || COALESCE(' (last lease holder ' || b.lease_owner || ')', '')
+    WHEN r.stage IN ('submitting', 'submitted') AND b.state = 'submit_failed' AND r.updated_at < now() - make_interval(secs => $1::float8 / 1000)
+      THEN 'batch ' || b.batch_id || ' failed to submit but this request was never queued again'
+    ELSE NULL
+  END`;
+
+const REQUEST_JOINS = `
+  FROM requests r
+  LEFT JOIN batches b ON b.batch_id = r.current_batch_id
+  LEFT JOIN results res ON res.request_id = r.request_id AND res.prompt_version = r.prompt_version`;
+
+/**
+ * Proves the invariant from independent sources: the pipeline's own `requests` rows, the terminal
+ * records in `results` (written by the result-writer alone), and the dead letters. Every request id is
+ * terminal with a terminal record for its content, in flight with a stage, a batch and an age, or
+ * dead-lettered with its reason; an in-flight one that can no longer move is stranded (named within
+ * `strandedAfterMs`), one past its deadline is stuck, one no component will ever move again is lost.
+ * The topics' side (terminal events, DLQ offsets) is checked by `checkTopics` where Kafka is at hand.
+ */
+export async function reconcile(manager: EntityManager, options: ReconcileOptions): Promise<ReconcileReport> {
+  const strandedAfterMs = options.strandedAfterMs ?? DEFAULT_STRANDED_AFTER_MS;
+  const [requests] = await manager.query(
+    `SELECT count(*)::int AS stored,
+            count(*) FILTER (WHERE status IN ('succeeded', 'failed', 'excluded'))::int AS terminal,
             count(*) FILTER (WHERE status IN ('pending', 'in_flight'))::int AS in_flight
      FROM requests`,
   );
+  // Terminal counts from the terminal records, not from the requests' own status column.
+  const [records] = await manager.query(
+    `SELECT count(*) FILTER (WHERE res.status = 'succeeded')::int AS succeeded,
+            count(*) FILTER (WHERE res.status = 'failed')::int AS failed,
+            count(*) FILTER (WHERE res.status = 'excluded')::int AS excluded
+     FROM results res JOIN requests r USING (request_id, prompt_version)
+     WHERE r.status IN ('succeeded', 'failed', 'excluded') AND res.content_hash = r.content_hash`,
+  );
+  const { unstoredCount: deadLettered } = await deadLetterSummary(manager, { defaultPromptVersion: options.defaultPromptVersion ?? 'pr-analysis-v1', listLimit: 0 });
   const lost: LostRequest[] = await manager.query(
     `SELECT r.request_id AS "requestId", r.prompt_version AS "promptVersion",
-            'status ' || r.status || ' has no matching terminal record' AS reason
+            'status ' || r.status || CASE WHEN res.request_id IS NULL THEN ' has no terminal record'
+                                         WHEN res.status <> r.status THEN ' but its terminal record says ' || res.status
+                                         ELSE ' but its terminal record is for other content' END AS reason
        FROM requests r LEFT JOIN results res ON res.request_id = r.request_id AND res.prompt_version = r.prompt_version
-      WHERE r.status IN ('succeeded', 'failed', 'excluded') AND (res.status IS NULL OR res.status <> r.status)
+      WHERE r.status IN ('succeeded', 'failed', 'excluded')
+        AND (res.status IS NULL OR res.status <> r.status OR res.content_hash <> r.content_hash)
      UNION ALL
      SELECT r.request_id, r.prompt_version, 'batch ' || r.current_batch_id || ' finished without an outcome for it'
        FROM requests r JOIN batches b ON b.batch_id = r.current_batch_id
@@ -65,47 +149,93 @@ export async function reconcile(
       WHERE r.status = 'in_flight' AND r.stage IN ('submitting', 'submitted') AND b.batch_id IS NULL
      ORDER BY 1 LIMIT 10000`,
   );
-  const deadline = `COALESCE(stage_deadline_at, updated_at + make_interval(secs => $1::float8 / 1000))`;
-  const [{ stuck }] = await manager.query(
-    `SELECT count(*)::int AS stuck FROM requests WHERE status IN ('pending', 'in_flight') AND ${deadline} < now()`,
-    [options.defaultStageDeadlineMs],
+  const deadline = `COALESCE(r.stage_deadline_at, r.updated_at + make_interval(secs => $2::float8 / 1000))`;
+  const [{ stuck, stranded }] = await manager.query(
+    `SELECT count(*) FILTER (WHERE ${deadline} < now())::int AS stuck,
+            count(*) FILTER (WHERE (${STRANDED_REASON}) IS NOT NULL)::int AS stranded
+     ${REQUEST_JOINS} WHERE r.status IN ('pending', 'in_flight')`,
+    [strandedAfterMs, options.defaultStageDeadlineMs],
+  );
+  const listLimit = options.listLimit ?? 1_000;
+  const strandedRows: Array<Omit<StrandedRequest, 'since'> & { since: Date }> = await manager.query(
+    `SELECT * FROM (
+       SELECT r.request_id AS "requestId", r.prompt_version AS "promptVersion", r.stage, r.current_batch_id AS "batchId",
+              b.lease_owner AS holder, r.updated_at AS since, ${STRANDED_REASON} AS reason
+       ${REQUEST_JOINS} WHERE r.status = 'in_flight') s
+     WHERE reason IS NOT NULL ORDER BY since LIMIT $2`,
+    [strandedAfterMs, listLimit],
   );
   const rows: Array<Omit<InFlightRequest, 'ageMs' | 'deadlineAt'> & { ageMs: string; deadlineAt: Date | null }> = await manager.query(
-    `SELECT request_id AS "requestId", prompt_version AS "promptVersion", status, stage, current_batch_id AS "batchId",
-            attempt, (extract(epoch FROM now() - ingested_at) * 1000)::bigint AS "ageMs",
-            ${deadline} AS "deadlineAt", ${deadline} < now() AS stuck
-     FROM requests WHERE status IN ('pending', 'in_flight')
-     ORDER BY (${deadline} < now()) DESC, ingested_at LIMIT $2`,
-    [options.defaultStageDeadlineMs, options.listLimit ?? 1_000],
+    `SELECT r.request_id AS "requestId", r.prompt_version AS "promptVersion", r.status, r.stage, r.current_batch_id AS "batchId",
+            r.attempt, (extract(epoch FROM now() - r.ingested_at) * 1000)::bigint AS "ageMs",
+            ${deadline} AS "deadlineAt", ${deadline} < now() AS stuck, ${STRANDED_REASON} AS stranded
+     ${REQUEST_JOINS} WHERE r.status IN ('pending', 'in_flight')
+     ORDER BY (${STRANDED_REASON}) IS NULL, (${deadline} < now()) DESC, r.ingested_at LIMIT $3`,
+    [strandedAfterMs, options.defaultStageDeadlineMs, listLimit],
   );
   const inFlightRequests = rows.map((row) => ({
     ...row,
     ageMs: Number(row.ageMs),
     deadlineAt: row.deadlineAt ? new Date(row.deadlineAt).toISOString() : null,
   }));
+  const ingested = requests.stored + deadLettered;
+  const settled = records.succeeded + records.failed + records.excluded;
+  const checks: LedgerCheck[] = [
+    {
+      name: 'terminal requests have their terminal record',
+      ok: settled === requests.terminal,
+      detail: `${requests.terminal} requests terminal, ${settled} terminal records for their content`,
+    },
+    {
+      name: 'nothing stranded',
+      ok: stranded === 0,
+      detail: stranded === 0 ? 'every in-flight request can still move' : `${stranded} in-flight requests can no longer move`,
+    },
+  ];
   return {
     checkedAt: new Date().toISOString(),
-    ingested: counts.ingested,
-    succeeded: counts.succeeded,
-    failed: counts.failed,
-    excluded: counts.excluded,
-    inFlight: counts.in_flight,
+    ingested,
+    succeeded: records.succeeded,
+    failed: records.failed,
+    excluded: records.excluded,
+    deadLettered,
+    inFlight: requests.in_flight,
     invariantHolds:
-      counts.ingested === counts.succeeded + counts.failed + counts.excluded + counts.in_flight && lost.length === 0,
+      ingested === settled + deadLettered + requests.in_flight && lost.length === 0 && checks.every((check) => check.ok),
+    checks,
     lost,
     stuck,
+    stranded,
+    strandedRequests: strandedRows.map((row) => ({ ...row, since: new Date(row.since).toISOString() })),
     inFlightRequests,
     inFlightListed: inFlightRequests.length,
   };
 }
 
+/** The invariant as one line: `ingested N = succeeded … + in flight …`. */
+export function ledgerEquation(report: ReconcileReport): string {
+  return (
+    `ingested ${report.ingested} = succeeded ${report.succeeded} + failed ${report.failed} + excluded ${report.excluded}` +
+    ` + dead-lettered ${report.deadLettered} + in flight ${report.inFlight}`
+  );
+}
+
+/** Whether `cascade reconcile` should exit 1: anything lost, stranded or stuck, or a broken check. */
+export function reconcileFailed(report: ReconcileReport): boolean {
+  return report.lost.length > 0 || report.stranded > 0 || report.stuck > 0 || !report.invariantHolds;
+}
+
 export function formatReconcile(report: ReconcileReport): string {
   const lines = [
-    `ingested ${report.ingested} = succeeded ${report.succeeded} + failed ${report.failed} + excluded ${report.excluded} + in flight ${report.inFlight}`,
-    `lost: ${report.lost.length}   stuck: ${report.stuck}   invariant: ${report.invariantHolds ? 'holds' : 'BROKEN'}`,
+    ledgerEquation(report),
+    `lost: ${report.lost.length}   stranded: ${report.stranded}   stuck: ${report.stuck}   invariant: ${report.invariantHolds ? 'holds' : 'BROKEN'}`,
   ];
+  for (const check of report.checks) lines.push(`  ${check.ok ? 'ok  ' : 'FAIL'}  ${check.name}: ${check.detail}`);
   for (const item of report.lost.slice(0, 50)) lines.push(`  LOST  ${item.requestId} (${item.promptVersion}): ${item.reason}`);
-  for (const item of report.inFlightRequests.slice(0, 50)) {
+  for (const item of report.strandedRequests.slice(0, 50)) {
+    lines.push(`  STRANDED  ${item.requestId} (${item.promptVersion})  stage ${item.stage}  since ${item.since}: ${item.reason}`);
+  }
+  for (const item of report.inFlightRequests.filter((r) => !r.stranded).slice(0, 50)) {
     lines.push(
       `  ${item.stuck ? 'STUCK' : 'in flight'}  ${item.requestId}  stage ${item.stage}  batch ${item.batchId ?? '-'}  attempt ${item.attempt}  age ${Math.round(item.ageMs / 1000)}s`,
     );

@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import { reconcile, type ReconcileReport } from './reconcile.js';
+import { ledgerEquation, reconcile, type ReconcileReport } from './reconcile.js';
 
 export interface ModelPrice {
   inputPerMillion: number;
@@ -37,7 +37,7 @@ export interface RunReport {
 /** The outcome of a run, from the database: coverage, AI adoption, failures and recovery, cost. */
 export async function runReport(
   manager: EntityManager,
-  options: { promptVersion?: string; strongModel: string; strongPrice: ModelPrice; defaultStageDeadlineMs: number },
+  options: { promptVersion?: string; strongModel: string; strongPrice: ModelPrice; defaultStageDeadlineMs: number; strandedAfterMs?: number },
 ): Promise<RunReport> {
   const pv = options.promptVersion ?? null;
   const teams: Array<Omit<TeamCoverage, 'coverage' | 'aiAssistedRate'>> = await manager.query(
@@ -117,7 +117,7 @@ export async function runReport(
     costUsd,
     strongModel: options.strongModel,
     alwaysStrongCostUsd,
-    reconcile: await reconcile(manager, { defaultStageDeadlineMs: options.defaultStageDeadlineMs, listLimit: 100 }),
+    reconcile: await reconcile(manager, { defaultStageDeadlineMs: options.defaultStageDeadlineMs, strandedAfterMs: options.strandedAfterMs, listLimit: 100 }),
   };
 }
 
@@ -159,7 +159,7 @@ export function formatRunReport(report: RunReport): string {
   );
   const r = report.reconcile;
   out.push(
-    `Reconcile: ingested ${r.ingested} = succeeded ${r.succeeded} + failed ${r.failed} + excluded ${r.excluded} + in flight ${r.inFlight}; lost: ${r.lost.length}; stuck: ${r.stuck}`,
+    `Reconcile: ${ledgerEquation(r)}; lost: ${r.lost.length}; stranded: ${r.stranded}; stuck: ${r.stuck}`,
   );
   return out.join('\n');
 }

@@ -1,6 +1,7 @@
 export * from './config/service-config.js';
 export * from './database/data-source.js';
 export * from './database/transaction.js';
+export * from './database/request-stages.js';
 export * from './database/local-postgres.js';
 export * from './kafka/topic-names.js';
 export * from './kafka/topic-admin.js';

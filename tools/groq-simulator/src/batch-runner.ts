@@ -224,7 +224,10 @@ async function processLines(job: BatchJob, inputPath: string, ctx: RunnerContext
         if (malformedRoll < faults.malformedRate) {
           serialised = serialised.slice(0, Math.floor(serialised.length * (0.4 + (malformedRoll / faults.malformedRate) * 0.5)));
           stats.outcome(batch.id, customId, 'malformed');
-        } else stats.outcome(batch.id, customId, answer.outcome);
+        } else {
+          stats.outcome(batch.id, customId, answer.outcome);
+          for (const kind of 'deviations' in answer ? (answer.deviations ?? []) : []) stats.deviation(kind);
+        }
         const flushed = (answer.statusCode === 200 ? output : errors).write(serialised, customId);
         if (flushed) await flushed;
       }

@@ -38,7 +38,7 @@ export interface ApiErrorBody {
  * error code, or `schema_violation` / `finish_reason_length` for 200 lines whose content is unusable.
  */
 export type LineAnswer =
-  | { statusCode: 200; requestId: string; body: ChatCompletion; outcome: string }
+  | { statusCode: 200; requestId: string; body: ChatCompletion; outcome: string; deviations?: Deviation[] }
   | { statusCode: number; requestId: string; body: ApiErrorBody; outcome: string };
 
 export interface AnswerContext {
@@ -117,6 +117,31 @@ function violateSchema(value: unknown, roll: number): unknown {
   else if ('change_type' in copy) copy.change_type = 'bug fix';
   else copy.unexpected = true;
   return copy;
+}
+
+/**
+ * Deviations a schema without `uniqueItems` or `minLength` allows, as the field data showed them
+ * (a tool named twice, an empty summary): valid answers, counted apart in the stats.
+ */
+export type Deviation = 'repeated_item' | 'empty_summary';
+
+function deviate(value: unknown, profile: ModelProfile, rolls: { repeat: number; emptySummary: number }): { value: unknown; deviations: Deviation[] } {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { value, deviations: [] };
+  const copy: Record<string, unknown> = { ...value };
+  const deviations: Deviation[] = [];
+  if (rolls.repeat < profile.repeatedItemRate) {
+    const key = Object.keys(copy).find((k) => Array.isArray(copy[k]) && (copy[k] as unknown[]).length > 0);
+    if (key) {
+      const items = copy[key] as unknown[];
+      copy[key] = [...items, items[0]];
+      deviations.push('repeated_item');
+    }
+  }
+  if (rolls.emptySummary < profile.emptySummaryRate && typeof copy.summary === 'string') {
+    copy.summary = '';
+    deviations.push('empty_summary');
+  }
+  return { value: copy, deviations };
 }
 
 function reasoningText(content: string): string {
@@ -242,6 +267,17 @@ export function answerChatRequest(customId: string, body: Record<string, unknown
     content = JSON.stringify(violateSchema(value, violationRoll / Math.max(profile.schemaViolationRate, 1e-9)));
     outcome = 'schema_violation';
   }
+  let deviations: Deviation[] = [];
+  if (outcome === 'ok' && (profile.repeatedItemRate > 0 || profile.emptySummaryRate > 0)) {
+    const deviated = deviate(value, profile, {
+      repeat: seededUnit(ctx.seed, 'repeat', customId, model, digest),
+      emptySummary: seededUnit(ctx.seed, 'empty-summary', customId, model, digest),
+    });
+    if (deviated.deviations.length > 0) {
+      content = JSON.stringify(deviated.value);
+      deviations = deviated.deviations;
+    }
+  }
 
   const promptTime = Math.round((promptTokens / 25_000) * 1e6) / 1e6;
   const completionTime = Math.round((completionTokens / 600) * 1e6) / 1e6;
@@ -252,6 +288,7 @@ export function answerChatRequest(customId: string, body: Record<string, unknown
     statusCode: 200,
     requestId,
     outcome,
+    ...(deviations.length > 0 ? { deviations } : {}),
     body: {
       id: `chatcmpl-${randomUUID()}`,
       object: 'chat.completion',

@@ -165,6 +165,24 @@ describe('answerChatRequest', () => {
     expect(strict.outcome).toBe('ok');
   });
 
+  it('names a tool twice and leaves a summary empty at their rates, in strict mode too: valid for the schema sent', () => {
+    const profile = { ...CHEAP_MODEL_PROFILE, failureRate: 0, serverErrorRate: 0, repeatedItemRate: 1, emptySummaryRate: 1 };
+    const ai = answer('d-1', requestLine('d-1', { pr: { body: 'Generated with Claude Code' } }), profile);
+    expect(ai).toMatchObject({ statusCode: 200, outcome: 'ok', deviations: ['repeated_item', 'empty_summary'] });
+    const content = JSON.parse((ai.body as ChatCompletion).choices[0]!.message.content);
+    expect(content).toMatchObject({ ai_tools: ['Claude', 'Claude'], summary: '' });
+    expect(validPrAnalysis(content)).toBe(true);
+    // No list to repeat an item of: only the summary deviates.
+    expect(answer('d-2', requestLine('d-2'), profile)).toMatchObject({ deviations: ['empty_summary'] });
+    const rates = { ...profile, repeatedItemRate: 0.3, emptySummaryRate: 0 };
+    const repeated = Array.from({ length: 400 }, (_, i) => answer(`r-${i}`, requestLine(`r-${i}`, { pr: { body: 'Generated with Claude Code' } }), rates)).filter(
+      (a) => 'deviations' in a && a.deviations?.includes('repeated_item'),
+    ).length;
+    expect(repeated).toBeGreaterThan(80);
+    expect(repeated).toBeLessThan(160);
+    expect(answer('d-3', requestLine('d-3', { pr: { body: 'Generated with Claude Code' } }), { ...profile, repeatedItemRate: 0, emptySummaryRate: 0 })).not.toHaveProperty('deviations');
+  });
+
   it('keeps max_tokens out of the line digest, and nothing else', () => {
     const line = requestLine('g-1', { maxTokens: 1_024 });
     expect(lineDigest(JSON.stringify(line))).toBe(lineDigest(JSON.stringify(requestLine('g-1', { maxTokens: 8_192 }))));

@@ -8,6 +8,10 @@ export interface ModelProfile {
   serverErrorRate: number;
   /** Share of successful lines that return valid JSON breaking the schema (never in strict mode). */
   schemaViolationRate: number;
+  /** Share of valid answers with a non-empty list that name one item twice (the schema sent has no uniqueItems). */
+  repeatedItemRate: number;
+  /** Share of valid answers whose `summary` is an empty string (the schema sent has no minLength). */
+  emptySummaryRate: number;
   /** Context window in tokens; inputs estimated above it fail with context_length_exceeded. */
   contextTokens: number;
   /** Largest `max_tokens` / `max_completion_tokens` the model accepts. */
@@ -89,6 +93,9 @@ export const CHEAP_MODEL_PROFILE: ModelProfile = {
   jsonValidateShare: 0.935,
   serverErrorRate: 0.002,
   schemaViolationRate: 0,
+  // The field run on 3,898 real PRs: 448 answers named a tool twice, 58 had an empty summary.
+  repeatedItemRate: 0.115,
+  emptySummaryRate: 0.015,
   contextTokens: 131_072,
   maxCompletionTokens: 65_536,
   supportsStrict: true,
@@ -96,7 +103,7 @@ export const CHEAP_MODEL_PROFILE: ModelProfile = {
   longOutputTokens: 1_400,
 };
 
-export const STRONG_REASONING_PROFILE: ModelProfile = { ...CHEAP_MODEL_PROFILE, failureRate: 0 };
+export const STRONG_REASONING_PROFILE: ModelProfile = { ...CHEAP_MODEL_PROFILE, failureRate: 0, repeatedItemRate: 0, emptySummaryRate: 0 };
 
 export const STRONG_MODEL_PROFILE: ModelProfile = {
   ...CHEAP_MODEL_PROFILE,
@@ -188,6 +195,8 @@ const PROFILE_FIELDS: Record<keyof ModelProfile, FieldKind> = {
   jsonValidateShare: 'number',
   serverErrorRate: 'number',
   schemaViolationRate: 'number',
+  repeatedItemRate: 'number',
+  emptySummaryRate: 'number',
   contextTokens: 'number',
   maxCompletionTokens: 'number',
   supportsStrict: 'boolean',

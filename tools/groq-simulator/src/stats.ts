@@ -12,10 +12,12 @@ export interface SimulatorStats {
   outcomes: Record<string, Record<string, string>>;
   /** Outcome → count over every batch. */
   outcomeTotals: Record<string, number>;
+  /** Valid answers written with a harmless deviation (`repeated_item`, `empty_summary`) → count; their outcome stays `ok`. */
+  deviations: Record<string, number>;
 }
 
 export function emptyStats(): SimulatorStats {
-  return { calls: {}, batchesCreated: 0, filesUploaded: 0, linesProcessed: {}, outcomes: {}, outcomeTotals: {} };
+  return { calls: {}, batchesCreated: 0, filesUploaded: 0, linesProcessed: {}, outcomes: {}, outcomeTotals: {}, deviations: {} };
 }
 
 const bump = (counts: Record<string, number>, key: string, by = 1) => {
@@ -48,6 +50,10 @@ export class StatsRecorder {
     if (earlier !== undefined) bump(this.current.outcomeTotals, earlier, -1);
     batch[customId] = outcome;
     bump(this.current.outcomeTotals, outcome);
+  }
+
+  deviation(kind: string): void {
+    bump(this.current.deviations, kind);
   }
 
   snapshot(): SimulatorStats {

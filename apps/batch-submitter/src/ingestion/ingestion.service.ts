@@ -1,9 +1,20 @@
-import type { EventEnvelope, PrIngestedPayload, RequestMetadata } from '#contracts';
+import {
+  chunkBySize,
+  createEvent,
+  type EventEnvelope,
+  MAX_EVENT_BYTES,
+  type PrIngestedPayload,
+  type RequestMetadata,
+  type SettledRequest,
+  Topic,
+} from '#contracts';
+import { promptRegistry } from '#groq-batch';
+import { OutboxRepository, RefusedEvent } from '#platform';
 import { Inject, Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { SUBMITTER_SETTINGS, type SubmitterSettings } from '../batch-submitter.settings.js';
 import { contentHashOf, guardPr } from './prompt-guard.js';
-import { type NewRequest, RequestRepository, type TerminalResult } from './request.repository.js';
+import { type NewRequest, RequestRepository } from './request.repository.js';
 
 export type IngestionOutcome = 'queued' | 'excluded' | 'reused' | 'unchanged' | 'requeued';
 
@@ -17,13 +28,15 @@ interface Prepared {
 /**
  * Accepts ingested PRs: guard each, then either exclude it (never sent), answer it from an earlier
  * identical analysis at $0, or queue it for the next batch. Runs inside the consumer's transaction, a
- * whole Kafka batch at a time: a few statements per batch, not per PR.
+ * whole Kafka batch at a time: a few statements per batch, not per PR. Excluded and reused requests wait
+ * in `awaiting_merge` for the result-writer, which writes every terminal record (requests.settled.v1).
  */
 @Injectable()
 export class IngestionService {
   constructor(
     @Inject(RequestRepository) private readonly requests: RequestRepository,
     @Inject(SUBMITTER_SETTINGS) private readonly settings: SubmitterSettings,
+    @Inject(OutboxRepository) private readonly outbox: OutboxRepository,
   ) {}
 
   async accept(event: EventEnvelope<PrIngestedPayload>, manager: EntityManager): Promise<IngestionOutcome> {
@@ -50,24 +63,26 @@ export class IngestionService {
     );
 
     const upserts = new Map<string, NewRequest>();
-    // The last terminal record per request: a later pending version does not remove it (as one at a time).
-    const terminals = new Map<string, { metadata: RequestMetadata; terminal: TerminalResult }>();
-    const outcomes = prepared.map(({ key, metadata, stored, exclusion }): IngestionOutcome => {
+    // The last settlement per request: a later pending version does not remove it (as one at a time), and
+    // the result-writer ignores it as stale when its content hash is no longer the request's.
+    const settled = new Map<string, { cause: EventEnvelope<PrIngestedPayload>; settlement: SettledRequest }>();
+    const outcomes = prepared.map(({ key, metadata, stored, exclusion }, index): IngestionOutcome => {
+      const cause = events[index]!;
       const previous = currentHash.get(key);
       // A replay of the same PR text under the same prompt version changes nothing and costs nothing.
       if (previous === metadata.contentHash) return 'unchanged';
       currentHash.set(key, metadata.contentHash);
       if (exclusion) {
-        upserts.set(key, { metadata, pr: stored, status: 'excluded', stage: 'excluded', exclusionReason: exclusion, model: null, maxTokens: null });
-        terminals.set(key, { metadata, terminal: { status: 'excluded', reason: exclusion } });
+        upserts.set(key, { metadata, pr: stored, status: 'in_flight', stage: 'awaiting_merge', exclusionReason: exclusion, model: null, maxTokens: null });
+        settled.set(key, { cause, settlement: { request: metadata, outcome: 'excluded', reason: exclusion } });
         return 'excluded';
       }
       const reused = reusable.get(keyOf(metadata.contentHash, metadata.promptVersion));
       if (reused) {
-        upserts.set(key, { metadata, pr: stored, status: 'succeeded', stage: 'reused', exclusionReason: null, model: null, maxTokens: null, cache: 'hit' });
-        terminals.set(key, {
-          metadata,
-          terminal: { status: 'succeeded', analysis: reused.analysis, model: reused.model, pass: reused.pass, reusedFrom: reused.request_id },
+        upserts.set(key, { metadata, pr: stored, status: 'in_flight', stage: 'awaiting_merge', exclusionReason: null, model: reused.model, maxTokens: null, cache: 'hit' });
+        settled.set(key, {
+          cause,
+          settlement: { request: metadata, outcome: 'reused', analysis: reused.analysis, model: reused.model, pass: reused.pass, reusedFrom: reused.request_id },
         });
         return 'reused';
       }
@@ -84,13 +99,42 @@ export class IngestionService {
       return previous === undefined ? 'queued' : 'requeued';
     });
     await this.requests.upsert(manager, [...upserts.values()]);
-    await this.requests.writeTerminalResults(manager, [...terminals.values()]);
+    await this.announceSettled(manager, [...settled.values()]);
     return outcomes;
+  }
+
+  /** One requests.settled.v1 event per chunk, through the outbox in this transaction. */
+  private async announceSettled(
+    manager: EntityManager,
+    settled: Array<{ cause: EventEnvelope<PrIngestedPayload>; settlement: SettledRequest }>,
+  ): Promise<void> {
+    if (settled.length === 0) return;
+    const parts = chunkBySize(settled.map((s) => s.settlement), MAX_EVENT_BYTES);
+    // Each request keeps its own correlation id in its metadata; the envelope names the first of the chunk.
+    const first = settled[0]!.cause;
+    for (const [index, chunk] of parts.entries()) {
+      await this.outbox.enqueue(
+        manager,
+        Topic.RequestsSettled,
+        createEvent(Topic.RequestsSettled, { part: index + 1, parts: parts.length, settled: chunk }, {
+          correlationId: chunk[0]!.request.correlationId,
+          causationId: first.eventId,
+          producer: 'batch-submitter',
+        }),
+      );
+    }
   }
 
   private prepare(event: EventEnvelope<PrIngestedPayload>): Prepared {
     const pr = event.payload;
     const promptVersion = pr.promptVersion ?? this.settings.promptVersion;
+    // Stored, it would be claimed into a batch that can never be built: refuse it before it is stored.
+    if (!promptRegistry().has(promptVersion)) {
+      throw new RefusedEvent(
+        `unknown prompt version ${JSON.stringify(promptVersion)} for request ${pr.requestId} (known: ${promptRegistry().ids().join(', ')})`,
+        'payload.promptVersion',
+      );
+    }
     const guarded = guardPr(pr, this.settings.guard);
     const metadata: RequestMetadata = {
       requestId: pr.requestId,

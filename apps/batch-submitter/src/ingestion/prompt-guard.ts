@@ -49,6 +49,11 @@ function truncate(text: string, max: number): string {
   return text.slice(0, end);
 }
 
+/** Why a PR is never sent, or null: one rule for ingestion and for the replay's dry run. */
+export function exclusionOf(pr: Pick<PrIngestedPayload, 'body'>): 'empty_body' | null {
+  return pr.body.replace(CONTROL_CHARACTERS, '').trim() === '' ? 'empty_body' : null;
+}
+
 export function guardPr(pr: PrIngestedPayload, limits: GuardLimits): GuardedPr {
   let removed = 0;
   const clean = (text: string) =>
@@ -64,7 +69,7 @@ export function guardPr(pr: PrIngestedPayload, limits: GuardLimits): GuardedPr {
   const scanned = [pr.title, body, ...reviews.map((r) => r.body)].join('\n');
   const injectionPatterns = INJECTION_PATTERNS.filter(([, pattern]) => pattern.test(scanned)).map(([name]) => name);
   return {
-    exclusion: rawBody.trim() === '' ? 'empty_body' : null,
+    exclusion: exclusionOf(pr),
     title: clean(pr.title),
     body,
     author: clean(pr.author),

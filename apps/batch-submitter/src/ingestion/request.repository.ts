@@ -1,4 +1,5 @@
-import type { RequestMetadata } from '#contracts';
+import type { PrAnalysisResult, RequestMetadata } from '#contracts';
+import type { RequestStage } from '#platform';
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import type { GuardedPr } from './prompt-guard.js';
@@ -13,8 +14,9 @@ export interface StoredRequest {
 export interface NewRequest {
   metadata: RequestMetadata;
   pr: GuardedPr & { createdAt: string; mergedAt: string | null; firstReviewAt: string | null };
-  status: 'pending' | 'succeeded' | 'excluded';
-  stage: string;
+  /** Queued, or settled here and awaiting the result-writer's terminal record (excluded, reused). */
+  status: 'pending' | 'in_flight';
+  stage: Extract<RequestStage, 'queued' | 'awaiting_merge'>;
   exclusionReason: string | null;
   /** The first model of the chain and its output budget, for pending requests. */
   model: string | null;
@@ -32,14 +34,10 @@ export interface ReusableResult {
   content_hash: string;
   prompt_version: string;
   request_id: string;
-  analysis: unknown;
+  analysis: PrAnalysisResult;
   model: string;
   pass: number;
 }
-
-export type TerminalResult =
-  | { status: 'excluded'; reason: string }
-  | { status: 'succeeded'; analysis: unknown; model: string; pass: number; reusedFrom: string };
 
 /**
  * The `requests` table as the batch-submitter sees it: ingestion, dedupe and exclusion. Every method
@@ -121,40 +119,6 @@ export class RequestRepository {
          stage = EXCLUDED.stage, exclusion_reason = EXCLUDED.exclusion_reason,
          attempt = requests.attempt + 1, first_attempt = requests.attempt + 1, pass = 1,
          model = EXCLUDED.model, max_tokens = EXCLUDED.max_tokens, current_batch_id = NULL, stage_deadline_at = NULL, pr = EXCLUDED.pr, flags = EXCLUDED.flags, updated_at = now()`,
-      [JSON.stringify(rows)],
-    );
-  }
-
-  /** The terminal records of requests that are never sent (excluded) or answered from an earlier result. One per key. */
-  async writeTerminalResults(manager: EntityManager, terminals: Array<{ metadata: RequestMetadata; terminal: TerminalResult }>): Promise<void> {
-    if (terminals.length === 0) return;
-    const rows = terminals.map(({ metadata: m, terminal }) => ({
-      request_id: m.requestId,
-      prompt_version: m.promptVersion,
-      status: terminal.status,
-      team: m.team,
-      repo: m.repo,
-      pr_number: m.prNumber,
-      content_hash: m.contentHash,
-      analysis: terminal.status === 'succeeded' ? terminal.analysis : null,
-      model: terminal.status === 'succeeded' ? terminal.model : null,
-      pass: terminal.status === 'succeeded' ? terminal.pass : null,
-      error_code: terminal.status === 'excluded' ? terminal.reason : null,
-      error_message: terminal.status === 'excluded' ? 'never sent' : `reused the result of ${terminal.reusedFrom}`,
-    }));
-    await manager.query(
-      `INSERT INTO results (request_id, prompt_version, status, team, repo, pr_number, content_hash,
-                            analysis, model, pass, attempt, cost_usd, error_code, error_message, attempts)
-       SELECT request_id, prompt_version, status, team, repo, pr_number, content_hash,
-              analysis, model, pass, 0, 0, error_code, error_message, '[]'::jsonb
-       FROM jsonb_to_recordset($1::jsonb) AS r(request_id text, prompt_version text, status text, team text, repo text, pr_number int,
-            content_hash text, analysis jsonb, model text, pass int, error_code text, error_message text)
-       ORDER BY request_id, prompt_version
-       ON CONFLICT (request_id, prompt_version) DO UPDATE SET
-         status = EXCLUDED.status, content_hash = EXCLUDED.content_hash, analysis = EXCLUDED.analysis,
-         model = EXCLUDED.model, pass = EXCLUDED.pass, attempt = 0, cost_usd = 0, prompt_tokens = 0,
-         completion_tokens = 0, error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message,
-         attempts = '[]'::jsonb, resolved_at = now()`,
       [JSON.stringify(rows)],
     );
   }

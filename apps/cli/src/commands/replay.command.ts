@@ -1,7 +1,10 @@
 import { createEvent, decodeEvent, type PrIngestedPayload, Topic } from '#contracts';
+import { assertKnownPromptVersion } from '#groq-batch';
 import { consumerGroupOf, createKafka, EventPublisher, openDatabase, topicName } from '#platform';
 import { SingleBar } from 'cli-progress';
-import type { Admin, Consumer } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
+import { exclusionOf } from '../../../batch-submitter/src/ingestion/prompt-guard.js';
+import { scanTopic } from '../topic-scan.js';
 import { Command, CommandRunner, Option } from 'nest-commander';
 import { cliConfig, ensureCliTopics, fail } from '../cli-context.js';
 
@@ -27,12 +30,27 @@ export function parseFrom(value: string | undefined): Start {
   return { kind: 'time', at };
 }
 
+/** What a replay range holds: the last copy of each id (the one to re-feed), and what is left aside. */
+interface Survey {
+  /** Per partition, the offsets of the copies to re-feed: the last copy of each request id in the range. */
+  latest: Map<number, Set<number>>;
+  events: number;
+  distinctIds: number;
+  excluded: number;
+  unreadable: number;
+  /** Earlier copies of an id that a later copy in the range supersedes (an edited PR synced twice). */
+  superseded: number;
+  /** Re-feeds an older version of `cascade replay` appended to the topic of record itself. */
+  echoes: number;
+}
+
 /**
- * Re-feeds history: reads pr.ingested.v1 from a point in time or offset with a replay consumer group of
- * its own and publishes each PR again (with `--prompt-version`, for that version). The batch-submitter
- * treats them like any PR: same text and version → unchanged, no provider call, no new row; a new
- * version → a new analysis kept beside the old one. The replay group commits as it goes, so a stopped
- * backfill resumes where it stopped (use `--restart` to start over from `--from`).
+ * Re-feeds history: reads pr.ingested.v1 from a point in time or offset and publishes the last copy of
+ * each PR in that range to pr.replayed.v1 (with `--prompt-version`, for that version), which the
+ * batch-submitter consumes like the topic of record. The topic of record is never appended to, and
+ * earlier copies of an edited PR are not re-sent: same text and version → unchanged, no provider call,
+ * no new row; a new version → a new analysis kept beside the old one. Progress is committed under a
+ * replay group of its own, so a stopped backfill resumes where it stopped (`--restart` starts over).
  */
 @Command({ name: 'replay', description: 'Re-feed pr.ingested.v1 history from a time or offset, optionally for a new prompt version' })
 export class ReplayCommand extends CommandRunner {
@@ -50,26 +68,23 @@ export class ReplayCommand extends CommandRunner {
       const ends = new Map((await admin.fetchTopicOffsets(physical)).map((p) => [p.partition, Number(p.high)]));
       const starts = await this.startOffsets(admin, physical, groupId, start, options.restart ?? false);
       const total = [...ends].reduce((sum, [partition, high]) => sum + Math.max(0, high - (starts.get(partition) ?? high)), 0);
-      if (options.dryRun) {
-        await this.estimate(total, options.promptVersion);
-        return;
-      }
       if (total === 0) {
-        process.stdout.write(`nothing to replay: group ${groupId} is at the end of ${physical}\n`);
+        process.stdout.write(options.dryRun ? '0 PRs would be re-fed: nothing in range\n' : `nothing to replay: group ${groupId} is at the end of ${physical}\n`);
         return;
       }
-      await admin.setOffsets({ groupId, topic: physical, partitions: [...starts].map(([partition, offset]) => ({ partition, offset: String(offset) })) });
+      const survey = await this.survey(kafka, physical, starts, ends);
+      if (options.dryRun) {
+        await this.estimate(survey, options.promptVersion);
+        return;
+      }
       await ensureCliTopics(kafka, env);
-      await this.replay(
-        kafka.consumer({ groupId, allowAutoTopicCreation: false }),
-        new EventPublisher(kafka, env.KAFKA_TOPIC_PREFIX),
-        physical,
-        ends,
-        starts,
-        Math.min(total, options.limit ?? total),
-        total,
-        options.promptVersion,
-      );
+      const publisher = new EventPublisher(kafka, env.KAFKA_TOPIC_PREFIX);
+      await publisher.connect();
+      try {
+        await this.replay(kafka, admin, publisher, { physical, groupId, starts, ends, survey, budget: Math.min(total, options.limit ?? total), total }, options.promptVersion);
+      } finally {
+        await publisher.disconnect();
+      }
     } finally {
       await admin.disconnect();
     }
@@ -89,15 +104,48 @@ export class ReplayCommand extends CommandRunner {
     return new Map([...low].map(([partition, first]) => [partition, start.kind === 'offset' ? Math.max(first, start.offset) : first]));
   }
 
-  private async estimate(total: number, promptVersion: string | undefined): Promise<void> {
+  /** One read of the range before anything is sent: which copy of each id is the last, and what is left aside. */
+  private async survey(kafka: Kafka, topic: string, starts: Map<number, number>, ends: Map<number, number>): Promise<Survey> {
+    const last = new Map<string, { partition: number; offset: number; excluded: boolean }>();
+    const survey: Survey = { latest: new Map(), events: 0, distinctIds: 0, excluded: 0, unreadable: 0, superseded: 0, echoes: 0 };
+    await scanTopic(kafka, topic, { from: starts, to: ends }, (partition, messages) => {
+      for (const message of messages) {
+        survey.events++;
+        const decoded = decodeEvent(Topic.PrIngested, message.value);
+        if (!decoded.ok) {
+          survey.unreadable++;
+          continue;
+        }
+        if (decoded.event.producer === REPLAY_PRODUCER) {
+          survey.echoes++;
+          continue;
+        }
+        const id = decoded.event.payload.requestId;
+        if (last.has(id)) survey.superseded++;
+        last.set(id, { partition, offset: Number(message.offset), excluded: exclusionOf(decoded.event.payload) !== null });
+      }
+    });
+    for (const { partition, offset, excluded } of last.values()) {
+      if (!survey.latest.has(partition)) survey.latest.set(partition, new Set());
+      survey.latest.get(partition)!.add(offset);
+      if (excluded) survey.excluded++;
+    }
+    survey.distinctIds = last.size;
+    return survey;
+  }
+
+  private async estimate(survey: Survey, promptVersion: string | undefined): Promise<void> {
     const env = cliConfig();
     const dataSource = await openDatabase(env.DATABASE_URL, 2);
     try {
       const [avg] = await dataSource.query(`SELECT avg(cost_usd)::float8 AS cost FROM results WHERE status = 'succeeded' AND attempt > 0`);
       const perRequest = Number(avg?.cost ?? 0);
+      const sendable = survey.distinctIds - survey.excluded;
       process.stdout.write(
-        `up to ${total} events would be re-processed${promptVersion ? ` for prompt version ${promptVersion}` : ' (the current prompt version: already analysed ones cost $0)'}; ` +
-          `estimated cost at most $${(total * perRequest).toFixed(4)} (${total} × $${perRequest.toFixed(6)}, the average cost of an analysis so far)\n`,
+        `${survey.distinctIds} PRs would be re-fed${promptVersion ? ` for prompt version ${promptVersion}` : ' (the current prompt version: already analysed ones cost $0)'}: ` +
+          `${sendable} to analyse, ${survey.excluded} excluded (never sent); ` +
+          `${survey.events} events read, ${survey.superseded} earlier copies superseded by a later one, ${survey.unreadable} unreadable, ${survey.echoes} earlier replays skipped\n` +
+          `estimated cost at most $${(sendable * perRequest).toFixed(4)} (${sendable} × $${perRequest.toFixed(6)}, the average cost of an analysis so far)\n`,
       );
     } finally {
       await dataSource.destroy();
@@ -105,81 +153,58 @@ export class ReplayCommand extends CommandRunner {
   }
 
   private async replay(
-    consumer: Consumer,
+    kafka: Kafka,
+    admin: Admin,
     publisher: EventPublisher,
-    topic: string,
-    ends: Map<number, number>,
-    starts: Map<number, number>,
-    budget: number,
-    total: number,
+    range: { physical: string; groupId: string; starts: Map<number, number>; ends: Map<number, number>; survey: Survey; budget: number; total: number },
     promptVersion: string | undefined,
   ): Promise<void> {
-    const bar = new SingleBar({ format: 'replay {bar} {value}/{total} events | {skipped} unreadable | {echoes} earlier replays', stream: process.stderr, noTTYOutput: true, notTTYSchedule: 3_000 });
-    bar.start(budget, 0, { skipped: 0, echoes: 0 });
+    const bar = new SingleBar({ format: 'replay {bar} {value}/{total} events | {sent} PRs re-fed', stream: process.stderr, noTTYOutput: true, notTTYSchedule: 3_000 });
+    bar.start(range.budget, 0, { sent: 0 });
     let done = 0;
-    let skipped = 0;
-    let echoes = 0;
-    const remaining = new Set([...ends].filter(([partition, high]) => (starts.get(partition) ?? high) < high).map(([partition]) => partition));
-    await publisher.connect();
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
-    let finish!: () => void;
-    const finished = new Promise<void>((resolve) => (finish = resolve));
-    const stop = () => finish();
+    let sent = 0;
+    let stopping = false;
+    const stop = () => (stopping = true);
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
-    await consumer.run({
-      eachBatchAutoResolve: false,
-      eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary }) => {
-        const high = ends.get(batch.partition) ?? 0;
-        // With --limit, stop after that many events: the commits below make the next run resume there.
-        const messages = batch.messages.filter((m) => Number(m.offset) < high).slice(0, Math.max(0, budget - done));
-        if (messages.length === 0) {
-          if (done >= budget) finish();
-          return;
-        }
+    const to = new Map(range.ends);
+    try {
+      await scanTopic(kafka, range.physical, { from: range.starts, to }, async (partition, batch) => {
+        // With --limit or Ctrl-C, stop at a message boundary: the committed offsets make the next run resume there.
+        const messages = stopping ? [] : batch.slice(0, Math.max(0, range.budget - done));
+        if (messages.length === 0) return;
+        const latest = range.survey.latest.get(partition) ?? new Set<number>();
         const events = [];
         for (const message of messages) {
+          if (!latest.has(Number(message.offset))) continue;
           const decoded = decodeEvent(Topic.PrIngested, message.value);
-          if (!decoded.ok) {
-            skipped++;
-            continue;
-          }
+          if (!decoded.ok) continue;
           const original = decoded.event;
-          // Events a replay published are re-feeds, not history: replaying them again would feed on itself.
-          if (original.producer === REPLAY_PRODUCER) {
-            echoes++;
-            continue;
-          }
           const payload: PrIngestedPayload = promptVersion ? { ...original.payload, promptVersion } : original.payload;
           events.push(
             publisher.encode(
-              Topic.PrIngested,
-              createEvent(Topic.PrIngested, payload, { correlationId: original.correlationId, causationId: original.eventId, producer: REPLAY_PRODUCER }),
+              Topic.PrReplayed,
+              createEvent(Topic.PrReplayed, payload, { correlationId: original.correlationId, causationId: original.eventId, producer: REPLAY_PRODUCER }),
             ),
           );
         }
         // Published before the offsets move: a stop between the two re-publishes, never skips.
         await publisher.send(events);
-        for (const message of messages) resolveOffset(message.offset);
-        await commitOffsetsIfNecessary();
-        await heartbeat();
+        const next = Number(messages[messages.length - 1]!.offset) + 1;
+        await admin.setOffsets({ groupId: range.groupId, topic: range.physical, partitions: [{ partition, offset: String(next) }] });
         done += messages.length;
-        bar.update(done, { skipped, echoes });
-        if (messages.length > 0 && Number(messages[messages.length - 1]!.offset) >= high - 1) remaining.delete(batch.partition);
-        if (remaining.size === 0 || done >= budget) finish();
-      },
-    });
-    if (remaining.size === 0) finish();
-    await finished;
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
-    await consumer.disconnect();
-    await publisher.disconnect();
-    bar.stop();
+        sent += events.length;
+        bar.update(done, { sent });
+      });
+    } finally {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      bar.stop();
+    }
     process.stdout.write(
-      `replayed ${done - skipped - echoes} PR events${promptVersion ? ` for prompt version ${promptVersion}` : ''}; ` +
-        `${skipped} unreadable and ${echoes} earlier replays skipped${done < total ? `; stopped at ${done}/${total}: run again to resume` : ''}\n`,
+      `replayed ${sent} PR events${promptVersion ? ` for prompt version ${promptVersion}` : ''} to ${Topic.PrReplayed}; ` +
+        `${range.survey.superseded} superseded copies, ${range.survey.unreadable} unreadable and ${range.survey.echoes} earlier replays skipped` +
+        `${done < range.total ? `; stopped at ${done}/${range.total}: run again to resume` : ''}\n`,
     );
   }
 
@@ -196,10 +221,12 @@ export class ReplayCommand extends CommandRunner {
 
   @Option({ flags: '--prompt-version <version>', description: 'analyse again under this prompt version (kept beside the current one)' })
   parsePromptVersion(value: string): string {
+    // Refused here, before any event is read or sent: the version needs a folder in prompts/.
+    assertKnownPromptVersion(value);
     return value;
   }
 
-  @Option({ flags: '--dry-run', description: 'print how many events would be re-processed and the estimated cost' })
+  @Option({ flags: '--dry-run', description: 'print how many distinct PRs would be re-fed (excluded ones apart) and the estimated cost' })
   parseDryRun(): boolean {
     return true;
   }

@@ -18,6 +18,7 @@ export class ReportCommand extends CommandRunner {
         strongModel: STRONG_MODEL,
         strongPrice: strongModelPrice(),
         defaultStageDeadlineMs: env.STAGE_DEADLINE_MS,
+        strandedAfterMs: env.STRANDED_AFTER_MS,
       }),
       insights: await teamInsights(ds.manager, { promptVersion: options.promptVersion }),
     }));

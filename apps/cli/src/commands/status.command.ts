@@ -1,4 +1,4 @@
-import { batchDetail, reconcile } from '#ledger';
+import { batchDetail, ledgerEquation, reconcile } from '#ledger';
 import { submissionStatus } from '#platform';
 import { Command, CommandRunner, Option } from 'nest-commander';
 import { fail, withDatabase } from '../cli-context.js';
@@ -34,7 +34,7 @@ export class StatusCommand extends CommandRunner {
   private async overall(options: { json?: boolean }): Promise<void> {
     const { submission, summary } = await withDatabase(async (ds, env) => ({
       submission: await submissionStatus(ds.manager),
-      summary: await reconcile(ds.manager, { defaultStageDeadlineMs: env.STAGE_DEADLINE_MS, listLimit: 0 }),
+      summary: await reconcile(ds.manager, { defaultStageDeadlineMs: env.STAGE_DEADLINE_MS, strandedAfterMs: env.STRANDED_AFTER_MS, listLimit: 0 }),
     }));
     if (options.json) {
       process.stdout.write(`${JSON.stringify({ submission, requests: summary }, null, 2)}\n`);
@@ -42,7 +42,7 @@ export class StatusCommand extends CommandRunner {
     }
     const lines = [
       `submission: ${submission.message}`,
-      `requests: ingested ${summary.ingested} = succeeded ${summary.succeeded} + failed ${summary.failed} + excluded ${summary.excluded} + in flight ${summary.inFlight}; stuck ${summary.stuck}, lost ${summary.lost.length}`,
+      `requests: ${ledgerEquation(summary)}; stranded ${summary.stranded}, stuck ${summary.stuck}, lost ${summary.lost.length}`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
   }

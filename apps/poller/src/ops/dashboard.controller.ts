@@ -46,6 +46,7 @@ export class DashboardController {
         strongModel: this.settings.strongModel,
         strongPrice: this.strongPrice,
         defaultStageDeadlineMs: this.settings.stageDeadlineMs,
+        strandedAfterMs: this.settings.strandedAfterMs,
       }),
       submissionStatus(this.dataSource.manager),
       this.lag(),

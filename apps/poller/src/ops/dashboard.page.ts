@@ -54,7 +54,7 @@ export const DASHBOARD_PAGE = `<!doctype html>
       <div class="card"><div class="value" data-testid="excluded">–</div><div class="label">excluded (never sent)</div></div>
       <div class="card"><div class="value" data-testid="failed">–</div><div class="label">permanent failures</div></div>
       <div class="card"><div class="value" data-testid="recovered">–</div><div class="label">recovered by later passes</div></div>
-      <div class="card"><div class="value" data-testid="lost">–</div><div class="label">lost / stuck</div></div>
+      <div class="card"><div class="value" data-testid="lost">–</div><div class="label">lost / stranded / stuck</div></div>
     </div>
   </section>
   <section>
@@ -115,7 +115,7 @@ export const DASHBOARD_PAGE = `<!doctype html>
     byTestId('excluded').textContent = r.excluded;
     byTestId('failed').textContent = r.failed;
     byTestId('recovered').textContent = d.run.recoveredByLaterPasses;
-    byTestId('lost').textContent = r.lost.length + ' / ' + r.stuck;
+    byTestId('lost').textContent = r.lost.length + ' / ' + r.stranded + ' / ' + r.stuck;
     byTestId('cost').textContent = usd(d.run.costUsd);
     byTestId('always-strong-cost').textContent = usd(d.run.alwaysStrongCostUsd);
     var ratio = d.run.alwaysStrongCostUsd > 0 ? d.run.costUsd / d.run.alwaysStrongCostUsd : 0;

@@ -7,6 +7,7 @@ export interface OpsSettings {
   /** Whether `GET /requests/{id}` includes the stored (guarded) PR text. */
   showPrText: boolean;
   stageDeadlineMs: number;
+  strandedAfterMs: number;
   strongModel: string;
   /** MODEL_PRICES_JSON, for the always-strong-model comparison. */
   modelPrices: string | undefined;

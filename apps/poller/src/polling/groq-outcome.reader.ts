@@ -44,7 +44,8 @@ export class GroqOutcomeReader implements BatchOutcomeReader {
     const sources = [];
     if (state.outputFileId) sources.push({ source: 'output' as const, lines: this.client.fileLines(state.outputFileId) });
     if (state.errorFileId) sources.push({ source: 'error' as const, lines: this.client.fileLines(state.errorFileId) });
-    const collected = await collectOutcomes(sources);
+    // One batch holds one prompt version: its answers are checked against that version's schema.
+    const collected = await collectOutcomes(sources, { promptVersion: sent[0]?.promptVersion });
     const reconciled = reconcileBatch(
       sent.map((r) => r.requestId),
       state.status,
@@ -63,6 +64,7 @@ export class GroqOutcomeReader implements BatchOutcomeReader {
         pass: batch.pass,
         usage: outcome.usage,
         costUsd: cost,
+        ...(outcome.normalised.length > 0 ? { normalised: outcome.normalised } : {}),
       };
     });
     const failed: FailedRequest[] = reconciled.failed.map((outcome) => {

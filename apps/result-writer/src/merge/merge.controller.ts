@@ -18,6 +18,13 @@ export class MergeController {
     });
   }
 
+  @EventPattern(topicName(Topic.RequestsSettled))
+  async onRequestsSettled(@Payload() raw: unknown, @Ctx() context: unknown): Promise<void> {
+    await this.inbox.handle(Topic.RequestsSettled, fromKafkaContext(context, raw), async (event, manager) => {
+      await this.merge.recordSettled(event, manager);
+    });
+  }
+
   @EventPattern(topicName(Topic.RequestsFailedPermanently))
   async onRequestsFailedPermanently(@Payload() raw: unknown, @Ctx() context: unknown): Promise<void> {
     await this.inbox.handle(Topic.RequestsFailedPermanently, fromKafkaContext(context, raw), async (event, manager) => {

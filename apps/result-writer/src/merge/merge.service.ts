@@ -6,6 +6,7 @@ import {
   MAX_EVENT_BYTES,
   type RequestMetadata,
   type RequestsFailedPermanentlyPayload,
+  type RequestsSettledPayload,
   type ResolvedRequest,
   Topic,
 } from '#contracts';
@@ -32,7 +33,7 @@ export class MergeService {
     if (payload.results.length === 0) return [];
     const keys = await this.results.recordSuccesses(manager, payload.batchId, payload.results);
     crashPoint('merge:mid-write');
-    await this.results.markRequestsResolved(manager, keys, 'succeeded');
+    await this.results.settleRequests(manager, payload.results.map((r) => keyOf(r.request)));
     const resolved = this.pick(
       keys,
       payload.results.map((r) => r.request),
@@ -51,7 +52,7 @@ export class MergeService {
   ): Promise<ResolvedRequest[]> {
     const { failures } = event.payload;
     const keys = await this.results.recordPermanentFailures(manager, failures);
-    await this.results.markRequestsResolved(manager, keys, 'failed');
+    await this.results.settleRequests(manager, failures.map((f) => keyOf(f.request)));
     const resolved = this.pick(
       keys,
       failures.map((f) => f.request),
@@ -59,6 +60,25 @@ export class MergeService {
         const failure = failures.find((f) => f.request.requestId === request.requestId)!;
         const last = failure.attempts[failure.attempts.length - 1]!;
         return { request, status: 'failed', model: last.model, pass: last.pass, code: failure.code };
+      },
+    );
+    await this.announce(event, manager, resolved);
+    return resolved;
+  }
+
+  /** Excluded and cache-answered requests: their terminal records, written here like every other. */
+  async recordSettled(event: EventEnvelope<RequestsSettledPayload>, manager: EntityManager): Promise<ResolvedRequest[]> {
+    const { settled } = event.payload;
+    const keys = await this.results.recordSettled(manager, settled);
+    await this.results.settleRequests(manager, settled.map((s) => keyOf(s.request)));
+    const resolved = this.pick(
+      keys,
+      settled.map((s) => s.request),
+      (request) => {
+        const settlement = settled.find((s) => s.request.requestId === request.requestId)!;
+        return settlement.outcome === 'excluded'
+          ? { request, status: 'excluded', model: null, pass: null, code: settlement.reason.slice(0, 100) }
+          : { request, status: 'succeeded', model: settlement.model, pass: settlement.pass, code: null };
       },
     );
     await this.announce(event, manager, resolved);
@@ -89,4 +109,8 @@ export class MergeService {
       );
     }
   }
+}
+
+function keyOf(request: RequestMetadata): ResolvedKey {
+  return { request_id: request.requestId, prompt_version: request.promptVersion };
 }

@@ -128,6 +128,29 @@ export function samplePayloads(): TopicPayloads {
         },
       ],
     },
+    [Topic.RequestsSettled]: {
+      part: 1,
+      parts: 1,
+      settled: [
+        { request: sampleRequestMetadata({ requestId: 'acme/api#102' }), outcome: 'excluded', reason: 'empty_body' },
+        {
+          request: sampleRequestMetadata({ requestId: 'acme/api#103' }),
+          outcome: 'reused',
+          analysis: {
+            summary: 'Retries the webhook call on 503.',
+            change_type: 'bugfix',
+            risk_level: 'low',
+            ai_assisted: true,
+            ai_tools: ['Claude'],
+            ai_evidence: 'Generated with Claude Code',
+            confidence: 0.9,
+          },
+          model: 'openai/gpt-oss-20b',
+          pass: 1,
+          reusedFrom: 'acme/api#101',
+        },
+      ],
+    },
     [Topic.ResultsMerged]: {
       part: 1,
       parts: 1,

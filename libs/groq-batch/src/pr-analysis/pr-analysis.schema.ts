@@ -1,9 +1,12 @@
 /**
- * The output contract of the PR-analysis task, in Groq's strict JSON-schema dialect:
- * every property required, `additionalProperties: false`, no null types ("none" / "" instead).
- * Changing the schema or the prompt means a new PROMPT_VERSION: results are keyed by it.
+ * The shape of a stored PR analysis, whatever the prompt version: every version's `schema.json`
+ * (prompts/<version>/) must produce it, since reports and the BatchCompleted contract read it.
+ * The prompts themselves live in files; changing one means a new version: results are keyed by it.
  */
-export const PROMPT_VERSION = 'pr-analysis-v1';
+export const DEFAULT_PROMPT_VERSION = 'pr-analysis-v1';
+
+/** Longest summary or evidence a stored result keeps (the BatchCompleted contract's bound). */
+export const RESULT_TEXT_MAX_CHARS = 4_000;
 
 export const CHANGE_TYPES = [
   'feature',
@@ -37,7 +40,7 @@ export interface PrAnalysis {
 
 export const PR_ANALYSIS_SCHEMA_NAME = 'pr_analysis';
 
-/** The schema sent to the provider (strict mode accepts no min/max keywords, so it stays plain). */
+/** The result shape, in Groq's strict dialect (it is pr-analysis-v1's schema; a test keeps the two equal). */
 export const prAnalysisJsonSchema = {
   type: 'object',
   additionalProperties: false,
@@ -52,3 +55,37 @@ export const prAnalysisJsonSchema = {
     confidence: { type: 'number', description: 'From 0 to 1.' },
   },
 } as const;
+
+type Node = Record<string, unknown>;
+const isNode = (value: unknown): value is Node => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function nodeProblems(path: string, want: Node, got: unknown): string[] {
+  if (!isNode(got)) return [`${path}: must be a schema object`];
+  if (got.type !== want.type) return [`${path}: type must be ${String(want.type)} (got ${JSON.stringify(got.type)})`];
+  const problems: string[] = [];
+  if (Array.isArray(want.enum)) {
+    const allowed = new Set(want.enum as unknown[]);
+    if (!Array.isArray(got.enum) || got.enum.length === 0) problems.push(`${path}: enum must list values from ${(want.enum as unknown[]).join(', ')}`);
+    else for (const value of got.enum as unknown[]) if (!allowed.has(value)) problems.push(`${path}: enum value ${JSON.stringify(value)} is not one a stored result may hold`);
+  }
+  if (want.type === 'array') problems.push(...nodeProblems(`${path}/items`, want.items as Node, got.items));
+  return problems;
+}
+
+/**
+ * Why a version's output schema would produce answers a stored result cannot hold: the same
+ * properties, each of the same type, enums within the stored ones. Empty when it fits.
+ */
+export function resultShapeProblems(schema: unknown): string[] {
+  if (!isNode(schema) || !isNode(schema.properties)) return ['#: must be an object schema with properties'];
+  const problems: string[] = [];
+  const properties = schema.properties;
+  for (const [key, want] of Object.entries(prAnalysisJsonSchema.properties)) {
+    if (!(key in properties)) problems.push(`#/properties/${key}: missing (every stored result has it)`);
+    else problems.push(...nodeProblems(`#/properties/${key}`, want as Node, properties[key]));
+  }
+  for (const key of Object.keys(properties)) {
+    if (!(key in prAnalysisJsonSchema.properties)) problems.push(`#/properties/${key}: not a field of a stored result`);
+  }
+  return problems;
+}

@@ -1,13 +1,22 @@
 import { VALID_ANALYSIS } from '../testing/groq-lines.js';
-import { prAnalysisJsonSchema } from './pr-analysis.schema.js';
+import { prAnalysisJsonSchema, RESULT_TEXT_MAX_CHARS } from './pr-analysis.schema.js';
+import { promptRegistry, UnknownPromptVersionError } from './prompt-registry.js';
 import { strictModeProblems } from './strict-schema.js';
-import { SUMMARY_MAX_CHARS, validatePrAnalysis } from './validate.js';
+import { validatePrAnalysis } from './validate.js';
 
 const content = (patch: Record<string, unknown>) => JSON.stringify({ ...VALID_ANALYSIS, ...patch });
 
-describe('validatePrAnalysis', () => {
-  it('returns the typed analysis for valid content', () => {
-    expect(validatePrAnalysis(JSON.stringify(VALID_ANALYSIS))).toEqual({ ok: true, value: VALID_ANALYSIS });
+describe('validatePrAnalysis: what is validated is exactly what was sent', () => {
+  it('returns the typed analysis for valid content, with no flags', () => {
+    expect(validatePrAnalysis(JSON.stringify(VALID_ANALYSIS))).toEqual({ ok: true, value: VALID_ANALYSIS, normalised: [] });
+  });
+
+  it('compiles the version\'s own schema file: the sent schema, with no rule added', () => {
+    const registry = promptRegistry();
+    for (const id of registry.ids()) {
+      const { schema, validate } = registry.get(id);
+      expect(validate.schema).toBe(schema);
+    }
   });
 
   it('fails a missing required property as schema_invalid with its path and the raw text', () => {
@@ -23,25 +32,50 @@ describe('validatePrAnalysis', () => {
   });
 
   it.each([
-    ['confidence above 1', { confidence: 1.2 }, '/confidence: must be <= 1'],
-    ['confidence below 0', { confidence: -0.1 }, '/confidence: must be >= 0'],
-    ['a tool listed twice', { ai_tools: ['Claude', 'Claude'] }, '/ai_tools: must NOT have duplicate items (items ## 1 and 0 are identical)'],
+    ['a change type outside its enum', { change_type: 'bug fix' }, '/change_type: must be one of feature, bugfix, refactor, docs, test, chore, dependency, performance, security, other'],
     ['an unknown tool', { ai_tools: ['Gemini'] }, '/ai_tools/0: must be one of CodeRabbit, Devin, Cubic, Claude, Cursor, Copilot, Other'],
-    ['an over-long summary', { summary: 's'.repeat(SUMMARY_MAX_CHARS + 1) }, `/summary: must NOT have more than ${SUMMARY_MAX_CHARS} characters`],
-    ['an empty summary', { summary: '' }, '/summary: must NOT have fewer than 1 characters'],
     ['an extra property', { mood: 'happy' }, '/: unexpected property mood'],
     ['a null', { ai_evidence: null }, '/ai_evidence: must be string'],
-  ])('refuses %s', (_name, patch, expected) => {
-    const result = validatePrAnalysis(content(patch));
-    expect(result.ok).toBe(false);
-    if (!result.ok) expect(result.errors).toContain(expected);
+    ['a confidence given as a word', { confidence: 'high' }, '/confidence: must be number'],
+  ])('refuses %s as schema_invalid, at both versions', (_name, patch, expected) => {
+    for (const version of ['pr-analysis-v1', 'pr-analysis-v2']) {
+      const result = validatePrAnalysis(content(patch), version);
+      expect(result).toMatchObject({ ok: false, code: 'schema_invalid' });
+      if (!result.ok) expect(result.errors).toContain(expected);
+    }
   });
 
-  it('reports every problem at once, and content that is not JSON', () => {
-    const result = validatePrAnalysis(content({ confidence: 7, risk_level: 'extreme' }));
+  it.each([
+    ['a tool listed twice', { ai_tools: ['Claude', 'Claude'] }, { ai_tools: ['Claude'] }, ['ai_tools: removed 1 repeated item']],
+    ['three copies of two tools', { ai_tools: ['Claude', 'Cursor', 'Claude', 'Cursor', 'Claude'] }, { ai_tools: ['Claude', 'Cursor'] }, ['ai_tools: removed 3 repeated items']],
+    ['an empty summary', { summary: '' }, { summary: '' }, ['summary: empty']],
+    ['a confidence above 1', { confidence: 1.2 }, { confidence: 1 }, ['confidence: 1.2 clamped to 1']],
+    ['a confidence below 0', { confidence: -0.1 }, { confidence: 0 }, ['confidence: -0.1 clamped to 0']],
+    ['a summary past the stored bound', { summary: 's'.repeat(RESULT_TEXT_MAX_CHARS + 5) }, { summary: 's'.repeat(RESULT_TEXT_MAX_CHARS) }, [`summary: cut from ${RESULT_TEXT_MAX_CHARS + 5} to ${RESULT_TEXT_MAX_CHARS} characters`]],
+  ])('accepts and flags %s (a rule the sent schema does not state)', (_name, patch, fixed, flags) => {
+    expect(validatePrAnalysis(content(patch))).toEqual({ ok: true, value: { ...VALID_ANALYSIS, ...patch, ...fixed }, normalised: flags });
+  });
+
+  it('accepts and flags a code fence and stray whitespace around the JSON', () => {
+    const json = JSON.stringify({ ...VALID_ANALYSIS, ai_tools: ['Claude', 'Claude'] });
+    expect(validatePrAnalysis(`\n  \`\`\`json\n${json}\n\`\`\`\n`)).toEqual({
+      ok: true,
+      value: VALID_ANALYSIS,
+      normalised: ['content: removed surrounding whitespace', 'content: removed a code fence', 'ai_tools: removed 1 repeated item'],
+    });
+    expect(validatePrAnalysis(`\`\`\`\n${json}\`\`\``)).toMatchObject({ ok: true, normalised: ['content: removed a code fence', 'ai_tools: removed 1 repeated item'] });
+  });
+
+  it('reports every problem at once, and content that is not JSON even without its fence', () => {
+    const result = validatePrAnalysis(content({ confidence: 'x', risk_level: 'extreme' }));
     expect(result.ok || result.errors.length).toBe(2);
-    const notJson = validatePrAnalysis('```json\n{}\n```');
-    expect(notJson).toMatchObject({ ok: false, code: 'schema_invalid', raw: '```json\n{}\n```', error: expect.stringMatching(/^content is not JSON/) });
+    const notJson = validatePrAnalysis('```json\n{"summary": \n```');
+    expect(notJson).toMatchObject({ ok: false, code: 'schema_invalid', raw: '```json\n{"summary": \n```', error: expect.stringMatching(/^content is not JSON/) });
+    expect(validatePrAnalysis('Here is the analysis: {}')).toMatchObject({ ok: false, code: 'schema_invalid' });
+  });
+
+  it('refuses an unknown prompt version before validating anything', () => {
+    expect(() => validatePrAnalysis(JSON.stringify(VALID_ANALYSIS), 'pr-analysis-v0')).toThrow(UnknownPromptVersionError);
   });
 });
 

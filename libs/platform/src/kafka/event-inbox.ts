@@ -12,6 +12,21 @@ import { dlqTopicName } from './topic-names.js';
 
 export type InboxOutcome = 'processed' | 'duplicate' | 'dead-lettered';
 
+/**
+ * Thrown by a handler that refuses an event as such (it passes the contract, but this deployment cannot
+ * act on it, e.g. an unknown prompt version): dead-lettered at once with the reason and the field path,
+ * never retried — retrying cannot change the answer.
+ */
+export class RefusedEvent extends Error {
+  constructor(
+    readonly reason: string,
+    readonly path: string,
+  ) {
+    super(reason);
+    this.name = 'RefusedEvent';
+  }
+}
+
 export interface InboundMessage {
   topic: string;
   partition: number;
@@ -113,6 +128,11 @@ export class EventInbox {
         if (isDatabaseUnavailable(error)) {
           log.warn({ err: error }, 'database unavailable; the message will be redelivered');
           throw error;
+        }
+        if (error instanceof RefusedEvent) {
+          log.warn({ reason: error.reason, path: error.path }, 'handler refused the event; dead-lettering it');
+          await this.deadLetter(topic, [{ message, reason: error.reason, path: error.path, eventId: event.eventId }]);
+          return this.count(topic, 'dead-lettered');
         }
         if (attempt >= this.maxAttempts) {
           log.error({ err: error, attempt }, 'handler failed on every attempt; dead-lettering the event');

@@ -3,6 +3,16 @@ import { Pipeline1763900001000 } from './1763900001000-pipeline.js';
 import { Operations1763900002000 } from './1763900002000-operations.js';
 import { ClaimIndex1763900003000 } from './1763900003000-claim-index.js';
 import { DeadLetters1763900004000 } from './1763900004000-dead-letters.js';
+import { ResultFlags1763900005000 } from './1763900005000-result-flags.js';
+import { RequestStages1763900007000 } from './1763900007000-request-stages.js';
 
 /** Listed explicitly (no glob): ESM builds and tests load exactly these, in this order. */
-export const ALL_MIGRATIONS = [Foundation1763900000000, Pipeline1763900001000, Operations1763900002000, ClaimIndex1763900003000, DeadLetters1763900004000];
+export const ALL_MIGRATIONS = [
+  Foundation1763900000000,
+  Pipeline1763900001000,
+  Operations1763900002000,
+  ClaimIndex1763900003000,
+  DeadLetters1763900004000,
+  ResultFlags1763900005000,
+  RequestStages1763900007000,
+];
