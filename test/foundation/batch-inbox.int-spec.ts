@@ -176,4 +176,29 @@ describe('batched ingestion: one transaction per Kafka batch', () => {
     const rows = await db.dataSource.query(`SELECT request_id FROM requests WHERE request_id LIKE 'd/%' ORDER BY request_id`);
     expect(rows.map((r: { request_id: string }) => r.request_id)).toEqual(['d/1', 'd/2', 'd/3']);
   });
+
+  it('records every dead letter once per source offset, with the request id its raw JSON carries', async () => {
+    const missing = pr('r/1') as unknown as { payload: Record<string, unknown>; eventId: string };
+    delete missing.payload.team;
+    const failing = pr('r/2');
+    const messages = [message(missing), message('{not json'), message(failing)];
+    const refuse = async (batch: Array<EventEnvelope<PrIngestedPayload>>, manager: EntityManager) => {
+      await accept(batch, manager);
+      throw new Error('refused for the test');
+    };
+    await inbox.handleBatch(Topic.PrIngested, messages, heartbeat, refuse);
+    // Redelivered before its offset was committed: dead-lettered again, recorded once.
+    await inbox.handleBatch(Topic.PrIngested, messages, heartbeat, refuse);
+    const rows = await db.dataSource.query(
+      `SELECT consumer_group, topic, message_offset::text AS "offset", event_id, request_id, prompt_version, reason, path, dlq_topic, redriven_at
+         FROM dead_letters WHERE message_offset = ANY($1::bigint[]) ORDER BY message_offset`,
+      [messages.map((m) => m.offset)],
+    );
+    expect(rows).toEqual([
+      { consumer_group: 'batch-inbox-test', topic: 'pr.ingested.v1', offset: messages[0]!.offset, event_id: missing.eventId, request_id: 'r/1', prompt_version: null, reason: expect.any(String), path: 'payload.team', dlq_topic: 'pr.ingested.v1.dlq', redriven_at: null },
+      { consumer_group: 'batch-inbox-test', topic: 'pr.ingested.v1', offset: messages[1]!.offset, event_id: null, request_id: null, prompt_version: null, reason: expect.stringMatching(/not JSON/), path: '', dlq_topic: 'pr.ingested.v1.dlq', redriven_at: null },
+      { consumer_group: 'batch-inbox-test', topic: 'pr.ingested.v1', offset: messages[2]!.offset, event_id: failing.eventId, request_id: 'r/2', prompt_version: null, reason: 'handler failed 2 times: refused for the test', path: '', dlq_topic: 'pr.ingested.v1.dlq', redriven_at: null },
+    ]);
+    expect(sent).toHaveLength(6);
+  });
 });

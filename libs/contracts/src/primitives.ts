@@ -62,7 +62,7 @@ export const IsoDateTime = z.iso.datetime({ offset: true }).superRefine((value, 
   if (!(instant >= MIN_INSTANT && instant <= MAX_INSTANT)) {
     context.addIssue({ code: 'custom', message: `must be between ${MIN_DATE_TIME} and ${MAX_DATE_TIME}` });
   }
-});
+}).describe(`ISO 8601 with an offset within ±14:00, between ${MIN_DATE_TIME} and ${MAX_DATE_TIME}`);
 export const NonNegativeInt = z.number().int().nonnegative().max(INT32_MAX);
 export const PositiveInt = z.number().int().positive().max(INT32_MAX);
 /** An integer of an `integer` column that may be negative (HTTP statuses are not, but the column allows it). */

@@ -1,4 +1,4 @@
-import { scrubSecrets } from './root-logger.js';
+import { scrubSecrets, serializeError } from './root-logger.js';
 
 describe('secret scrubbing', () => {
   it('removes known secrets, provider keys and bearer tokens from free text', () => {
@@ -9,5 +9,14 @@ describe('secret scrubbing', () => {
     expect(scrubbed).not.toContain('ops-token-1234567890');
     expect(scrubbed).not.toContain('s3cr3t-value-xyz');
     expect(scrubbed).toContain('call failed with key [REDACTED]');
+  });
+});
+
+describe('error serialisation', () => {
+  it("drops a failed query's bound values (PR text) and keeps the message, code and query", () => {
+    const error = Object.assign(new Error('request x refused'), { code: 'P0001', query: 'INSERT INTO requests …', parameters: ['{"body":"secret PR text"}'] });
+    const serialized = serializeError(error) as Record<string, unknown>;
+    expect(serialized).toMatchObject({ message: 'request x refused', code: 'P0001', query: 'INSERT INTO requests …' });
+    expect(JSON.stringify(serialized)).not.toContain('secret PR text');
   });
 });

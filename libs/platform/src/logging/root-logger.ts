@@ -27,6 +27,17 @@ export function scrubSecrets(text: string, secrets: readonly string[] = []): str
   return scrubbed;
 }
 
+/**
+ * Errors as pino logs them, minus the bound values of a failed query: TypeORM puts them on the error
+ * (`parameters`), and they hold PR text and whatever else was being written.
+ */
+export function serializeError(error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  const serialized = pino.stdSerializers.err(error) as unknown as Record<string, unknown>;
+  delete serialized.parameters;
+  return serialized;
+}
+
 /** JSON logs on stdout; secrets known to the process are scrubbed from every line, not just known keys. */
 export function createRootLogger(service: string, level: string, secrets: readonly string[] = []): Logger {
   const known = secrets.filter((secret) => secret.length >= 8);
@@ -41,6 +52,7 @@ export function createRootLogger(service: string, level: string, secrets: readon
       level,
       base: { service },
       redact: { paths: REDACTED_PATHS, censor: '[REDACTED]' },
+      serializers: { err: serializeError },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },

@@ -25,7 +25,7 @@ export const SucceededRequest = z.object({
   /** Stored as numeric(14, 8). */
   costUsd: z.number().nonnegative().max(999_999),
   /** Harmless deviations normalised in the answer, e.g. `ai_tools: removed 1 repeated item` (absent in older events). */
-  normalised: z.array(z.string().min(1).max(200)).max(20).optional(),
+  normalised: z.array(text({ min: 1, max: 200 })).max(20).optional(),
 });
 export type SucceededRequest = z.infer<typeof SucceededRequest>;
 

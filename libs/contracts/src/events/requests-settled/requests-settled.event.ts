@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { PrAnalysisResult } from '../batch-completed/batch-completed.event.js';
-import { ModelName, Part, PositiveInt, RequestId, RequestMetadata } from '../../primitives.js';
+import { ModelName, Part, PositiveInt, RequestId, RequestMetadata, text } from '../../primitives.js';
 
 export const REQUESTS_SETTLED_TYPE = 'RequestsSettled';
 
@@ -8,7 +8,7 @@ export const REQUESTS_SETTLED_TYPE = 'RequestsSettled';
 export const ExcludedRequest = z.object({
   request: RequestMetadata,
   outcome: z.literal('excluded'),
-  reason: z.string().min(1).max(500),
+  reason: text({ min: 1, max: 500 }),
 });
 
 /** Answered at $0 from an earlier analysis of the same content and prompt version (the response cache). */
