@@ -1,13 +1,31 @@
 import { type BatchRow, estimateInputTokens, type LineBuilder, requestBodyChars } from '#batching';
+import type { RequestMetadata } from '#contracts';
 import type { DataSource } from 'typeorm';
 import type { BatchTrackingRepository } from '../tracking/batch-tracking.repository.js';
 import type { BatchToCollect, PromptTokenEstimator } from './batch-outcome.port.js';
 
 /**
- * Rebuilds the request body of each named line from the stored PR with the assembler's line builder,
- * and estimates its input with the quotas' estimator: one estimate of input tokens in the whole system.
- * Only failed lines without usage are rebuilt (a few per cent of a batch).
+ * Rebuilds each line's request body with the assembler's line builder and estimates its input with the
+ * quotas' estimator: there is one estimate of input tokens in the whole system.
  */
+export function estimatePromptTokens(
+  items: ReadonlyArray<{ metadata: RequestMetadata; pr: Record<string, unknown> }>,
+  batch: BatchToCollect,
+  buildLine: LineBuilder,
+): Map<string, number> {
+  const row: BatchRow = {
+    batch_id: batch.batchId,
+    batch_key: '',
+    pass: batch.pass,
+    model: batch.model,
+    prompt_version: batch.promptVersion,
+    max_tokens: batch.maxTokens,
+    request_count: items.length,
+  };
+  return new Map(items.map((item) => [item.metadata.requestId, estimateInputTokens(requestBodyChars(buildLine(item, row).body))]));
+}
+
+/** Estimates from the stored PRs; only failed lines without usage are rebuilt (a few per cent of a batch). */
 export class StoredRequestPromptEstimator implements PromptTokenEstimator {
   constructor(
     private readonly dataSource: DataSource,
@@ -16,16 +34,6 @@ export class StoredRequestPromptEstimator implements PromptTokenEstimator {
   ) {}
 
   async promptTokens(batch: BatchToCollect, requestIds: readonly string[]): Promise<Map<string, number>> {
-    const items = await this.tracking.inputsOf(this.dataSource.manager, batch.batchId, requestIds);
-    const row: BatchRow = {
-      batch_id: batch.batchId,
-      batch_key: '',
-      pass: batch.pass,
-      model: batch.model,
-      prompt_version: batch.promptVersion,
-      max_tokens: batch.maxTokens,
-      request_count: requestIds.length,
-    };
-    return new Map(items.map((item) => [item.metadata.requestId, estimateInputTokens(requestBodyChars(this.buildLine(item, row).body))]));
+    return estimatePromptTokens(await this.tracking.inputsOf(this.dataSource.manager, batch.batchId, requestIds), batch, this.buildLine);
   }
 }
