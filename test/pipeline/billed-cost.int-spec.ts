@@ -94,8 +94,8 @@ describe("cascade report's total is what the provider bills", () => {
     await sim.idle();
   }
 
-  function report(): ReportJson['run'] {
-    const cli = spawnSync(process.execPath, [resolve(root, 'bin/cascade.js'), 'report', '--format', 'json'], {
+  function cascadeReport(format: 'json' | 'table'): string {
+    const cli = spawnSync(process.execPath, [resolve(root, 'bin/cascade.js'), 'report', '--format', format], {
       cwd: root,
       env: { ...process.env, KAFKA_BROKERS: brokers().join(','), KAFKA_TOPIC_PREFIX: prefix, DATABASE_URL: db.url, LOG_LEVEL: 'warn' },
       encoding: 'utf8',
@@ -103,7 +103,11 @@ describe("cascade report's total is what the provider bills", () => {
     });
     if (cli.status !== 0) process.stderr.write(cli.stderr.slice(-3_000));
     expect(cli.status).toBe(0);
-    return (JSON.parse(cli.stdout) as ReportJson).run;
+    return cli.stdout;
+  }
+
+  function report(): ReportJson['run'] {
+    return (JSON.parse(cascadeReport('json')) as ReportJson).run;
   }
 
   /** Every line the simulator billed without showing usage is estimated, and only those; the rest are known. */
@@ -146,6 +150,12 @@ describe("cascade report's total is what the provider bills", () => {
     const cheapRecordedBefore = run.cost.byModel.filter((m) => m.model === CHEAP).reduce((sum, m) => sum + m.totalUsd, 0) - cheap.unreportedUsd;
     expect(cheapRecordedBefore / cheap.usd).toBeLessThan(0.97);
 
+    // The table says what the total is made of, what is estimated, and the basis of the comparison.
+    const table = cascadeReport('table');
+    expect(table).toContain(`Total billed $${run.cost.totalUsd.toFixed(4)} = answered $${run.cost.answeredUsd.toFixed(4)}`);
+    expect(table).toMatch(new RegExp(`estimated: ${run.cost.estimatedLines} lines, \\d+ prompt tokens; failed lines`));
+    expect(table).toContain('always-strong basis: billed');
+    process.stdout.write(`${table.slice(table.indexOf('Pass-1 failures'), table.indexOf('Reconcile:'))}\n`);
     expect(run.alwaysStrongBasis).toMatch(/^billed/);
     expect(run.alwaysStrongCostUsd).toBeGreaterThan(run.cost.totalUsd);
     process.stdout.write(
