@@ -25,7 +25,10 @@ export function estimatePromptTokens(
   return new Map(items.map((item) => [item.metadata.requestId, estimateInputTokens(requestBodyChars(buildLine(item, row).body))]));
 }
 
-/** Estimates from the stored PRs; only failed lines without usage are rebuilt (a few per cent of a batch). */
+/** PRs read at a time: a batch that failed whole must not load every PR text of 50,000 lines at once. */
+const CHUNK = 500;
+
+/** Estimates from the stored PRs; only failed lines without usage are rebuilt (usually a few per cent of a batch). */
 export class StoredRequestPromptEstimator implements PromptTokenEstimator {
   constructor(
     private readonly dataSource: DataSource,
@@ -34,6 +37,11 @@ export class StoredRequestPromptEstimator implements PromptTokenEstimator {
   ) {}
 
   async promptTokens(batch: BatchToCollect, requestIds: readonly string[]): Promise<Map<string, number>> {
-    return estimatePromptTokens(await this.tracking.inputsOf(this.dataSource.manager, batch.batchId, requestIds), batch, this.buildLine);
+    const estimates = new Map<string, number>();
+    for (let at = 0; at < requestIds.length; at += CHUNK) {
+      const items = await this.tracking.inputsOf(this.dataSource.manager, batch.batchId, requestIds.slice(at, at + CHUNK));
+      for (const [requestId, tokens] of estimatePromptTokens(items, batch, this.buildLine)) estimates.set(requestId, tokens);
+    }
+    return estimates;
   }
 }
