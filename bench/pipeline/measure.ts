@@ -91,18 +91,25 @@ export interface CostFigures {
   answeredByCheap: number;
   answeredByStrong: number;
   failedCheapAttempts: Array<{ code: string; count: number }>;
-  /** What the run paid: every batch's cost as the poller priced it (failed lines that carried usage included). */
+  /** What the provider bills for the run: every finished batch's cost (answered + failed attempts + estimated). */
   cascadeUsd: number;
+  answeredUsd: number;
+  /** Failed lines that reported usage. */
+  failedAttemptsUsd: number;
+  /** Billed failed lines without usage: prompt tokens estimated from the request sent, completion not counted. */
+  estimatedUsd: number;
+  estimatedLines: number;
   /** Cheap cost for the requests the cheap model answers, strong cost for the rest, no wasted attempt. */
   oracleUsd: number;
-  /** Every answered request once on the strong model (see `strongCompletionMethod`). */
+  /**
+   * Every request once on the strong model, billed: the prompt tokens of every first-pass line (known or
+   * estimated; the first pass sends each request once) plus the strong model's mean completion per line.
+   */
   alwaysStrongUsd: number;
-  /** The run report's figure: the same tokens priced at the strong model. */
+  /** The run report's figure: the first-pass lines' billed tokens, reasoning included, at the strong price. */
   alwaysStrongSameTokensUsd: number;
   strongCompletionMean: number;
   strongCompletionSamples: number;
-  /** If every failed cheap attempt had been billed its prompt plus an average cheap answer. */
-  billedFailuresUsd: number;
 }
 
 /**
@@ -110,12 +117,22 @@ export interface CostFigures {
  * `results` and the costs recorded in `batches`, priced with the project's price table.
  */
 export async function costFigures(dataSource: DataSource, cheapModel: string, strongModel: string): Promise<CostFigures> {
-  const cheap = priceOf(DEFAULT_PRICE_TABLE, cheapModel);
   const strong = priceOf(DEFAULT_PRICE_TABLE, strongModel);
   const [counts] = await dataSource.query(
     `SELECT (SELECT count(*) FROM requests)::int AS ingested,
             (SELECT count(*) FROM requests WHERE status <> 'excluded')::int AS processable,
-            (SELECT COALESCE(sum(cost_usd), 0) FROM batches)::float8 AS "cascadeUsd"`,
+            (SELECT COALESCE(sum(cost_usd), 0) FROM batches WHERE state = 'finished')::float8 AS "cascadeUsd"`,
+  );
+  const [billed] = await dataSource.query(
+    `SELECT COALESCE(sum(answered_cost_usd), 0)::float8 AS answered, COALESCE(sum(failed_cost_usd), 0)::float8 AS failed,
+            COALESCE(sum(estimated_cost_usd), 0)::float8 AS estimated, COALESCE(sum(estimated_lines), 0)::int AS "estimatedLines"
+       FROM batches WHERE state = 'finished'`,
+  );
+  const [firstPass] = await dataSource.query(
+    `SELECT COALESCE(sum(answered_lines + failed_lines + estimated_lines), 0)::float8 AS lines,
+            COALESCE(sum(answered_prompt_tokens + failed_prompt_tokens + estimated_prompt_tokens), 0)::float8 AS prompt,
+            COALESCE(sum(answered_completion_tokens + failed_completion_tokens), 0)::float8 AS completion
+       FROM batches WHERE state = 'finished' AND pass = 1`,
   );
   const byModel: Array<{ model: string; results: number; prompt: number; completion: number; usd: number }> = (
     await dataSource.query(
@@ -128,27 +145,15 @@ export async function costFigures(dataSource: DataSource, cheapModel: string, st
     `SELECT code, count(*)::int AS count FROM attempts WHERE outcome = 'failed' AND model = $1 GROUP BY code ORDER BY count DESC`,
     [cheapModel],
   );
-  // Prompt tokens of the requests whose cheap attempt failed (the prompt is the same on every model).
-  const [failedPrompt] = await dataSource.query(
-    `SELECT COALESCE(sum(r.prompt_tokens), 0)::float8 AS prompt, count(*)::int AS attempts
-       FROM attempts a JOIN results r ON r.request_id = a.request_id AND r.prompt_version = a.prompt_version
-      WHERE a.outcome = 'failed' AND a.model = $1 AND r.status = 'succeeded'`,
-    [cheapModel],
-  );
   const onCheap = byModel.find((m) => m.model === cheapModel);
   const onStrong = byModel.find((m) => m.model === strongModel);
   const succeeded = byModel.reduce((sum, m) => sum + m.results, 0);
-  const promptTotal = byModel.reduce((sum, m) => sum + m.prompt, 0);
-  const completionTotal = byModel.reduce((sum, m) => sum + m.completion, 0);
   // The oracle pays, for each answered request, exactly its final successful attempt: what `results` records.
   const oracleUsd = byModel.reduce((sum, m) => sum + m.usd, 0);
   // The strong model does not reason before answering: its completions are shorter than the cheap model's.
   const strongCompletionMean = onStrong && onStrong.results > 0 ? onStrong.completion / onStrong.results : onCheap ? onCheap.completion / onCheap.results : 0;
-  const alwaysStrongUsd = (promptTotal * strong.inputPerMillion + succeeded * strongCompletionMean * strong.outputPerMillion) / 1e6;
-  const alwaysStrongSameTokensUsd = (promptTotal * strong.inputPerMillion + completionTotal * strong.outputPerMillion) / 1e6;
-  const cheapCompletionMean = onCheap && onCheap.results > 0 ? onCheap.completion / onCheap.results : 0;
-  const billedFailuresUsd =
-    (Number(failedPrompt.prompt) * cheap.inputPerMillion + Number(failedPrompt.attempts) * cheapCompletionMean * cheap.outputPerMillion) / 1e6;
+  const alwaysStrongUsd = (Number(firstPass.prompt) * strong.inputPerMillion + Number(firstPass.lines) * strongCompletionMean * strong.outputPerMillion) / 1e6;
+  const alwaysStrongSameTokensUsd = (Number(firstPass.prompt) * strong.inputPerMillion + Number(firstPass.completion) * strong.outputPerMillion) / 1e6;
   return {
     ingested: counts.ingested,
     processable: counts.processable,
@@ -157,11 +162,14 @@ export async function costFigures(dataSource: DataSource, cheapModel: string, st
     answeredByStrong: onStrong?.results ?? 0,
     failedCheapAttempts,
     cascadeUsd: Number(counts.cascadeUsd),
+    answeredUsd: Number(billed.answered),
+    failedAttemptsUsd: Number(billed.failed),
+    estimatedUsd: Number(billed.estimated),
+    estimatedLines: Number(billed.estimatedLines),
     oracleUsd,
     alwaysStrongUsd,
     alwaysStrongSameTokensUsd,
     strongCompletionMean,
     strongCompletionSamples: onStrong?.results ?? 0,
-    billedFailuresUsd,
   };
 }

@@ -127,15 +127,25 @@ describe('dashboard in a real browser', () => {
     const recovered = await one<{ n: number }>(`SELECT count(*)::int AS n FROM results WHERE status = 'succeeded' AND pass >= 2`);
     expect(Number(await text('recovered'))).toBe(recovered.n);
 
-    const cost = await one<{ usd: number; prompt: number; completion: number }>(
-      `SELECT coalesce(sum(cost_usd), 0)::float8 AS usd, coalesce(sum(prompt_tokens), 0)::float8 AS prompt,
-              coalesce(sum(completion_tokens), 0)::float8 AS completion
-       FROM results WHERE status = 'succeeded' AND attempt > 0`,
+    // The billed basis: every finished batch's bill, and always-strong as the first pass's billed tokens at the strong price.
+    const cost = await one<{ usd: number; answered: number; failed: number; estimated: number }>(
+      `SELECT coalesce(sum(cost_usd), 0)::float8 AS usd, coalesce(sum(answered_cost_usd), 0)::float8 AS answered,
+              coalesce(sum(failed_cost_usd), 0)::float8 AS failed, coalesce(sum(estimated_cost_usd), 0)::float8 AS estimated
+       FROM batches WHERE state = 'finished'`,
+    );
+    const firstPass = await one<{ prompt: number; completion: number }>(
+      `SELECT coalesce(sum(answered_prompt_tokens + failed_prompt_tokens + estimated_prompt_tokens), 0)::float8 AS prompt,
+              coalesce(sum(answered_completion_tokens + failed_completion_tokens), 0)::float8 AS completion
+       FROM batches WHERE state = 'finished' AND pass = 1`,
     );
     // The strong model's batch price (llama-3.3-70b-versatile: $0.295 in / $0.395 out per 1M tokens).
-    const alwaysStrong = (cost.prompt * 0.295 + cost.completion * 0.395) / 1e6;
+    const alwaysStrong = (firstPass.prompt * 0.295 + firstPass.completion * 0.395) / 1e6;
     expect(cost.usd).toBeGreaterThan(0);
+    expect(cost.answered + cost.failed + cost.estimated).toBeCloseTo(cost.usd, 6);
     expect(await text('cost')).toBe(`$${cost.usd.toFixed(4)}`);
+    expect(await text('cost-answered')).toBe(`$${cost.answered.toFixed(4)}`);
+    expect(await text('cost-failed-attempts')).toBe(`$${cost.failed.toFixed(4)}`);
+    expect(await text('cost-estimated')).toBe(`$${cost.estimated.toFixed(4)}`);
     expect(await text('always-strong-cost')).toBe(`$${alwaysStrong.toFixed(4)}`);
     expect(await text('cost-ratio')).toBe(`${((cost.usd / alwaysStrong) * 100).toFixed(1)} %`);
 

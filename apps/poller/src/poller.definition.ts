@@ -1,8 +1,9 @@
 import { Topic } from '#contracts';
-import { groqClientFrom, QuotaLifecycle, quotaGuardProvider, submissionEnv } from '#batching';
+import { groqClientFrom, prAnalysisLineBuilder, QuotaLifecycle, quotaGuardProvider, submissionEnv } from '#batching';
 import { priceTableFrom } from '#groq-batch';
 import { consumerGroupOf, OpsTokenGuard, type ServiceDefinition, topicName } from '#platform';
 import { Module } from '@nestjs/common';
+import { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { BatchesController } from './ops/batches.controller.js';
 import { DashboardController } from './ops/dashboard.controller.js';
@@ -12,6 +13,7 @@ import { RequestsController } from './ops/requests.controller.js';
 import { BATCH_OUTCOME_READER } from './polling/batch-outcome.port.js';
 import { GroqOutcomeReader } from './polling/groq-outcome.reader.js';
 import { POLLER_SETTINGS, PollerService } from './polling/poller.service.js';
+import { StoredRequestPromptEstimator } from './polling/prompt-token.estimator.js';
 import { BatchSubmittedController } from './tracking/batch-submitted.controller.js';
 import { BatchTrackingRepository } from './tracking/batch-tracking.repository.js';
 
@@ -51,7 +53,14 @@ export const pollerDefinition: ServiceDefinition<typeof pollerEnv> = {
       BatchTrackingRepository,
       {
         provide: BATCH_OUTCOME_READER,
-        useFactory: () => new GroqOutcomeReader(groqClientFrom(config.env), priceTableFrom(config.env.MODEL_PRICES_JSON)),
+        inject: [DataSource, BatchTrackingRepository],
+        useFactory: (dataSource: DataSource, tracking: BatchTrackingRepository) =>
+          new GroqOutcomeReader(
+            groqClientFrom(config.env),
+            priceTableFrom(config.env.MODEL_PRICES_JSON),
+            // The same line builder the assemblers submit with, so the estimate reads the body that was sent.
+            new StoredRequestPromptEstimator(dataSource, tracking, prAnalysisLineBuilder()),
+          ),
       },
       {
         provide: POLLER_SETTINGS,

@@ -6,7 +6,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { batchKeyOf } from './batch-key.js';
 import { BatchRepository, type BatchRow, metadataOf, type PendingGroup } from './batch.repository.js';
 import type { BatchInputLine, BatchProviderPort } from './provider-port.js';
-import type { Admission, LineEstimate } from './quota/quota-gate.js';
+import { type Admission, type LineEstimate, requestBodyChars } from './quota/quota-gate.js';
 
 export interface AssemblerSettings {
   /** Which passes this service submits: the batch-submitter takes pass 1, the retry-service the rest. */
@@ -159,7 +159,7 @@ export class BatchAssembler {
       };
       if (this.quota) {
         const estimates = chosen.map((c) =>
-          this.quota!.estimate(group.model, JSON.stringify(this.buildLine({ metadata: metadataOf(c), pr: c.pr }, draft).body).length, group.max_tokens),
+          this.quota!.estimate(group.model, requestBodyChars(this.buildLine({ metadata: metadataOf(c), pr: c.pr }, draft).body), group.max_tokens),
         );
         const admission = await this.quota.admit(group.model, estimates);
         if (admission.admitted === 0) {

@@ -1,4 +1,5 @@
-import { costOfBatch, costOfUsage, DEFAULT_PRICE_TABLE, priceTableFrom, UnknownModelPriceError } from './cost.js';
+import { billedCostOf, billingOfFailure, costOfBatch, costOfUsage, DEFAULT_PRICE_TABLE, priceTableFrom, UnknownModelPriceError } from './cost.js';
+import type { FailedOutcome } from './outcome.js';
 
 describe('cost', () => {
   it('costs a batch from known usage: a hand-computed figure', () => {
@@ -37,5 +38,41 @@ describe('cost', () => {
     expect(() => priceTableFrom('{oops')).toThrow(/MODEL_PRICES_JSON is not JSON/);
     expect(() => priceTableFrom('{"models": {"m": {"inputPerMillion": -1, "outputPerMillion": 1}}}')).toThrow(/price of m needs non-negative/);
     expect(() => priceTableFrom('{"asOf": "Dec 2025", "models": {}}')).toThrow(/asOf must be a date/);
+  });
+});
+
+describe('billed cost of a batch', () => {
+  const failure = (cause: FailedOutcome['cause'], code: string, usage: FailedOutcome['usage'] = null) => ({ cause, code, usage });
+
+  it('bills a failed line by its usage, by an estimate when it ran without reporting any, or not at all when nothing was generated', () => {
+    expect(billingOfFailure(failure('invalid_output', 'schema_invalid', { promptTokens: 900, completionTokens: 300 }))).toBe('usage');
+    expect(billingOfFailure(failure('provider_error', 'json_validate_failed', { promptTokens: 900, completionTokens: 300 }))).toBe('usage');
+    expect(billingOfFailure(failure('provider_error', 'json_validate_failed'))).toBe('estimate');
+    expect(billingOfFailure(failure('provider_error', 'output_too_long'))).toBe('estimate');
+    expect(billingOfFailure(failure('missing', 'missing'))).toBe('estimate');
+    expect(billingOfFailure(failure('malformed', 'malformed_line'))).toBe('estimate');
+    for (const code of ['batch_expired', 'batch_cancelled', 'batch_failed']) expect(billingOfFailure(failure('unfinished', code))).toBe('none');
+    // Written to the error file by a provider that lists unfinished lines there: still never ran.
+    expect(billingOfFailure(failure('provider_error', 'batch_expired'))).toBe('none');
+    for (const code of ['context_length_exceeded', 'internal_server_error', 'invalid_json_schema']) expect(billingOfFailure(failure('provider_error', code))).toBe('none');
+  });
+
+  it('splits a batch into answered, failed attempts and estimated: hand-computed on gpt-oss-20b', () => {
+    const cost = billedCostOf(DEFAULT_PRICE_TABLE, 'openai/gpt-oss-20b', {
+      // 100 answers of 800 in / 250 out: 80,000 × $0.0375/M + 25,000 × $0.15/M = $0.003 + $0.00375.
+      answered: Array(100).fill({ promptTokens: 800, completionTokens: 250 }),
+      // 2 schema-invalid answers that reported usage: 2,000 × 0.0375/M + 1,000 × 0.15/M = $0.000075 + $0.00015.
+      failedWithUsage: Array(2).fill({ promptTokens: 1_000, completionTokens: 500 }),
+      // 4 json_validate_failed lines, prompt only: 4 × 1,200 × 0.0375/M = $0.00018.
+      estimatedPromptTokens: [1_200, 1_200, 1_200, 1_200],
+    });
+    expect(cost.answered).toEqual({ lines: 100, promptTokens: 80_000, completionTokens: 25_000, usd: expect.closeTo(0.00675, 12) });
+    expect(cost.failedAttempts).toEqual({ lines: 2, promptTokens: 2_000, completionTokens: 1_000, usd: expect.closeTo(0.000225, 12) });
+    expect(cost.estimated).toEqual({ lines: 4, promptTokens: 4_800, completionTokens: 0, usd: expect.closeTo(0.00018, 12) });
+    expect(cost.totalUsd).toBeCloseTo(0.00675 + 0.000225 + 0.00018, 12);
+  });
+
+  it('refuses a model without a price rather than billing it at zero', () => {
+    expect(() => billedCostOf(DEFAULT_PRICE_TABLE, 'unknown/model', { answered: [], failedWithUsage: [], estimatedPromptTokens: [] })).toThrow(UnknownModelPriceError);
   });
 });

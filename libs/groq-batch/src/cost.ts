@@ -1,4 +1,4 @@
-import type { Usage } from './outcome.js';
+import { type FailedOutcome, OUR_CODES, type Usage } from './outcome.js';
 
 export interface ModelPrice {
   /** USD per 1M input tokens, batch price. */
@@ -126,4 +126,72 @@ export function costOfBatch(model: string, usages: Iterable<Usage | null | undef
     usd: (promptTokens * price.inputPerMillion + completionTokens * price.outputPerMillion) / 1_000_000,
     pricedAsOf: price.asOf ?? table.asOf,
   };
+}
+
+/**
+ * Provider codes of lines that generated tokens before failing. The provider bills them, yet its error
+ * line carries no usage: their prompt tokens are estimated from what we sent.
+ */
+export const BILLED_FAILURE_CODES: ReadonlySet<string> = new Set(['json_validate_failed', OUR_CODES.outputTooLong]);
+
+/**
+ * How a failed line is billed: by the usage it reports; by an estimate of its prompt tokens (it ran, but
+ * says nothing of its tokens: a generation failure, a line dropped from both files or cut short); or not
+ * at all (never ran: unfinished lines of an expired, cancelled or failed batch; or refused before any
+ * generation: invalid input, context too long, transient 5xx).
+ */
+export function billingOfFailure(failure: Pick<FailedOutcome, 'cause' | 'code' | 'usage'>): 'usage' | 'estimate' | 'none' {
+  if (failure.usage) return 'usage';
+  switch (failure.cause) {
+    case 'missing':
+    case 'malformed':
+      return 'estimate';
+    case 'provider_error':
+      return BILLED_FAILURE_CODES.has(failure.code) ? 'estimate' : 'none';
+    default:
+      return 'none';
+  }
+}
+
+export interface BilledPart {
+  lines: number;
+  promptTokens: number;
+  completionTokens: number;
+  usd: number;
+}
+
+/**
+ * What the provider bills for one batch, in three parts: the answered lines and the failed lines that
+ * reported usage (both known), and the billed failed lines without usage, estimated from their prompt
+ * alone (their completion tokens are unknowable, so the estimate is a floor).
+ */
+export interface BilledCost {
+  answered: BilledPart;
+  failedAttempts: BilledPart;
+  estimated: BilledPart;
+  totalUsd: number;
+}
+
+function billedPart(price: ModelPrice, usages: Iterable<Usage>): BilledPart {
+  const part = { lines: 0, promptTokens: 0, completionTokens: 0, usd: 0 };
+  for (const usage of usages) {
+    part.lines++;
+    part.promptTokens += usage.promptTokens;
+    part.completionTokens += usage.completionTokens;
+  }
+  part.usd = (part.promptTokens * price.inputPerMillion + part.completionTokens * price.outputPerMillion) / 1_000_000;
+  return part;
+}
+
+/** The billed cost of one batch on `model`: tokens summed per part, then priced once. */
+export function billedCostOf(
+  table: PriceTable,
+  model: string,
+  lines: { answered: Iterable<Usage>; failedWithUsage: Iterable<Usage>; estimatedPromptTokens: Iterable<number> },
+): BilledCost {
+  const price = priceOf(table, model);
+  const answered = billedPart(price, lines.answered);
+  const failedAttempts = billedPart(price, lines.failedWithUsage);
+  const estimated = billedPart(price, [...lines.estimatedPromptTokens].map((promptTokens) => ({ promptTokens, completionTokens: 0 })));
+  return { answered, failedAttempts, estimated, totalUsd: answered.usd + failedAttempts.usd + estimated.usd };
 }

@@ -20,6 +20,40 @@ export interface TeamCoverage {
   aiAssistedRate: number;
 }
 
+/** One model and pass of the billed cost: what the provider bills for its finished batches. */
+export interface BilledCostRow {
+  model: string;
+  pass: number;
+  batches: number;
+  answeredLines: number;
+  failedLines: number;
+  estimatedLines: number;
+  answeredUsd: number;
+  failedAttemptsUsd: number;
+  estimatedUsd: number;
+  totalUsd: number;
+}
+
+/**
+ * The run's cost on the provider's basis: every finished batch's bill, split into answered lines, failed
+ * attempts that reported usage, and billed failed lines without usage (prompt tokens estimated from the
+ * request sent; their completion tokens are unknowable, so that part is a floor).
+ */
+export interface BilledCostReport {
+  basis: 'billed';
+  totalUsd: number;
+  answeredUsd: number;
+  failedAttemptsUsd: number;
+  estimatedUsd: number;
+  estimatedLines: number;
+  estimatedPromptTokens: number;
+  /** Batches still at the provider are not billed yet and not counted. */
+  batchesNotFinished: number;
+  byModel: BilledCostRow[];
+  /** What is estimated, and how, in words (printed with the figures). */
+  estimatedNote: string;
+}
+
 export interface RunReport {
   promptVersion: string | null;
   teams: TeamCoverage[];
@@ -27,10 +61,15 @@ export interface RunReport {
   passOneFailures: Array<{ code: string; count: number }>;
   recoveredByLaterPasses: number;
   permanentFailures: Array<{ code: string; count: number; example: string }>;
+  /** The answers kept in `results` per model and pass, with the cost of the attempt that answered. */
   byModel: Array<{ model: string; pass: number; results: number; promptTokens: number; completionTokens: number; costUsd: number }>;
+  /** The total the provider bills (`cost.totalUsd`). */
   costUsd: number;
+  cost: BilledCostReport;
   strongModel: string;
+  /** What the provider would bill on the same basis had every request gone once to the strong model. */
   alwaysStrongCostUsd: number;
+  alwaysStrongBasis: string;
   reconcile: ReconcileReport;
 }
 
@@ -95,13 +134,7 @@ export async function runReport(
     completionTokens: Number(row.completionTokens),
     costUsd: Number(row.costUsd),
   }));
-  const costUsd = byModel.reduce((sum, m) => sum + m.costUsd, 0);
-  // What the same answers would have cost had every request gone to the strong model once.
-  const alwaysStrongCostUsd = byModel.reduce(
-    (sum, m) =>
-      sum + (m.promptTokens * options.strongPrice.inputPerMillion + m.completionTokens * options.strongPrice.outputPerMillion) / 1e6,
-    0,
-  );
+  const { cost, alwaysStrongCostUsd } = await billedCost(manager, pv, options.strongPrice);
   return {
     promptVersion: pv,
     teams: teams.map((t) => ({
@@ -114,10 +147,76 @@ export async function runReport(
     recoveredByLaterPasses: recovered,
     permanentFailures,
     byModel,
-    costUsd,
+    costUsd: cost.totalUsd,
+    cost,
     strongModel: options.strongModel,
     alwaysStrongCostUsd,
+    alwaysStrongBasis: ALWAYS_STRONG_BASIS,
     reconcile: await reconcile(manager, { defaultStageDeadlineMs: options.defaultStageDeadlineMs, strandedAfterMs: options.strandedAfterMs, listLimit: 100 }),
+  };
+}
+
+const ESTIMATED_NOTE =
+  'failed lines the provider bills without reporting usage (json_validate_failed, output too long, lines dropped or cut short): ' +
+  'prompt tokens estimated from the request sent (about 4 characters per token), completion tokens unknowable and not counted';
+
+export const ALWAYS_STRONG_BASIS =
+  'billed, as the total: every first-pass line (each request sent once), with its billed tokens (known, or its estimated prompt), at the strong model\'s batch price';
+
+/**
+ * The billed cost over finished batches, and always-strong on the same basis: the first pass sends each
+ * request once, so its lines' billed tokens (answers, failed attempts' usage, estimated prompts) priced at
+ * the strong model are what sending every request once to the strong model would be billed.
+ */
+async function billedCost(manager: EntityManager, pv: string | null, strongPrice: ModelPrice): Promise<{ cost: BilledCostReport; alwaysStrongCostUsd: number }> {
+  const rows: Array<Record<string, unknown>> = await manager.query(
+    `SELECT model, pass, count(*)::int AS batches,
+            sum(answered_lines)::int AS "answeredLines", sum(failed_lines)::int AS "failedLines", sum(estimated_lines)::int AS "estimatedLines",
+            sum(answered_cost_usd)::float8 AS "answeredUsd", sum(failed_cost_usd)::float8 AS "failedAttemptsUsd",
+            sum(estimated_cost_usd)::float8 AS "estimatedUsd", sum(cost_usd)::float8 AS "totalUsd",
+            sum(estimated_prompt_tokens)::float8 AS "estimatedPromptTokens",
+            sum(answered_prompt_tokens + failed_prompt_tokens + estimated_prompt_tokens)::float8 AS "promptTokens",
+            sum(answered_completion_tokens + failed_completion_tokens)::float8 AS "completionTokens"
+     FROM batches WHERE state = 'finished' AND ($1::text IS NULL OR prompt_version = $1)
+     GROUP BY model, pass ORDER BY pass, model`,
+    [pv],
+  );
+  const [{ unfinished }] = await manager.query(
+    `SELECT count(*)::int AS unfinished FROM batches WHERE state IN ('creating', 'submitted') AND ($1::text IS NULL OR prompt_version = $1)`,
+    [pv],
+  );
+  const byModel: BilledCostRow[] = rows.map((row) => ({
+    model: String(row.model),
+    pass: Number(row.pass),
+    batches: Number(row.batches),
+    answeredLines: Number(row.answeredLines),
+    failedLines: Number(row.failedLines),
+    estimatedLines: Number(row.estimatedLines),
+    answeredUsd: Number(row.answeredUsd),
+    failedAttemptsUsd: Number(row.failedAttemptsUsd),
+    estimatedUsd: Number(row.estimatedUsd),
+    totalUsd: Number(row.totalUsd),
+  }));
+  const sum = (pick: (row: Record<string, unknown>) => unknown) => rows.reduce((total, row) => total + Number(pick(row)), 0);
+  const firstPass = rows.filter((row) => Number(row.pass) === 1);
+  const alwaysStrongCostUsd = firstPass.reduce(
+    (total, row) => total + (Number(row.promptTokens) * strongPrice.inputPerMillion + Number(row.completionTokens) * strongPrice.outputPerMillion) / 1e6,
+    0,
+  );
+  return {
+    cost: {
+      basis: 'billed',
+      totalUsd: sum((row) => row.totalUsd),
+      answeredUsd: sum((row) => row.answeredUsd),
+      failedAttemptsUsd: sum((row) => row.failedAttemptsUsd),
+      estimatedUsd: sum((row) => row.estimatedUsd),
+      estimatedLines: sum((row) => row.estimatedLines),
+      estimatedPromptTokens: sum((row) => row.estimatedPromptTokens),
+      batchesNotFinished: Number(unfinished),
+      byModel,
+      estimatedNote: ESTIMATED_NOTE,
+    },
+    alwaysStrongCostUsd,
   };
 }
 
@@ -149,14 +248,27 @@ export function formatRunReport(report: RunReport): string {
   out.push('Permanent failures');
   if (report.permanentFailures.length === 0) out.push('  none');
   for (const f of report.permanentFailures) out.push(`  ${String(f.code).padEnd(28)} ${f.count}  e.g. ${f.example}`);
-  out.push('Cost by model and pass');
+  out.push('Answers by model and pass (the attempt that answered)');
   for (const m of report.byModel) {
     out.push(`  pass ${m.pass}  ${m.model.padEnd(28)} ${String(m.results).padStart(6)} results  ${m.promptTokens} in / ${m.completionTokens} out tokens  ${usd(m.costUsd)}`);
   }
+  const cost = report.cost;
+  out.push('Billed cost by model and pass (what the provider bills: answered + failed attempts + estimated)');
+  for (const m of cost.byModel) {
+    out.push(
+      `  pass ${m.pass}  ${m.model.padEnd(28)} ${String(m.batches).padStart(4)} batches  answered ${m.answeredLines} ${usd(m.answeredUsd)}  failed attempts ${m.failedLines} ${usd(m.failedAttemptsUsd)}  estimated ${m.estimatedLines} ${usd(m.estimatedUsd)}  total ${usd(m.totalUsd)}`,
+    );
+  }
+  out.push(
+    `Total billed ${usd(cost.totalUsd)} = answered ${usd(cost.answeredUsd)} + failed attempts ${usd(cost.failedAttemptsUsd)} + estimated ${usd(cost.estimatedUsd)}` +
+      (cost.batchesNotFinished > 0 ? ` (${cost.batchesNotFinished} batch(es) not finished yet, not counted)` : ''),
+  );
+  out.push(`  estimated: ${cost.estimatedLines} lines, ${cost.estimatedPromptTokens} prompt tokens; ${cost.estimatedNote}`);
   const ratio = report.alwaysStrongCostUsd > 0 ? report.costUsd / report.alwaysStrongCostUsd : 0;
   out.push(
-    `Total cost ${usd(report.costUsd)} vs always ${report.strongModel} ${usd(report.alwaysStrongCostUsd)} (${pct(ratio)} of it)`,
+    `Total billed ${usd(report.costUsd)} vs always ${report.strongModel} ${usd(report.alwaysStrongCostUsd)} (${pct(ratio)} of it)`,
   );
+  out.push(`  always-strong basis: ${report.alwaysStrongBasis}`);
   const r = report.reconcile;
   out.push(
     `Reconcile: ${ledgerEquation(r)}; lost: ${r.lost.length}; stranded: ${r.stranded}; stuck: ${r.stuck}`,

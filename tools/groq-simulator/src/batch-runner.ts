@@ -212,7 +212,12 @@ async function processLines(job: BatchJob, inputPath: string, ctx: RunnerContext
       stats.lineProcessed(model);
 
       // Faults that break the files' promises: a line in neither file, or a line that is not JSON.
-      if (faults.missingRate > 0 && seededUnit(options.seed, 'missing', customId, model, digest, attempt) < faults.missingRate) {
+      const dropped = faults.missingRate > 0 && seededUnit(options.seed, 'missing', customId, model, digest, attempt) < faults.missingRate;
+      const malformedRoll = !dropped && faults.malformedRate > 0 ? seededUnit(options.seed, 'malformed', customId, model, digest, attempt) : 1;
+      const malformed = malformedRoll < faults.malformedRate;
+      // Billed as the provider bills: what the line read and generated, whether or not it failed or reached a file.
+      if (answer.billed) stats.billed(batch.id, model, answer.billed, options.prices[model], answer.statusCode !== 200 || dropped || malformed);
+      if (dropped) {
         stats.outcome(batch.id, customId, 'missing');
       } else {
         const record =
@@ -220,8 +225,7 @@ async function processLines(job: BatchJob, inputPath: string, ctx: RunnerContext
             ? { id: ulidId('batch_req_out'), custom_id: customId, response: { status_code: 200, request_id: answer.requestId, body: answer.body }, error: null }
             : { id: ulidId('batch_req_out'), custom_id: customId, response: { status_code: answer.statusCode, body: answer.body } };
         let serialised = JSON.stringify(record);
-        const malformedRoll = faults.malformedRate > 0 ? seededUnit(options.seed, 'malformed', customId, model, digest, attempt) : 1;
-        if (malformedRoll < faults.malformedRate) {
+        if (malformed) {
           serialised = serialised.slice(0, Math.floor(serialised.length * (0.4 + (malformedRoll / faults.malformedRate) * 0.5)));
           stats.outcome(batch.id, customId, 'malformed');
         } else {

@@ -37,9 +37,18 @@ export interface ApiErrorBody {
  * What one request line yields. `outcome` is the simulator's own label, kept in the stats: `ok`, the
  * error code, or `schema_violation` / `finish_reason_length` for 200 lines whose content is unusable.
  */
-export type LineAnswer =
+export type LineAnswer = (
   | { statusCode: 200; requestId: string; body: ChatCompletion; outcome: string; deviations?: Deviation[] }
-  | { statusCode: number; requestId: string; body: ApiErrorBody; outcome: string };
+  | { statusCode: number; requestId: string; body: ApiErrorBody; outcome: string }
+) & {
+  /** What the provider bills for the line: the tokens it read and generated, even when it failed; null if nothing was generated. */
+  billed: BilledTokens | null;
+};
+
+export interface BilledTokens {
+  promptTokens: number;
+  completionTokens: number;
+}
 
 export interface AnswerContext {
   seed: number;
@@ -96,7 +105,12 @@ function strictProblemsCached(schema: unknown): string[] {
 }
 
 function apiError(statusCode: number, requestId: string, error: ApiErrorBody['error'], outcome = error.code ?? error.type): LineAnswer {
-  return { statusCode, requestId, body: { error }, outcome };
+  return { statusCode, requestId, body: { error }, outcome, billed: null };
+}
+
+/** A line that failed after generating: billed for what it read and generated, though its error line reports no usage. */
+function billedError(error: LineAnswer, billed: BilledTokens): LineAnswer {
+  return { ...error, billed };
 }
 
 /** A plausible broken generation: empty (as in the real error file), cut short, wrapped in prose, or off-schema. */
@@ -234,12 +248,12 @@ export function answerChatRequest(customId: string, body: Record<string, unknown
 
   const failing = failRoll < profile.failureRate;
   if (failing && kindRoll < profile.jsonValidateShare && jsonMode) {
-    return apiError(400, requestId, {
+    return billedError(apiError(400, requestId, {
       message: JSON_VALIDATE_FAILED_MESSAGE,
       type: 'invalid_request_error',
       code: 'json_validate_failed',
       failed_generation: failedGeneration(content, cutRoll),
-    });
+    }), { promptTokens, completionTokens: contentTokens + reasoningTokens });
   }
   // Whether a line runs out of room depends only on the requested max_tokens against what it generates,
   // so the same line retried with a larger max_tokens succeeds.
@@ -251,13 +265,13 @@ export function answerChatRequest(customId: string, body: Record<string, unknown
   if (maxTokens !== null && generatedTokens > maxTokens) {
     const cut = content.slice(0, Math.min(content.length - 1, Math.floor((content.length * maxTokens) / generatedTokens)));
     if (ctx.outputTooLongAs === 'error') {
-      return apiError(400, requestId, {
+      return billedError(apiError(400, requestId, {
         message: `The model reached max_tokens (${maxTokens}) before it finished the JSON output (finish_reason: length). Please increase max_tokens.`,
         type: 'invalid_request_error',
         code: 'max_tokens_exceeded',
         param: 'max_tokens',
         failed_generation: cut,
-      });
+      }), { promptTokens, completionTokens: maxTokens });
     }
     content = cut;
     finishReason = 'length';
@@ -289,6 +303,7 @@ export function answerChatRequest(customId: string, body: Record<string, unknown
     requestId,
     outcome,
     ...(deviations.length > 0 ? { deviations } : {}),
+    billed: { promptTokens, completionTokens },
     body: {
       id: `chatcmpl-${randomUUID()}`,
       object: 'chat.completion',

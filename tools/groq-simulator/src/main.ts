@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { type ModelProfile, type OutputTooLongForm, parseFaults, parseProfile, type SimulatorOptions } from './options.js';
+import { type ModelProfile, type OutputTooLongForm, parseFaults, parsePrices, parseProfile, type SimulatorOptions } from './options.js';
 import { startGroqSimulator } from './simulator.js';
 
 /**
@@ -16,6 +16,8 @@ const USAGE = `Groq Batch API simulator
   --output-too-long <form>    GROQ_SIMULATOR_OUTPUT_TOO_LONG      error | finish_reason_length, default error
   --faults <json>             GROQ_SIMULATOR_FAULTS               e.g. '{"shuffle":true,"missingRate":0.01}'
   --profiles <json>           GROQ_SIMULATOR_PROFILES             e.g. '{"openai/gpt-oss-20b":{"failureRate":0.1}}'
+  --prices <json>             GROQ_SIMULATOR_PRICES               batch prices of the billed account, merged over Cascade's
+                                                                  e.g. '{"openai/gpt-oss-20b":{"inputPerMillion":0.0375,"outputPerMillion":0.15}}'
 `;
 
 class UsageError extends Error {}
@@ -31,6 +33,7 @@ const flags = {
   'output-too-long': 'GROQ_SIMULATOR_OUTPUT_TOO_LONG',
   faults: 'GROQ_SIMULATOR_FAULTS',
   profiles: 'GROQ_SIMULATOR_PROFILES',
+  prices: 'GROQ_SIMULATOR_PRICES',
 } as const;
 type Flag = keyof typeof flags;
 
@@ -96,6 +99,8 @@ function readOptions(argv: string[]): Partial<SimulatorOptions> {
       return Object.fromEntries(Object.entries(profiles).map(([model, profile]) => [model, parseProfile(profile)])) as Record<string, ModelProfile>;
     });
   }
+  const prices = json('prices');
+  if (prices !== undefined) options.prices = checked('prices', () => parsePrices(prices));
   return options;
 }
 

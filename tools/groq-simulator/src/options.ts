@@ -1,3 +1,6 @@
+import { DEFAULT_PRICE_TABLE } from '../../../libs/groq-batch/src/cost.js';
+import type { ModelPrice } from './stats.js';
+
 /** Per-model behaviour: how often lines fail, how, and the limits the model enforces. */
 export interface ModelProfile {
   /** Share of lines whose generation goes wrong (json_validate_failed or output too long). */
@@ -85,7 +88,16 @@ export interface SimulatorOptions {
   /** Unix time in ms; injectable so tests can move past `expires_at`. */
   clock: () => number;
   profiles: Record<string, ModelProfile>;
+  /** Batch prices per model (USD per 1M tokens) the billed account is priced at; default: Cascade's price table. */
+  prices: Record<string, ModelPrice>;
   faults: SimulatorFaults;
+}
+
+/** Cascade's default batch prices, so the simulator's bill and the pipeline's figures are priced alike. */
+export function defaultPrices(): Record<string, ModelPrice> {
+  return Object.fromEntries(
+    Object.entries(DEFAULT_PRICE_TABLE.models).map(([model, price]) => [model, { inputPerMillion: price.inputPerMillion, outputPerMillion: price.outputPerMillion }]),
+  );
 }
 
 export const CHEAP_MODEL_PROFILE: ModelProfile = {
@@ -155,6 +167,7 @@ export const DEFAULT_SIMULATOR_OPTIONS: Readonly<SimulatorOptions> = {
   maxValidationErrors: 1_000,
   clock: () => Date.now(),
   profiles: defaultProfiles(),
+  prices: defaultPrices(),
   faults: NO_FAULTS,
 };
 
@@ -168,6 +181,7 @@ export function resolveOptions(overrides: Partial<SimulatorOptions> = {}): Simul
     ...DEFAULT_SIMULATOR_OPTIONS,
     ...overrides,
     profiles,
+    prices: { ...defaultPrices(), ...overrides.prices },
     faults: { ...NO_FAULTS, ...overrides.faults },
   };
 }
@@ -233,4 +247,17 @@ export function parseFaults(input: unknown): Partial<SimulatorFaults> {
 /** Checks a partial model profile that comes from outside the process. */
 export function parseProfile(input: unknown): Partial<ModelProfile> {
   return parseFields<ModelProfile>('profile', PROFILE_FIELDS, input);
+}
+
+/** Checks batch prices that come from outside the process: `{"<model>": {"inputPerMillion": n, "outputPerMillion": n}}`. */
+export function parsePrices(input: unknown): Record<string, ModelPrice> {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new Error('prices must be a JSON object of model → price');
+  const out: Record<string, ModelPrice> = {};
+  for (const [model, price] of Object.entries(input)) {
+    const p = price as Partial<ModelPrice> | null;
+    const ok = (n: unknown) => typeof n === 'number' && Number.isFinite(n) && n >= 0;
+    if (!p || !ok(p.inputPerMillion) || !ok(p.outputPerMillion)) throw new Error(`price of ${model} needs non-negative numbers inputPerMillion and outputPerMillion`);
+    out[model] = { inputPerMillion: p.inputPerMillion!, outputPerMillion: p.outputPerMillion! };
+  }
+  return out;
 }

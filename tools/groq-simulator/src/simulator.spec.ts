@@ -413,7 +413,16 @@ describe('Groq Batch API simulator, through groq-sdk', () => {
       const stats = await (await fetch(`${sim.url}/_sim/stats`)).json();
       expect(stats).toMatchObject({ batchesCreated: sim.stats().batchesCreated, calls: expect.any(Object), outcomes: expect.any(Object) });
       expect((await post('/_sim/reset', {})).status).toBe(200);
-      expect(sim.stats()).toEqual({ calls: {}, batchesCreated: 0, filesUploaded: 0, linesProcessed: {}, outcomes: {}, outcomeTotals: {}, deviations: {} });
+      expect(sim.stats()).toEqual({
+        calls: {},
+        batchesCreated: 0,
+        filesUploaded: 0,
+        linesProcessed: {},
+        outcomes: {},
+        outcomeTotals: {},
+        deviations: {},
+        billed: { totalUsd: 0, byModel: {}, byBatch: {}, unpricedModels: [] },
+      });
     });
   });
 

@@ -27,8 +27,21 @@ const run: RunReport = {
   permanentFailures: [],
   byModel: [],
   costUsd: 0.0123,
+  cost: {
+    basis: 'billed',
+    totalUsd: 0.0123,
+    answeredUsd: 0.01,
+    failedAttemptsUsd: 0.002,
+    estimatedUsd: 0.0003,
+    estimatedLines: 4,
+    estimatedPromptTokens: 8_000,
+    batchesNotFinished: 0,
+    byModel: [],
+    estimatedNote: 'prompt tokens estimated',
+  },
   strongModel: 'strong-model',
   alwaysStrongCostUsd: 0.05,
+  alwaysStrongBasis: 'billed',
   reconcile: {
     checkedAt: '2025-03-01T00:00:00.000Z',
     ingested: 5,
@@ -71,7 +84,8 @@ describe('cascade report output', () => {
       { label: 'ingested PRs', value: '5' },
       // analysed 2 + 0 of processable 2 + 2
       { label: 'coverage (analysed / processable)', value: '2 / 4 = 50.0 %' },
-      { label: 'cost', value: '$0.0123 (always strong-model: $0.0500)' },
+      { label: 'cost billed (answered + failed attempts + estimated)', value: '$0.0123 = $0.0100 + $0.0020 + $0.0003 (4 lines estimated)' },
+      { label: 'always strong-model, same basis', value: '$0.0500' },
       { label: 'in flight / lost', value: '1 / 0' },
     ]);
     const html = renderReport('html', run, insights, new Date('2025-03-01T12:00:00Z'));

@@ -25,7 +25,11 @@ export function runSummary(run: RunReport): Array<{ label: string; value: string
       label: 'coverage (analysed / processable)',
       value: `${total.analysed} / ${total.processable} = ${pct(total.processable ? total.analysed / total.processable : 0)}`,
     },
-    { label: 'cost', value: `${usd(run.costUsd)} (always ${run.strongModel}: ${usd(run.alwaysStrongCostUsd)})` },
+    {
+      label: 'cost billed (answered + failed attempts + estimated)',
+      value: `${usd(run.cost.totalUsd)} = ${usd(run.cost.answeredUsd)} + ${usd(run.cost.failedAttemptsUsd)} + ${usd(run.cost.estimatedUsd)} (${run.cost.estimatedLines} lines estimated)`,
+    },
+    { label: `always ${run.strongModel}, same basis`, value: usd(run.alwaysStrongCostUsd) },
     { label: 'in flight / lost', value: `${run.reconcile.inFlight} / ${run.reconcile.lost.length}` },
   ];
 }

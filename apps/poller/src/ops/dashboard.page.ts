@@ -60,8 +60,11 @@ export const DASHBOARD_PAGE = `<!doctype html>
   <section>
     <h2>Cost so far</h2>
     <div class="cards">
-      <div class="card"><div class="value" data-testid="cost">–</div><div class="label">Cascade (all passes)</div></div>
-      <div class="card"><div class="value" data-testid="always-strong-cost">–</div><div class="label" id="strong-label">always the strong model</div></div>
+      <div class="card"><div class="value" data-testid="cost">–</div><div class="label">Cascade, billed (all passes)</div></div>
+      <div class="card"><div class="value" data-testid="cost-answered">–</div><div class="label">answered</div></div>
+      <div class="card"><div class="value" data-testid="cost-failed-attempts">–</div><div class="label">failed attempts</div></div>
+      <div class="card"><div class="value" data-testid="cost-estimated">–</div><div class="label" id="estimated-label">estimated (failed lines without usage: prompt only)</div></div>
+      <div class="card"><div class="value" data-testid="always-strong-cost">–</div><div class="label" id="strong-label">always the strong model, billed</div></div>
       <div class="card"><div class="value" data-testid="cost-ratio">–</div><div class="label">of always-strong</div></div>
     </div>
     <div style="margin-top:10px"><div class="bar" id="cost-bar"></div><div class="bar strong" id="strong-bar" style="margin-top:4px;width:100%"></div></div>
@@ -117,10 +120,14 @@ export const DASHBOARD_PAGE = `<!doctype html>
     byTestId('recovered').textContent = d.run.recoveredByLaterPasses;
     byTestId('lost').textContent = r.lost.length + ' / ' + r.stranded + ' / ' + r.stuck;
     byTestId('cost').textContent = usd(d.run.costUsd);
+    byTestId('cost-answered').textContent = usd(d.run.cost.answeredUsd);
+    byTestId('cost-failed-attempts').textContent = usd(d.run.cost.failedAttemptsUsd);
+    byTestId('cost-estimated').textContent = usd(d.run.cost.estimatedUsd);
+    $('estimated-label').textContent = 'estimated: ' + d.run.cost.estimatedLines + ' failed lines without usage (prompt only)';
     byTestId('always-strong-cost').textContent = usd(d.run.alwaysStrongCostUsd);
     var ratio = d.run.alwaysStrongCostUsd > 0 ? d.run.costUsd / d.run.alwaysStrongCostUsd : 0;
     byTestId('cost-ratio').textContent = pct(ratio);
-    $('strong-label').textContent = 'always ' + d.run.strongModel;
+    $('strong-label').textContent = 'always ' + d.run.strongModel + ', billed on the same basis';
     $('cost-bar').style.width = Math.max(1, Math.round(ratio * 100)) + '%';
     var state = $('submission-state'); state.textContent = d.submission.state; state.className = 'badge ' + d.submission.state;
     $('submission-message').textContent = d.submission.state === 'running' ? '' : d.submission.message;

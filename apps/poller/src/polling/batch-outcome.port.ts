@@ -1,4 +1,5 @@
 import type { FailedRequest, RequestMetadata, SucceededRequest } from '#contracts';
+import type { BilledCost } from '#groq-batch';
 
 export const TERMINAL_PROVIDER_STATUSES = new Set(['completed', 'failed', 'expired', 'cancelled']);
 
@@ -15,9 +16,27 @@ export interface ProviderBatchState {
 export interface CollectedOutcome {
   succeeded: SucceededRequest[];
   failed: FailedRequest[];
-  costUsd: number;
+  /** What the provider bills for the batch: answered, failed attempts with usage, and estimated. */
+  cost: BilledCost;
   /** Lines that named ids we never sent, or named one twice: kept for the log, never silently merged. */
   anomalies: string[];
+}
+
+/** The batch as the outcome reader sees it. */
+export interface BatchToCollect {
+  batchId: string;
+  pass: number;
+  model: string;
+  promptVersion: string;
+  maxTokens: number;
+}
+
+/**
+ * Prompt tokens of sent lines, estimated from the request body we built for each (the estimator quotas
+ * use): what a billed failed line costs when its error line carries no usage.
+ */
+export interface PromptTokenEstimator {
+  promptTokens(batch: BatchToCollect, requestIds: readonly string[]): Promise<Map<string, number>>;
 }
 
 /** What the poller needs from the provider layer: the batch's state, and every sent id's outcome. */
@@ -25,11 +44,7 @@ export interface BatchOutcomeReader {
   retrieve(providerBatchId: string): Promise<ProviderBatchState>;
   /** Asks the provider to cancel; returns the batch's status after the request. */
   cancel(providerBatchId: string): Promise<string>;
-  collect(
-    state: ProviderBatchState,
-    batch: { batchId: string; pass: number; model: string; maxTokens: number },
-    sent: RequestMetadata[],
-  ): Promise<CollectedOutcome>;
+  collect(state: ProviderBatchState, batch: BatchToCollect, sent: RequestMetadata[]): Promise<CollectedOutcome>;
 }
 
 export const BATCH_OUTCOME_READER = Symbol('BATCH_OUTCOME_READER');

@@ -1,19 +1,23 @@
 import type { FailedRequest, RequestMetadata, SucceededRequest } from '#contracts';
 import {
+  billedCostOf,
+  billingOfFailure,
   collectOutcomes,
   costOfUsage,
   describeBatchErrors,
   type GroqBatchClient,
   type PriceTable,
   reconcileBatch,
+  type Usage,
 } from '#groq-batch';
-import type { BatchOutcomeReader, CollectedOutcome, ProviderBatchState } from './batch-outcome.port.js';
+import type { BatchOutcomeReader, BatchToCollect, CollectedOutcome, PromptTokenEstimator, ProviderBatchState } from './batch-outcome.port.js';
 
 /** The poller's provider side on the Groq client: stream both files, validate each line, reconcile every sent id. */
 export class GroqOutcomeReader implements BatchOutcomeReader {
   constructor(
     private readonly client: GroqBatchClient,
     private readonly prices: PriceTable,
+    private readonly estimator: PromptTokenEstimator,
   ) {}
 
   async retrieve(providerBatchId: string): Promise<ProviderBatchState> {
@@ -36,11 +40,7 @@ export class GroqOutcomeReader implements BatchOutcomeReader {
     return (await this.client.cancelBatch(providerBatchId)).status;
   }
 
-  async collect(
-    state: ProviderBatchState,
-    batch: { batchId: string; pass: number; model: string; maxTokens: number },
-    sent: RequestMetadata[],
-  ): Promise<CollectedOutcome> {
+  async collect(state: ProviderBatchState, batch: BatchToCollect, sent: RequestMetadata[]): Promise<CollectedOutcome> {
     const sources = [];
     if (state.outputFileId) sources.push({ source: 'output' as const, lines: this.client.fileLines(state.outputFileId) });
     if (state.errorFileId) sources.push({ source: 'error' as const, lines: this.client.fileLines(state.errorFileId) });
@@ -53,23 +53,22 @@ export class GroqOutcomeReader implements BatchOutcomeReader {
       state.errors,
     );
     const metadata = new Map(sent.map((r) => [r.requestId, r]));
-    let costUsd = 0;
-    const succeeded: SucceededRequest[] = reconciled.succeeded.map((outcome) => {
-      const cost = costOfUsage(this.prices, batch.model, outcome.usage);
-      costUsd += cost;
-      return {
-        request: metadata.get(outcome.customId)!,
-        analysis: outcome.analysis,
-        model: batch.model,
-        pass: batch.pass,
-        usage: outcome.usage,
-        costUsd: cost,
-        ...(outcome.normalised.length > 0 ? { normalised: outcome.normalised } : {}),
-      };
-    });
+    const succeeded: SucceededRequest[] = reconciled.succeeded.map((outcome) => ({
+      request: metadata.get(outcome.customId)!,
+      analysis: outcome.analysis,
+      model: batch.model,
+      pass: batch.pass,
+      usage: outcome.usage,
+      costUsd: costOfUsage(this.prices, batch.model, outcome.usage),
+      ...(outcome.normalised.length > 0 ? { normalised: outcome.normalised } : {}),
+    }));
+    // Failed lines that generated tokens are billed too: by their usage, or estimated when they report none.
+    const failedWithUsage: Usage[] = [];
+    const toEstimate: string[] = [];
     const failed: FailedRequest[] = reconciled.failed.map((outcome) => {
-      // Failed lines that generated tokens were paid for too.
-      if (outcome.usage) costUsd += costOfUsage(this.prices, batch.model, outcome.usage);
+      const billing = billingOfFailure(outcome);
+      if (billing === 'usage') failedWithUsage.push(outcome.usage!);
+      else if (billing === 'estimate') toEstimate.push(outcome.customId);
       return {
         request: metadata.get(outcome.customId)!,
         code: outcome.code.slice(0, 100),
@@ -82,11 +81,19 @@ export class GroqOutcomeReader implements BatchOutcomeReader {
         batchId: batch.batchId,
       };
     });
+    const estimates = toEstimate.length > 0 ? await this.estimator.promptTokens(batch, toEstimate) : new Map<string, number>();
+    const unestimated = toEstimate.filter((id) => !estimates.has(id));
+    const cost = billedCostOf(this.prices, batch.model, {
+      answered: reconciled.succeeded.map((outcome) => outcome.usage),
+      failedWithUsage,
+      estimatedPromptTokens: estimates.values(),
+    });
     const anomalies = [
       ...collected.duplicates.map((d) => `custom_id ${d.customId} appeared twice (${d.kept} kept, ${d.other} ignored)`),
       ...collected.malformed.map((m) => `${m.source} file line ${m.lineNumber} unreadable: ${m.reason}`),
       ...reconciled.unexpected.map((id) => `custom_id ${id} is not in batch ${batch.batchId}`),
+      ...(unestimated.length > 0 ? [`no stored request to estimate the billed input of ${unestimated.length} failed line(s), e.g. ${unestimated[0]}`] : []),
     ];
-    return { succeeded, failed, costUsd, anomalies };
+    return { succeeded, failed, cost, anomalies };
   }
 }

@@ -110,7 +110,7 @@ export class PollerService implements OnApplicationBootstrap, BeforeApplicationS
       const sent = await this.tracking.itemsOf(this.dataSource.manager, batch.batch_id);
       const outcome = await this.reader.collect(
         state,
-        { batchId: batch.batch_id, pass: batch.pass, model: batch.model, maxTokens: batch.max_tokens },
+        { batchId: batch.batch_id, pass: batch.pass, model: batch.model, promptVersion: batch.prompt_version, maxTokens: batch.max_tokens },
         sent,
       );
       if (outcome.succeeded.length + outcome.failed.length !== sent.length) {
@@ -128,7 +128,7 @@ export class PollerService implements OnApplicationBootstrap, BeforeApplicationS
           outputFileId: state.outputFileId,
           errorFileId: state.errorFileId,
           counts: state.counts,
-          costUsd: outcome.costUsd,
+          cost: outcome.cost,
         });
         if (!mine) return false;
         await this.tracking.recordOutcomes(
@@ -144,7 +144,13 @@ export class PollerService implements OnApplicationBootstrap, BeforeApplicationS
       if (finished) {
         this.relay.kick();
         log.info(
-          { status: state.status, succeeded: outcome.succeeded.length, failed: outcome.failed.length, costUsd: outcome.costUsd },
+          {
+            status: state.status,
+            succeeded: outcome.succeeded.length,
+            failed: outcome.failed.length,
+            costUsd: outcome.cost.totalUsd,
+            estimatedUsd: outcome.cost.estimated.usd,
+          },
           'batch finished',
         );
       }

@@ -1,4 +1,5 @@
 import type { BatchSubmittedPayload, RequestMetadata } from '#contracts';
+import type { BilledCost } from '#groq-batch';
 import { returnedRows } from '#platform';
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
@@ -79,13 +80,36 @@ export class BatchTrackingRepository {
   /** Marks the batch finished if this replica still holds its lease; false means another one finished it. */
   async finish(
     manager: EntityManager,
-    batch: { batchId: string; owner: string; providerStatus: string; outputFileId: string | null; errorFileId: string | null; counts: unknown; costUsd: number },
+    batch: { batchId: string; owner: string; providerStatus: string; outputFileId: string | null; errorFileId: string | null; counts: unknown; cost: BilledCost },
   ): Promise<boolean> {
+    const { answered, failedAttempts: failed, estimated } = batch.cost;
     const rows = returnedRows(await manager.query(
       `UPDATE batches SET state = 'finished', provider_status = $3, output_file_id = $4, error_file_id = $5, counts = $6,
-              cost_usd = $7, finished_at = now(), lease_owner = NULL, lease_until = NULL, poll_count = poll_count + 1
+              cost_usd = $7, answered_cost_usd = $8, answered_lines = $9, answered_prompt_tokens = $10, answered_completion_tokens = $11,
+              failed_cost_usd = $12, failed_lines = $13, failed_prompt_tokens = $14, failed_completion_tokens = $15,
+              estimated_cost_usd = $16, estimated_lines = $17, estimated_prompt_tokens = $18,
+              finished_at = now(), lease_owner = NULL, lease_until = NULL, poll_count = poll_count + 1
        WHERE batch_id = $1 AND lease_owner = $2 AND state = 'submitted' RETURNING batch_id`,
-      [batch.batchId, batch.owner, batch.providerStatus, batch.outputFileId, batch.errorFileId, JSON.stringify(batch.counts ?? {}), batch.costUsd],
+      [
+        batch.batchId,
+        batch.owner,
+        batch.providerStatus,
+        batch.outputFileId,
+        batch.errorFileId,
+        JSON.stringify(batch.counts ?? {}),
+        batch.cost.totalUsd,
+        answered.usd,
+        answered.lines,
+        answered.promptTokens,
+        answered.completionTokens,
+        failed.usd,
+        failed.lines,
+        failed.promptTokens,
+        failed.completionTokens,
+        estimated.usd,
+        estimated.lines,
+        estimated.promptTokens,
+      ],
     ));
     return rows.length > 0;
   }
@@ -96,6 +120,20 @@ export class BatchTrackingRepository {
       [batchId],
     );
     return rows.map((row) => row.metadata);
+  }
+
+  /** The stored input of some of the batch's lines (metadata as sent, PR as stored), to rebuild their request bodies. */
+  async inputsOf(
+    manager: EntityManager,
+    batchId: string,
+    requestIds: readonly string[],
+  ): Promise<Array<{ metadata: RequestMetadata; pr: Record<string, unknown> }>> {
+    return manager.query(
+      `SELECT b.metadata, r.pr FROM batch_items b
+       JOIN requests r ON r.request_id = b.request_id AND r.prompt_version = b.prompt_version
+       WHERE b.batch_id = $1 AND b.request_id = ANY($2::text[])`,
+      [batchId, requestIds],
+    );
   }
 
   /** Moves each request of the batch to what it now waits for: its result written, or a retry decision. */

@@ -84,8 +84,21 @@ export function admitLines(
   return { admitted: lines.length };
 }
 
-/** Tokens a line may use: its input (about 4 characters per token) plus its whole output budget. */
+/** The size the input estimate is taken from: the request body as it is serialised into the batch file. */
+export function requestBodyChars(body: unknown): number {
+  return JSON.stringify(body).length;
+}
+
+/**
+ * Input tokens of one request line, estimated from its body (about 4 characters per token): what quotas
+ * count before sending, and what a billed failed line whose error carries no usage is costed at.
+ */
+export function estimateInputTokens(requestBodyChars: number): number {
+  return Math.ceil(requestBodyChars / 4);
+}
+
+/** Tokens a line may use: its input (estimated) plus its whole output budget. */
 export function estimateLine(requestBodyChars: number, maxTokens: number, price: { inputPerMillion: number; outputPerMillion: number }): LineEstimate {
-  const input = Math.ceil(requestBodyChars / 4);
+  const input = estimateInputTokens(requestBodyChars);
   return { tokens: input + maxTokens, costUsd: (input * price.inputPerMillion + maxTokens * price.outputPerMillion) / 1_000_000 };
 }

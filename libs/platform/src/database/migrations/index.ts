@@ -4,6 +4,7 @@ import { Operations1763900002000 } from './1763900002000-operations.js';
 import { ClaimIndex1763900003000 } from './1763900003000-claim-index.js';
 import { DeadLetters1763900004000 } from './1763900004000-dead-letters.js';
 import { ResultFlags1763900005000 } from './1763900005000-result-flags.js';
+import { BilledCost1763900006000 } from './1763900006000-billed-cost.js';
 import { RequestStages1763900007000 } from './1763900007000-request-stages.js';
 
 /** Listed explicitly (no glob): ESM builds and tests load exactly these, in this order. */
@@ -14,5 +15,6 @@ export const ALL_MIGRATIONS = [
   ClaimIndex1763900003000,
   DeadLetters1763900004000,
   ResultFlags1763900005000,
+  BilledCost1763900006000,
   RequestStages1763900007000,
 ];
