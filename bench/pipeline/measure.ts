@@ -96,7 +96,7 @@ export interface CostFigures {
   answeredUsd: number;
   /** Failed lines that reported usage. */
   failedAttemptsUsd: number;
-  /** Billed failed lines without usage: prompt tokens estimated from the request sent, completion not counted. */
+  /** Billed failed lines without usage: prompt and completion tokens estimated (see the report's cost basis). */
   estimatedUsd: number;
   estimatedLines: number;
   /** Cheap cost for the requests the cheap model answers, strong cost for the rest, no wasted attempt. */
@@ -131,7 +131,7 @@ export async function costFigures(dataSource: DataSource, cheapModel: string, st
   const [firstPass] = await dataSource.query(
     `SELECT COALESCE(sum(answered_lines + failed_lines + estimated_lines), 0)::float8 AS lines,
             COALESCE(sum(answered_prompt_tokens + failed_prompt_tokens + estimated_prompt_tokens), 0)::float8 AS prompt,
-            COALESCE(sum(answered_completion_tokens + failed_completion_tokens), 0)::float8 AS completion
+            COALESCE(sum(answered_completion_tokens + failed_completion_tokens + estimated_completion_tokens), 0)::float8 AS completion
        FROM batches WHERE state = 'finished' AND pass = 1`,
   );
   const byModel: Array<{ model: string; results: number; prompt: number; completion: number; usd: number }> = (

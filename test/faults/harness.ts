@@ -259,7 +259,8 @@ export class FaultStack {
       const [{ results, ids }] = (await client.query(`SELECT count(*)::int AS results, count(DISTINCT request_id)::int AS ids FROM results`)).rows;
       const recorded = (await client.query(`SELECT provider_batch_id FROM batches WHERE provider_batch_id IS NOT NULL`)).rows.map((r) => r.provider_batch_id as string);
       const attempts = new Map<string, number>(
-        (await client.query(`SELECT request_id, max(attempt)::int AS attempt FROM requests GROUP BY request_id`)).rows.map((r) => [r.request_id, r.attempt]),
+        // The provider sees a custom_id once per attempt of each prompt version it is analysed under.
+        (await client.query(`SELECT request_id, sum(attempt)::int AS attempt FROM requests GROUP BY request_id`)).rows.map((r) => [r.request_id, r.attempt]),
       );
       const stats = this.sim.stats();
       const sentTimes = new Map<string, number>();

@@ -27,6 +27,7 @@ interface ReportJson {
       estimatedUsd: number;
       estimatedLines: number;
       estimatedPromptTokens: number;
+      estimatedCompletionTokens: number;
       batchesNotFinished: number;
       estimatedNote: string;
       byModel: Array<{ model: string; pass: number; answeredLines: number; failedLines: number; estimatedLines: number; totalUsd: number }>;
@@ -137,6 +138,7 @@ describe("cascade report's total is what the provider bills", () => {
     expect(run.cost.estimatedUsd).toBeGreaterThan(0);
     expect(run.cost.failedAttemptsUsd).toBeGreaterThan(0);
     expect(run.cost.estimatedPromptTokens).toBeGreaterThan(0);
+    expect(run.cost.estimatedCompletionTokens).toBeGreaterThan(0);
     expect(run.cost.estimatedNote).toMatch(/prompt tokens estimated from the request sent/);
     expect(run.cost.batchesNotFinished).toBe(0);
     expect(Math.abs(run.cost.totalUsd / billed.totalUsd - 1)).toBeLessThan(0.03);
@@ -153,7 +155,7 @@ describe("cascade report's total is what the provider bills", () => {
     // The table says what the total is made of, what is estimated, and the basis of the comparison.
     const table = cascadeReport('table');
     expect(table).toContain(`Total billed $${run.cost.totalUsd.toFixed(4)} = answered $${run.cost.answeredUsd.toFixed(4)}`);
-    expect(table).toMatch(new RegExp(`estimated: ${run.cost.estimatedLines} lines, \\d+ prompt tokens; failed lines`));
+    expect(table).toMatch(new RegExp(`estimated: ${run.cost.estimatedLines} lines, \\d+ prompt and \\d+ completion tokens; failed lines`));
     expect(table).toContain('always-strong basis: billed');
     process.stdout.write(`${table.slice(table.indexOf('Pass-1 failures'), table.indexOf('Reconcile:'))}\n`);
     expect(run.alwaysStrongBasis).toMatch(/^billed/);

@@ -1,4 +1,4 @@
-import { billedCostOf, billingOfFailure, costOfBatch, costOfUsage, DEFAULT_PRICE_TABLE, priceTableFrom, UnknownModelPriceError } from './cost.js';
+import { billedCostOf, billingOfFailure, calibrateFailedLines, costOfBatch, estimateFailedLine, costOfUsage, DEFAULT_PRICE_TABLE, priceTableFrom, UnknownModelPriceError } from './cost.js';
 import type { FailedOutcome } from './outcome.js';
 
 describe('cost', () => {
@@ -63,16 +63,37 @@ describe('billed cost of a batch', () => {
       answered: Array(100).fill({ promptTokens: 800, completionTokens: 250 }),
       // 2 schema-invalid answers that reported usage: 2,000 × 0.0375/M + 1,000 × 0.15/M = $0.000075 + $0.00015.
       failedWithUsage: Array(2).fill({ promptTokens: 1_000, completionTokens: 500 }),
-      // 4 json_validate_failed lines, prompt only: 4 × 1,200 × 0.0375/M = $0.00018.
-      estimatedPromptTokens: [1_200, 1_200, 1_200, 1_200],
+      // 4 json_validate_failed lines estimated at 1,200 in / 250 out: 4,800 × 0.0375/M + 1,000 × 0.15/M = $0.00018 + $0.00015.
+      estimated: Array(4).fill({ promptTokens: 1_200, completionTokens: 250 }),
     });
     expect(cost.answered).toEqual({ lines: 100, promptTokens: 80_000, completionTokens: 25_000, usd: expect.closeTo(0.00675, 12) });
     expect(cost.failedAttempts).toEqual({ lines: 2, promptTokens: 2_000, completionTokens: 1_000, usd: expect.closeTo(0.000225, 12) });
-    expect(cost.estimated).toEqual({ lines: 4, promptTokens: 4_800, completionTokens: 0, usd: expect.closeTo(0.00018, 12) });
-    expect(cost.totalUsd).toBeCloseTo(0.00675 + 0.000225 + 0.00018, 12);
+    expect(cost.estimated).toEqual({ lines: 4, promptTokens: 4_800, completionTokens: 1_000, usd: expect.closeTo(0.00033, 12) });
+    expect(cost.totalUsd).toBeCloseTo(0.00675 + 0.000225 + 0.00033, 12);
+  });
+
+  it('estimates a failed line from its batch: the prompt scaled to the provider count, the completion as the answers took or the whole budget', () => {
+    // Our estimate said 1,800 and 1,800 for two answers the provider counted at 900 and 1,100: ratio 2,000 / 3,600.
+    const calibration = calibrateFailedLines(
+      [
+        { usage: { promptTokens: 900, completionTokens: 200 }, estimatedPromptTokens: 1_800 },
+        { usage: { promptTokens: 1_100, completionTokens: 400 }, estimatedPromptTokens: 1_800 },
+      ],
+      [
+        { promptTokens: 900, completionTokens: 200 },
+        { promptTokens: 1_100, completionTokens: 400 },
+        { promptTokens: 1_000, completionTokens: 300 },
+      ],
+      1_024,
+    );
+    expect(calibration).toEqual({ promptRatio: 2_000 / 3_600, meanCompletionTokens: 300, maxTokens: 1_024 });
+    expect(estimateFailedLine('json_validate_failed', 3_600, calibration)).toEqual({ promptTokens: 2_000, completionTokens: 300 });
+    expect(estimateFailedLine('output_too_long', 3_600, calibration)).toEqual({ promptTokens: 2_000, completionTokens: 1_024 });
+    // A batch with no answer to learn from: our own estimate, no completion guess.
+    expect(calibrateFailedLines([], [], 1_024)).toEqual({ promptRatio: 1, meanCompletionTokens: 0, maxTokens: 1_024 });
   });
 
   it('refuses a model without a price rather than billing it at zero', () => {
-    expect(() => billedCostOf(DEFAULT_PRICE_TABLE, 'unknown/model', { answered: [], failedWithUsage: [], estimatedPromptTokens: [] })).toThrow(UnknownModelPriceError);
+    expect(() => billedCostOf(DEFAULT_PRICE_TABLE, 'unknown/model', { answered: [], failedWithUsage: [], estimated: [] })).toThrow(UnknownModelPriceError);
   });
 });

@@ -162,8 +162,7 @@ export interface BilledPart {
 
 /**
  * What the provider bills for one batch, in three parts: the answered lines and the failed lines that
- * reported usage (both known), and the billed failed lines without usage, estimated from their prompt
- * alone (their completion tokens are unknowable, so the estimate is a floor).
+ * reported usage (both known), and the billed failed lines without usage, estimated (see `estimateFailedLine`).
  */
 export interface BilledCost {
   answered: BilledPart;
@@ -187,11 +186,45 @@ function billedPart(price: ModelPrice, usages: Iterable<Usage>): BilledPart {
 export function billedCostOf(
   table: PriceTable,
   model: string,
-  lines: { answered: Iterable<Usage>; failedWithUsage: Iterable<Usage>; estimatedPromptTokens: Iterable<number> },
+  lines: { answered: Iterable<Usage>; failedWithUsage: Iterable<Usage>; estimated: Iterable<Usage> },
 ): BilledCost {
   const price = priceOf(table, model);
   const answered = billedPart(price, lines.answered);
   const failedAttempts = billedPart(price, lines.failedWithUsage);
-  const estimated = billedPart(price, [...lines.estimatedPromptTokens].map((promptTokens) => ({ promptTokens, completionTokens: 0 })));
+  const estimated = billedPart(price, lines.estimated);
   return { answered, failedAttempts, estimated, totalUsd: answered.usd + failedAttempts.usd + estimated.usd };
+}
+
+/** How a batch's answered lines calibrate the estimate of its failed lines that report no usage. */
+export interface FailedLineCalibration {
+  /** Actual prompt tokens over our own estimate, on a sample of the batch's answered lines (1 without a sample). */
+  promptRatio: number;
+  /** Mean completion tokens of the batch's answered lines (0 without any). */
+  meanCompletionTokens: number;
+  maxTokens: number;
+}
+
+/** The ratio and mean above, from answered lines' usage and our estimates of the same lines' prompts. */
+export function calibrateFailedLines(sample: ReadonlyArray<{ usage: Usage; estimatedPromptTokens: number }>, answered: readonly Usage[], maxTokens: number): FailedLineCalibration {
+  const estimated = sample.reduce((sum, line) => sum + line.estimatedPromptTokens, 0);
+  const actual = sample.reduce((sum, line) => sum + line.usage.promptTokens, 0);
+  const completion = answered.reduce((sum, usage) => sum + usage.completionTokens, 0);
+  return {
+    promptRatio: estimated > 0 && actual > 0 ? actual / estimated : 1,
+    meanCompletionTokens: answered.length > 0 ? completion / answered.length : 0,
+    maxTokens,
+  };
+}
+
+/**
+ * A billed failed line without usage: its prompt is our estimate of what we sent, scaled to the provider's
+ * count by the batch's answered lines; its completion is what the model generated before the failure —
+ * the whole output budget for an answer cut at max_tokens, else about what the batch's answers took
+ * (a json_validate_failed line is a complete answer the provider refused to return).
+ */
+export function estimateFailedLine(code: string, estimatedPromptTokens: number, calibration: FailedLineCalibration): Usage {
+  return {
+    promptTokens: Math.round(estimatedPromptTokens * calibration.promptRatio),
+    completionTokens: Math.round(code === OUR_CODES.outputTooLong ? calibration.maxTokens : calibration.meanCompletionTokens),
+  };
 }

@@ -47,6 +47,7 @@ export interface BilledCostReport {
   estimatedUsd: number;
   estimatedLines: number;
   estimatedPromptTokens: number;
+  estimatedCompletionTokens: number;
   /** Batches still at the provider are not billed yet and not counted. */
   batchesNotFinished: number;
   byModel: BilledCostRow[];
@@ -158,7 +159,8 @@ export async function runReport(
 
 const ESTIMATED_NOTE =
   'failed lines the provider bills without reporting usage (json_validate_failed, output too long, lines dropped or cut short): ' +
-  'prompt tokens estimated from the request sent (about 4 characters per token), completion tokens unknowable and not counted';
+  "prompt tokens estimated from the request sent, scaled to the provider's count by the batch's answered lines; " +
+  'completion tokens as the mean of the batch\'s answers (the whole max_tokens for an answer cut at it): the provider does not report them';
 
 export const ALWAYS_STRONG_BASIS =
   'billed, as the total: every first-pass line (each request sent once), with its billed tokens (known, or its estimated prompt), at the strong model\'s batch price';
@@ -175,8 +177,9 @@ async function billedCost(manager: EntityManager, pv: string | null, strongPrice
             sum(answered_cost_usd)::float8 AS "answeredUsd", sum(failed_cost_usd)::float8 AS "failedAttemptsUsd",
             sum(estimated_cost_usd)::float8 AS "estimatedUsd", sum(cost_usd)::float8 AS "totalUsd",
             sum(estimated_prompt_tokens)::float8 AS "estimatedPromptTokens",
+            sum(estimated_completion_tokens)::float8 AS "estimatedCompletionTokens",
             sum(answered_prompt_tokens + failed_prompt_tokens + estimated_prompt_tokens)::float8 AS "promptTokens",
-            sum(answered_completion_tokens + failed_completion_tokens)::float8 AS "completionTokens"
+            sum(answered_completion_tokens + failed_completion_tokens + estimated_completion_tokens)::float8 AS "completionTokens"
      FROM batches WHERE state = 'finished' AND ($1::text IS NULL OR prompt_version = $1)
      GROUP BY model, pass ORDER BY pass, model`,
     [pv],
@@ -212,6 +215,7 @@ async function billedCost(manager: EntityManager, pv: string | null, strongPrice
       estimatedUsd: sum((row) => row.estimatedUsd),
       estimatedLines: sum((row) => row.estimatedLines),
       estimatedPromptTokens: sum((row) => row.estimatedPromptTokens),
+      estimatedCompletionTokens: sum((row) => row.estimatedCompletionTokens),
       batchesNotFinished: Number(unfinished),
       byModel,
       estimatedNote: ESTIMATED_NOTE,
@@ -263,7 +267,7 @@ export function formatRunReport(report: RunReport): string {
     `Total billed ${usd(cost.totalUsd)} = answered ${usd(cost.answeredUsd)} + failed attempts ${usd(cost.failedAttemptsUsd)} + estimated ${usd(cost.estimatedUsd)}` +
       (cost.batchesNotFinished > 0 ? ` (${cost.batchesNotFinished} batch(es) not finished yet, not counted)` : ''),
   );
-  out.push(`  estimated: ${cost.estimatedLines} lines, ${cost.estimatedPromptTokens} prompt tokens; ${cost.estimatedNote}`);
+  out.push(`  estimated: ${cost.estimatedLines} lines, ${cost.estimatedPromptTokens} prompt and ${cost.estimatedCompletionTokens} completion tokens; ${cost.estimatedNote}`);
   const ratio = report.alwaysStrongCostUsd > 0 ? report.costUsd / report.alwaysStrongCostUsd : 0;
   out.push(
     `Total billed ${usd(report.costUsd)} vs always ${report.strongModel} ${usd(report.alwaysStrongCostUsd)} (${pct(ratio)} of it)`,

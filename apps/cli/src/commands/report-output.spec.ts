@@ -35,6 +35,7 @@ const run: RunReport = {
     estimatedUsd: 0.0003,
     estimatedLines: 4,
     estimatedPromptTokens: 8_000,
+    estimatedCompletionTokens: 2_000,
     batchesNotFinished: 0,
     byModel: [],
     estimatedNote: 'prompt tokens estimated',

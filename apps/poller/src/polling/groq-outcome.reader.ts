@@ -2,15 +2,20 @@ import type { FailedRequest, RequestMetadata, SucceededRequest } from '#contract
 import {
   billedCostOf,
   billingOfFailure,
+  calibrateFailedLines,
   collectOutcomes,
   costOfUsage,
   describeBatchErrors,
+  estimateFailedLine,
   type GroqBatchClient,
   type PriceTable,
   reconcileBatch,
   type Usage,
 } from '#groq-batch';
 import type { BatchOutcomeReader, BatchToCollect, CollectedOutcome, PromptTokenEstimator, ProviderBatchState } from './batch-outcome.port.js';
+
+/** Answered lines whose prompts are re-estimated to calibrate the estimate of failed lines without usage. */
+const CALIBRATION_SAMPLE = 50;
 
 /** The poller's provider side on the Groq client: stream both files, validate each line, reconcile every sent id. */
 export class GroqOutcomeReader implements BatchOutcomeReader {
@@ -64,11 +69,11 @@ export class GroqOutcomeReader implements BatchOutcomeReader {
     }));
     // Failed lines that generated tokens are billed too: by their usage, or estimated when they report none.
     const failedWithUsage: Usage[] = [];
-    const toEstimate: string[] = [];
+    const toEstimate: Array<{ customId: string; code: string }> = [];
     const failed: FailedRequest[] = reconciled.failed.map((outcome) => {
       const billing = billingOfFailure(outcome);
       if (billing === 'usage') failedWithUsage.push(outcome.usage!);
-      else if (billing === 'estimate') toEstimate.push(outcome.customId);
+      else if (billing === 'estimate') toEstimate.push({ customId: outcome.customId, code: outcome.code });
       return {
         request: metadata.get(outcome.customId)!,
         code: outcome.code.slice(0, 100),
@@ -81,12 +86,23 @@ export class GroqOutcomeReader implements BatchOutcomeReader {
         batchId: batch.batchId,
       };
     });
-    const estimates = toEstimate.length > 0 ? await this.estimator.promptTokens(batch, toEstimate) : new Map<string, number>();
-    const unestimated = toEstimate.filter((id) => !estimates.has(id));
+    // The estimates are calibrated on a sample of this batch's answered lines: our prompt estimate against
+    // the provider's count, and the completion the answers took.
+    const sample = toEstimate.length > 0 ? reconciled.succeeded.slice(0, CALIBRATION_SAMPLE) : [];
+    const estimates =
+      toEstimate.length > 0
+        ? await this.estimator.promptTokens(batch, [...toEstimate.map((line) => line.customId), ...sample.map((outcome) => outcome.customId)])
+        : new Map<string, number>();
+    const calibration = calibrateFailedLines(
+      sample.filter((outcome) => estimates.has(outcome.customId)).map((outcome) => ({ usage: outcome.usage, estimatedPromptTokens: estimates.get(outcome.customId)! })),
+      reconciled.succeeded.map((outcome) => outcome.usage),
+      batch.maxTokens,
+    );
+    const unestimated = toEstimate.filter((line) => !estimates.has(line.customId)).map((line) => line.customId);
     const cost = billedCostOf(this.prices, batch.model, {
       answered: reconciled.succeeded.map((outcome) => outcome.usage),
       failedWithUsage,
-      estimatedPromptTokens: estimates.values(),
+      estimated: toEstimate.filter((line) => estimates.has(line.customId)).map((line) => estimateFailedLine(line.code, estimates.get(line.customId)!, calibration)),
     });
     const anomalies = [
       ...collected.duplicates.map((d) => `custom_id ${d.customId} appeared twice (${d.kept} kept, ${d.other} ignored)`),

@@ -87,7 +87,7 @@ export class BatchTrackingRepository {
       `UPDATE batches SET state = 'finished', provider_status = $3, output_file_id = $4, error_file_id = $5, counts = $6,
               cost_usd = $7, answered_cost_usd = $8, answered_lines = $9, answered_prompt_tokens = $10, answered_completion_tokens = $11,
               failed_cost_usd = $12, failed_lines = $13, failed_prompt_tokens = $14, failed_completion_tokens = $15,
-              estimated_cost_usd = $16, estimated_lines = $17, estimated_prompt_tokens = $18,
+              estimated_cost_usd = $16, estimated_lines = $17, estimated_prompt_tokens = $18, estimated_completion_tokens = $19,
               finished_at = now(), lease_owner = NULL, lease_until = NULL, poll_count = poll_count + 1
        WHERE batch_id = $1 AND lease_owner = $2 AND state = 'submitted' RETURNING batch_id`,
       [
@@ -109,6 +109,7 @@ export class BatchTrackingRepository {
         estimated.usd,
         estimated.lines,
         estimated.promptTokens,
+        estimated.completionTokens,
       ],
     ));
     return rows.length > 0;

@@ -22,7 +22,8 @@ export class BilledCost1763900006000 implements MigrationInterface {
         ADD COLUMN failed_completion_tokens bigint NOT NULL DEFAULT 0,
         ADD COLUMN estimated_cost_usd numeric(14, 8) NOT NULL DEFAULT 0,
         ADD COLUMN estimated_lines integer NOT NULL DEFAULT 0,
-        ADD COLUMN estimated_prompt_tokens bigint NOT NULL DEFAULT 0`);
+        ADD COLUMN estimated_prompt_tokens bigint NOT NULL DEFAULT 0,
+        ADD COLUMN estimated_completion_tokens bigint NOT NULL DEFAULT 0`);
     await queryRunner.query(`UPDATE batches SET answered_cost_usd = cost_usd WHERE state = 'finished'`);
   }
 
@@ -32,6 +33,6 @@ export class BilledCost1763900006000 implements MigrationInterface {
         DROP COLUMN answered_cost_usd, DROP COLUMN answered_lines, DROP COLUMN answered_prompt_tokens,
         DROP COLUMN answered_completion_tokens, DROP COLUMN failed_cost_usd, DROP COLUMN failed_lines,
         DROP COLUMN failed_prompt_tokens, DROP COLUMN failed_completion_tokens, DROP COLUMN estimated_cost_usd,
-        DROP COLUMN estimated_lines, DROP COLUMN estimated_prompt_tokens`);
+        DROP COLUMN estimated_lines, DROP COLUMN estimated_prompt_tokens, DROP COLUMN estimated_completion_tokens`);
   }
 }
