@@ -11,11 +11,11 @@ import { MergeService } from '../../apps/result-writer/src/merge/merge.service.j
 import { ResultRepository } from '../../apps/result-writer/src/merge/result.repository.js';
 import { FailureRepository } from '../../apps/retry-service/src/retry/failure.repository.js';
 import { RetryService } from '../../apps/retry-service/src/retry/retry.service.js';
-import { createTestDatabase, type TestDatabase } from '../support/infra.js';
+import { usePipeline } from '../support/pipeline.js';
 
 /** Medium tests: the services' rules against the real PostgreSQL schema, without the transport. */
 describe('ingest → retry → merge against PostgreSQL', () => {
-  let db: TestDatabase;
+  const fixture = usePipeline({ name: 'merge' });
   let ds: DataSource;
   const outbox = new OutboxRepository(new EventPublisher(null as unknown as Kafka, ''));
   const settings = {
@@ -36,11 +36,9 @@ describe('ingest → retry → merge against PostgreSQL', () => {
   const base = samplePayloads()[Topic.PrIngested];
   const analysis = samplePayloads()[Topic.BatchCompleted].results[0]!.analysis;
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    ds = db.dataSource;
+  beforeAll(() => {
+    ds = fixture.db.dataSource;
   });
-  afterAll(async () => db?.drop());
 
   async function ingest(requestId: string, body = `Body of ${requestId}`) {
     const event = createEvent(Topic.PrIngested, { ...base, requestId, body }, { correlationId: `c-${requestId}`, producer: 'test' });
