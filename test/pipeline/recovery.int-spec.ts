@@ -11,7 +11,7 @@ import pino from 'pino';
 import { IngestionService } from '../../apps/batch-submitter/src/ingestion/ingestion.service.js';
 import { RequestRepository } from '../../apps/batch-submitter/src/ingestion/request.repository.js';
 import { testKafka, uniqueSuffix } from '../support/infra.js';
-import { usePipeline } from '../support/pipeline.js';
+import { SUBMITTER_SETTINGS, usePipeline } from '../support/pipeline.js';
 
 const logger = pino({ level: 'silent' });
 const root = resolve(import.meta.dirname, '../..');
@@ -22,13 +22,7 @@ describe('recovery: crashes, stuck requests, failed writes', () => {
   const publisher = new EventPublisher(null as unknown as Kafka, '');
   const outbox = new OutboxRepository(publisher);
   const relay = { kick: () => undefined } as unknown as OutboxRelay;
-  const settings = {
-    promptVersion: 'pr-analysis-v1',
-    guard: { maxBodyChars: 20_000, maxReviewChars: 2_000, maxReviews: 20 },
-    modelChain: ['openai/gpt-oss-20b', 'llama-3.3-70b-versatile'],
-    maxTokens: 1_024,
-    cacheTtlHours: 720,
-  };
+  const settings = SUBMITTER_SETTINGS;
   const assemblerSettings = {
     minPass: 1,
     maxPass: 1,

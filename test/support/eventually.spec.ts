@@ -1,7 +1,7 @@
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer } from 'node:net';
 import { KafkaJSConnectionError, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError } from 'kafkajs';
 import { eventually, GiveUp, isNotThereYet } from './eventually.js';
+import { freePort } from './ports.js';
 
 const pgError = (code: string, message: string) => Object.assign(new Error(message), { code });
 
@@ -14,14 +14,6 @@ function scripted<T>(steps: Array<{ value: T } | { error: unknown }>) {
     return step.value;
   };
   return { probe, calls: () => calls };
-}
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const { port } = server.address() as { port: number };
-  await new Promise((done) => server.close(done));
-  return port;
 }
 
 describe('eventually', () => {
@@ -93,7 +85,7 @@ describe('eventually', () => {
   });
 
   it('treats a real fetch to a port nobody listens on as not there yet, until the server listens', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     let server: Server | null = null;
     let refused = 0;
     const probe = async () => {

@@ -3,6 +3,7 @@ import { createDataSource, dropDatabase, ensureDatabaseExists, runMigrations } f
 import { Kafka, logLevel, type Consumer, type KafkaMessage } from 'kafkajs';
 import type { DataSource } from 'typeorm';
 
+export { freePort } from './ports.js';
 export { eventually, type EventuallyOptions, GiveUp, isFailedAssertion, isNotThereYet } from './eventually.js';
 
 export const BASE_DATABASE_URL = process.env.CASCADE_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -41,16 +42,6 @@ export async function createTestDatabase(name = `cascade_test_${uniqueSuffix()}`
 
 export function testKafka(clientId = `test-${uniqueSuffix()}`): Kafka {
   return new Kafka({ clientId, brokers: brokers(), logLevel: logLevel.NOTHING });
-}
-
-/** A free TCP port on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const { port } = server.address() as { port: number };
-  await new Promise((done) => server.close(done));
-  return port;
 }
 
 /** Collects every message of `topic` from the beginning, for assertions. */

@@ -2,6 +2,7 @@ import { createEvent, type PrIngestedPayload, Topic } from '#contracts';
 import { reconcile, type ReconcileReport } from '#ledger';
 import type { RunningService } from '#platform';
 import { Partitioners, type Producer } from 'kafkajs';
+import type { SubmitterSettings } from '../../apps/batch-submitter/src/batch-submitter.settings.js';
 import { type GroqSimulator, startGroqSimulator } from '../../tools/groq-simulator/src/simulator.js';
 import type { SimulatorOptions } from '../../tools/groq-simulator/src/options.js';
 import { waitForConsumed } from './consumption.js';
@@ -16,6 +17,15 @@ export interface Pipeline {
   services: Record<string, RunningService>;
   stop(): Promise<void>;
 }
+
+/** The batch-submitter's settings as the services run by default, for tests that call its rules directly. */
+export const SUBMITTER_SETTINGS: SubmitterSettings = {
+  promptVersion: 'pr-analysis-v1',
+  guard: { maxBodyChars: 20_000, maxReviewChars: 2_000, maxReviews: 20 },
+  modelChain: ['openai/gpt-oss-20b', 'llama-3.3-70b-versatile'],
+  maxTokens: 1_024,
+  cacheTtlHours: 720,
+};
 
 export const PIPELINE_SERVICES = ['batch-submitter', 'poller', 'retry-service', 'result-writer'] as const;
 export type PipelineService = (typeof PIPELINE_SERVICES)[number];
