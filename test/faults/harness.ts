@@ -9,7 +9,7 @@ import pg from 'pg';
 import { syntheticPrs } from '../../apps/cli/src/demo/synthetic-prs.js';
 import { type GroqSimulator, startGroqSimulator } from '../../tools/groq-simulator/src/simulator.js';
 import type { SimulatorOptions } from '../../tools/groq-simulator/src/options.js';
-import { brokers as defaultBrokers, createTestDatabase, freePort, type TestDatabase, uniqueSuffix } from '../support/infra.js';
+import { brokers as defaultBrokers, createTestDatabase, eventually, freePort, type TestDatabase, uniqueSuffix } from '../support/infra.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const SERVICES = ['result-writer', 'retry-service', 'poller', 'batch-submitter'] as const;
@@ -169,6 +169,14 @@ export class FaultStack {
       if (Date.now() > deadline) throw new Error(`${managed.key} not ready after ${timeoutMs} ms: ${this.tail(managed.key)}`);
       await sleep(250);
     }
+  }
+
+  /** Until every running process answers /health/ready with a failure: each has seen `what` go away. */
+  async waitAllUnready(what: string, timeoutMs = 30_000): Promise<void> {
+    await eventually(`every service reports ${what} down`, async () => {
+      const answers = await Promise.all([...this.processes.values()].map(async (p) => (await fetch(`http://127.0.0.1:${p.port}/health/ready`)).status));
+      return answers.every((status) => status === 503);
+    }, timeoutMs);
   }
 
   /**
