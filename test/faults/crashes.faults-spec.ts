@@ -1,4 +1,5 @@
-import { expectNothingLost, FaultStack, useScenario, SERVICES, seeded, sleep } from './harness.js';
+import { waitForConsumed } from '../support/consumption.js';
+import { expectNothingLost, FaultStack, type KillRecord, useScenario, SERVICES, seeded, sleep } from './harness.js';
 
 /**
  * kill -9 at the worst moments (named crash points) and at random moments (seeded), each service
@@ -47,16 +48,31 @@ describe('fault suite: crashes', () => {
     const random = seeded(seed);
     const prs = stack.prs();
     const publishing = stack.publish(prs);
-    const kills: string[] = [];
+    const terminal = async () =>
+      Number((await scenario.db.dataSource.query(`SELECT count(*)::int AS n FROM requests WHERE status IN ('succeeded', 'failed', 'excluded')`))[0].n);
+    const kills: Array<KillRecord & { openAtKill: number }> = [];
     for (let i = 0; i < 4; i++) {
       await sleep(1_500 + random() * 3_500);
       const name = SERVICES[Math.floor(random() * SERVICES.length)]!;
-      kills.push(name);
-      await stack.kill(`${name}#0`, { restartAfterMs: 300 + Math.floor(random() * 1_500) });
+      const openAtKill = prs.length - (await terminal());
+      kills.push({ ...(await stack.kill(`${name}#0`, { restartAfterMs: 300 + Math.floor(random() * 1_500) })), openAtKill });
     }
     await publishing;
     await stack.settle(prs.length, 300_000);
-    expect(kills).toHaveLength(4);
+    // Each kill hit a running process (it died of the SIGKILL, not earlier of something else) and another took its place.
+    expect(kills.map((k) => ({ key: k.key, wasRunning: k.wasRunning, signal: k.signal, replaced: k.restartedPid !== null && k.restartedPid !== k.pid }))).toEqual(
+      kills.map((k) => ({ key: k.key, wasRunning: true, signal: 'SIGKILL', replaced: true })),
+    );
+    // The first kill hit the pipeline at work, with requests still open.
+    expect(kills[0]!.openAtKill).toBeGreaterThan(0);
+    const killed = [...new Set(kills.map((k) => k.key))];
+    for (const key of killed) {
+      const current = stack.processes.get(key)!;
+      // Restarted once per kill, still running, ready again, and its consumer group read its topics to the end.
+      expect({ key, restarts: current.restarts, exitCode: current.child.exitCode }).toEqual({ key, restarts: kills.filter((k) => k.key === key).length, exitCode: null });
+      await stack.waitReady(current, 30_000);
+      await waitForConsumed(stack.groupOf(current.name), undefined, 30_000);
+    }
     expectNothingLost(await stack.verify(prs.length));
   }, 420_000);
 });

@@ -3,12 +3,13 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createEvent, type PrIngestedPayload, Topic } from '#contracts';
 import type { ReconcileReport } from '#ledger';
+import { consumerGroupOf } from '#platform';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import pg from 'pg';
 import { syntheticPrs } from '../../apps/cli/src/demo/synthetic-prs.js';
 import { type GroqSimulator, startGroqSimulator } from '../../tools/groq-simulator/src/simulator.js';
 import type { SimulatorOptions } from '../../tools/groq-simulator/src/options.js';
-import { brokers as defaultBrokers, createTestDatabase, freePort, type TestDatabase, uniqueSuffix } from '../support/infra.js';
+import { brokers as defaultBrokers, createTestDatabase, eventually, freePort, type TestDatabase, uniqueSuffix } from '../support/infra.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const SERVICES = ['result-writer', 'retry-service', 'poller', 'batch-submitter'] as const;
@@ -170,16 +171,37 @@ export class FaultStack {
     }
   }
 
-  /** kill -9, then (unless told not to) start it again after `downMs`, as a supervisor would. */
-  async kill(key: string, options: { restartAfterMs?: number | null } = {}): Promise<void> {
+  /** Until every running process answers /health/ready with a failure: each has seen `what` go away. */
+  async waitAllUnready(what: string, timeoutMs = 30_000): Promise<void> {
+    await eventually(`every service reports ${what} down`, async () => {
+      const answers = await Promise.all([...this.processes.values()].map(async (p) => (await fetch(`http://127.0.0.1:${p.port}/health/ready`)).status));
+      return answers.every((status) => status === 503);
+    }, timeoutMs);
+  }
+
+  /**
+   * kill -9, then (unless told not to) start it again after `restartAfterMs`, as a supervisor would.
+   * Says what the kill hit: the process's own exit (a process already gone is not killed again).
+   */
+  async kill(key: string, options: { restartAfterMs?: number | null } = {}): Promise<KillRecord> {
     const managed = this.processes.get(key)!;
     managed.stopping = true;
-    const exited = new Promise((done) => managed.child.once('exit', done));
-    managed.child.kill('SIGKILL');
-    await exited;
-    if (options.restartAfterMs === null) return;
+    const { child } = managed;
+    const wasRunning = child.exitCode === null && child.signalCode === null;
+    const exited = wasRunning
+      ? new Promise<NodeJS.Signals | null>((done) => child.once('exit', (_code, signal) => done(signal)))
+      : Promise.resolve(null);
+    if (wasRunning) child.kill('SIGKILL');
+    const record: KillRecord = { key, pid: child.pid, wasRunning, signal: await exited, restartedPid: null };
+    if (options.restartAfterMs === null) return record;
     await sleep(options.restartAfterMs ?? 500);
     await this.respawn(managed);
+    return { ...record, restartedPid: this.processes.get(key)!.child.pid ?? null };
+  }
+
+  /** The consumer group of one service (the services' default: no KAFKA_GROUP_ID is set). */
+  groupOf(name: ServiceName): string {
+    return consumerGroupOf(name, this.prefix);
   }
 
   restarts(): number {
@@ -306,6 +328,17 @@ export class FaultStack {
     );
     await this.sim?.stop();
   }
+}
+
+export interface KillRecord {
+  key: string;
+  pid: number | undefined;
+  /** The process was running when killed (not already exited on its own). */
+  wasRunning: boolean;
+  /** The signal it died of: SIGKILL when the kill is what ended it. */
+  signal: NodeJS.Signals | null;
+  /** The process started in its place, if restarted. */
+  restartedPid: number | null;
 }
 
 export interface VerifySummary {

@@ -37,6 +37,13 @@ async function midRun(stack: FaultStack, db: { query: (sql: string) => Promise<A
   expect(stack.restarts()).toBe(0);
 }
 
+/** The outage lasts `ms` (the scenario's length) and until every service has seen it: the fault really hit them. */
+async function outage(stack: FaultStack, what: string, ms: number) {
+  const started = Date.now();
+  await stack.waitAllUnready(what);
+  await sleep(Math.max(0, ms - (Date.now() - started)));
+}
+
 function expectAllAlive(stack: FaultStack) {
   expect([...stack.processes.values()].map((p) => [p.key, p.child.exitCode, p.restarts])).toEqual(
     [...stack.processes.values()].map((p) => [p.key, null, 0]),
@@ -60,7 +67,7 @@ describe('fault suite: the broker and the database go away mid-run', () => {
       await stack.publish(prs);
       await midRun(stack, db.dataSource);
       kafka('stop', port);
-      await sleep(8_000);
+      await outage(stack, 'Kafka', 8_000);
       kafka('start', port);
       await stack.settle(prs.length, 300_000);
       expectAllAlive(stack);
@@ -90,7 +97,7 @@ describe('fault suite: the broker and the database go away mid-run', () => {
       await midRun(stack, probe);
       await probe.destroy();
       await postgres.stop();
-      await sleep(5_000);
+      await outage(stack, 'PostgreSQL', 5_000);
       postgres = await ensureLocalPostgres({ port, dataDir, databaseName: 'cascade_faults' });
       probe = await openDatabase(postgres.url, 1);
       await probe.destroy();

@@ -7,6 +7,7 @@ import type { EntityManager } from 'typeorm';
 import { type IngestionOutcome, IngestionService } from '../../apps/batch-submitter/src/ingestion/ingestion.service.js';
 import { RequestRepository } from '../../apps/batch-submitter/src/ingestion/request.repository.js';
 import { createTestDatabase, type TestDatabase } from '../support/infra.js';
+import { SUBMITTER_SETTINGS } from '../support/pipeline.js';
 
 /** The batch path of the consumer edge (`EventInbox.handleBatch` + `IngestionService.acceptMany`) on a real database. */
 describe('batched ingestion: one transaction per Kafka batch', () => {
@@ -15,13 +16,7 @@ describe('batched ingestion: one transaction per Kafka batch', () => {
   let metrics: ConsumerMetrics;
   const sent: OutgoingMessage[] = [];
   const base = samplePayloads()[Topic.PrIngested];
-  const settings = {
-    promptVersion: 'pr-analysis-v1',
-    guard: { maxBodyChars: 20_000, maxReviewChars: 2_000, maxReviews: 20 },
-    modelChain: ['openai/gpt-oss-20b', 'llama-3.3-70b-versatile'],
-    maxTokens: 1_024,
-    cacheTtlHours: 720,
-  };
+  const settings = SUBMITTER_SETTINGS;
   const ingestion = new IngestionService(new RequestRepository(), settings, new OutboxRepository(new EventPublisher(null as unknown as Kafka, '')));
   let outcomes: IngestionOutcome[] = [];
   const accept = async (events: Array<EventEnvelope<PrIngestedPayload>>, manager: EntityManager) => {

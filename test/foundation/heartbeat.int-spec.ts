@@ -1,5 +1,6 @@
 import { withHeartbeat } from '#platform';
 import { Partitioners } from 'kafkajs';
+import { waitForConsumed } from '../support/consumption.js';
 import { eventually, testKafka, uniqueSuffix } from '../support/infra.js';
 
 const SESSION_MS = 6_000;
@@ -25,11 +26,14 @@ describe('heavy work inside a handler keeps the consumer in its group', () => {
   });
 
   async function consumeSlowly(keepAlive: boolean) {
-    const consumer = kafka.consumer({ groupId: `heartbeat-${keepAlive}-${uniqueSuffix()}`, sessionTimeout: SESSION_MS, heartbeatInterval: 1_000 });
+    const groupId = `heartbeat-${keepAlive}-${uniqueSuffix()}`;
+    const consumer = kafka.consumer({ groupId, sessionTimeout: SESSION_MS, heartbeatInterval: 1_000 });
     let joins = 0;
     let deliveries = 0;
     let finished = 0;
+    let heartbeats = 0;
     consumer.on(consumer.events.GROUP_JOIN, () => joins++);
+    consumer.on(consumer.events.HEARTBEAT, () => heartbeats++);
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
@@ -41,8 +45,13 @@ describe('heavy work inside a handler keeps the consumer in its group', () => {
       },
     });
     await eventually('handled', async () => finished >= 1 && (keepAlive || deliveries >= 2 || joins >= 2), 60_000);
-    // Give a late eviction time to show up.
-    await new Promise((done) => setTimeout(done, 2_000));
+    if (keepAlive) {
+      // The member committed the message and the group then accepted one more of its heartbeats: an eviction
+      // during the handler would have refused both (and brought a rejoin and a second delivery instead).
+      await waitForConsumed(groupId, [topic], 30_000);
+      const before = heartbeats;
+      await eventually('a heartbeat after the commit', async () => heartbeats > before, 10_000);
+    }
     await consumer.disconnect();
     return { joins, deliveries };
   }

@@ -1,62 +1,26 @@
-import { createEvent, Topic } from '#contracts';
-import { reconcile } from '#ledger';
+import { Topic } from '#contracts';
 import { validatePrAnalysis } from '#groq-batch';
-import { Partitioners, type Producer } from 'kafkajs';
 import { syntheticPrs } from '../../apps/cli/src/demo/synthetic-prs.js';
-import { type GroqSimulator, startGroqSimulator } from '../../tools/groq-simulator/src/simulator.js';
-import { createTestDatabase, eventually, type TestDatabase, testKafka, uniqueSuffix } from '../support/infra.js';
-import { type Pipeline, pipelineEnv, startPipeline } from '../support/pipeline.js';
-
-const prefix = `e2e${uniqueSuffix()}.`;
-process.env.KAFKA_TOPIC_PREFIX = prefix;
+import { eventually, testKafka } from '../support/infra.js';
+import { usePipeline } from '../support/pipeline.js';
 
 describe('the two-pass pipeline end to end (real broker, PostgreSQL, simulator)', () => {
-  let db: TestDatabase;
-  let sim: GroqSimulator;
-  let pipeline: Pipeline;
-  let producer: Producer;
+  const fixture = usePipeline({ name: 'e2e', simulator: { seed: 11 }, services: { env: { BATCH_MAX_LINES: '250' } } });
+  const { prefix } = fixture;
   const COUNT = Number(process.env.CASCADE_E2E_PRS ?? 1_000);
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    sim = await startGroqSimulator({ seed: 11 });
-    pipeline = await startPipeline(pipelineEnv({ prefix, databaseUrl: db.url, groqUrl: sim.url }, { BATCH_MAX_LINES: '250' }));
-    producer = testKafka().producer({ createPartitioner: Partitioners.DefaultPartitioner });
-    await producer.connect();
-  });
-
-  afterAll(async () => {
-    await producer?.disconnect();
-    await pipeline?.stop();
-    await sim?.stop();
-    await db?.drop();
-  });
 
   it(`analyses ${COUNT} PRs: every id terminal, pass 2 recovers exactly the recoverable pass-1 failures`, async () => {
     const prs = syntheticPrs({ count: COUNT, seed: 5 });
-    await producer.send({
-      topic: `${prefix}${Topic.PrIngested}`,
-      messages: prs.map((pr) => ({
-        key: pr.requestId,
-        value: JSON.stringify(createEvent(Topic.PrIngested, pr, { correlationId: `e2e-${pr.requestId}`, producer: 'e2e' })),
-      })),
-    });
-    const report = await eventually(
-      'every request terminal',
-      async () => {
-        const r = await reconcile(db.dataSource.manager, { defaultStageDeadlineMs: 600_000 });
-        return r.ingested === COUNT && r.inFlight === 0 ? r : null;
-      },
-      240_000,
-    );
+    await fixture.publish(prs);
+    const report = await fixture.settled(COUNT, 240_000);
     expect(report.lost).toEqual([]);
     expect(report.invariantHolds).toBe(true);
     expect(report.succeeded + report.failed + report.excluded).toBe(COUNT);
     expect(report.excluded).toBe(prs.filter((p) => p.body.trim() === '').length);
 
     // What the simulator failed on pass 1, per code, against what the pipeline recorded.
-    const stats = sim.stats();
-    const [passOneBatches] = [await db.dataSource.query(`SELECT provider_batch_id FROM batches WHERE pass = 1`)];
+    const stats = fixture.sim.stats();
+    const [passOneBatches] = [await fixture.db.dataSource.query(`SELECT provider_batch_id FROM batches WHERE pass = 1`)];
     const simFailures = new Map<string, string>();
     for (const { provider_batch_id } of passOneBatches) {
       for (const [id, code] of Object.entries(stats.outcomes[provider_batch_id] ?? {})) if (code !== 'ok') simFailures.set(id, code);
@@ -64,45 +28,43 @@ describe('the two-pass pipeline end to end (real broker, PostgreSQL, simulator)'
     expect(simFailures.size).toBeGreaterThan(0);
     const permanentCodes = new Set(['context_length_exceeded']);
     const recoverable = [...simFailures.entries()].filter(([, code]) => !permanentCodes.has(code)).map(([id]) => id);
-    const recovered: Array<{ request_id: string }> = await db.dataSource.query(
+    const recovered: Array<{ request_id: string }> = await fixture.db.dataSource.query(
       `SELECT request_id FROM results WHERE status = 'succeeded' AND pass >= 2`,
     );
     expect(recovered.map((r) => r.request_id).sort()).toEqual(recoverable.sort());
     // Pass 1 sent every processable PR once; the provider saw no line beyond what the retries justify.
-    const [{ pass_one, all_lines }] = await db.dataSource.query(
+    const [{ pass_one, all_lines }] = await fixture.db.dataSource.query(
       `SELECT sum(request_count) FILTER (WHERE pass = 1)::int AS pass_one, sum(request_count)::int AS all_lines FROM batches`,
     );
     expect(pass_one).toBe(COUNT - report.excluded);
     expect(Object.values(stats.linesProcessed).reduce((a, b) => a + b, 0)).toBe(all_lines);
     // Every line after pass 1 is the retry of one failed attempt that was not permanent.
-    const [{ failed_attempts }] = await db.dataSource.query(`SELECT count(*)::int AS failed_attempts FROM attempts WHERE outcome = 'failed'`);
+    const [{ failed_attempts }] = await fixture.db.dataSource.query(`SELECT count(*)::int AS failed_attempts FROM attempts WHERE outcome = 'failed'`);
     expect(all_lines - pass_one).toBe(failed_attempts - report.failed);
 
     // Every stored result validates against the schema; failures carry their reason.
-    const results: Array<{ analysis: unknown }> = await db.dataSource.query(`SELECT analysis FROM results WHERE status = 'succeeded'`);
+    const results: Array<{ analysis: unknown }> = await fixture.db.dataSource.query(`SELECT analysis FROM results WHERE status = 'succeeded'`);
     for (const { analysis } of results) expect(validatePrAnalysis(JSON.stringify(analysis)).ok).toBe(true);
-    const failed: Array<{ error_code: string; attempts: unknown[] }> = await db.dataSource.query(`SELECT error_code, attempts FROM results WHERE status = 'failed'`);
+    const failed: Array<{ error_code: string; attempts: unknown[] }> = await fixture.db.dataSource.query(`SELECT error_code, attempts FROM results WHERE status = 'failed'`);
     for (const f of failed) {
       expect(f.error_code).toBeTruthy();
       expect(f.attempts.length).toBeGreaterThan(0);
     }
     // No provider batch was created twice for the same items.
-    const [{ batches, keys }] = await db.dataSource.query(`SELECT count(*)::int AS batches, count(DISTINCT batch_key)::int AS keys FROM batches`);
-    expect(batches).toBe(keys);
-    expect(stats.batchesCreated).toBe(batches);
+    await fixture.expectOneProviderBatchPerKey();
   }, 300_000);
 
   it('re-delivering every event the pipeline published changes nothing: no new row, no second provider batch', async () => {
     const snapshot = async () =>
       (
-        await db.dataSource.query(`SELECT
+        await fixture.db.dataSource.query(`SELECT
           (SELECT count(*) FROM results)::int AS results, (SELECT count(*) FROM attempts)::int AS attempts,
           (SELECT count(*) FROM batches)::int AS batches, (SELECT count(*) FROM requests WHERE status IN ('pending', 'in_flight'))::int AS open,
           (SELECT count(*) FROM outbox)::int AS outbox, (SELECT md5(string_agg(request_id || status || coalesce(model, '') || coalesce(pass::text, ''), ',' ORDER BY request_id)) FROM results) AS digest`)
       )[0];
     const before = await snapshot();
-    const createdBefore = sim.stats().batchesCreated;
-    const published: Array<{ topic: string; message_key: string; message_value: Buffer; headers: Record<string, string> }> = await db.dataSource.query(
+    const createdBefore = fixture.sim.stats().batchesCreated;
+    const published: Array<{ topic: string; message_key: string; message_value: Buffer; headers: Record<string, string> }> = await fixture.db.dataSource.query(
       `SELECT topic, message_key, message_value, headers FROM outbox ORDER BY id`,
     );
     const byTopic = new Map<string, typeof published>();
@@ -110,20 +72,18 @@ describe('the two-pass pipeline end to end (real broker, PostgreSQL, simulator)'
     for (const topic of [Topic.BatchSubmitted, Topic.BatchCompleted, Topic.RequestsFailed, Topic.ResultsMerged]) {
       expect(byTopic.get(`${prefix}${topic}`)?.length).toBeGreaterThan(0);
     }
-    const ingested: Array<{ request_id: string }> = await db.dataSource.query(`SELECT request_id FROM requests LIMIT 200`);
+    const ingested: Array<{ request_id: string }> = await fixture.db.dataSource.query(`SELECT request_id FROM requests LIMIT 200`);
     const prs = syntheticPrs({ count: COUNT, seed: 5 }).filter((pr) => ingested.some((r) => r.request_id === pr.requestId));
-    await producer.send({
-      topic: `${prefix}${Topic.PrIngested}`,
-      messages: prs.map((pr) => ({ key: pr.requestId, value: JSON.stringify(createEvent(Topic.PrIngested, pr, { correlationId: `again-${pr.requestId}`, producer: 'e2e' })) })),
-    });
+    await fixture.publish(prs, (pr) => `again-${pr.requestId}`);
+    const producer = await fixture.producer();
     for (const [topic, rows] of byTopic) {
       await producer.send({ topic, messages: rows.map((r) => ({ key: r.message_key, value: r.message_value, headers: r.headers })) });
     }
-    // Let every consumer work through the duplicates, then compare.
-    await new Promise((resolve) => setTimeout(resolve, 8_000));
+    // Every consumer has worked through the duplicates (committed past them): compare.
+    await fixture.waitForConsumed();
     const after = await snapshot();
     expect(after).toEqual(before);
-    expect(sim.stats().batchesCreated).toBe(createdBefore);
+    expect(fixture.sim.stats().batchesCreated).toBe(createdBefore);
   }, 120_000);
 
   it('a poison message on each consumed topic goes to its DLQ and the pipeline goes on', async () => {
@@ -141,19 +101,17 @@ describe('the two-pass pipeline end to end (real broker, PostgreSQL, simulator)'
         ),
       );
     const before = await dlqEnd();
+    const producer = await fixture.producer();
     for (const t of consumed) await producer.send({ topic: `${prefix}${t}`, messages: [{ key: 'poison', value: `{"poison": ${t}` }] });
     const fresh = syntheticPrs({ count: 1, seed: 99 })[0]!;
     const pr = { ...fresh, requestId: 'after-poison#1', body: 'Still flowing after poison.' };
-    await producer.send({
-      topic: `${prefix}${Topic.PrIngested}`,
-      messages: [{ key: pr.requestId, value: JSON.stringify(createEvent(Topic.PrIngested, pr, { correlationId: 'after-poison', producer: 'e2e' })) }],
-    });
+    await fixture.publish([pr], () => 'after-poison');
     await eventually('one DLQ entry per topic', async () => {
       const now = await dlqEnd();
       return consumed.every((t) => now[t]! === before[t]! + 1);
     });
     await eventually('the PR after the poison is analysed', async () => {
-      const rows = await db.dataSource.query(`SELECT status FROM requests WHERE request_id = 'after-poison#1'`);
+      const rows = await fixture.db.dataSource.query(`SELECT status FROM requests WHERE request_id = 'after-poison#1'`);
       return rows[0]?.status === 'succeeded';
     });
     await admin.disconnect();

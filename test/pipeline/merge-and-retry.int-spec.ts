@@ -11,20 +11,14 @@ import { MergeService } from '../../apps/result-writer/src/merge/merge.service.j
 import { ResultRepository } from '../../apps/result-writer/src/merge/result.repository.js';
 import { FailureRepository } from '../../apps/retry-service/src/retry/failure.repository.js';
 import { RetryService } from '../../apps/retry-service/src/retry/retry.service.js';
-import { createTestDatabase, type TestDatabase } from '../support/infra.js';
+import { SUBMITTER_SETTINGS, usePipeline } from '../support/pipeline.js';
 
 /** Medium tests: the services' rules against the real PostgreSQL schema, without the transport. */
 describe('ingest → retry → merge against PostgreSQL', () => {
-  let db: TestDatabase;
+  const fixture = usePipeline({ name: 'merge' });
   let ds: DataSource;
   const outbox = new OutboxRepository(new EventPublisher(null as unknown as Kafka, ''));
-  const settings = {
-    promptVersion: 'pr-analysis-v1',
-    guard: { maxBodyChars: 20_000, maxReviewChars: 2_000, maxReviews: 20 },
-    modelChain: ['openai/gpt-oss-20b', 'llama-3.3-70b-versatile'],
-    maxTokens: 1_024,
-    cacheTtlHours: 720,
-  };
+  const settings = SUBMITTER_SETTINGS;
   const ingestion = new IngestionService(new RequestRepository(), settings, outbox);
   const retry = new RetryService(new FailureRepository(), outbox, {
     modelChain: settings.modelChain,
@@ -36,11 +30,9 @@ describe('ingest → retry → merge against PostgreSQL', () => {
   const base = samplePayloads()[Topic.PrIngested];
   const analysis = samplePayloads()[Topic.BatchCompleted].results[0]!.analysis;
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    ds = db.dataSource;
+  beforeAll(() => {
+    ds = fixture.db.dataSource;
   });
-  afterAll(async () => db?.drop());
 
   /** Hands the result-writer what ingestion settled itself (excluded, reused), as its consumer would. */
   const delivered = new Set<string>();

@@ -10,25 +10,19 @@ import type { Kafka } from 'kafkajs';
 import pino from 'pino';
 import { IngestionService } from '../../apps/batch-submitter/src/ingestion/ingestion.service.js';
 import { RequestRepository } from '../../apps/batch-submitter/src/ingestion/request.repository.js';
-import { type GroqSimulator, startGroqSimulator } from '../../tools/groq-simulator/src/simulator.js';
-import { createTestDatabase, type TestDatabase, testKafka, uniqueSuffix } from '../support/infra.js';
+import { testKafka, uniqueSuffix } from '../support/infra.js';
+import { SUBMITTER_SETTINGS, usePipeline } from '../support/pipeline.js';
 
 const logger = pino({ level: 'silent' });
 const root = resolve(import.meta.dirname, '../..');
 
 describe('recovery: crashes, stuck requests, failed writes', () => {
-  let db: TestDatabase;
-  let sim: GroqSimulator;
+  const fixture = usePipeline({ name: 'recovery', simulator: { seed: 3 } });
+  const db = () => fixture.db;
   const publisher = new EventPublisher(null as unknown as Kafka, '');
   const outbox = new OutboxRepository(publisher);
   const relay = { kick: () => undefined } as unknown as OutboxRelay;
-  const settings = {
-    promptVersion: 'pr-analysis-v1',
-    guard: { maxBodyChars: 20_000, maxReviewChars: 2_000, maxReviews: 20 },
-    modelChain: ['openai/gpt-oss-20b', 'llama-3.3-70b-versatile'],
-    maxTokens: 1_024,
-    cacheTtlHours: 720,
-  };
+  const settings = SUBMITTER_SETTINGS;
   const assemblerSettings = {
     minPass: 1,
     maxPass: 1,
@@ -42,22 +36,16 @@ describe('recovery: crashes, stuck requests, failed writes', () => {
   };
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    sim = await startGroqSimulator({ seed: 3 });
     const ingestion = new IngestionService(new RequestRepository(), settings, outbox);
     const base = samplePayloads()[Topic.PrIngested];
     for (let i = 0; i < 5; i++) {
       const event = createEvent(Topic.PrIngested, { ...base, requestId: `crash-${i}`, body: `Body ${i}` }, { correlationId: `c${i}`, producer: 'test' });
-      await db.dataSource.transaction((m) => ingestion.accept(event, m));
+      await db().dataSource.transaction((m) => ingestion.accept(event, m));
     }
-  });
-  afterAll(async () => {
-    await sim?.stop();
-    await db?.drop();
   });
 
   it('a crash between provider batch creation and its recording adopts that batch on restart: one provider batch, one BatchSubmitted', async () => {
-    const client = new GroqBatchClient({ ...DEFAULT_GROQ_BATCH_CONFIG, apiKey: 'fake-recovery-test-key', baseURL: sim.url });
+    const client = new GroqBatchClient({ ...DEFAULT_GROQ_BATCH_CONFIG, apiKey: 'fake-recovery-test-key', baseURL: fixture.sim.url });
     const real = new GroqSubmissionProvider(client, { maxLines: 100, maxBytes: 50_000_000 });
     // The process "dies" right after the provider accepted the batch, before anything is recorded.
     const crashing: BatchProviderPort = {
@@ -67,33 +55,33 @@ describe('recovery: crashes, stuck requests, failed writes', () => {
         throw new Error('killed after the provider created the batch');
       },
     };
-    const before = new BatchAssembler(db.dataSource, crashing, prAnalysisLineBuilder(), outbox, relay, logger, assemblerSettings);
+    const before = new BatchAssembler(db().dataSource, crashing, prAnalysisLineBuilder(), outbox, relay, logger, assemblerSettings);
     expect(await before.tick({ force: true })).toBe(0);
-    const [intent] = await db.dataSource.query(`SELECT batch_id, batch_key, state FROM batches`);
+    const [intent] = await db().dataSource.query(`SELECT batch_id, batch_key, state FROM batches`);
     expect(intent.state).toBe('creating');
-    expect(sim.stats().batchesCreated).toBe(1);
+    expect(fixture.sim.stats().batchesCreated).toBe(1);
 
-    const restarted = new BatchAssembler(db.dataSource, real, prAnalysisLineBuilder(), outbox, relay, logger, assemblerSettings);
+    const restarted = new BatchAssembler(db().dataSource, real, prAnalysisLineBuilder(), outbox, relay, logger, assemblerSettings);
     expect(await restarted.tick()).toBe(1);
-    expect(sim.stats().batchesCreated).toBe(1);
-    const [batch] = await db.dataSource.query(`SELECT state, provider_batch_id FROM batches WHERE batch_id = $1`, [intent.batch_id]);
+    expect(fixture.sim.stats().batchesCreated).toBe(1);
+    const [batch] = await db().dataSource.query(`SELECT state, provider_batch_id FROM batches WHERE batch_id = $1`, [intent.batch_id]);
     expect(batch.state).toBe('submitted');
     const provider = await client.findBatchByKey(intent.batch_key);
     expect(batch.provider_batch_id).toBe(provider?.id);
-    const events = await db.dataSource.query(`SELECT count(*)::int AS n FROM outbox WHERE topic = $1`, [Topic.BatchSubmitted]);
+    const events = await db().dataSource.query(`SELECT count(*)::int AS n FROM outbox WHERE topic = $1`, [Topic.BatchSubmitted]);
     expect(events[0].n).toBe(1);
     // A third start finds nothing to resume and creates nothing.
     expect(await restarted.tick()).toBe(0);
-    expect(sim.stats().batchesCreated).toBe(1);
+    expect(fixture.sim.stats().batchesCreated).toBe(1);
   });
 
   it('reconcile flags an item whose batch never completes, and `cascade reconcile` exits 1', async () => {
-    await db.dataSource.query(`UPDATE requests SET stage_deadline_at = now() - interval '1 minute' WHERE status = 'in_flight'`);
-    const report = await reconcile(db.dataSource.manager, { defaultStageDeadlineMs: 60_000 });
+    await db().dataSource.query(`UPDATE requests SET stage_deadline_at = now() - interval '1 minute' WHERE status = 'in_flight'`);
+    const report = await reconcile(db().dataSource.manager, { defaultStageDeadlineMs: 60_000 });
     expect(report.stuck).toBe(5);
     expect(report.inFlightRequests.every((r) => r.stuck && r.stage === 'submitted' && r.batchId)).toBe(true);
     const cli = spawnSync(process.execPath, [resolve(root, 'bin/cascade.js'), 'reconcile'], {
-      env: { ...process.env, DATABASE_URL: db.url },
+      env: { ...process.env, DATABASE_URL: db().url },
       encoding: 'utf8',
     });
     expect(cli.status).toBe(1);
@@ -104,7 +92,7 @@ describe('recovery: crashes, stuck requests, failed writes', () => {
   it('an integrity error in one write is rolled back and retried, and does not poison later writes', async () => {
     const kafka = testKafka();
     const realPublisher = new EventPublisher(kafka, `recovery${uniqueSuffix()}.`);
-    const inbox = new EventInbox(db.dataSource, realPublisher, relay, logger, new ConsumerMetrics('test'), 'recovery-group', 2);
+    const inbox = new EventInbox(db().dataSource, realPublisher, relay, logger, new ConsumerMetrics('test'), 'recovery-group', 2);
     let calls = 0;
     const event = createEvent(Topic.PrIngested, samplePayloads()[Topic.PrIngested], { correlationId: 'c', producer: 'test' });
     const message = (value: unknown) => ({
@@ -125,12 +113,12 @@ describe('recovery: crashes, stuck requests, failed writes', () => {
     expect(outcome).toBe('processed');
     expect(calls).toBe(3);
     // Nothing of the failed attempts stayed behind, and no session is left idle in a transaction.
-    const rows = await db.dataSource.query(`SELECT count(*)::int AS n FROM outbox WHERE event_id = $1`, [event.eventId]);
+    const rows = await db().dataSource.query(`SELECT count(*)::int AS n FROM outbox WHERE event_id = $1`, [event.eventId]);
     expect(rows[0].n).toBe(1);
-    const idle = await db.dataSource.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle in transaction'`);
+    const idle = await db().dataSource.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle in transaction'`);
     expect(idle[0].n).toBe(0);
     // The next write on the same pool works.
-    await inTransaction(db.dataSource, (m) => m.query(`UPDATE requests SET updated_at = now() WHERE request_id = 'crash-0'`));
+    await inTransaction(db().dataSource, (m) => m.query(`UPDATE requests SET updated_at = now() WHERE request_id = 'crash-0'`));
     await realPublisher.disconnect();
   });
 });

@@ -3,6 +3,9 @@ import { createDataSource, dropDatabase, ensureDatabaseExists, runMigrations } f
 import { Kafka, logLevel, type Consumer, type KafkaMessage } from 'kafkajs';
 import type { DataSource } from 'typeorm';
 
+export { freePort } from './ports.js';
+export { eventually, type EventuallyOptions, GiveUp, isFailedAssertion, isNotThereYet } from './eventually.js';
+
 export const BASE_DATABASE_URL = process.env.CASCADE_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 export function brokers(): string[] {
@@ -39,36 +42,6 @@ export async function createTestDatabase(name = `cascade_test_${uniqueSuffix()}`
 
 export function testKafka(clientId = `test-${uniqueSuffix()}`): Kafka {
   return new Kafka({ clientId, brokers: brokers(), logLevel: logLevel.NOTHING });
-}
-
-/** Thrown by a probe to stop waiting at once (the thing waited for can no longer happen). */
-export class GiveUp extends Error {}
-
-/** A free TCP port on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const { port } = server.address() as { port: number };
-  await new Promise((done) => server.close(done));
-  return port;
-}
-
-/** Polls `probe` until it returns a truthy value or the time runs out (then fails with `what`). */
-export async function eventually<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value) return value;
-    } catch (error) {
-      if (error instanceof GiveUp) throw error;
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
 }
 
 /** Collects every message of `topic` from the beginning, for assertions. */

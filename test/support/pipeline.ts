@@ -1,5 +1,12 @@
+import { createEvent, type PrIngestedPayload, Topic } from '#contracts';
+import { reconcile, type ReconcileReport } from '#ledger';
 import type { RunningService } from '#platform';
-import { brokers } from './infra.js';
+import { Partitioners, type Producer } from 'kafkajs';
+import type { SubmitterSettings } from '../../apps/batch-submitter/src/batch-submitter.settings.js';
+import { type GroqSimulator, startGroqSimulator } from '../../tools/groq-simulator/src/simulator.js';
+import type { SimulatorOptions } from '../../tools/groq-simulator/src/options.js';
+import { waitForConsumed } from './consumption.js';
+import { brokers, createTestDatabase, eventually, type TestDatabase, testKafka, uniqueSuffix } from './infra.js';
 
 /**
  * The four services in this process, against a real broker, a test database and a simulator.
@@ -10,6 +17,15 @@ export interface Pipeline {
   services: Record<string, RunningService>;
   stop(): Promise<void>;
 }
+
+/** The batch-submitter's settings as the services run by default, for tests that call its rules directly. */
+export const SUBMITTER_SETTINGS: SubmitterSettings = {
+  promptVersion: 'pr-analysis-v1',
+  guard: { maxBodyChars: 20_000, maxReviewChars: 2_000, maxReviews: 20 },
+  modelChain: ['openai/gpt-oss-20b', 'llama-3.3-70b-versatile'],
+  maxTokens: 1_024,
+  cacheTtlHours: 720,
+};
 
 export const PIPELINE_SERVICES = ['batch-submitter', 'poller', 'retry-service', 'result-writer'] as const;
 export type PipelineService = (typeof PIPELINE_SERVICES)[number];
@@ -55,7 +71,7 @@ export async function startPipeline(env: NodeJS.ProcessEnv, replicas = 1): Promi
   const services: Record<string, RunningService> = {};
   for (let replica = 0; replica < replicas; replica++) {
     for (const name of PIPELINE_SERVICES) {
-      services[replicas > 1 ? `${name}#${replica}` : name] = await startService(name, env, replicas > 1 ? '' : '');
+      services[replicas > 1 ? `${name}#${replica}` : name] = await startService(name, env);
     }
   }
   return {
@@ -64,4 +80,132 @@ export async function startPipeline(env: NodeJS.ProcessEnv, replicas = 1): Promi
       for (const service of Object.values(services)) await service.app.close();
     },
   };
+}
+
+export interface PipelineFixtureOptions {
+  /** Start of the topic prefix and of the correlation ids (`e2e` → topics `e2e1a2b3c4d.pr.ingested.v1`). */
+  name: string;
+  /** Start a simulator with these options (a seed at least); without it there is no provider. */
+  simulator?: Partial<SimulatorOptions> & { seed: number };
+  /** Start the four services in this process with this extra environment (needs `simulator`). */
+  services?: { env?: Record<string, string>; replicas?: number };
+}
+
+export interface PipelineFixture {
+  readonly prefix: string;
+  readonly db: TestDatabase;
+  readonly sim: GroqSimulator;
+  /** The four services started by the fixture (`services` option), else none. */
+  readonly services: Record<string, RunningService>;
+  /** The services' environment, with `extra` on top of the fixture's. */
+  env(extra?: Record<string, string>): NodeJS.ProcessEnv;
+  /** A service started by the test; the fixture closes it at the end unless the test did (`stopService`). */
+  startService(name: PipelineService, extra?: Record<string, string>): Promise<RunningService>;
+  stopService(service: RunningService): Promise<void>;
+  topic(topic: Topic): string;
+  /** A producer connected on first use, disconnected at the end. */
+  producer(): Promise<Producer>;
+  /** Publishes PRs on `pr.ingested.v1`, keyed by request id, correlation `<name>-<requestId>` unless given. */
+  publish(prs: PrIngestedPayload[], correlationId?: (pr: PrIngestedPayload) => string): Promise<void>;
+  /** Until `reconcile` counts `count` ids ingested and none in flight. */
+  settled(count: number, timeoutMs: number): Promise<ReconcileReport>;
+  /** Until every service's consumer group has committed its topics up to their end (lag 0). */
+  waitForConsumed(timeoutMs?: number): Promise<void>;
+  /** One provider batch per batch key, and the provider created no batch we did not record. */
+  expectOneProviderBatchPerKey(): Promise<void>;
+}
+
+/**
+ * One test file's pipeline: its own database (real migrations), topic prefix, simulator and services
+ * in this process, torn down after the file. Call inside `describe`. Sets KAFKA_TOPIC_PREFIX at once,
+ * since topic names are fixed when the service definitions are first imported.
+ */
+export function usePipeline(options: PipelineFixtureOptions): PipelineFixture {
+  const prefix = `${options.name}${uniqueSuffix()}.`;
+  process.env.KAFKA_TOPIC_PREFIX = prefix;
+  let db: TestDatabase | null = null;
+  let sim: GroqSimulator | null = null;
+  let connected: Promise<Producer> | null = null;
+  const started = new Set<RunningService>();
+  const services: Record<string, RunningService> = {};
+  const need = <T>(part: T | null, what: string): T => {
+    if (part === null) throw new Error(`the pipeline fixture has no ${what}: start it in the fixture's options`);
+    return part;
+  };
+
+  const fixture: PipelineFixture = {
+    prefix,
+    get db() {
+      return need(db, 'database');
+    },
+    get sim() {
+      return need(sim, 'simulator');
+    },
+    services,
+    env: (extra = {}) =>
+      pipelineEnv({ prefix, databaseUrl: fixture.db.url, groqUrl: fixture.sim.url }, { ...options.services?.env, ...extra }),
+    async startService(name, extra) {
+      const service = await startService(name, fixture.env(extra));
+      started.add(service);
+      return service;
+    },
+    async stopService(service) {
+      started.delete(service);
+      await service.app.close();
+    },
+    topic: (topic) => `${prefix}${topic}`,
+    producer() {
+      connected ??= (async () => {
+        const producer = testKafka().producer({ createPartitioner: Partitioners.DefaultPartitioner });
+        await producer.connect();
+        return producer;
+      })();
+      return connected;
+    },
+    async publish(prs, correlationId = (pr) => `${options.name}-${pr.requestId}`) {
+      const producer = await fixture.producer();
+      await producer.send({
+        topic: fixture.topic(Topic.PrIngested),
+        messages: prs.map((pr) => ({
+          key: pr.requestId,
+          value: JSON.stringify(createEvent(Topic.PrIngested, pr, { correlationId: correlationId(pr), producer: options.name })),
+        })),
+      });
+    },
+    settled: (count, timeoutMs) =>
+      eventually(
+        `${count} requests terminal`,
+        async () => {
+          const report = await reconcile(fixture.db.dataSource.manager, { defaultStageDeadlineMs: 600_000 });
+          return report.ingested === count && report.inFlight === 0 ? report : null;
+        },
+        timeoutMs,
+      ),
+    waitForConsumed: (timeoutMs) => waitForConsumed(PIPELINE_SERVICES.map((name) => `${prefix}${name}`), undefined, timeoutMs),
+    async expectOneProviderBatchPerKey() {
+      const [{ batches, keys }] = await fixture.db.dataSource.query(`SELECT count(*)::int AS batches, count(DISTINCT batch_key)::int AS keys FROM batches`);
+      expect(batches).toBe(keys);
+      expect(fixture.sim.stats().batchesCreated).toBe(batches);
+    },
+  };
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    if (options.simulator) sim = await startGroqSimulator(options.simulator);
+    if (options.services) {
+      const pipeline = await startPipeline(fixture.env(), options.services.replicas ?? 1);
+      Object.assign(services, pipeline.services);
+      for (const service of Object.values(pipeline.services)) started.add(service);
+    }
+  });
+
+  afterAll(async () => {
+    await (await connected?.catch(() => null))?.disconnect();
+    for (const service of started) await service.app.close();
+    started.clear();
+    await sim?.stop();
+    await db?.drop();
+  });
+
+  return fixture;
 }
