@@ -221,4 +221,21 @@ describe('ingest → retry → merge against PostgreSQL', () => {
     expect(after.entries).toBe(0);
     await writeControl(ds.manager, 'cache', { clearedAt: null });
   });
+
+  it("a merge whose terminal record is already there still settles the request: a re-sent request is never stranded", async () => {
+    expect(await ingest('r-again')).toBe('queued');
+    const request = await metadataOf('r-again');
+    await putInFlight('r-again', 'b-1');
+    await ds.transaction((m) => merge.mergeResults(completed(request, 'openai/gpt-oss-20b', 1), m));
+    // Re-opened with the same content, as a replay that re-sent it left it: in flight, its result already stored.
+    await ds.query(`UPDATE requests SET status = 'in_flight', stage = 'awaiting_merge' WHERE request_id = 'r-again'`);
+    const announced = async () => (await ds.query(`SELECT count(*)::int AS n FROM outbox WHERE topic = $1`, [Topic.ResultsMerged]))[0].n as number;
+    const before = await announced();
+    await ds.transaction((m) => merge.mergeResults(completed(request, 'openai/gpt-oss-20b', 1), m));
+    const [row] = await ds.query(`SELECT status, stage FROM requests WHERE request_id = 'r-again'`);
+    expect(row).toEqual({ status: 'succeeded', stage: 'merged' });
+    // Settled on the record it already had: no second terminal record, no second terminal event.
+    expect((await ds.query(`SELECT count(*)::int AS n FROM results WHERE request_id = 'r-again'`))[0].n).toBe(1);
+    expect(await announced()).toBe(before);
+  });
 });
