@@ -87,6 +87,31 @@ describe('batched ingestion: one transaction per Kafka batch', () => {
     expect(outcomes).toEqual(['unchanged']);
   });
 
+  it('an older copy with other text arriving after a newer one (a replay, a re-drive) is stale and changes nothing', async () => {
+    const at = (iso: string, body: string, requestId = 'o/1') =>
+      createEvent(Topic.PrIngested, { ...base, requestId, body }, { correlationId: `corr-${requestId}`, producer: 'batch-test', occurredAt: new Date(iso) });
+    await inbox.handleBatch(Topic.PrIngested, [message(at('2025-06-02T00:00:00Z', 'Edited text'))], heartbeat, accept);
+    const [before] = await db.dataSource.query(`SELECT content_hash, attempt FROM requests WHERE request_id = 'o/1'`);
+    outcomes = [];
+    // In a later batch, and within one batch: the copy observed first never replaces the one observed last.
+    await inbox.handleBatch(Topic.PrIngested, [message(at('2025-06-01T00:00:00Z', 'First text'))], heartbeat, accept);
+    await inbox.handleBatch(
+      Topic.PrIngested,
+      [message(at('2025-06-03T00:00:00Z', 'Third text', 'o/2')), message(at('2025-06-01T00:00:00Z', 'First text', 'o/2'))],
+      heartbeat,
+      accept,
+    );
+    expect(outcomes).toEqual(['stale', 'queued', 'stale']);
+    const [after] = await db.dataSource.query(`SELECT content_hash, attempt FROM requests WHERE request_id = 'o/1'`);
+    expect(after).toEqual(before);
+    const [second] = await db.dataSource.query(`SELECT pr->>'body' AS body FROM requests WHERE request_id = 'o/2'`);
+    expect(second.body).toBe('Third text');
+    // A newer copy still replaces it.
+    outcomes = [];
+    await inbox.handleBatch(Topic.PrIngested, [message(at('2025-06-04T00:00:00Z', 'Fourth text'))], heartbeat, accept);
+    expect(outcomes).toEqual(['requeued']);
+  });
+
   it('answers from the response cache with a hit flag, and a miss flag otherwise', async () => {
     const original = pr('c/1', 'Cached text');
     await inbox.handleBatch(Topic.PrIngested, [message(original)], heartbeat, accept);

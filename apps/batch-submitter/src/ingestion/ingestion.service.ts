@@ -16,7 +16,7 @@ import { SUBMITTER_SETTINGS, type SubmitterSettings } from '../batch-submitter.s
 import { contentHashOf, guardPr } from './prompt-guard.js';
 import { type NewRequest, RequestRepository } from './request.repository.js';
 
-export type IngestionOutcome = 'queued' | 'excluded' | 'reused' | 'unchanged' | 'requeued';
+export type IngestionOutcome = 'queued' | 'excluded' | 'reused' | 'unchanged' | 'requeued' | 'stale';
 
 interface Prepared {
   key: string;
@@ -47,13 +47,16 @@ export class IngestionService {
   /**
    * The outcome of each event, in order, exactly as if they had been accepted one after the other: a
    * later event for the same request sees the earlier one (same text: 'unchanged'; new text: it
-   * replaces it, 'requeued'), so only the last version of each request is written.
+   * replaces it, 'requeued'), so only the last version of each request is written. A copy with other text
+   * that the upstream observed before the stored one ('stale': a replayed or re-driven old copy, arriving
+   * after a newer one) changes nothing: the `occurredAt` of the copy a request holds is kept with it.
    */
   async acceptMany(events: Array<EventEnvelope<PrIngestedPayload>>, manager: EntityManager): Promise<IngestionOutcome[]> {
     const prepared = events.map((event) => this.prepare(event));
     const keys = [...new Map(prepared.map((p) => [p.key, { requestId: p.metadata.requestId, promptVersion: p.metadata.promptVersion }])).values()];
     const existing = await this.requests.lockExisting(manager, keys);
     const currentHash = new Map(existing.map((row) => [keyOf(row.request_id, row.prompt_version), row.content_hash]));
+    const currentSince = new Map(existing.map((row) => [keyOf(row.request_id, row.prompt_version), row.source_occurred_at ? Date.parse(row.source_occurred_at) : null]));
     const sendable = prepared.filter((p) => !p.exclusion && currentHash.get(p.key) !== p.metadata.contentHash);
     const reusable = new Map(
       (await this.requests.findReusableResults(manager, sendable.map((p) => p.metadata), this.settings.cacheTtlHours)).map((r) => [
@@ -71,15 +74,19 @@ export class IngestionService {
       const previous = currentHash.get(key);
       // A replay of the same PR text under the same prompt version changes nothing and costs nothing.
       if (previous === metadata.contentHash) return 'unchanged';
+      const since = currentSince.get(key);
+      const occurredAt = Date.parse(cause.occurredAt);
+      if (previous !== undefined && since != null && occurredAt < since) return 'stale';
       currentHash.set(key, metadata.contentHash);
+      currentSince.set(key, occurredAt);
       if (exclusion) {
-        upserts.set(key, { metadata, pr: stored, status: 'in_flight', stage: 'awaiting_merge', exclusionReason: exclusion, model: null, maxTokens: null });
+        upserts.set(key, { metadata, pr: stored, occurredAt: cause.occurredAt, status: 'in_flight', stage: 'awaiting_merge', exclusionReason: exclusion, model: null, maxTokens: null });
         settled.set(key, { cause, settlement: { request: metadata, outcome: 'excluded', reason: exclusion } });
         return 'excluded';
       }
       const reused = reusable.get(keyOf(metadata.contentHash, metadata.promptVersion));
       if (reused) {
-        upserts.set(key, { metadata, pr: stored, status: 'in_flight', stage: 'awaiting_merge', exclusionReason: null, model: reused.model, maxTokens: null, cache: 'hit' });
+        upserts.set(key, { metadata, pr: stored, occurredAt: cause.occurredAt, status: 'in_flight', stage: 'awaiting_merge', exclusionReason: null, model: reused.model, maxTokens: null, cache: 'hit' });
         settled.set(key, {
           cause,
           settlement: { request: metadata, outcome: 'reused', analysis: reused.analysis, model: reused.model, pass: reused.pass, reusedFrom: reused.request_id },
@@ -89,6 +96,7 @@ export class IngestionService {
       upserts.set(key, {
         metadata,
         pr: stored,
+        occurredAt: cause.occurredAt,
         status: 'pending',
         stage: 'queued',
         exclusionReason: null,

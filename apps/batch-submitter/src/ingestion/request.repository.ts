@@ -9,11 +9,15 @@ export interface StoredRequest {
   prompt_version: string;
   content_hash: string;
   status: 'pending' | 'in_flight' | 'succeeded' | 'failed' | 'excluded';
+  /** When the upstream observed the copy this row holds (its event's occurredAt); null for rows from before it was kept. */
+  source_occurred_at: string | null;
 }
 
 export interface NewRequest {
   metadata: RequestMetadata;
   pr: GuardedPr & { createdAt: string; mergedAt: string | null; firstReviewAt: string | null };
+  /** The occurredAt of the event this copy came in (replays and re-drives keep the original's). */
+  occurredAt: string;
   /** Queued, or settled here and awaiting the result-writer's terminal record (excluded, reused). */
   status: 'pending' | 'in_flight';
   stage: Extract<RequestStage, 'queued' | 'awaiting_merge'>;
@@ -49,7 +53,7 @@ export class RequestRepository {
   async lockExisting(manager: EntityManager, keys: RequestKey[]): Promise<StoredRequest[]> {
     if (keys.length === 0) return [];
     return manager.query(
-      `SELECT r.request_id, r.prompt_version, r.content_hash, r.status
+      `SELECT r.request_id, r.prompt_version, r.content_hash, r.status, to_json(r.source_occurred_at) #>> '{}' AS source_occurred_at
        FROM requests r JOIN unnest($1::text[], $2::text[]) AS k(request_id, prompt_version) USING (request_id, prompt_version)
        ORDER BY r.request_id, r.prompt_version FOR UPDATE OF r`,
       [keys.map((k) => k.requestId), keys.map((k) => k.promptVersion)],
@@ -101,24 +105,27 @@ export class RequestRepository {
         model: request.model,
         max_tokens: request.maxTokens,
         pr: request.pr,
+        source_occurred_at: request.occurredAt,
         flags: request.cache ? { ...request.pr.flags, cache: request.cache } : request.pr.flags,
       };
     });
     // One JSON parameter instead of 14 per row: the statement stays the same for any batch size.
     await manager.query(
       `INSERT INTO requests (request_id, prompt_version, correlation_id, team, repo, pr_number, content_hash,
-                             status, stage, exclusion_reason, attempt, pass, model, max_tokens, current_batch_id, pr, flags)
+                             status, stage, exclusion_reason, attempt, pass, model, max_tokens, current_batch_id, pr, flags, source_occurred_at)
        SELECT request_id, prompt_version, correlation_id, team, repo, pr_number, content_hash,
-              status, stage, exclusion_reason, 1, 1, model, max_tokens, NULL, pr, flags
+              status, stage, exclusion_reason, 1, 1, model, max_tokens, NULL, pr, flags, source_occurred_at
        FROM jsonb_to_recordset($1::jsonb) AS r(request_id text, prompt_version text, correlation_id text, team text, repo text,
-            pr_number int, content_hash text, status text, stage text, exclusion_reason text, model text, max_tokens int, pr jsonb, flags jsonb)
+            pr_number int, content_hash text, status text, stage text, exclusion_reason text, model text, max_tokens int, pr jsonb, flags jsonb,
+            source_occurred_at timestamptz)
        ORDER BY request_id, prompt_version
        ON CONFLICT (request_id, prompt_version) DO UPDATE SET
          correlation_id = EXCLUDED.correlation_id, team = EXCLUDED.team, repo = EXCLUDED.repo,
          pr_number = EXCLUDED.pr_number, content_hash = EXCLUDED.content_hash, status = EXCLUDED.status,
          stage = EXCLUDED.stage, exclusion_reason = EXCLUDED.exclusion_reason,
          attempt = requests.attempt + 1, first_attempt = requests.attempt + 1, pass = 1,
-         model = EXCLUDED.model, max_tokens = EXCLUDED.max_tokens, current_batch_id = NULL, stage_deadline_at = NULL, pr = EXCLUDED.pr, flags = EXCLUDED.flags, updated_at = now()`,
+         model = EXCLUDED.model, max_tokens = EXCLUDED.max_tokens, current_batch_id = NULL, stage_deadline_at = NULL, pr = EXCLUDED.pr, flags = EXCLUDED.flags,
+         source_occurred_at = EXCLUDED.source_occurred_at, updated_at = now()`,
       [JSON.stringify(rows)],
     );
   }

@@ -106,7 +106,7 @@ export class ReplayCommand extends CommandRunner {
 
   /** One read of the range before anything is sent: which copy of each id is the last, and what is left aside. */
   private async survey(kafka: Kafka, topic: string, starts: Map<number, number>, ends: Map<number, number>): Promise<Survey> {
-    const last = new Map<string, { partition: number; offset: number; excluded: boolean }>();
+    const last = new Map<string, { partition: number; offset: number; occurredAt: number; excluded: boolean }>();
     const survey: Survey = { latest: new Map(), events: 0, distinctIds: 0, excluded: 0, unreadable: 0, superseded: 0, echoes: 0 };
     await scanTopic(kafka, topic, { from: starts, to: ends }, (partition, messages) => {
       for (const message of messages) {
@@ -121,8 +121,11 @@ export class ReplayCommand extends CommandRunner {
           continue;
         }
         const id = decoded.event.payload.requestId;
-        if (last.has(id)) survey.superseded++;
-        last.set(id, { partition, offset: Number(message.offset), excluded: exclusionOf(decoded.event.payload) !== null });
+        const copy = { partition, offset: Number(message.offset), occurredAt: Date.parse(decoded.event.occurredAt), excluded: exclusionOf(decoded.event.payload) !== null };
+        const seen = last.get(id);
+        if (seen) survey.superseded++;
+        // The last copy is the one the upstream observed last (copies of one id may sit on several partitions).
+        if (!seen || copy.occurredAt >= seen.occurredAt) last.set(id, copy);
       }
     });
     for (const { partition, offset, excluded } of last.values()) {
@@ -184,7 +187,13 @@ export class ReplayCommand extends CommandRunner {
           events.push(
             publisher.encode(
               Topic.PrReplayed,
-              createEvent(Topic.PrReplayed, payload, { correlationId: original.correlationId, causationId: original.eventId, producer: REPLAY_PRODUCER }),
+              // The original's occurredAt: ingestion orders copies of one id by it.
+              createEvent(Topic.PrReplayed, payload, {
+                correlationId: original.correlationId,
+                causationId: original.eventId,
+                producer: REPLAY_PRODUCER,
+                occurredAt: new Date(original.occurredAt),
+              }),
             ),
           );
         }
