@@ -90,12 +90,21 @@ describe('ops API (poller)', () => {
     expect(((await response.json()) as { message: string }).message).toMatch(/the provider refused to cancel batch b-finished/);
   });
 
-  it('retries a batch with the right token', async () => {
+  it('retries a batch with the right token: only its requests without an outcome are sent again', async () => {
+    // One more request of the finished batch, whose outcome exists and waits for the result-writer.
+    await db.dataSource.query(
+      `INSERT INTO requests (request_id, prompt_version, correlation_id, team, repo, pr_number, content_hash, status, stage, attempt, pass, model, max_tokens, current_batch_id, pr)
+       VALUES ('acme/api#2', 'pr-analysis-v1', 'c', 'payments', 'acme/api', 2, $1, 'in_flight', 'awaiting_merge', 1, 1, 'openai/gpt-oss-20b', 1024, 'b-finished', '{}')`,
+      ['b'.repeat(64)],
+    );
     const response = await post('/batches/b-finished/retry', TOKEN);
     expect(response.status).toBe(202);
     expect(((await response.json()) as { message: string }).message).toMatch(/1 stranded requests queued again/);
     const [row] = await db.dataSource.query(`SELECT status, attempt FROM requests WHERE request_id = 'acme/api#1'`);
     expect(row).toEqual({ status: 'pending', attempt: 2 });
+    const [waiting] = await db.dataSource.query(`SELECT status, stage, attempt FROM requests WHERE request_id = 'acme/api#2'`);
+    expect(waiting).toEqual({ status: 'in_flight', stage: 'awaiting_merge', attempt: 1 });
+    await db.dataSource.query(`DELETE FROM requests WHERE request_id = 'acme/api#2'`);
   });
 
   it("shows one request's history across passes without the PR text; unknown ids are 404", async () => {

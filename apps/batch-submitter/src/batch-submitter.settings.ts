@@ -1,5 +1,4 @@
 import { submissionEnv } from '#batching';
-import { assertKnownPromptVersion, DEFAULT_PROMPT_VERSION } from '#groq-batch';
 import { z } from 'zod';
 import type { GuardLimits } from './ingestion/prompt-guard.js';
 
@@ -7,18 +6,6 @@ const positiveInt = z.coerce.number().int().positive();
 
 /** The batch-submitter's own variables, on top of the shared ones. */
 export const batchSubmitterEnv = z.object({
-  /** Must name a folder of `prompts/`: an unknown version is refused at boot, before anything is sent. */
-  PROMPT_VERSION: z
-    .string()
-    .min(1)
-    .default(DEFAULT_PROMPT_VERSION)
-    .superRefine((version, ctx) => {
-      try {
-        assertKnownPromptVersion(version);
-      } catch (error) {
-        ctx.addIssue({ code: 'custom', message: (error as Error).message });
-      }
-    }),
   PR_BODY_MAX_CHARS: positiveInt.default(20_000),
   PR_REVIEW_MAX_CHARS: positiveInt.default(2_000),
   PR_MAX_REVIEWS: positiveInt.default(20),

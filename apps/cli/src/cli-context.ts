@@ -1,3 +1,4 @@
+import { submissionEnv } from '#batching';
 import { allTopicSpecs, baseServiceEnv, createKafka, ensureTopics, openDatabase, parseEnv } from '#platform';
 import type { Kafka } from 'kafkajs';
 import type { DataSource } from 'typeorm';
@@ -7,8 +8,10 @@ import { z } from 'zod';
 export const cliEnv = baseServiceEnv
   .pick({ KAFKA_BROKERS: true, KAFKA_TOPIC_PREFIX: true, KAFKA_PARTITIONS: true, KAFKA_TOPIC_PARTITIONS: true, KAFKA_REPLICATION_FACTOR: true, DATABASE_URL: true })
   .extend({
-    STAGE_DEADLINE_MS: z.coerce.number().int().positive().default(26 * 60 * 60 * 1000),
-    STRANDED_AFTER_MS: z.coerce.number().int().positive().default(15 * 60 * 1000),
+    // The ledger's settings, as the services read them.
+    STAGE_DEADLINE_MS: submissionEnv.shape.STAGE_DEADLINE_MS,
+    STRANDED_AFTER_MS: submissionEnv.shape.STRANDED_AFTER_MS,
+    PROMPT_VERSION: submissionEnv.shape.PROMPT_VERSION,
   });
 export type CliEnv = z.infer<typeof cliEnv>;
 

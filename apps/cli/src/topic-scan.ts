@@ -8,8 +8,11 @@ export interface TopicRange {
   to?: Map<number, number>;
 }
 
+/** What the reader wants after a slice: the rest of the range, or nothing more. */
+export type ScanStep = 'more' | 'stop' | void;
+
 /**
- * Reads a bounded range of a topic once, from a throwaway consumer group that commits nothing and is
+ * Reads a bounded range of a topic once (or until the reader says stop), from a throwaway consumer group that commits nothing and is
  * deleted afterwards, so a scan never moves any real group's offsets. Resolves when every partition has
  * been read up to its end of the range.
  */
@@ -17,7 +20,7 @@ export async function scanTopic(
   kafka: Kafka,
   topic: string,
   range: TopicRange,
-  onMessages: (partition: number, messages: KafkaMessage[]) => Promise<void> | void,
+  onMessages: (partition: number, messages: KafkaMessage[]) => Promise<ScanStep> | ScanStep,
 ): Promise<{ messages: number }> {
   const admin = kafka.admin();
   await admin.connect();
@@ -43,8 +46,11 @@ export async function scanTopic(
             const end = to.get(batch.partition) ?? 0;
             const messages = batch.messages.filter((m) => Number(m.offset) >= from.get(batch.partition)! && Number(m.offset) < end);
             if (messages.length > 0) {
-              await onMessages(batch.partition, messages);
               read += messages.length;
+              if ((await onMessages(batch.partition, messages)) === 'stop') {
+                finish();
+                return;
+              }
             }
             await heartbeat();
             if (Number(batch.lastOffset()) >= end - 1) remaining.delete(batch.partition);

@@ -86,6 +86,7 @@ export const pollerDefinition: ServiceDefinition<typeof pollerEnv> = {
           showPrText: config.env.OPS_SHOW_PR_TEXT,
           stageDeadlineMs: config.env.STAGE_DEADLINE_MS,
           strandedAfterMs: config.env.STRANDED_AFTER_MS,
+          defaultPromptVersion: config.env.PROMPT_VERSION,
           strongModel: config.env.MODEL_CHAIN.at(-1)!,
           modelPrices: config.env.MODEL_PRICES_JSON,
           topicPrefix: config.kafka.topicPrefix,

@@ -1,4 +1,5 @@
-import { PromptRegistry } from '#groq-batch';
+import { assertKnownPromptVersion, DEFAULT_PROMPT_VERSION, PromptRegistry } from '#groq-batch';
+import { DEFAULT_STRANDED_AFTER_MS } from '#ledger';
 import { z } from 'zod';
 import type { AssemblerSettings } from './batch-assembler.js';
 
@@ -43,9 +44,25 @@ export const submissionEnv = z.object({
   /** Provider batches being uploaded and created at once by one assembler. */
   BATCH_SUBMIT_CONCURRENCY: positiveInt.default(3),
   /** How long a request may sit in one stage before `reconcile` reports it stuck. */
+  /**
+   * The prompt version of PRs that name none. Must name a folder of `prompts/`: an unknown version is
+   * refused at boot, before anything is sent. Read by every service and the CLI (reconcile counts dead
+   * letters of such PRs under it).
+   */
+  PROMPT_VERSION: z
+    .string()
+    .min(1)
+    .default(DEFAULT_PROMPT_VERSION)
+    .superRefine((version, ctx) => {
+      try {
+        assertKnownPromptVersion(version);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      }
+    }),
   STAGE_DEADLINE_MS: positiveInt.default(26 * 60 * 60 * 1000),
   /** How long an in-flight request may go without it or its batch moving before `reconcile` calls it stranded. */
-  STRANDED_AFTER_MS: positiveInt.default(15 * 60 * 1000),
+  STRANDED_AFTER_MS: positiveInt.default(DEFAULT_STRANDED_AFTER_MS),
   GROQ_API_KEY: z.string({ error: 'is required (the demo sets it to a placeholder for its local simulator)' }).min(1),
   GROQ_BASE_URL: z
     .url({ protocol: /^https?$/ })

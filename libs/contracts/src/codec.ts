@@ -79,7 +79,9 @@ export function decodeEvent<T extends Topic>(topic: T, value: Buffer | null | un
   try {
     json = JSON.parse(value.toString('utf8'));
   } catch (error) {
-    return fail(`not JSON: ${(error as Error).message}`);
+    // The parser's own message quotes the input (PR text): keep only where it broke.
+    const position = /position (\d+)/.exec((error as Error).message)?.[1];
+    return fail(`not JSON${position ? ` (unreadable at character ${position})` : ' (unreadable)'}`);
   }
   const eventId =
     typeof json === 'object' && json !== null && typeof (json as { eventId?: unknown }).eventId === 'string'

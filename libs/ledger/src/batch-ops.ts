@@ -50,8 +50,10 @@ export async function batchDetail(manager: EntityManager, id: string) {
 
 /**
  * Retries a batch by hand: a submitted batch is polled again now; an interrupted submission is resumed
- * now (found by its key at the provider first); for a finished batch, every request still stranded in
- * it is queued again as a new attempt on the same model.
+ * now (found by its key at the provider first); for a finished batch, every request it holds without an
+ * outcome (still `submitting` or `submitted`) is queued again as a new attempt on the same model. Requests
+ * whose outcome exists and waits for the result-writer or the retry-service are left alone: sending them
+ * again would pay twice for an answer already in hand.
  */
 export async function retryBatch(manager: EntityManager, id: string): Promise<string | null> {
   const [batch] = await manager.query(`SELECT batch_id, state FROM batches WHERE batch_id = $1 OR provider_batch_id = $1 FOR UPDATE`, [id]);
@@ -68,7 +70,7 @@ export async function retryBatch(manager: EntityManager, id: string): Promise<st
     await manager.query(
       `UPDATE requests SET status = 'pending', stage = 'retry_queued', attempt = attempt + 1, current_batch_id = NULL,
               stage_deadline_at = NULL, updated_at = now()
-       WHERE current_batch_id = $1 AND status = 'in_flight' RETURNING request_id`,
+       WHERE current_batch_id = $1 AND status = 'in_flight' AND stage IN ('submitting', 'submitted') RETURNING request_id`,
       [batch.batch_id],
     ),
   );

@@ -22,7 +22,7 @@ export interface DashboardSnapshot {
 /** What the live dashboard shows, from the database in one go (consumer lag is added by the caller). */
 export async function dashboardSnapshot(
   manager: EntityManager,
-  options: { strongModel: string; strongPrice: ModelPrice; defaultStageDeadlineMs: number; strandedAfterMs?: number },
+  options: { strongModel: string; strongPrice: ModelPrice; defaultStageDeadlineMs: number; strandedAfterMs?: number; defaultPromptVersion?: string },
 ): Promise<DashboardSnapshot> {
   const requestsByStage = await manager.query(
     `SELECT status, stage, count(*)::int AS count FROM requests GROUP BY status, stage ORDER BY status, stage`,

@@ -1,3 +1,4 @@
+import { DEFAULT_PROMPT_VERSION } from '#groq-batch';
 import type { EntityManager } from 'typeorm';
 import { deadLetterSummary } from './dead-letters.js';
 
@@ -68,7 +69,7 @@ export interface ReconcileOptions {
   /** How long an in-flight request may go without any movement of it or its batch before it is stranded. */
   strandedAfterMs?: number;
   listLimit?: number;
-  /** The prompt version of ingested events that name none (for dead letters of such events). */
+  /** The prompt version of ingested events that name none (PROMPT_VERSION; for dead letters of such events). */
   defaultPromptVersion?: string;
 }
 
@@ -83,6 +84,7 @@ const STRANDED_REASON = `
   CASE
     WHEN r.status <> 'in_flight' THEN NULL
     WHEN res.request_id IS NOT NULL AND res.content_hash = r.content_hash AND r.updated_at < now() - make_interval(secs => $1::float8 / 1000)
+         AND (r.stage IN ('awaiting_merge', 'awaiting_retry') OR b.state = 'finished')
       THEN 'its terminal record (' || res.status || ') exists for this content, but the request was never settled'
     WHEN r.stage IN ('awaiting_merge', 'awaiting_retry') AND r.updated_at < now() - make_interval(secs => $1::float8 / 1000)
       THEN 'waiting for ' || CASE r.stage WHEN 'awaiting_merge' THEN 'the result-writer' ELSE 'the retry-service' END
@@ -130,7 +132,7 @@ export async function reconcile(manager: EntityManager, options: ReconcileOption
      FROM results res JOIN requests r USING (request_id, prompt_version)
      WHERE r.status IN ('succeeded', 'failed', 'excluded') AND res.content_hash = r.content_hash`,
   );
-  const { unstoredCount: deadLettered } = await deadLetterSummary(manager, { defaultPromptVersion: options.defaultPromptVersion ?? 'pr-analysis-v1', listLimit: 0 });
+  const { unstoredCount: deadLettered } = await deadLetterSummary(manager, { defaultPromptVersion: options.defaultPromptVersion ?? DEFAULT_PROMPT_VERSION, listLimit: 0 });
   const lost: LostRequest[] = await manager.query(
     `SELECT r.request_id AS "requestId", r.prompt_version AS "promptVersion",
             'status ' || r.status || CASE WHEN res.request_id IS NULL THEN ' has no terminal record'

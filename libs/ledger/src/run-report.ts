@@ -77,7 +77,7 @@ export interface RunReport {
 /** The outcome of a run, from the database: coverage, AI adoption, failures and recovery, cost. */
 export async function runReport(
   manager: EntityManager,
-  options: { promptVersion?: string; strongModel: string; strongPrice: ModelPrice; defaultStageDeadlineMs: number; strandedAfterMs?: number },
+  options: { promptVersion?: string; strongModel: string; strongPrice: ModelPrice; defaultStageDeadlineMs: number; strandedAfterMs?: number; defaultPromptVersion?: string },
 ): Promise<RunReport> {
   const pv = options.promptVersion ?? null;
   const teams: Array<Omit<TeamCoverage, 'coverage' | 'aiAssistedRate'>> = await manager.query(
@@ -153,7 +153,7 @@ export async function runReport(
     strongModel: options.strongModel,
     alwaysStrongCostUsd,
     alwaysStrongBasis: ALWAYS_STRONG_BASIS,
-    reconcile: await reconcile(manager, { defaultStageDeadlineMs: options.defaultStageDeadlineMs, strandedAfterMs: options.strandedAfterMs, listLimit: 100 }),
+    reconcile: await reconcile(manager, { defaultStageDeadlineMs: options.defaultStageDeadlineMs, strandedAfterMs: options.strandedAfterMs, defaultPromptVersion: options.defaultPromptVersion, listLimit: 100 }),
   };
 }
 

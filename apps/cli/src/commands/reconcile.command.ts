@@ -21,6 +21,7 @@ export class ReconcileCommand extends CommandRunner {
       const ledger = await reconcile(ds.manager, {
         defaultStageDeadlineMs: options.deadlineMs ?? env.STAGE_DEADLINE_MS,
         strandedAfterMs: options.strandedAfterMs ?? env.STRANDED_AFTER_MS,
+        defaultPromptVersion: env.PROMPT_VERSION,
         listLimit: options.json ? 100_000 : 1_000,
       });
       if (options.skipTopics) return ledger;

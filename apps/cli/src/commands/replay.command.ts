@@ -90,18 +90,18 @@ export class ReplayCommand extends CommandRunner {
     }
   }
 
-  /** Where each partition starts: the group's own commits (resume), or `--from`. */
+  /** Where each partition starts: the group's own commit where it has one (resume), else `--from`. */
   private async startOffsets(admin: Admin, topic: string, groupId: string, start: Start, restart: boolean): Promise<Map<number, number>> {
-    const committed = (await admin.fetchOffsets({ groupId, topics: [topic] }))[0]?.partitions ?? [];
     const low = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.low)]));
-    if (!restart && committed.some((p) => Number(p.offset) >= 0)) {
-      return new Map(committed.map((p) => [p.partition, Number(p.offset) >= 0 ? Number(p.offset) : low.get(p.partition)!]));
-    }
-    if (start.kind === 'time') {
-      const atTime = await admin.fetchTopicOffsetsByTimestamp(topic, start.at);
-      return new Map(atTime.map((p) => [p.partition, Number(p.offset)]));
-    }
-    return new Map([...low].map(([partition, first]) => [partition, start.kind === 'offset' ? Math.max(first, start.offset) : first]));
+    const from =
+      start.kind === 'time'
+        ? new Map((await admin.fetchTopicOffsetsByTimestamp(topic, start.at)).map((p) => [p.partition, Number(p.offset)]))
+        : new Map([...low].map(([partition, first]) => [partition, start.kind === 'offset' ? Math.max(first, start.offset) : first]));
+    if (restart) return from;
+    // A backfill stopped by --limit has commits only where it got to: the other partitions start at --from.
+    const committed = (await admin.fetchOffsets({ groupId, topics: [topic] }))[0]?.partitions ?? [];
+    for (const p of committed) if (Number(p.offset) >= 0) from.set(p.partition, Number(p.offset));
+    return from;
   }
 
   /** One read of the range before anything is sent: which copy of each id is the last, and what is left aside. */
@@ -175,7 +175,7 @@ export class ReplayCommand extends CommandRunner {
       await scanTopic(kafka, range.physical, { from: range.starts, to }, async (partition, batch) => {
         // With --limit or Ctrl-C, stop at a message boundary: the committed offsets make the next run resume there.
         const messages = stopping ? [] : batch.slice(0, Math.max(0, range.budget - done));
-        if (messages.length === 0) return;
+        if (messages.length === 0) return 'stop';
         const latest = range.survey.latest.get(partition) ?? new Set<number>();
         const events = [];
         for (const message of messages) {
@@ -204,6 +204,7 @@ export class ReplayCommand extends CommandRunner {
         done += messages.length;
         sent += events.length;
         bar.update(done, { sent });
+        return done >= range.budget ? 'stop' : 'more';
       });
     } finally {
       process.off('SIGINT', stop);

@@ -19,6 +19,7 @@ export class ReportCommand extends CommandRunner {
         strongPrice: strongModelPrice(),
         defaultStageDeadlineMs: env.STAGE_DEADLINE_MS,
         strandedAfterMs: env.STRANDED_AFTER_MS,
+        defaultPromptVersion: env.PROMPT_VERSION,
       }),
       insights: await teamInsights(ds.manager, { promptVersion: options.promptVersion }),
     }));

@@ -34,7 +34,7 @@ export class StatusCommand extends CommandRunner {
   private async overall(options: { json?: boolean }): Promise<void> {
     const { submission, summary } = await withDatabase(async (ds, env) => ({
       submission: await submissionStatus(ds.manager),
-      summary: await reconcile(ds.manager, { defaultStageDeadlineMs: env.STAGE_DEADLINE_MS, strandedAfterMs: env.STRANDED_AFTER_MS, listLimit: 0 }),
+      summary: await reconcile(ds.manager, { defaultStageDeadlineMs: env.STAGE_DEADLINE_MS, strandedAfterMs: env.STRANDED_AFTER_MS, defaultPromptVersion: env.PROMPT_VERSION, listLimit: 0 }),
     }));
     if (options.json) {
       process.stdout.write(`${JSON.stringify({ submission, requests: summary }, null, 2)}\n`);

@@ -47,6 +47,7 @@ export class DashboardController {
         strongPrice: this.strongPrice,
         defaultStageDeadlineMs: this.settings.stageDeadlineMs,
         strandedAfterMs: this.settings.strandedAfterMs,
+        defaultPromptVersion: this.settings.defaultPromptVersion,
       }),
       submissionStatus(this.dataSource.manager),
       this.lag(),

@@ -70,6 +70,6 @@ export class OperationsController {
   @Get('reconcile')
   @ApiOperation({ summary: 'ingested = succeeded + failed + excluded + in flight, lost and stuck requests' })
   async reconcileSummary() {
-    return reconcile(this.dataSource.manager, { defaultStageDeadlineMs: this.settings.stageDeadlineMs, strandedAfterMs: this.settings.strandedAfterMs, listLimit: 100 });
+    return reconcile(this.dataSource.manager, { defaultStageDeadlineMs: this.settings.stageDeadlineMs, strandedAfterMs: this.settings.strandedAfterMs, defaultPromptVersion: this.settings.defaultPromptVersion, listLimit: 100 });
   }
 }

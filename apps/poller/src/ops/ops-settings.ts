@@ -8,6 +8,8 @@ export interface OpsSettings {
   showPrText: boolean;
   stageDeadlineMs: number;
   strandedAfterMs: number;
+  /** PROMPT_VERSION: the version of PRs that name none. */
+  defaultPromptVersion: string;
   strongModel: string;
   /** MODEL_PRICES_JSON, for the always-strong-model comparison. */
   modelPrices: string | undefined;

@@ -34,14 +34,13 @@ export class MergeService {
     const keys = await this.results.recordSuccesses(manager, payload.batchId, payload.results);
     crashPoint('merge:mid-write');
     await this.results.settleRequests(manager, payload.results.map((r) => keyOf(r.request)));
-    const resolved = this.pick(
-      keys,
-      payload.results.map((r) => r.request),
-      (request) => {
-        const result = payload.results.find((r) => r.request.requestId === request.requestId)!;
-        return { request, status: 'succeeded', model: result.model, pass: result.pass, code: null };
-      },
-    );
+    const resolved = this.pick(keys, payload.results, (result) => ({
+      request: result.request,
+      status: 'succeeded',
+      model: result.model,
+      pass: result.pass,
+      code: null,
+    }));
     await this.announce(event, manager, resolved);
     return resolved;
   }
@@ -53,15 +52,10 @@ export class MergeService {
     const { failures } = event.payload;
     const keys = await this.results.recordPermanentFailures(manager, failures);
     await this.results.settleRequests(manager, failures.map((f) => keyOf(f.request)));
-    const resolved = this.pick(
-      keys,
-      failures.map((f) => f.request),
-      (request) => {
-        const failure = failures.find((f) => f.request.requestId === request.requestId)!;
-        const last = failure.attempts[failure.attempts.length - 1]!;
-        return { request, status: 'failed', model: last.model, pass: last.pass, code: failure.code };
-      },
-    );
+    const resolved = this.pick(keys, failures, (failure) => {
+      const last = failure.attempts[failure.attempts.length - 1]!;
+      return { request: failure.request, status: 'failed', model: last.model, pass: last.pass, code: failure.code };
+    });
     await this.announce(event, manager, resolved);
     return resolved;
   }
@@ -71,27 +65,19 @@ export class MergeService {
     const { settled } = event.payload;
     const keys = await this.results.recordSettled(manager, settled);
     await this.results.settleRequests(manager, settled.map((s) => keyOf(s.request)));
-    const resolved = this.pick(
-      keys,
-      settled.map((s) => s.request),
-      (request) => {
-        const settlement = settled.find((s) => s.request.requestId === request.requestId)!;
-        return settlement.outcome === 'excluded'
-          ? { request, status: 'excluded', model: null, pass: null, code: settlement.reason.slice(0, 100) }
-          : { request, status: 'succeeded', model: settlement.model, pass: settlement.pass, code: null };
-      },
+    const resolved = this.pick(keys, settled, (settlement) =>
+      settlement.outcome === 'excluded'
+        ? { request: settlement.request, status: 'excluded', model: null, pass: null, code: settlement.reason.slice(0, 100) }
+        : { request: settlement.request, status: 'succeeded', model: settlement.model, pass: settlement.pass, code: null },
     );
     await this.announce(event, manager, resolved);
     return resolved;
   }
 
-  private pick(
-    keys: ResolvedKey[],
-    requests: RequestMetadata[],
-    build: (request: RequestMetadata) => ResolvedRequest,
-  ): ResolvedRequest[] {
+  /** The items whose terminal record this event wrote (by request id AND prompt version), as announced. */
+  private pick<T extends { request: RequestMetadata }>(keys: ResolvedKey[], items: readonly T[], build: (item: T) => ResolvedRequest): ResolvedRequest[] {
     const resolved = new Set(keys.map((k) => `${k.prompt_version}\u0000${k.request_id}`));
-    return requests.filter((r) => resolved.has(`${r.promptVersion}\u0000${r.requestId}`)).map(build);
+    return items.filter((item) => resolved.has(`${item.request.promptVersion}\u0000${item.request.requestId}`)).map(build);
   }
 
   private async announce(cause: EventEnvelope<unknown>, manager: EntityManager, resolved: ResolvedRequest[]): Promise<void> {
@@ -111,6 +97,6 @@ export class MergeService {
   }
 }
 
-function keyOf(request: RequestMetadata): ResolvedKey {
-  return { request_id: request.requestId, prompt_version: request.promptVersion };
+function keyOf(request: RequestMetadata): ResolvedKey & { content_hash: string } {
+  return { request_id: request.requestId, prompt_version: request.promptVersion, content_hash: request.contentHash };
 }

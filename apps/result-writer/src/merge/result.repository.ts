@@ -143,19 +143,20 @@ export class ResultRepository {
   }
 
   /**
-   * Moves every request of `keys` that is still open to the status of its terminal record, when that
-   * record is for the request's current content: those this event just wrote, and those whose record was
-   * already there (a replay re-sent content that was analysed before: the upserts above leave the settled
-   * record alone, and without this the request would wait in flight for good).
+   * Moves every in-flight request the event is about to the status of its terminal record, when the event,
+   * the record and the request are all about the request's current content: those this event just wrote,
+   * and those whose record was already there (a replay re-sent content that was analysed before: the
+   * upserts above leave the settled record alone, and without this the request would wait in flight for
+   * good). An event about other content (stale) settles nothing.
    */
-  async settleRequests(manager: EntityManager, keys: ResolvedKey[]): Promise<void> {
+  async settleRequests(manager: EntityManager, keys: Array<ResolvedKey & { content_hash: string }>): Promise<void> {
     if (keys.length === 0) return;
     await manager.query(
       `UPDATE requests r SET status = res.status,
               stage = CASE WHEN res.status = 'excluded' THEN 'excluded' WHEN res.attempt = 0 THEN 'reused' ELSE 'merged' END,
               current_batch_id = NULL, stage_deadline_at = NULL, model = res.model, pass = COALESCE(res.pass, r.pass), updated_at = now()
-       FROM jsonb_to_recordset($1::jsonb) AS k(request_id text, prompt_version text), results res
-       WHERE r.request_id = k.request_id AND r.prompt_version = k.prompt_version
+       FROM jsonb_to_recordset($1::jsonb) AS k(request_id text, prompt_version text, content_hash text), results res
+       WHERE r.request_id = k.request_id AND r.prompt_version = k.prompt_version AND r.content_hash = k.content_hash
          AND res.request_id = k.request_id AND res.prompt_version = k.prompt_version
          AND res.content_hash = r.content_hash AND r.status = 'in_flight'`,
       [JSON.stringify(keys)],

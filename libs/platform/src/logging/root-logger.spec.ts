@@ -19,4 +19,20 @@ describe('error serialisation', () => {
     expect(serialized).toMatchObject({ message: 'request x refused', code: 'P0001', query: 'INSERT INTO requests …' });
     expect(JSON.stringify(serialized)).not.toContain('secret PR text');
   });
+
+  it("drops what the driver quotes of the row or JSON being written (detail, where, driverError)", () => {
+    const driverError = Object.assign(new Error('new row for relation "requests" violates check constraint "requests_stage_check"'), {
+      detail: 'Failing row contains (x, v1, {"body": "secret PR text"})',
+    });
+    const error = Object.assign(new Error(driverError.message), {
+      code: '23514',
+      constraint: 'requests_stage_check',
+      detail: driverError.detail,
+      where: 'JSON data, line 1: {"body": "secret PR text',
+      driverError,
+    });
+    const serialized = serializeError(error) as Record<string, unknown>;
+    expect(serialized).toMatchObject({ code: '23514', constraint: 'requests_stage_check', message: driverError.message });
+    expect(JSON.stringify(serialized)).not.toContain('secret PR text');
+  });
 });

@@ -28,14 +28,16 @@ export function scrubSecrets(text: string, secrets: readonly string[] = []): str
 }
 
 /**
- * Errors as pino logs them, minus the bound values of a failed query: TypeORM puts them on the error
- * (`parameters`), and they hold PR text and whatever else was being written.
+ * The fields of an error a log line may carry. A failed query's error also carries what was being
+ * written — TypeORM's `parameters`, the driver's `detail` ("Failing row contains (…)"), `where` (the
+ * JSON being parsed) and the whole `driverError` — and those hold PR text: they are never logged.
  */
+const LOGGED_ERROR_FIELDS = ['type', 'message', 'stack', 'code', 'errno', 'constraint', 'table', 'column', 'schema', 'routine', 'query', 'status', 'name'];
+
 export function serializeError(error: unknown): unknown {
   if (!(error instanceof Error)) return error;
   const serialized = pino.stdSerializers.err(error) as unknown as Record<string, unknown>;
-  delete serialized.parameters;
-  return serialized;
+  return Object.fromEntries(LOGGED_ERROR_FIELDS.filter((field) => serialized[field] !== undefined).map((field) => [field, serialized[field]]));
 }
 
 /** JSON logs on stdout; secrets known to the process are scrubbed from every line, not just known keys. */
