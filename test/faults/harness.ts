@@ -272,7 +272,7 @@ export class FaultStack {
    * one result per id, every provider batch recorded by us (none paid for twice), and no id sent to
    * the provider more often than its attempts justify.
    */
-  async verify(expected: number): Promise<VerifySummary> {
+  async verify(expected: number, options: { deadLettered?: number } = {}): Promise<VerifySummary> {
     const { status, report, stderr } = this.reconcile();
     if (!report) throw new Error(`reconcile printed no report: ${stderr}`);
     const client = new pg.Client({ connectionString: this.options.databaseUrl });
@@ -293,6 +293,8 @@ export class FaultStack {
       return {
         reconcileExit: status,
         ingested: report.ingested,
+        deadLettered: report.deadLettered,
+        expectedDeadLettered: options.deadLettered ?? 0,
         inFlight: report.inFlight,
         lost: report.lost.length,
         stuck: report.stuck,
@@ -344,6 +346,8 @@ export interface KillRecord {
 export interface VerifySummary {
   reconcileExit: number | null;
   ingested: number;
+  deadLettered: number;
+  expectedDeadLettered: number;
   inFlight: number;
   lost: number;
   stuck: number;
@@ -361,7 +365,8 @@ export interface VerifySummary {
 export function expectNothingLost(summary: VerifySummary): void {
   expect(summary).toMatchObject({
     reconcileExit: 0,
-    ingested: summary.expected,
+    ingested: summary.expected + summary.expectedDeadLettered,
+    deadLettered: summary.expectedDeadLettered,
     inFlight: 0,
     lost: 0,
     stuck: 0,

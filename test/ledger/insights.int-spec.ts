@@ -100,7 +100,8 @@ async function insert(ds: DataSource, fixture: Fixture): Promise<void> {
     const status = fixture.requestStatus ?? fixture.results.find((r) => r.version === version)!.status;
     await ds.query(
       `INSERT INTO requests (request_id, prompt_version, correlation_id, team, repo, pr_number, content_hash, status, stage, pr)
-       VALUES ($1, $2, $1, $3, $4, 1, 'hash', $5, 'done', $6)`,
+       VALUES ($1, $2, $1, $3, $4, 1, 'hash', $5::text,
+               CASE $5::text WHEN 'pending' THEN 'queued' WHEN 'in_flight' THEN 'submitted' WHEN 'excluded' THEN 'excluded' ELSE 'merged' END, $6)`,
       [fixture.id, version, fixture.team, pr.repo, status, JSON.stringify(pr)],
     );
   }
