@@ -135,7 +135,7 @@ describe('dashboard in a real browser', () => {
     );
     const firstPass = await one<{ prompt: number; completion: number }>(
       `SELECT coalesce(sum(answered_prompt_tokens + failed_prompt_tokens + estimated_prompt_tokens), 0)::float8 AS prompt,
-              coalesce(sum(answered_completion_tokens + failed_completion_tokens), 0)::float8 AS completion
+              coalesce(sum(answered_completion_tokens + failed_completion_tokens + estimated_completion_tokens), 0)::float8 AS completion
        FROM batches WHERE state = 'finished' AND pass = 1`,
     );
     // The strong model's batch price (llama-3.3-70b-versatile: $0.295 in / $0.395 out per 1M tokens).
