@@ -35,11 +35,26 @@ describe('reconcile: stranded, lost and the invariant from independent sources',
       [id, status, hash],
     );
   }
-  async function batch(id: string, state: string, extra: { leaseOwner?: string; leaseUntilAgo?: string; nextPollAgo?: string } = {}) {
+  async function batch(
+    id: string,
+    state: string,
+    extra: { leaseOwner?: string; leaseUntilAgo?: string; nextPollAgo?: string; providerStatus?: string; statusSinceAgo?: string; lastError?: string } = {},
+  ) {
     await ds.query(
-      `INSERT INTO batches (batch_id, batch_key, pass, model, prompt_version, max_tokens, state, request_count, lease_owner, lease_until, next_poll_at, submitted_at)
-       VALUES ($1, $1, 1, 'm', 'pr-analysis-v1', 1024, $2, 1, $3, now() - $4::interval, now() - $5::interval, now() - interval '1 hour')`,
-      [id, state, extra.leaseOwner ?? null, extra.leaseUntilAgo ?? '0 seconds', extra.nextPollAgo ?? '0 seconds'],
+      `INSERT INTO batches (batch_id, batch_key, pass, model, prompt_version, max_tokens, state, request_count, lease_owner, lease_until, next_poll_at,
+                            submitted_at, provider_status, status_since, last_error)
+       VALUES ($1, $1, 1, 'm', 'pr-analysis-v1', 1024, $2, 1, $3, now() - $4::interval, now() - $5::interval, now() - interval '1 hour',
+               $6, now() - $7::interval, $8)`,
+      [
+        id,
+        state,
+        extra.leaseOwner ?? null,
+        extra.leaseUntilAgo ?? '0 seconds',
+        extra.nextPollAgo ?? '0 seconds',
+        extra.providerStatus ?? 'in_progress',
+        extra.statusSinceAgo ?? '0 seconds',
+        extra.lastError ?? null,
+      ],
     );
   }
   const check = () => reconcile(ds.manager, { defaultStageDeadlineMs: 26 * 3_600_000, strandedAfterMs: STRANDED_AFTER_MS });
@@ -67,11 +82,16 @@ describe('reconcile: stranded, lost and the invariant from independent sources',
     // A retry decision that never came.
     await batch('b-done', 'finished');
     await request('no-decision', 'in_flight', 'awaiting_retry', { batch: 'b-done', movedAgo: '3 minutes' });
+    // Polled every few seconds, but every poll fails (or its item list never completes): no progress for 20 minutes.
+    await batch('b-failing', 'submitted', { providerStatus: 'poll_error', statusSinceAgo: '20 minutes', lastError: 'download refused: 500' });
+    await request('failing', 'in_flight', 'submitted', { batch: 'b-failing', movedAgo: '1 hour' });
+    await batch('b-parts', 'submitted', { providerStatus: 'awaiting_items', statusSinceAgo: '20 minutes' });
+    await request('parts', 'in_flight', 'submitted', { batch: 'b-parts', movedAgo: '1 hour' });
     // Recent: may still move, not stranded yet.
     await request('recent', 'in_flight', 'awaiting_merge', { batch: 'b-done', movedAgo: '10 seconds' });
 
     const report = await check();
-    expect(report.stranded).toBe(4);
+    expect(report.stranded).toBe(6);
     expect(report.invariantHolds).toBe(false);
     const byId = Object.fromEntries(report.strandedRequests.map((s) => [s.requestId, s]));
     expect(byId['settled-elsewhere']!.reason).toMatch(/terminal record \(succeeded\) exists for this content, but the request was never settled/);
@@ -79,6 +99,8 @@ describe('reconcile: stranded, lost and the invariant from independent sources',
     expect(byId.orphaned!.reason).toMatch(/batch b-orphan has not been polled since .* \(last lease holder poller-7f3\)/);
     expect(byId.creating!.reason).toMatch(/batch b-creating is being created under a lease of submitter-2 that ran out at/);
     expect(byId['no-decision']!.reason).toMatch(/waiting for the retry-service since .* \(batch b-done finished\)/);
+    expect(byId.failing!.reason).toMatch(/batch b-failing fails every poll: download refused: 500 since/);
+    expect(byId.parts!.reason).toMatch(/batch b-parts still misses part of its item list/);
     expect(byId.recent).toBeUndefined();
     expect(report.checks.find((c) => c.name === 'nothing stranded')).toMatchObject({ ok: false });
   });

@@ -70,6 +70,19 @@ export async function markRedriven(manager: EntityManager, sources: Array<{ topi
   return returnedRows(result).length;
 }
 
+/** Dead-lettered (request id, prompt version) with no stored request: `$1` is the default prompt version. */
+const UNSTORED_SQL = `
+  SELECT DISTINCT d.request_id AS "requestId", coalesce(d.prompt_version, $1) AS "promptVersion"
+    FROM dead_letters d
+   WHERE d.request_id IS NOT NULL
+     AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.request_id = d.request_id AND r.prompt_version = coalesce(d.prompt_version, $1))`;
+
+/** How many ids the invariant counts as `dead_lettered`: refused after their id was read, and not stored since. */
+export async function unstoredDeadLetterCount(manager: EntityManager, defaultPromptVersion: string): Promise<number> {
+  const [{ count }] = await manager.query(`SELECT count(*)::int AS count FROM (${UNSTORED_SQL}) u`, [defaultPromptVersion]);
+  return count;
+}
+
 export async function deadLetterSummary(
   manager: EntityManager,
   options: { defaultPromptVersion: string; listLimit?: number },
@@ -81,12 +94,7 @@ export async function deadLetterSummary(
     `SELECT topic, reason, count(*)::int AS count, count(*) FILTER (WHERE redriven_at IS NULL)::int AS "notRedriven"
        FROM dead_letters GROUP BY topic, reason ORDER BY count(*) DESC, topic, reason`,
   );
-  const unstoredSql = `
-    SELECT DISTINCT d.request_id AS "requestId", coalesce(d.prompt_version, $1) AS "promptVersion"
-      FROM dead_letters d
-     WHERE d.request_id IS NOT NULL
-       AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.request_id = d.request_id AND r.prompt_version = coalesce(d.prompt_version, $1))`;
-  const [{ count }] = await manager.query(`SELECT count(*)::int AS count FROM (${unstoredSql}) u`, [options.defaultPromptVersion]);
-  const unstored = await manager.query(`${unstoredSql} ORDER BY 1, 2 LIMIT $2`, [options.defaultPromptVersion, options.listLimit ?? 1_000]);
+  const count = await unstoredDeadLetterCount(manager, options.defaultPromptVersion);
+  const unstored = await manager.query(`${UNSTORED_SQL} ORDER BY 1, 2 LIMIT $2`, [options.defaultPromptVersion, options.listLimit ?? 1_000]);
   return { total: totals.total, notRedriven: totals.notRedriven, byReason, unstoredCount: count, unstored };
 }

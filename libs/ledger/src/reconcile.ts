@@ -1,6 +1,6 @@
 import { DEFAULT_PROMPT_VERSION } from '#groq-batch';
 import type { EntityManager } from 'typeorm';
-import { deadLetterSummary } from './dead-letters.js';
+import { unstoredDeadLetterCount } from './dead-letters.js';
 
 export interface InFlightRequest {
   requestId: string;
@@ -49,7 +49,7 @@ export interface ReconcileReport {
   succeeded: number;
   failed: number;
   excluded: number;
-  /** Ids refused after their request id was read, never stored, not yet re-driven. */
+  /** Ids refused after their request id was read and not stored since (re-driven or not). */
   deadLettered: number;
   inFlight: number;
   /** ingested = succeeded + failed + excluded + dead_lettered + in_flight, and every check below passes. */
@@ -93,6 +93,11 @@ const STRANDED_REASON = `
     WHEN r.stage = 'submitting' AND b.state = 'creating' AND COALESCE(b.lease_until, b.created_at) < now() - make_interval(secs => $1::float8 / 1000)
       THEN 'batch ' || b.batch_id || ' is being created under a lease of ' || COALESCE(b.lease_owner, 'nobody')
            || ' that ran out at ' || to_char(COALESCE(b.lease_until, b.created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+    WHEN r.stage = 'submitted' AND b.state = 'submitted' AND b.provider_status IN ('awaiting_items', 'poll_error')
+         AND b.status_since < now() - make_interval(secs => $1::float8 / 1000)
+      THEN 'batch ' || b.batch_id || CASE b.provider_status WHEN 'awaiting_items' THEN ' still misses part of its item list (a batch.submitted.v1 part)'
+                                      ELSE ' fails every poll' || COALESCE(': ' || b.last_error, '') END
+           || ' since ' || to_char(b.status_since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
     WHEN r.stage = 'submitted' AND b.state = 'submitted'
          AND greatest(COALESCE(b.next_poll_at, b.submitted_at, b.created_at), COALESCE(b.lease_until, '-infinity')) < now() - make_interval(secs => $1::float8 / 1000)
       THEN 'batch ' || b.batch_id || ' has not been polled since '
@@ -132,7 +137,7 @@ export async function reconcile(manager: EntityManager, options: ReconcileOption
      FROM results res JOIN requests r USING (request_id, prompt_version)
      WHERE r.status IN ('succeeded', 'failed', 'excluded') AND res.content_hash = r.content_hash`,
   );
-  const { unstoredCount: deadLettered } = await deadLetterSummary(manager, { defaultPromptVersion: options.defaultPromptVersion ?? DEFAULT_PROMPT_VERSION, listLimit: 0 });
+  const deadLettered = await unstoredDeadLetterCount(manager, options.defaultPromptVersion ?? DEFAULT_PROMPT_VERSION);
   const lost: LostRequest[] = await manager.query(
     `SELECT r.request_id AS "requestId", r.prompt_version AS "promptVersion",
             'status ' || r.status || CASE WHEN res.request_id IS NULL THEN ' has no terminal record'

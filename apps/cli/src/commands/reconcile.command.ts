@@ -25,7 +25,7 @@ export class ReconcileCommand extends CommandRunner {
         listLimit: options.json ? 100_000 : 1_000,
       });
       if (options.skipTopics) return ledger;
-      const { checks, figures } = await checkTopics(cliKafka(env), ds, env.KAFKA_TOPIC_PREFIX);
+      const { checks, figures } = await checkTopics(cliKafka(env), ds, { prefix: env.KAFKA_TOPIC_PREFIX, defaultPromptVersion: env.PROMPT_VERSION });
       const all = [...ledger.checks, ...checks];
       return { ...ledger, checks: all, invariantHolds: ledger.invariantHolds && checks.every((check) => check.ok), topics: figures };
     });

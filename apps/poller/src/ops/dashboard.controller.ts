@@ -19,6 +19,8 @@ export interface GroupLag {
 @Controller('dashboard')
 export class DashboardController {
   private lagCache: { at: number; rows: GroupLag[] } | null = null;
+  /** The database snapshot (reconcile and the run report), shared by every viewer for 2 s. */
+  private snapshotCache: { at: number; snapshot: ReturnType<typeof dashboardSnapshot> } | null = null;
   private readonly strongPrice: ModelPrice;
 
   constructor(
@@ -41,14 +43,20 @@ export class DashboardController {
   @Get('data')
   @ApiOperation({ summary: "The dashboard's figures: requests by stage, batches in flight, failures, recoveries, cost, consumer lag, submission state" })
   async data() {
-    const [snapshot, submission, lag] = await Promise.all([
-      dashboardSnapshot(this.dataSource.manager, {
+    if (!this.snapshotCache || Date.now() - this.snapshotCache.at >= 2_000) {
+      const snapshot = dashboardSnapshot(this.dataSource.manager, {
         strongModel: this.settings.strongModel,
         strongPrice: this.strongPrice,
         defaultStageDeadlineMs: this.settings.stageDeadlineMs,
         strandedAfterMs: this.settings.strandedAfterMs,
         defaultPromptVersion: this.settings.defaultPromptVersion,
-      }),
+      });
+      // A failed snapshot is not kept: the next refresh asks again.
+      snapshot.catch(() => (this.snapshotCache = null));
+      this.snapshotCache = { at: Date.now(), snapshot };
+    }
+    const [snapshot, submission, lag] = await Promise.all([
+      this.snapshotCache.snapshot,
       submissionStatus(this.dataSource.manager),
       this.lag(),
     ]);

@@ -158,7 +158,7 @@ export class PollerService implements OnApplicationBootstrap, BeforeApplicationS
     } catch (error) {
       log.warn({ err: error }, 'polling the batch failed; retrying later');
       await this.tracking
-        .reschedule(this.dataSource.manager, batch.batch_id, this.owner, 'poll_error', {}, this.delayFor(batch))
+        .reschedule(this.dataSource.manager, batch.batch_id, this.owner, 'poll_error', {}, this.delayFor(batch), (error as Error).message)
         .catch(() => undefined);
       return false;
     }

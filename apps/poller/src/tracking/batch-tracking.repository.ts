@@ -68,12 +68,22 @@ export class BatchTrackingRepository {
     ));
   }
 
-  async reschedule(manager: EntityManager, batchId: string, owner: string, providerStatus: string, counts: unknown, delayMs: number): Promise<void> {
+  /** The next poll; `status_since` moves only when the status changes (reconcile reads how long it has not). */
+  async reschedule(
+    manager: EntityManager,
+    batchId: string,
+    owner: string,
+    providerStatus: string,
+    counts: unknown,
+    delayMs: number,
+    error: string | null = null,
+  ): Promise<void> {
     await manager.query(
-      `UPDATE batches SET provider_status = $3, counts = $4, poll_count = poll_count + 1,
+      `UPDATE batches SET status_since = CASE WHEN provider_status IS DISTINCT FROM $3 OR status_since IS NULL THEN now() ELSE status_since END,
+              provider_status = $3, counts = $4, poll_count = poll_count + 1, last_error = COALESCE($6, last_error),
               next_poll_at = now() + make_interval(secs => $5::float8 / 1000), lease_owner = NULL, lease_until = NULL
        WHERE batch_id = $1 AND lease_owner = $2`,
-      [batchId, owner, providerStatus, JSON.stringify(counts ?? {}), delayMs],
+      [batchId, owner, providerStatus, JSON.stringify(counts ?? {}), delayMs, error?.slice(0, 500) ?? null],
     );
   }
 

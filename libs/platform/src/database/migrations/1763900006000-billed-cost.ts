@@ -25,6 +25,14 @@ export class BilledCost1763900006000 implements MigrationInterface {
         ADD COLUMN estimated_prompt_tokens bigint NOT NULL DEFAULT 0,
         ADD COLUMN estimated_completion_tokens bigint NOT NULL DEFAULT 0`);
     await queryRunner.query(`UPDATE batches SET answered_cost_usd = cost_usd WHERE state = 'finished'`);
+    // Their answered lines and tokens from the results they produced, so always-strong prices them too.
+    await queryRunner.query(`
+      UPDATE batches b SET answered_lines = x.lines, answered_prompt_tokens = x.prompt, answered_completion_tokens = x.completion
+      FROM (SELECT a.batch_id, count(*)::int AS lines, sum(r.prompt_tokens)::bigint AS prompt, sum(r.completion_tokens)::bigint AS completion
+            FROM attempts a
+            JOIN results r ON r.request_id = a.request_id AND r.prompt_version = a.prompt_version AND r.attempt = a.attempt
+            WHERE a.outcome = 'succeeded' GROUP BY a.batch_id) x
+      WHERE b.batch_id = x.batch_id AND b.state = 'finished'`);
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
