@@ -25,7 +25,7 @@ describe('npm run demo', () => {
     expect(stderr).toMatch(/merged\s+\|█+\| 200\/200/);
     expect(stdout).toMatch(/Coverage per team/);
     expect(stdout).toMatch(/Pass-1 failures by code/);
-    expect(stdout).toMatch(/Reconcile: ingested 200 = succeeded \d+ \+ failed \d+ \+ excluded \d+ \+ in flight 0; lost: 0; stuck: 0/);
+    expect(stdout).toMatch(/Reconcile: ingested 200 = succeeded \d+ \+ failed \d+ \+ excluded \d+ \+ dead-lettered 0 \+ in flight 0; lost: 0; stranded: 0; stuck: 0/);
     expect(stdout).toMatch(/Total billed \$\d+\.\d+ = answered \$\d+\.\d+ \+ failed attempts \$\d+\.\d+ \+ estimated \$\d+\.\d+/);
     expect(stdout).toMatch(/Total billed \$\d+\.\d+ vs always llama-3\.3-70b-versatile \$\d+\.\d+/);
     expect(stdout).toMatch(/always-strong basis: billed/);
