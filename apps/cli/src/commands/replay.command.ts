@@ -141,14 +141,19 @@ export class ReplayCommand extends CommandRunner {
     const env = cliConfig();
     const dataSource = await openDatabase(env.DATABASE_URL, 2);
     try {
-      const [avg] = await dataSource.query(`SELECT avg(cost_usd)::float8 AS cost FROM results WHERE status = 'succeeded' AND attempt > 0`);
+      // What an analysis has cost so far on the billed basis: every finished batch's bill (retries and billed
+      // failures included) over the requests the provider answered or failed for good.
+      const [avg] = await dataSource.query(
+        `SELECT (SELECT coalesce(sum(cost_usd), 0) FROM batches WHERE state = 'finished')::float8
+                / nullif((SELECT count(*) FROM results WHERE status IN ('succeeded', 'failed') AND attempt > 0), 0) AS cost`,
+      );
       const perRequest = Number(avg?.cost ?? 0);
       const sendable = survey.distinctIds - survey.excluded;
       process.stdout.write(
         `${survey.distinctIds} PRs would be re-fed${promptVersion ? ` for prompt version ${promptVersion}` : ' (the current prompt version: already analysed ones cost $0)'}: ` +
           `${sendable} to analyse, ${survey.excluded} excluded (never sent); ` +
           `${survey.events} events read, ${survey.superseded} earlier copies superseded by a later one, ${survey.unreadable} unreadable, ${survey.echoes} earlier replays skipped\n` +
-          `estimated cost at most $${(sendable * perRequest).toFixed(4)} (${sendable} × $${perRequest.toFixed(6)}, the average cost of an analysis so far)\n`,
+          `estimated cost $${(sendable * perRequest).toFixed(4)} (${sendable} × $${perRequest.toFixed(6)}, the billed cost per analysed request so far)\n`,
       );
     } finally {
       await dataSource.destroy();

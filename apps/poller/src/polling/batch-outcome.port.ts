@@ -1,8 +1,6 @@
 import type { FailedRequest, RequestMetadata, SucceededRequest } from '#contracts';
 import type { BilledCost } from '#groq-batch';
 
-export const TERMINAL_PROVIDER_STATUSES = new Set(['completed', 'failed', 'expired', 'cancelled']);
-
 export interface ProviderBatchState {
   providerBatchId: string;
   status: string;

@@ -7,12 +7,13 @@ import {
   type SucceededRequest,
   Topic,
 } from '#contracts';
+import { TERMINAL_BATCH_STATUSES } from '#groq-batch';
 import { crashPoint, inTransaction, OutboxRelay, OutboxRepository, ROOT_LOGGER } from '#platform';
 import { type BeforeApplicationShutdown, Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { DataSource, type EntityManager } from 'typeorm';
 import { BatchTrackingRepository, type TrackedBatch } from '../tracking/batch-tracking.repository.js';
-import { BATCH_OUTCOME_READER, type BatchOutcomeReader, TERMINAL_PROVIDER_STATUSES } from './batch-outcome.port.js';
+import { BATCH_OUTCOME_READER, type BatchOutcomeReader } from './batch-outcome.port.js';
 
 export const POLLER_SETTINGS = Symbol('POLLER_SETTINGS');
 
@@ -103,7 +104,7 @@ export class PollerService implements OnApplicationBootstrap, BeforeApplicationS
         return false;
       }
       const state = await this.reader.retrieve(batch.provider_batch_id);
-      if (!TERMINAL_PROVIDER_STATUSES.has(state.status)) {
+      if (!TERMINAL_BATCH_STATUSES.has(state.status)) {
         await this.tracking.reschedule(this.dataSource.manager, batch.batch_id, this.owner, state.status, state.counts, this.delayFor(batch));
         return false;
       }
