@@ -163,7 +163,7 @@ const ESTIMATED_NOTE =
   'completion tokens as the mean of the batch\'s answers (the whole max_tokens for an answer cut at it): the provider does not report them';
 
 export const ALWAYS_STRONG_BASIS =
-  'billed, as the total: every first-pass line (each request sent once), with its billed tokens (known, or its estimated prompt), at the strong model\'s batch price';
+  'billed, as the total: every first-pass line (each request sent once), with its billed tokens (known or estimated), at the strong model\'s batch price';
 
 /**
  * The billed cost over finished batches, and always-strong on the same basis: the first pass sends each
