@@ -1,18 +1,8 @@
-import { returnedRows } from '#platform';
+import { type DeadLetterRecord, returnedRows } from '#platform';
 import type { EntityManager } from 'typeorm';
 
 /** One row of `dead_letters`: what was refused, where it came from and why (never the message itself). */
-export interface DeadLetter {
-  consumerGroup: string;
-  topic: string;
-  partition: number;
-  offset: string;
-  eventId: string | null;
-  requestId: string | null;
-  promptVersion: string | null;
-  reason: string;
-  path: string;
-  dlqTopic: string;
+export interface DeadLetter extends DeadLetterRecord {
   deadLetteredAt: string;
   redrivenAt: string | null;
 }
