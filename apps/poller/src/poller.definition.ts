@@ -35,7 +35,8 @@ export const pollerEnv = submissionEnv.extend({
   POLL_CONCURRENCY: positiveInt.default(4),
   POLL_FIRST_DELAY_MS: positiveInt.default(5_000),
   POLL_MAX_DELAY_MS: positiveInt.default(300_000),
-  POLL_LEASE_MS: positiveInt.default(600_000),
+  /** A poll's lease, renewed every third of it while the poll works: a dead holder's batch is free within it. */
+  POLL_LEASE_MS: positiveInt.default(30_000),
   /** Show the stored PR text in `GET /requests/{id}` (off: PR text is untrusted and may be confidential). */
   OPS_SHOW_PR_TEXT: z.enum(['true', 'false']).default('false').transform((value) => value === 'true'),
 });

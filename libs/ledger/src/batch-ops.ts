@@ -15,10 +15,14 @@ export interface BatchView {
   submitted_at: Date | null;
   finished_at: Date | null;
   last_error: string | null;
+  /** Who is working on the batch now (creating it or polling it) and until when its lease holds. */
+  lease_owner: string | null;
+  lease_until: Date | null;
+  next_poll_at: Date | null;
 }
 
 const COLUMNS = `batch_id, provider_batch_id, state, provider_status, pass, model, prompt_version, request_count, cost_usd,
-                 created_at, submitted_at, finished_at, last_error`;
+                 created_at, submitted_at, finished_at, last_error, lease_owner, lease_until, next_poll_at`;
 
 export async function listBatches(
   manager: EntityManager,

@@ -27,6 +27,10 @@ export class StatusCommand extends CommandRunner {
       `cost $${Number(batch.cost_usd).toFixed(6)}  created ${batch.created_at.toISOString()}  submitted ${batch.submitted_at?.toISOString() ?? '-'}  finished ${batch.finished_at?.toISOString() ?? '-'}`,
       `failures by code: ${failures.length ? (failures as Array<{ code: string; count: number }>).map((f) => `${f.code} ${f.count}`).join(', ') : 'none'}`,
     ];
+    if (batch.state === 'creating' || batch.state === 'submitted') {
+      const lease = batch.lease_owner && batch.lease_until && batch.lease_until.getTime() > Date.now() ? `held by ${batch.lease_owner} until ${batch.lease_until.toISOString()}` : 'free';
+      lines.push(`lease ${lease}  next poll ${batch.next_poll_at?.toISOString() ?? '-'}`);
+    }
     if (batch.last_error) lines.push(`last error: ${batch.last_error}`);
     process.stdout.write(`${lines.join('\n')}\n`);
   }

@@ -95,8 +95,26 @@ export class PollerService implements OnApplicationBootstrap, BeforeApplicationS
     return Math.min(this.settings.maxPollDelayMs, this.settings.firstPollDelayMs * 1.5 ** batch.poll_count);
   }
 
+  /**
+   * Polls one batch while renewing its lease every third of POLL_LEASE_MS: a long download keeps the batch
+   * this replica's, and a replica that dies leaves it to another within one short lease.
+   */
   private async pollOne(batch: TrackedBatch): Promise<boolean> {
     const log = this.logger.child({ batchId: batch.batch_id, providerBatchId: batch.provider_batch_id });
+    const heartbeat = setInterval(() => {
+      this.tracking
+        .renewLease(this.dataSource.manager, batch.batch_id, this.owner, this.settings.leaseMs)
+        .then((held) => held || log.warn('lost the lease on the batch; another replica may take it'))
+        .catch((error: unknown) => log.warn({ err: error }, 'renewing the lease failed'));
+    }, Math.max(100, Math.floor(this.settings.leaseMs / 3)));
+    try {
+      return await this.pollHeld(batch, log);
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  private async pollHeld(batch: TrackedBatch, log: Logger): Promise<boolean> {
     try {
       // Every part of BatchSubmitted must have arrived: the item list is what we reconcile against.
       if (batch.known_items < batch.request_count) {

@@ -53,6 +53,18 @@ export class BatchTrackingRepository {
     );
   }
 
+  /** Extends this replica's lease while it works on the batch; false when the lease is no longer its own. */
+  async renewLease(manager: EntityManager, batchId: string, owner: string, leaseMs: number): Promise<boolean> {
+    const rows = returnedRows(
+      await manager.query(
+        `UPDATE batches SET lease_until = now() + make_interval(secs => $3::float8 / 1000)
+         WHERE batch_id = $1 AND lease_owner = $2 AND state = 'submitted' RETURNING batch_id`,
+        [batchId, owner, leaseMs],
+      ),
+    );
+    return rows.length > 0;
+  }
+
   async claimDue(manager: EntityManager, owner: string, limit: number, leaseMs: number): Promise<TrackedBatch[]> {
     return returnedRows<TrackedBatch>(await manager.query(
       `UPDATE batches b SET lease_owner = $1, lease_until = now() + make_interval(secs => $3::float8 / 1000)
