@@ -50,6 +50,7 @@ describe('recovery: crashes, stuck requests, failed writes', () => {
     // The process "dies" right after the provider accepted the batch, before anything is recorded.
     const crashing: BatchProviderPort = {
       findByKey: (key) => real.findByKey(key),
+      cancel: (id) => real.cancel(id),
       submit: async (request) => {
         await real.submit(request);
         throw new Error('killed after the provider created the batch');

@@ -194,8 +194,26 @@ export class BatchAssembler {
     this.logger.warn({ model, kind: limit.kind }, `submission held: ${limit.reason}`);
   }
 
+  /**
+   * Submits one batch while renewing its lease every third of SUBMIT_LEASE_MS, so a slow upload or create
+   * is never taken over by another replica (which would find nothing by key yet and create again).
+   */
   private async submit(batch: BatchRow, resumed: boolean): Promise<boolean> {
     const log = this.logger.child({ batchId: batch.batch_id, batchKey: batch.batch_key, pass: batch.pass, model: batch.model });
+    const heartbeat = setInterval(() => {
+      this.repository
+        .renewSubmitLease(this.dataSource.manager, batch.batch_id, this.owner, this.settings.leaseMs)
+        .then((held) => held || log.warn('lost the submission lease; another replica may resume the batch'))
+        .catch((error: unknown) => log.warn({ err: error }, 'renewing the submission lease failed'));
+    }, Math.max(100, Math.floor(this.settings.leaseMs / 3)));
+    try {
+      return await this.submitHeld(batch, resumed, log);
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  private async submitHeld(batch: BatchRow, resumed: boolean, log: Logger): Promise<boolean> {
     try {
       const items = await this.repository.itemsOf(this.dataSource.manager, batch.batch_id);
       const adopted = resumed ? await this.provider.findByKey(batch.batch_key) : null;
@@ -231,6 +249,8 @@ export class BatchAssembler {
       if (recorded) {
         this.relay.kick();
         log.info({ providerBatchId: created.providerBatchId, requests: items.length }, 'batch submitted');
+      } else {
+        await this.dropDuplicate(batch, created.providerBatchId, log);
       }
       return recorded;
     } catch (error) {
@@ -239,6 +259,21 @@ export class BatchAssembler {
         .recordSubmitError(this.dataSource.manager, batch.batch_id, (error as Error).message, Math.min(5_000, this.settings.leaseMs))
         .catch(() => undefined);
       return false;
+    }
+  }
+
+  /**
+   * Another replica recorded this batch first. If it recorded another provider batch than ours (it took over
+   * while we were creating), ours would be paid for and never polled: cancel it, and say so.
+   */
+  private async dropDuplicate(batch: BatchRow, ours: string, log: Logger): Promise<void> {
+    const recorded = await this.repository.providerBatchOf(this.dataSource.manager, batch.batch_id);
+    if (recorded === ours) return;
+    try {
+      await this.provider.cancel(ours);
+      log.warn({ providerBatchId: ours, recordedProviderBatchId: recorded }, 'cancelled a duplicate provider batch: another replica recorded its own for this key');
+    } catch (error) {
+      log.error({ err: error, providerBatchId: ours, recordedProviderBatchId: recorded }, 'could not cancel a duplicate provider batch; cancel it at the provider');
     }
   }
 

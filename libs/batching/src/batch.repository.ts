@@ -118,6 +118,23 @@ export class BatchRepository {
     );
   }
 
+  /** Extends this replica's lease on a batch it is creating; false when the lease is no longer its own. */
+  async renewSubmitLease(manager: EntityManager, batchId: string, owner: string, leaseMs: number): Promise<boolean> {
+    const rows = returnedRows(
+      await manager.query(
+        `UPDATE batches SET lease_until = now() + make_interval(secs => $3::float8 / 1000)
+         WHERE batch_id = $1 AND lease_owner = $2 AND state = 'creating' RETURNING batch_id`,
+        [batchId, owner, leaseMs],
+      ),
+    );
+    return rows.length > 0;
+  }
+
+  async providerBatchOf(manager: EntityManager, batchId: string): Promise<string | null> {
+    const [row] = await manager.query(`SELECT provider_batch_id FROM batches WHERE batch_id = $1`, [batchId]);
+    return row?.provider_batch_id ?? null;
+  }
+
   /** Marks the batch submitted; returns false when another replica already did (then nothing is published twice). */
   async recordSubmitted(
     manager: EntityManager,

@@ -36,6 +36,10 @@ export class GroqSubmissionProvider implements BatchProviderPort {
     return batch ? { providerBatchId: batch.id, inputFileId: batch.input_file_id } : null;
   }
 
+  async cancel(providerBatchId: string): Promise<void> {
+    await this.client.cancelBatch(providerBatchId);
+  }
+
   async submit(request: { batchKey: string; lines: Iterable<BatchInputLine>; metadata: Record<string, string> }): Promise<SubmittedProviderBatch> {
     const dir = mkdtempSync(join(tmpdir(), 'cascade-batch-'));
     try {

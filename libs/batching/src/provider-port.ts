@@ -21,4 +21,6 @@ export interface BatchProviderPort {
     lines: Iterable<BatchInputLine>;
     metadata: Record<string, string>;
   }): Promise<SubmittedProviderBatch>;
+  /** Cancels a batch we created but will not use (another replica recorded its own for the same key). */
+  cancel(providerBatchId: string): Promise<void>;
 }
