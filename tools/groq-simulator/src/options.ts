@@ -54,6 +54,10 @@ export interface SimulatorFaults {
   failValidation: boolean;
   /** Create the next N batches, then drop the connection instead of answering. */
   dropCreateResponses: number;
+  /** Create the first N valid batches (they run and are billed), then answer 500 instead of the batch. Optional, like the next: full fault sets written before it stay valid. */
+  createErrorsAfterWorkFirst?: number;
+  /** Leave a batch out of the batches list until it is this many ms old (by `clock`); retrieve and cancel see it at once. */
+  listDelayMs?: number;
 }
 
 /**
@@ -139,6 +143,8 @@ export const NO_FAULTS: SimulatorFaults = {
   unfinishedInErrorFile: false,
   failValidation: false,
   dropCreateResponses: 0,
+  createErrorsAfterWorkFirst: 0,
+  listDelayMs: 0,
 };
 
 /** The chat models Groq lists for batch work; any other model fails validation with model_not_found. */
@@ -202,6 +208,8 @@ const FAULT_FIELDS: Record<keyof SimulatorFaults, FieldKind> = {
   unfinishedInErrorFile: 'boolean',
   failValidation: 'boolean',
   dropCreateResponses: 'number',
+  createErrorsAfterWorkFirst: 'number',
+  listDelayMs: 'number',
 };
 
 const PROFILE_FIELDS: Record<keyof ModelProfile, FieldKind> = {

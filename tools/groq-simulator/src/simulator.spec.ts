@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { Ajv } from 'ajv';
-import Groq, { AuthenticationError, BadRequestError, NotFoundError, RateLimitError } from 'groq-sdk';
+import Groq, { AuthenticationError, BadRequestError, InternalServerError, NotFoundError, RateLimitError } from 'groq-sdk';
 import { existsSync } from 'node:fs';
 import { prAnalysisJsonSchema } from '../../../libs/groq-batch/src/pr-analysis/pr-analysis.schema.js';
 import { CHEAP_MODEL_PROFILE, type GroqSimulator, NO_FAULTS, startGroqSimulator } from './simulator.js';
@@ -400,6 +400,68 @@ describe('Groq Batch API simulator, through groq-sdk', () => {
       expect(list.data.filter((b) => b.metadata?.cascade_batch_key === 'dropped')).toHaveLength(1);
     });
 
+    it('answers 500 to a create that made the batch: it runs, is billed and listed; the next create answers normally', async () => {
+      const own = await startGroqSimulator({ seed: 7 });
+      try {
+        const client = groqClient(own.url, { maxRetries: 0 });
+        const inputFileId = await uploadJsonl(client, toJsonl([requestLine('c500-1', { model: FALLBACK })]));
+        const create = (key: string) =>
+          client.batches.create({ input_file_id: inputFileId, endpoint: '/v1/chat/completions', completion_window: '24h', metadata: { cascade_batch_key: key } });
+        own.setFaults({ createErrorsAfterWorkFirst: 1 });
+        const refused = create('create-500');
+        await expect(refused).rejects.toBeInstanceOf(InternalServerError);
+        await expect(refused).rejects.toMatchObject({ status: 500, error: { error: { message: 'Internal Server Error', type: 'internal_server_error', code: 'internal_server_error' } } });
+        expect(own.stats().batchesCreated).toBe(1);
+        const list = (await client.batches.list()) as unknown as { data: Array<{ id: string; metadata: Record<string, string> | null }> };
+        const made = list.data.filter((b) => b.metadata?.cascade_batch_key === 'create-500');
+        expect(made).toHaveLength(1);
+        expect((await pollUntilTerminal(client, made[0]!.id)).status).toBe('completed');
+        expect(own.stats().billed.byBatch[made[0]!.id]?.[FALLBACK]?.lines).toBe(1);
+
+        const next = await create('after-500');
+        expect(next).toMatchObject({ object: 'batch', status: 'validating', metadata: { cascade_batch_key: 'after-500' } });
+        expect(own.stats().batchesCreated).toBe(2);
+        // Setting the count again restarts it.
+        own.setFaults({ createErrorsAfterWorkFirst: 1 });
+        await expect(create('again-500')).rejects.toMatchObject({ status: 500 });
+        expect(own.stats().batchesCreated).toBe(3);
+        await own.idle();
+      } finally {
+        await own.stop();
+      }
+    });
+
+    it('lists a new batch only once it is listDelayMs old; retrieve and cancel find it at once', async () => {
+      sim.setFaults({ listDelayMs: 1_500 });
+      sim.setSpeed({ stageDelayMs: 200 });
+      const auth = { authorization: 'Bearer fake-simulator-test-key' };
+      const listedIds = async (query = '') => {
+        const response = await fetch(`${sim.url}/openai/v1/batches${query}`, { headers: auth });
+        expect(response.status).toBe(200);
+        return ((await response.json()) as { data: Array<{ id: string }> }).data.map((b) => b.id);
+      };
+      const inputFileId = await uploadJsonl(groq, toJsonl([requestLine('ld-1', { model: FALLBACK })]));
+      const before = Date.now();
+      const created = await createBatch(groq, inputFileId, { cascade_batch_key: 'list-delay' });
+      expect((await groq.batches.retrieve(created.id)).id).toBe(created.id);
+      expect((await groq.batches.cancel(created.id)).status).toBe('cancelling');
+      const sdkList = (await groq.batches.list()) as unknown as { data: Array<{ id: string; metadata: Record<string, string> | null }> };
+      expect(sdkList.data.filter((b) => b.id === created.id || b.metadata?.cascade_batch_key === 'list-delay')).toEqual([]);
+      expect(await listedIds(`?id=${created.id}`)).toEqual([]);
+      expect(await listedIds('?limit=1')).not.toContain(created.id);
+
+      const deadline = Date.now() + 10_000;
+      let seenAt: number | null = null;
+      while (seenAt === null) {
+        if ((await listedIds(`?id=${created.id}`)).includes(created.id)) seenAt = Date.now();
+        else if (Date.now() > deadline) throw new Error(`batch ${created.id} not listed 10 s after its create`);
+        else await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      expect(seenAt - before).toBeGreaterThanOrEqual(1_500);
+      expect((await listedIds())[0]).toBe(created.id);
+      expect((await pollUntilTerminal(groq, created.id)).status).toBe('cancelled');
+    });
+
     it('takes faults, profiles and speed over the control routes and reports stats', async () => {
       const post = (path: string, body: unknown) => fetch(`${sim.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
       expect(await (await post('/_sim/faults', { shuffle: true, missingRate: 0.5 })).json()).toMatchObject({ shuffle: true, missingRate: 0.5 });
@@ -408,6 +470,13 @@ describe('Groq Batch API simulator, through groq-sdk', () => {
       expect(bad.status).toBe(400);
       expect(await bad.json()).toMatchObject({ error: { message: expect.stringContaining('shufle') } });
       expect((await post('/_sim/faults', { missingRate: 'lots' })).status).toBe(400);
+      expect(await (await post('/_sim/faults', { listDelayMs: 2_000, createErrorsAfterWorkFirst: 1 })).json()).toMatchObject({ listDelayMs: 2_000, createErrorsAfterWorkFirst: 1 });
+      for (const bad of [{ listDelayMs: -1 }, { listDelayMs: '2s' }, { createErrorsAfterWorkFirst: true }, { createErrorsAfterWorkFirst: -1 }]) {
+        const refused = await post('/_sim/faults', bad);
+        expect(refused.status).toBe(400);
+        expect(await refused.json()).toMatchObject({ error: { code: 'invalid_control_request', message: expect.stringContaining(Object.keys(bad)[0]!) } });
+      }
+      sim.setFaults({ listDelayMs: 0, createErrorsAfterWorkFirst: 0 });
       expect(await (await post('/_sim/profiles', { [FALLBACK]: { failureRate: 0.5 } })).json()).toMatchObject({ [FALLBACK]: { failureRate: 0.5, supportsStrict: false } });
       expect((await post('/_sim/speed', { perLineDelayMs: 0 })).status).toBe(200);
       const stats = await (await fetch(`${sim.url}/_sim/stats`)).json();

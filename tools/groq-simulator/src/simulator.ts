@@ -81,9 +81,12 @@ class Simulation {
   private readonly rateLimited = new Map<string, number>();
   private downloadErrors = 0;
   private serverErrors = 0;
+  private createErrorsAfterWork = 0;
   /** Creation order, to sort batches created within the same second. */
   private sequence = 0;
   private readonly order = new Map<string, number>();
+  /** Creation time in ms by `clock`, for `listDelayMs` (`created_at` has whole seconds only). */
+  private readonly createdAtMs = new Map<string, number>();
   stopping = false;
 
   constructor(readonly options: SimulatorOptions) {
@@ -99,6 +102,7 @@ class Simulation {
     if ('rateLimitFirst' in patch || 'rateLimitRoute' in patch) this.rateLimited.clear();
     if ('downloadErrorsFirst' in patch) this.downloadErrors = 0;
     if ('serverErrorsFirst' in patch) this.serverErrors = 0;
+    if ('createErrorsAfterWorkFirst' in patch) this.createErrorsAfterWork = 0;
   }
 
   setProfile(model: string, profile: Partial<ModelProfile>): void {
@@ -263,9 +267,10 @@ class Simulation {
     if (body.metadata !== undefined && body.metadata !== null && !isStringMap(body.metadata)) {
       throw new ApiError(400, 'metadata must be an object of string keys to string values.', 'invalid_request_error', null, 'metadata');
     }
-    const createdAt = this.nowSeconds();
+    const nowMs = this.options.clock();
+    const createdAt = Math.floor(nowMs / 1000);
     const batch: BatchObject = {
-      id: ulidId('batch', this.options.clock()),
+      id: ulidId('batch', nowMs),
       object: 'batch',
       endpoint: body.endpoint,
       errors: null,
@@ -289,6 +294,7 @@ class Simulation {
     const job: BatchJob = { batch, cancelRequested: false };
     this.jobs.set(batch.id, job);
     this.order.set(batch.id, this.sequence++);
+    this.createdAtMs.set(batch.id, nowMs);
     this.stats.batchCreated();
     // The answer is a snapshot taken now; processing goes on after it.
     const snapshot = JSON.stringify(batch);
@@ -308,15 +314,26 @@ class Simulation {
       request.socket.destroy();
       return;
     }
+    if (this.createErrorsAfterWork < (this.options.faults.createErrorsAfterWorkFirst ?? 0)) {
+      // The batch exists and runs, but the client is told the create failed: a retry without a lookup creates it twice.
+      this.createErrorsAfterWork++;
+      throw new ApiError(500, 'Internal Server Error', 'internal_server_error', 'internal_server_error');
+    }
     response.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(snapshot)) });
     response.end(snapshot);
   }
 
-  /** Newest first, OpenAI-style paging (`limit`, `after`), Groq's `cursor` and repeated `id` filters. */
+  /**
+   * Newest first, OpenAI-style paging (`limit`, `after`), Groq's `cursor` and repeated `id` filters.
+   * Batches younger than `listDelayMs` are left out, whatever the filters: an eventually consistent listing.
+   */
   private listBatches(query: URLSearchParams): Record<string, unknown> {
     const ids = query.getAll('id');
+    const listDelayMs = this.options.faults.listDelayMs ?? 0;
+    const listedBefore = this.options.clock() - listDelayMs;
     let data = [...this.jobs.values()]
       .map((job) => job.batch)
+      .filter((batch) => listDelayMs === 0 || (this.createdAtMs.get(batch.id) ?? 0) <= listedBefore)
       .filter((batch) => ids.length === 0 || ids.includes(batch.id))
       .sort((a, b) => b.created_at - a.created_at || (this.order.get(b.id) ?? 0) - (this.order.get(a.id) ?? 0));
     const after = query.get('after') ?? query.get('cursor');
