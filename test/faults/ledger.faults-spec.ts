@@ -42,6 +42,8 @@ describe('the ledger tells the truth', () => {
           unfinishedInErrorFile: false,
           failValidation: false,
           dropCreateResponses: 1,
+          createErrorsAfterWorkFirst: 0,
+          listDelayMs: 0,
         },
         profiles: { [CHEAP]: { ...CHEAP_MODEL_PROFILE, failureRate: 0.08 } },
       },

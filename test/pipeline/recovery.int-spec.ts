@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { createEvent, Topic } from '#contracts';
 import { samplePayloads } from '#contracts/testing';
-import { BatchAssembler, type BatchProviderPort, GroqSubmissionProvider, prAnalysisLineBuilder } from '#batching';
+import { BatchAssembler, GroqSubmissionProvider, prAnalysisLineBuilder } from '#batching';
 import { DEFAULT_GROQ_BATCH_CONFIG, GroqBatchClient } from '#groq-batch';
 import { reconcile } from '#ledger';
 import { ConsumerMetrics, EventInbox, EventPublisher, inTransaction, OutboxRelay, OutboxRepository } from '#platform';
@@ -11,7 +11,7 @@ import pino from 'pino';
 import { IngestionService } from '../../apps/batch-submitter/src/ingestion/ingestion.service.js';
 import { RequestRepository } from '../../apps/batch-submitter/src/ingestion/request.repository.js';
 import { testKafka, uniqueSuffix } from '../support/infra.js';
-import { SUBMITTER_SETTINGS, usePipeline } from '../support/pipeline.js';
+import { providerWith, SUBMITTER_SETTINGS, usePipeline } from '../support/pipeline.js';
 
 const logger = pino({ level: 'silent' });
 const root = resolve(import.meta.dirname, '../..');
@@ -32,6 +32,8 @@ describe('recovery: crashes, stuck requests, failed writes', () => {
     intervalMs: 100,
     stageDeadlineMs: 60_000,
     leaseMs: 1,
+    // The "crash" below is a thrown error: retried at once, as a restarted process would.
+    submitRetry: { baseDelayMs: 1, maxDelayMs: 1, maxAttempts: 5 },
     producer: 'test',
   };
 
@@ -48,14 +50,12 @@ describe('recovery: crashes, stuck requests, failed writes', () => {
     const client = new GroqBatchClient({ ...DEFAULT_GROQ_BATCH_CONFIG, apiKey: 'fake-recovery-test-key', baseURL: fixture.sim.url });
     const real = new GroqSubmissionProvider(client, { maxLines: 100, maxBytes: 50_000_000 });
     // The process "dies" right after the provider accepted the batch, before anything is recorded.
-    const crashing: BatchProviderPort = {
-      findByKey: (key) => real.findByKey(key),
-      cancel: (id) => real.cancel(id),
-      submit: async (request) => {
-        await real.submit(request);
+    const crashing = providerWith(real, {
+      create: async (request) => {
+        await real.create(request);
         throw new Error('killed after the provider created the batch');
       },
-    };
+    });
     const before = new BatchAssembler(db().dataSource, crashing, prAnalysisLineBuilder(), outbox, relay, logger, assemblerSettings);
     expect(await before.tick({ force: true })).toBe(0);
     const [intent] = await db().dataSource.query(`SELECT batch_id, batch_key, state FROM batches`);

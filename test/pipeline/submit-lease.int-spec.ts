@@ -1,7 +1,9 @@
 import { createEvent, Topic } from '#contracts';
 import { samplePayloads } from '#contracts/testing';
-import { BatchAssembler, type BatchProviderPort, GroqSubmissionProvider, prAnalysisLineBuilder } from '#batching';
-import { DEFAULT_GROQ_BATCH_CONFIG, GroqBatchClient } from '#groq-batch';
+import { BatchAssembler, type BatchProviderPort, GroqSubmissionProvider, prAnalysisLineBuilder, type SubmitRetryPolicy } from '#batching';
+import { retryBatch } from '#ledger';
+import { APIError } from 'groq-sdk';
+import { DEFAULT_GROQ_BATCH_CONFIG, GroqBatchClient, GroqBatchError } from '#groq-batch';
 import { EventPublisher, type OutboxRelay, OutboxRepository } from '#platform';
 import type { Kafka } from 'kafkajs';
 import pino from 'pino';
@@ -9,7 +11,7 @@ import { IngestionService } from '../../apps/batch-submitter/src/ingestion/inges
 import { RequestRepository } from '../../apps/batch-submitter/src/ingestion/request.repository.js';
 import { type GroqSimulator, startGroqSimulator } from '../../tools/groq-simulator/src/simulator.js';
 import { createTestDatabase, eventually, type TestDatabase } from '../support/infra.js';
-import { SUBMITTER_SETTINGS } from '../support/pipeline.js';
+import { providerWith, SUBMITTER_SETTINGS } from '../support/pipeline.js';
 
 const LEASE_MS = 1_500;
 const logger = pino({ level: 'silent' });
@@ -35,20 +37,21 @@ describe('submission leases: renewed while a submitter works; a duplicate is can
     leaseMs: LEASE_MS,
     producer: 'test',
   };
-  const assembler = (provider: BatchProviderPort) => new BatchAssembler(db.dataSource, provider, prAnalysisLineBuilder(), outbox, relay, logger, settings);
+  const assembler = (provider: BatchProviderPort, extra: Partial<typeof settings> & { submitRetry?: SubmitRetryPolicy } = {}) =>
+    new BatchAssembler(db.dataSource, provider, prAnalysisLineBuilder(), outbox, relay, logger, { ...settings, ...extra });
   /** The real provider (the simulator), with a pause before each create. */
-  const slow = (real: GroqSubmissionProvider, beforeCreate: () => Promise<void>): BatchProviderPort => ({
-    findByKey: (key) => real.findByKey(key),
-    cancel: (id) => real.cancel(id),
-    submit: async (request) => {
-      await beforeCreate();
-      return real.submit(request);
-    },
-  });
+  const slow = (real: GroqSubmissionProvider, beforeCreate: () => Promise<void>): BatchProviderPort =>
+    providerWith(real, {
+      create: async (request) => {
+        await beforeCreate();
+        return real.create(request);
+      },
+    });
 
   beforeEach(async () => {
     db = await createTestDatabase();
-    sim = await startGroqSimulator({ seed: 5 });
+    // Batches stay in `validating` for a while, as at the provider: a duplicate is cancelled before it runs.
+    sim = await startGroqSimulator({ seed: 5, stageDelayMs: 3_000 });
     client = new GroqBatchClient({ ...DEFAULT_GROQ_BATCH_CONFIG, apiKey: 'fake-submit-lease-test-key', baseURL: sim.url });
     const ingestion = new IngestionService(new RequestRepository(), SUBMITTER_SETTINGS, outbox);
     const base = samplePayloads()[Topic.PrIngested];
@@ -62,7 +65,11 @@ describe('submission leases: renewed while a submitter works; a duplicate is can
     await db?.drop();
   });
 
-  const batchRow = async () => (await db.dataSource.query(`SELECT batch_id, state, provider_batch_id, lease_owner FROM batches`))[0];
+  const batchRow = async () =>
+    (await db.dataSource.query(`SELECT batch_id, batch_key, state, provider_batch_id, input_file_id, lease_owner, lease_until, lease_epoch::int, submit_attempts, held_reason, last_error FROM batches`))[0];
+  const strays = () => db.dataSource.query(`SELECT provider_batch_id, disposition, found_by FROM stray_provider_batches ORDER BY found_at`);
+  /** Lets the current lease run out, as when its holder froze (a long GC pause, a stopped VM). */
+  const expireLease = () => db.dataSource.query(`UPDATE batches SET lease_until = now() - interval '1 second'`);
 
   it('a create three leases long keeps its lease: the other replica resumes nothing, one provider batch is paid for', async () => {
     const real = new GroqSubmissionProvider(client, { maxLines: 100, maxBytes: 50_000_000 });
@@ -79,7 +86,7 @@ describe('submission leases: renewed while a submitter works; a duplicate is can
     expect(sim.stats().batchesCreated).toBe(1);
   }, 30_000);
 
-  it('a replica that lost its lease mid-create and finds the batch recorded by another cancels its own provider batch', async () => {
+  it('a replica that lost its lease mid-create and finds the batch recorded by another cancels its own provider batch, and keeps a record of it', async () => {
     const real = new GroqSubmissionProvider(client, { maxLines: 100, maxBytes: 50_000_000 });
     let release!: () => void;
     const paused = new Promise<void>((resolve) => (release = resolve));
@@ -87,7 +94,7 @@ describe('submission leases: renewed while a submitter works; a duplicate is can
     const first = assembler(slow(real, () => paused)).tick({ force: true });
     await eventually('the first replica recorded its intent', async () => (await batchRow())?.state === 'creating');
     // … long enough for its lease to run out: the second replica resumes the batch and records its own.
-    await db.dataSource.query(`UPDATE batches SET lease_until = now() - interval '1 second'`);
+    await expireLease();
     expect(await assembler(real).tick()).toBe(1);
     const recorded = await batchRow();
     expect(recorded.state).toBe('submitted');
@@ -99,5 +106,131 @@ describe('submission leases: renewed while a submitter works; a duplicate is can
     expect(batches).toHaveLength(1);
     expect(['cancelling', 'cancelled']).toContain((await client.retrieveBatch(batches[0]!.id)).status);
     expect((await client.retrieveBatch(recorded.provider_batch_id)).status).not.toMatch(/cancel/);
+    // Known to the database, so the provider sweep has nothing unknown to find.
+    expect(await strays()).toEqual([{ provider_batch_id: batches[0]!.id, disposition: 'cancelled', found_by: 'create' }]);
+  }, 30_000);
+
+  it('a replica whose lease was taken over before its create creates nothing (fenced by the lease epoch)', async () => {
+    const real = new GroqSubmissionProvider(client, { maxLines: 100, maxBytes: 50_000_000 });
+    let release!: () => void;
+    const paused = new Promise<void>((resolve) => (release = resolve));
+    // Frozen before it starts the upload: the fence check comes after the pause.
+    const first = assembler(providerWith(real, { upload: async (request) => (await paused, real.upload(request)) })).tick({ force: true });
+    await eventually('the first replica recorded its intent', async () => (await batchRow())?.state === 'creating');
+    await expireLease();
+    expect(await assembler(real).tick()).toBe(1);
+    release();
+    expect(await first).toBe(0);
+    expect(sim.stats().batchesCreated).toBe(1);
+    // Its upload happened and was not used: the file is deleted, not left at the provider.
+    expect(sim.stats().filesUploaded).toBe(2);
+    await eventually('the unused upload is deleted', async () => (await real.listInputFiles()).length === 1);
+    expect((await real.listInputFiles())[0]!.fileId).toBe((await batchRow()).input_file_id);
+  }, 30_000);
+
+  it('a replica that lost its lease after creating hands its batch over: the next holder adopts it, nothing is paid twice', async () => {
+    const real = new GroqSubmissionProvider(client, { maxLines: 100, maxBytes: 50_000_000 });
+    let release!: () => void;
+    const paused = new Promise<void>((resolve) => (release = resolve));
+    // It created the batch, then froze before it could record it.
+    const first = assembler(providerWith(real, { create: async (request) => { const created = await real.create(request); await paused; return created; } })).tick({ force: true });
+    await eventually('the provider batch was created', async () => sim.stats().batchesCreated === 1);
+    // An operator's retry after the lease ran out moves the lease to a new epoch; nobody holds it.
+    await expireLease();
+    expect((await retryBatch(db.dataSource.manager, (await batchRow()).batch_id))?.conflict).toBeUndefined();
+    release();
+    expect(await first).toBe(0);
+    expect(await strays()).toEqual([{ provider_batch_id: expect.any(String), disposition: 'handed_over', found_by: 'create' }]);
+    expect((await batchRow()).state).toBe('creating');
+    // The next holder adopts the handed-over batch instead of creating one.
+    expect(await assembler(real).tick()).toBe(1);
+    expect(sim.stats().batchesCreated).toBe(1);
+    const [handed] = (await client.listBatches()).data;
+    expect((await batchRow()).provider_batch_id).toBe(handed!.id);
+    expect(await strays()).toEqual([]);
+  }, 30_000);
+
+  it('POST /batches/{id}/retry while a submitter creates the batch is refused: the lease stays, one batch is created', async () => {
+    const real = new GroqSubmissionProvider(client, { maxLines: 100, maxBytes: 50_000_000 });
+    let release!: () => void;
+    const paused = new Promise<void>((resolve) => (release = resolve));
+    const first = assembler(slow(real, () => paused)).tick({ force: true });
+    await eventually('the first replica recorded its intent', async () => (await batchRow())?.state === 'creating');
+    const before = await batchRow();
+    const outcome = await retryBatch(db.dataSource.manager, before.batch_id);
+    expect(outcome).toEqual({ conflict: true, message: expect.stringMatching(/is being submitted by .+ \(lease until .+\); not retried/) });
+    const after = await batchRow();
+    expect({ owner: after.lease_owner, epoch: after.lease_epoch }).toEqual({ owner: before.lease_owner, epoch: before.lease_epoch });
+    const other = assembler(real);
+    expect(await other.tick()).toBe(0);
+    release();
+    expect(await first).toBe(1);
+    expect(sim.stats().batchesCreated).toBe(1);
+  }, 30_000);
+
+  it('several provider batches for one key: the resuming replica adopts the oldest and cancels the rest', async () => {
+    const real = new GroqSubmissionProvider(client, { maxLines: 100, maxBytes: 50_000_000 });
+    // Two replicas crashed after their creates (the second after the first's lease ran out): two batches carry the key.
+    const crashing = providerWith(real, { create: async (request) => { await real.create(request); throw new Error('killed after the create'); } });
+    expect(await assembler(crashing).tick({ force: true })).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 1_100)); // distinct created_at seconds at the provider
+    const { batch_key, input_file_id } = await batchRow();
+    await real.create({ batchKey: batch_key, inputFileId: input_file_id, metadata: { cascade_batch_key: batch_key } });
+    await expireLease();
+    const found = await real.findByKey(batch_key);
+    expect(found).toHaveLength(2);
+    expect(await assembler(real).tick()).toBe(1);
+    const oldest = [...found].sort((a, b) => a.createdAt - b.createdAt)[0]!;
+    expect((await batchRow()).provider_batch_id).toBe(oldest.providerBatchId);
+    const newer = found.find((b) => b.providerBatchId !== oldest.providerBatchId)!;
+    expect(['cancelling', 'cancelled']).toContain((await client.retrieveBatch(newer.providerBatchId)).status);
+    expect(await strays()).toEqual([{ provider_batch_id: newer.providerBatchId, disposition: 'cancelled', found_by: 'key_lookup' }]);
+    expect(sim.stats().batchesCreated).toBe(2);
+  }, 30_000);
+
+  it('failed submissions back off exponentially on the same uploaded file, honour retry-after, and are held after the cap until an operator retries', async () => {
+    const real = new GroqSubmissionProvider(client, { maxLines: 100, maxBytes: 50_000_000 });
+    let failing = true;
+    const unavailable = (retryAfter?: string) =>
+      new GroqBatchError('create batch', {}, new APIError(503, { error: { message: 'Service Unavailable' } }, undefined, new Headers()), {
+        retryAfterMs: retryAfter ? Number(retryAfter) : null,
+      });
+    let calls = 0;
+    const flaky = providerWith(real, {
+      create: async (request) => {
+        calls++;
+        if (failing) throw unavailable(calls === 2 ? '2500' : undefined);
+        return real.create(request);
+      },
+    });
+    const policy = { baseDelayMs: 200, maxDelayMs: 400, maxAttempts: 3 };
+    const submitter = assembler(flaky, { submitRetry: policy });
+    expect(await submitter.tick({ force: true })).toBe(0);
+    let row = await batchRow();
+    expect({ attempts: row.submit_attempts, owner: row.lease_owner, held: row.held_reason }).toEqual({ attempts: 1, owner: null, held: null });
+    const waitFor = (row: { lease_until: Date }) => new Date(row.lease_until).getTime() - Date.now();
+    expect(waitFor(row)).toBeLessThanOrEqual(200);
+    // Not due yet: a tick right now does nothing.
+    expect(await submitter.tick()).toBe(0);
+    expect(calls).toBe(1);
+    await eventually('the second attempt', async () => (await submitter.tick(), calls === 2));
+    row = await batchRow();
+    // The provider asked for 2.5 s, longer than the 400 ms cap of the backoff: its wait wins.
+    expect(waitFor(row)).toBeGreaterThan(1_500);
+    await db.dataSource.query(`UPDATE batches SET lease_until = now()`);
+    await eventually('the third attempt', async () => (await submitter.tick(), calls === 3));
+    row = await batchRow();
+    expect(row.held_reason).toMatch(/^gave up after 3 failed submissions \(SUBMIT_MAX_ATTEMPTS\): create batch .*HTTP 503/);
+    expect(row.lease_until).toBeNull();
+    // Held: never tried again by itself, and one upload served every attempt.
+    expect(await submitter.tick()).toBe(0);
+    expect(calls).toBe(3);
+    expect(sim.stats().filesUploaded).toBe(1);
+    // The operator's retry releases it; the next attempt succeeds on the same file.
+    failing = false;
+    expect((await retryBatch(db.dataSource.manager, row.batch_id))?.message).toMatch(/will be resumed now \(it was held\)/);
+    expect(await submitter.tick()).toBe(1);
+    expect(sim.stats()).toMatchObject({ filesUploaded: 1, batchesCreated: 1 });
+    expect((await batchRow()).state).toBe('submitted');
   }, 30_000);
 });

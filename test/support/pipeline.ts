@@ -1,3 +1,4 @@
+import type { BatchProviderPort } from '#batching';
 import { createEvent, type PrIngestedPayload, Topic } from '#contracts';
 import { reconcile, type ReconcileReport } from '#ledger';
 import type { RunningService } from '#platform';
@@ -208,4 +209,19 @@ export function usePipeline(options: PipelineFixtureOptions): PipelineFixture {
   });
 
   return fixture;
+}
+
+/** A provider that does what `real` does, except for the calls `overrides` replaces (a slow create, a crash after it). */
+export function providerWith(real: BatchProviderPort, overrides: Partial<BatchProviderPort>): BatchProviderPort {
+  return {
+    findByKey: (key) => real.findByKey(key),
+    upload: (request) => real.upload(request),
+    create: (request) => real.create(request),
+    cancel: (id) => real.cancel(id),
+    retrieve: (id) => real.retrieve(id),
+    deleteFile: (id) => real.deleteFile(id),
+    listKeyed: () => real.listKeyed(),
+    listInputFiles: () => real.listInputFiles(),
+    ...overrides,
+  };
 }

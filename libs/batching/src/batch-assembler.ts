@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { chunkBySize, createEvent, MAX_EVENT_BYTES, type RequestMetadata, Topic } from '#contracts';
+import { GroqBatchError, TERMINAL_BATCH_STATUSES } from '#groq-batch';
 import { crashPoint, inTransaction, type OutboxRelay, type OutboxRepository, readControl, setHold, clearHold } from '#platform';
 import type { Logger } from 'pino';
 import type { DataSource, EntityManager } from 'typeorm';
 import { batchKeyOf } from './batch-key.js';
-import { BatchRepository, type BatchRow, metadataOf, type PendingGroup } from './batch.repository.js';
-import type { BatchInputLine, BatchProviderPort } from './provider-port.js';
+import { BatchRepository, type BatchRow, type LeasedBatch, metadataOf, type PendingGroup, type SubmitLease } from './batch.repository.js';
+import type { BatchInputLine, BatchProviderPort, ProviderBatchRef } from './provider-port.js';
+import { StrayBatches } from './stray-batches.js';
+import { DEFAULT_SUBMIT_RETRY, nextSubmitAttempt, type SubmitRetryPolicy } from './submit-retry.js';
 import { type Admission, type LineEstimate, requestBodyChars } from './quota/quota-gate.js';
 
 export interface AssemblerSettings {
@@ -24,7 +27,12 @@ export interface AssemblerSettings {
   submitLimit?: number;
   /** Batches uploaded and created at the same time (default 1): formation of the next batch overlaps the upload of the last. */
   submitConcurrency?: number;
+  /** Backoff and cap of failed submissions (default: 5 s doubling to 5 min, held after 8). */
+  submitRetry?: SubmitRetryPolicy;
 }
+
+/** Statuses of a provider batch that will never run its lines: not worth adopting. */
+const DEAD_STATUSES = new Set(['cancelling', 'cancelled', 'expired']);
 
 /** Turns a stored PR (the guarded prompt input) into the provider's request body. */
 export type LineBuilder = (item: { metadata: RequestMetadata; pr: Record<string, unknown> }, batch: BatchRow) => BatchInputLine;
@@ -36,6 +44,11 @@ export interface SubmissionQuota {
   estimate(model: string, requestBodyChars: number, maxTokens: number): LineEstimate;
 }
 
+/** Of the provider batches already made for a key, the one to adopt: the oldest that can still run its lines. */
+export function adoptable(existing: readonly ProviderBatchRef[]): ProviderBatchRef | null {
+  return [...existing].filter((ref) => !DEAD_STATUSES.has(ref.status)).sort((a, b) => a.createdAt - b.createdAt)[0] ?? null;
+}
+
 /**
  * Accumulates pending requests into provider batches (N lines or linger time), recording the intent
  * with a deterministic key before calling the provider and publishing `BatchSubmitted` through the
@@ -44,6 +57,7 @@ export interface SubmissionQuota {
  */
 export class BatchAssembler {
   private readonly repository = new BatchRepository();
+  private readonly strays = new StrayBatches();
   private readonly owner = `${process.pid}-${randomUUID().slice(0, 8)}`;
   private submittedRequests = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -96,7 +110,7 @@ export class BatchAssembler {
       this.repository.leaseInterrupted(m, this.settings.minPass, this.settings.maxPass, this.owner, this.settings.leaseMs),
     );
     for (const batch of interrupted) {
-      this.logger.warn({ batchId: batch.batch_id, batchKey: batch.batch_key }, 'resuming an interrupted submission');
+      this.logger.warn({ batchId: batch.batch_id, batchKey: batch.batch_key, attempts: batch.submit_attempts }, 'resuming an interrupted submission');
       if (await this.submit(batch, true)) submitted++;
     }
     // An operator's pause stops new batches; the interrupted submissions above still finish.
@@ -105,7 +119,7 @@ export class BatchAssembler {
     // Submission is mostly waiting (provider upload and create): several run at once, each batch still formed in order.
     const inFlight = new Set<Promise<void>>();
     const startSubmit = async (batch: BatchRow) => {
-      const submission: Promise<void> = this.submit(batch, false).then((ok) => {
+      const submission: Promise<void> = this.submit({ ...batch, lease_epoch: 1, submit_attempts: 0, input_file_id: null }, false).then((ok) => {
         if (ok) submitted++;
         inFlight.delete(submission);
       });
@@ -198,82 +212,153 @@ export class BatchAssembler {
    * Submits one batch while renewing its lease every third of SUBMIT_LEASE_MS, so a slow upload or create
    * is never taken over by another replica (which would find nothing by key yet and create again).
    */
-  private async submit(batch: BatchRow, resumed: boolean): Promise<boolean> {
+  private async submit(batch: LeasedBatch, resumed: boolean): Promise<boolean> {
     const log = this.logger.child({ batchId: batch.batch_id, batchKey: batch.batch_key, pass: batch.pass, model: batch.model });
+    const lease: SubmitLease = { owner: this.owner, epoch: batch.lease_epoch };
     const heartbeat = setInterval(() => {
       this.repository
-        .renewSubmitLease(this.dataSource.manager, batch.batch_id, this.owner, this.settings.leaseMs)
+        .renewSubmitLease(this.dataSource.manager, batch.batch_id, lease, this.settings.leaseMs)
         .then((held) => held || log.warn('lost the submission lease; another replica may resume the batch'))
         .catch((error: unknown) => log.warn({ err: error }, 'renewing the submission lease failed'));
     }, Math.max(100, Math.floor(this.settings.leaseMs / 3)));
     try {
-      return await this.submitHeld(batch, resumed, log);
+      return await this.submitHeld(batch, lease, resumed, log);
     } finally {
       clearInterval(heartbeat);
     }
   }
 
-  private async submitHeld(batch: BatchRow, resumed: boolean, log: Logger): Promise<boolean> {
+  private async submitHeld(batch: LeasedBatch, lease: SubmitLease, resumed: boolean, log: Logger): Promise<boolean> {
+    let reusedFile = false;
     try {
       const items = await this.repository.itemsOf(this.dataSource.manager, batch.batch_id);
-      const adopted = resumed ? await this.provider.findByKey(batch.batch_key) : null;
-      const created =
-        adopted ??
-        (await this.provider.submit({
+      // A resumed batch may exist already: handed over by a replica that lost its lease, or created before a crash.
+      const existing = resumed ? await this.existingFor(batch) : [];
+      let chosen = adoptable(existing);
+      if (chosen) {
+        log.warn({ providerBatchId: chosen.providerBatchId, found: existing.length }, 'adopted the provider batch created before the interruption');
+      } else {
+        // Fenced before paying: a replica whose lease was taken over creates nothing.
+        if (!(await this.repository.holdsSubmitLease(this.dataSource.manager, batch.batch_id, lease))) {
+          log.warn('lost the submission lease before creating; the batch is left to its new holder');
+          return false;
+        }
+        reusedFile = batch.input_file_id !== null;
+        const inputFileId = batch.input_file_id ?? (await this.uploadFor(batch, lease, items, log));
+        if (!inputFileId) return false;
+        chosen = await this.provider.create({
           batchKey: batch.batch_key,
-          // Built one at a time as the JSONL file is written: a batch's request bodies are never all in memory.
-          lines: (function* (build: LineBuilder) {
-            for (const item of items) yield build(item, batch);
-          })(this.buildLine),
+          inputFileId,
           metadata: {
             cascade_batch_key: batch.batch_key,
             cascade_batch_id: batch.batch_id,
             pass: String(batch.pass),
             prompt_version: batch.prompt_version,
           },
-        }));
-      crashPoint('submit:after-provider-create');
-      if (adopted) log.warn({ providerBatchId: adopted.providerBatchId }, 'adopted the provider batch created before the interruption');
-      const recorded = await inTransaction(this.dataSource, async (manager) => {
-        const first = await this.repository.recordSubmitted(
-          manager,
-          batch.batch_id,
-          created.providerBatchId,
-          created.inputFileId,
-          this.settings.stageDeadlineMs,
-        );
-        if (!first) return false;
-        await this.publishSubmitted(manager, batch, created.providerBatchId, created.inputFileId, items.map((i) => i.metadata));
-        return true;
-      });
-      if (recorded) {
-        this.relay.kick();
-        log.info({ providerBatchId: created.providerBatchId, requests: items.length }, 'batch submitted');
-      } else {
-        await this.dropDuplicate(batch, created.providerBatchId, log);
+        });
       }
-      return recorded;
+      crashPoint('submit:after-provider-create');
+      return await this.record(batch, lease, chosen, existing, items.map((i) => i.metadata), log);
     } catch (error) {
-      log.warn({ err: error }, 'batch submission failed; it stays recorded and is resumed');
-      await this.repository
-        .recordSubmitError(this.dataSource.manager, batch.batch_id, (error as Error).message, Math.min(5_000, this.settings.leaseMs))
-        .catch(() => undefined);
+      const attempt = batch.submit_attempts + 1;
+      const missingFile = reusedFile && error instanceof GroqBatchError && error.status === 404;
+      const next = missingFile ? { retryInMs: 0 } : nextSubmitAttempt(error, attempt, this.settings.submitRetry ?? DEFAULT_SUBMIT_RETRY);
+      const message = (error as Error).message;
+      if (missingFile) await this.repository.recordInputFile(this.dataSource.manager, batch.batch_id, lease, null).catch(() => undefined);
+      if ('heldReason' in next) log.error({ err: error, attempt }, `batch submission held: ${next.heldReason}`);
+      else log.warn({ err: error, attempt, retryInMs: next.retryInMs }, 'batch submission failed; it stays recorded and is tried again');
+      await this.repository.recordSubmitError(this.dataSource.manager, batch.batch_id, lease, { message, ...next }).catch(() => undefined);
       return false;
     }
   }
 
+  /** Uploads the input file and keeps its id with the batch; null when the lease was lost meanwhile (the file is deleted). */
+  private async uploadFor(batch: LeasedBatch, lease: SubmitLease, items: Array<{ metadata: RequestMetadata; pr: Record<string, unknown> }>, log: Logger): Promise<string | null> {
+    const fileId = await this.provider.upload({
+      batchKey: batch.batch_key,
+      // Built one at a time as the JSONL file is written: a batch's request bodies are never all in memory.
+      lines: (function* (build: LineBuilder) {
+        for (const item of items) yield build(item, batch);
+      })(this.buildLine),
+    });
+    if (await this.repository.recordInputFile(this.dataSource.manager, batch.batch_id, lease, fileId)) return fileId;
+    log.warn({ inputFileId: fileId }, 'lost the submission lease during the upload; the file is deleted and the batch left to its new holder');
+    await this.provider.deleteFile(fileId).catch((error: unknown) => log.warn({ err: error, inputFileId: fileId }, 'could not delete the unused input file; the provider sweep will'));
+    return null;
+  }
+
+  /** Provider batches already made for this batch: handed over in the database, or found at the provider by key. */
+  private async existingFor(batch: BatchRow): Promise<ProviderBatchRef[]> {
+    const handed = await this.strays.handedOver(this.dataSource.manager, batch.batch_id);
+    const found = await this.provider.findByKey(batch.batch_key);
+    const byId = new Map([...handed, ...found].map((ref) => [ref.providerBatchId, ref]));
+    // The provider's view of status wins over what was noted when the batch was handed over.
+    for (const ref of found) byId.set(ref.providerBatchId, ref);
+    return [...byId.values()];
+  }
+
   /**
-   * Another replica recorded this batch first. If it recorded another provider batch than ours (it took over
-   * while we were creating), ours would be paid for and never polled: cancel it, and say so.
+   * Records `chosen` as the batch's provider batch if this replica still holds the lease under its epoch
+   * (checked under the row lock): every other provider batch for the key is then cancelled. A replica that
+   * lost its lease hands `chosen` over to the holder instead; one that finds the batch recorded by another
+   * cancels its own.
    */
-  private async dropDuplicate(batch: BatchRow, ours: string, log: Logger): Promise<void> {
-    const recorded = await this.repository.providerBatchOf(this.dataSource.manager, batch.batch_id);
-    if (recorded === ours) return;
+  private async record(
+    batch: BatchRow,
+    lease: SubmitLease,
+    chosen: ProviderBatchRef,
+    existing: ProviderBatchRef[],
+    requests: RequestMetadata[],
+    log: Logger,
+  ): Promise<boolean> {
+    const toCancel: ProviderBatchRef[] = [];
+    const outcome = await inTransaction(this.dataSource, async (m) => {
+      const stray = (ref: ProviderBatchRef, disposition: 'handed_over' | 'cancelling', note: string) =>
+        this.strays.add(m, { ...ref, batchKey: batch.batch_key, batchId: batch.batch_id, disposition, foundBy: existing.includes(ref) ? 'key_lookup' : 'create', note });
+      const row = await this.repository.lockForRecord(m, batch.batch_id);
+      if (row.state === 'creating' && row.lease_owner === lease.owner && row.lease_epoch === lease.epoch) {
+        const handed = await this.strays.handedOver(m, batch.batch_id);
+        await this.repository.recordSubmitted(m, batch.batch_id, chosen.providerBatchId, chosen.inputFileId, this.settings.stageDeadlineMs);
+        await this.strays.remove(m, chosen.providerBatchId);
+        const others = new Map([...existing, ...handed].filter((r) => r.providerBatchId !== chosen.providerBatchId).map((r) => [r.providerBatchId, r]));
+        for (const other of others.values()) {
+          await stray(other, 'cancelling', `another provider batch (${chosen.providerBatchId}) was recorded for the key`);
+          toCancel.push(other);
+        }
+        await this.publishSubmitted(m, batch, chosen.providerBatchId, chosen.inputFileId, requests);
+        return 'recorded' as const;
+      }
+      if (row.state === 'creating') {
+        await stray(chosen, 'handed_over', 'created by a submitter whose lease was taken over');
+        return 'handed_over' as const;
+      }
+      if (row.provider_batch_id === chosen.providerBatchId) return 'already' as const;
+      await stray(chosen, 'cancelling', `batch recorded with ${row.provider_batch_id} by another replica`);
+      toCancel.push(chosen);
+      return 'duplicate' as const;
+    });
+    if (outcome === 'recorded') {
+      this.relay.kick();
+      log.info({ providerBatchId: chosen.providerBatchId, requests: requests.length }, 'batch submitted');
+    } else if (outcome === 'handed_over') {
+      log.warn({ providerBatchId: chosen.providerBatchId }, 'lost the submission lease after creating: the provider batch is handed over to the new holder');
+    }
+    for (const ref of toCancel) await this.cancelStray(ref, log);
+    return outcome === 'recorded';
+  }
+
+  /** Cancels a provider batch we will not use, and keeps what the provider answered (a failed cancel is retried by the sweep). */
+  private async cancelStray(ref: ProviderBatchRef, log: Logger): Promise<void> {
     try {
-      await this.provider.cancel(ours);
-      log.warn({ providerBatchId: ours, recordedProviderBatchId: recorded }, 'cancelled a duplicate provider batch: another replica recorded its own for this key');
+      const status = await this.provider.cancel(ref.providerBatchId);
+      await this.strays.settle(this.dataSource.manager, ref.providerBatchId, 'cancelled', status, null);
+      log.warn({ providerBatchId: ref.providerBatchId, status }, 'cancelled a duplicate provider batch for this key');
     } catch (error) {
-      log.error({ err: error, providerBatchId: ours, recordedProviderBatchId: recorded }, 'could not cancel a duplicate provider batch; cancel it at the provider');
+      const finished = TERMINAL_BATCH_STATUSES.has(ref.status);
+      await this.strays
+        .settle(this.dataSource.manager, ref.providerBatchId, finished ? 'finished_unused' : 'cancel_failed', null, (error as Error).message)
+        .catch(() => undefined);
+      log.error({ err: error, providerBatchId: ref.providerBatchId }, 'could not cancel a duplicate provider batch; `cascade reconcile --provider` tries again');
     }
   }
 

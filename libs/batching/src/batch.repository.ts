@@ -34,6 +34,19 @@ export interface BatchRow {
   request_count: number;
 }
 
+/** A batch leased for submission: the epoch it was taken under, the attempts so far, a file already uploaded. */
+export interface LeasedBatch extends BatchRow {
+  lease_epoch: number;
+  submit_attempts: number;
+  input_file_id: string | null;
+}
+
+/** Who holds a submission lease, and under which epoch (every write after a create checks both). */
+export interface SubmitLease {
+  owner: string;
+  epoch: number;
+}
+
 export function metadataOf(row: ClaimedRequest): RequestMetadata {
   return {
     requestId: row.request_id,
@@ -80,8 +93,8 @@ export class BatchRepository {
   ): Promise<void> {
     await manager.query(
       `INSERT INTO batches (batch_id, batch_key, pass, model, prompt_version, max_tokens, state, request_count,
-                            lease_owner, lease_until)
-       VALUES ($1, $2, $3, $4, $5, $6, 'creating', $7, $8, now() + make_interval(secs => $9::float8 / 1000))`,
+                            lease_owner, lease_until, lease_epoch)
+       VALUES ($1, $2, $3, $4, $5, $6, 'creating', $7, $8, now() + make_interval(secs => $9::float8 / 1000), 1)`,
       [batch.batch_id, batch.batch_key, batch.pass, batch.model, batch.prompt_version, batch.max_tokens, batch.request_count, leaseOwner, leaseMs],
     );
     await manager.query(
@@ -96,17 +109,21 @@ export class BatchRepository {
     );
   }
 
-  /** Batches whose submission was interrupted (crash, provider down) and whose lease ran out. */
-  async leaseInterrupted(manager: EntityManager, minPass: number, maxPass: number, owner: string, leaseMs: number): Promise<BatchRow[]> {
-    return returnedRows<BatchRow>(await manager.query(
-      `UPDATE batches SET lease_owner = $3, lease_until = now() + make_interval(secs => $4::float8 / 1000)
+  /**
+   * Batches whose submission was interrupted (crash, provider down, a retry that is due) and is not held:
+   * each is leased under a new epoch, so whoever held it before can no longer write after its create.
+   */
+  async leaseInterrupted(manager: EntityManager, minPass: number, maxPass: number, owner: string, leaseMs: number): Promise<LeasedBatch[]> {
+    const rows = returnedRows<LeasedBatch & { lease_epoch: string }>(await manager.query(
+      `UPDATE batches SET lease_owner = $3, lease_until = now() + make_interval(secs => $4::float8 / 1000), lease_epoch = lease_epoch + 1
        WHERE batch_id IN (
          SELECT batch_id FROM batches
-         WHERE state = 'creating' AND pass BETWEEN $1 AND $2 AND (lease_until IS NULL OR lease_until < now())
+         WHERE state = 'creating' AND held_reason IS NULL AND pass BETWEEN $1 AND $2 AND (lease_until IS NULL OR lease_until < now())
          ORDER BY created_at LIMIT 5 FOR UPDATE SKIP LOCKED)
-       RETURNING batch_id, batch_key, pass, model, prompt_version, max_tokens, request_count`,
+       RETURNING batch_id, batch_key, pass, model, prompt_version, max_tokens, request_count, lease_epoch, submit_attempts, input_file_id`,
       [minPass, maxPass, owner, leaseMs],
     ));
+    return rows.map((row) => ({ ...row, lease_epoch: Number(row.lease_epoch) }));
   }
 
   async itemsOf(manager: EntityManager, batchId: string): Promise<Array<{ metadata: RequestMetadata; pr: Record<string, unknown> }>> {
@@ -119,37 +136,63 @@ export class BatchRepository {
   }
 
   /** Extends this replica's lease on a batch it is creating; false when the lease is no longer its own. */
-  async renewSubmitLease(manager: EntityManager, batchId: string, owner: string, leaseMs: number): Promise<boolean> {
+  async renewSubmitLease(manager: EntityManager, batchId: string, lease: SubmitLease, leaseMs: number): Promise<boolean> {
     const rows = returnedRows(
       await manager.query(
-        `UPDATE batches SET lease_until = now() + make_interval(secs => $3::float8 / 1000)
-         WHERE batch_id = $1 AND lease_owner = $2 AND state = 'creating' RETURNING batch_id`,
-        [batchId, owner, leaseMs],
+        `UPDATE batches SET lease_until = now() + make_interval(secs => $4::float8 / 1000)
+         WHERE batch_id = $1 AND lease_owner = $2 AND lease_epoch = $3 AND state = 'creating' RETURNING batch_id`,
+        [batchId, lease.owner, lease.epoch, leaseMs],
       ),
     );
     return rows.length > 0;
   }
 
-  async providerBatchOf(manager: EntityManager, batchId: string): Promise<string | null> {
-    const [row] = await manager.query(`SELECT provider_batch_id FROM batches WHERE batch_id = $1`, [batchId]);
-    return row?.provider_batch_id ?? null;
+  /**
+   * Whether this replica's lease is still the batch's (checked before a create): an expired lease nobody
+   * has taken yet is still its own, since any taker bumps the epoch.
+   */
+  async holdsSubmitLease(manager: EntityManager, batchId: string, lease: SubmitLease): Promise<boolean> {
+    const rows = await manager.query(
+      `SELECT 1 FROM batches WHERE batch_id = $1 AND lease_owner = $2 AND lease_epoch = $3 AND state = 'creating'`,
+      [batchId, lease.owner, lease.epoch],
+    );
+    return rows.length > 0;
   }
 
-  /** Marks the batch submitted; returns false when another replica already did (then nothing is published twice). */
+  /** Keeps the uploaded file with the batch (fenced), so a failed create is retried on it, not on a new upload. */
+  async recordInputFile(manager: EntityManager, batchId: string, lease: SubmitLease, inputFileId: string | null): Promise<boolean> {
+    const rows = returnedRows(
+      await manager.query(
+        `UPDATE batches SET input_file_id = $4 WHERE batch_id = $1 AND lease_owner = $2 AND lease_epoch = $3 AND state = 'creating' RETURNING batch_id`,
+        [batchId, lease.owner, lease.epoch, inputFileId],
+      ),
+    );
+    return rows.length > 0;
+  }
+
+  /** The batch's row, locked: the one place a submitter decides, under its epoch, what to record. */
+  async lockForRecord(manager: EntityManager, batchId: string): Promise<{ state: string; lease_owner: string | null; lease_epoch: number; provider_batch_id: string | null }> {
+    const [row] = await manager.query(
+      `SELECT state, lease_owner, lease_epoch, provider_batch_id FROM batches WHERE batch_id = $1 FOR UPDATE`,
+      [batchId],
+    );
+    return { ...row, lease_epoch: Number(row.lease_epoch) };
+  }
+
+  /** Marks the batch submitted; the caller holds the row lock and has checked its lease's epoch. */
   async recordSubmitted(
     manager: EntityManager,
     batchId: string,
     providerBatchId: string,
     inputFileId: string,
     stageDeadlineMs: number,
-  ): Promise<boolean> {
-    const updated = returnedRows(await manager.query(
+  ): Promise<void> {
+    await manager.query(
       `UPDATE batches SET state = 'submitted', provider_batch_id = $2, input_file_id = $3, submitted_at = now(),
               next_poll_at = now(), last_error = NULL, lease_owner = NULL, lease_until = NULL
-       WHERE batch_id = $1 AND state = 'creating' RETURNING batch_id`,
+       WHERE batch_id = $1 AND state = 'creating'`,
       [batchId, providerBatchId, inputFileId],
-    ));
-    if (updated.length === 0) return false;
+    );
     // Reached through the batch's items (primary keys): `current_batch_id` has no index of its own, and the
     // status index walks every in-flight request of every batch.
     await manager.query(
@@ -160,15 +203,24 @@ export class BatchRepository {
          AND r.current_batch_id = $1 AND r.status = 'in_flight'`,
       [batchId, stageDeadlineMs],
     );
-    return true;
   }
 
-  /** Keeps the error and lets the batch be resumed after `retryInMs` (by this replica or another). */
-  async recordSubmitError(manager: EntityManager, batchId: string, message: string, retryInMs: number): Promise<void> {
+  /**
+   * Keeps the error and, if this replica still holds the lease, when to try again (`retryInMs`) or why
+   * the batch is held (`heldReason`): a held batch waits for an operator's retry.
+   */
+  async recordSubmitError(
+    manager: EntityManager,
+    batchId: string,
+    lease: SubmitLease,
+    failure: { message: string; retryInMs: number } | { message: string; heldReason: string },
+  ): Promise<void> {
+    const held = 'heldReason' in failure ? failure.heldReason.slice(0, 2_000) : null;
     await manager.query(
-      `UPDATE batches SET last_error = $2, lease_until = now() + make_interval(secs => $3::float8 / 1000)
-       WHERE batch_id = $1 AND state = 'creating'`,
-      [batchId, message.slice(0, 2_000), retryInMs],
+      `UPDATE batches SET last_error = $4, submit_attempts = submit_attempts + 1, held_reason = $5, lease_owner = NULL,
+              lease_until = CASE WHEN $5::text IS NULL THEN now() + make_interval(secs => $6::float8 / 1000) END
+       WHERE batch_id = $1 AND lease_owner = $2 AND lease_epoch = $3 AND state = 'creating'`,
+      [batchId, lease.owner, lease.epoch, failure.message.slice(0, 2_000), held, 'retryInMs' in failure ? failure.retryInMs : 0],
     );
   }
 }

@@ -2,16 +2,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  BATCH_KEY_METADATA,
   buildPrAnalysisRequest,
   DEFAULT_GROQ_BATCH_CONFIG,
   DEFAULT_STRICT_MODELS,
   GroqBatchClient,
+  type ProviderBatch,
   type PrForAnalysis,
   writeBatchInputFiles,
 } from '#groq-batch';
 import type { LineBuilder } from './batch-assembler.js';
 import type { SubmissionEnv } from './pipeline-settings.js';
-import type { BatchInputLine, BatchProviderPort, SubmittedProviderBatch } from './provider-port.js';
+import type { BatchInputLine, BatchProviderPort, KeyedProviderBatch, ProviderBatchRef, UploadedInputFile } from './provider-port.js';
 
 export function groqClientFrom(env: SubmissionEnv): GroqBatchClient {
   return new GroqBatchClient({
@@ -21,8 +23,19 @@ export function groqClientFrom(env: SubmissionEnv): GroqBatchClient {
     timeoutMs: env.GROQ_TIMEOUT_MS,
     completionWindow: env.GROQ_COMPLETION_WINDOW,
     maxBytesPerFile: env.BATCH_MAX_BYTES,
+    listSettleMs: env.GROQ_LIST_SETTLE_MS,
   });
 }
+
+const refOf = (batch: ProviderBatch): ProviderBatchRef => ({
+  providerBatchId: batch.id,
+  inputFileId: batch.input_file_id,
+  status: batch.status,
+  createdAt: batch.created_at,
+});
+
+/** Our input files are named `<batch key>-<n>.jsonl` (see `writeBatchInputFiles`). */
+const INPUT_FILE_NAME = /^(cascade-[0-9a-f]{40})-\d+\.jsonl$/;
 
 /** Submission through the Groq Batch API: JSONL written to a temp file, streamed up, batch created under its key. */
 export class GroqSubmissionProvider implements BatchProviderPort {
@@ -31,16 +44,11 @@ export class GroqSubmissionProvider implements BatchProviderPort {
     private readonly limits: { maxLines: number; maxBytes: number },
   ) {}
 
-  async findByKey(batchKey: string): Promise<SubmittedProviderBatch | null> {
-    const batch = await this.client.findBatchByKey(batchKey);
-    return batch ? { providerBatchId: batch.id, inputFileId: batch.input_file_id } : null;
+  async findByKey(batchKey: string): Promise<ProviderBatchRef[]> {
+    return (await this.client.findBatchesByKey(batchKey)).map(refOf);
   }
 
-  async cancel(providerBatchId: string): Promise<void> {
-    await this.client.cancelBatch(providerBatchId);
-  }
-
-  async submit(request: { batchKey: string; lines: Iterable<BatchInputLine>; metadata: Record<string, string> }): Promise<SubmittedProviderBatch> {
+  async upload(request: { batchKey: string; lines: Iterable<BatchInputLine> }): Promise<string> {
     const dir = mkdtempSync(join(tmpdir(), 'cascade-batch-'));
     try {
       const files = await writeBatchInputFiles(request.lines, dir, this.limits, request.batchKey);
@@ -48,12 +56,48 @@ export class GroqSubmissionProvider implements BatchProviderPort {
       if (files.length !== 1) {
         throw new Error(`batch ${request.batchKey} needs ${files.length} input files: lower BATCH_MAX_LINES or BATCH_MAX_BYTES`);
       }
-      const inputFileId = await this.client.uploadFile(files[0]!.path);
-      const batch = await this.client.createBatch({ inputFileId, batchKey: request.batchKey, metadata: request.metadata });
-      return { providerBatchId: batch.id, inputFileId: batch.input_file_id };
+      return await this.client.uploadFile(files[0]!.path);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  }
+
+  async create(request: { batchKey: string; inputFileId: string; metadata: Record<string, string> }): Promise<ProviderBatchRef> {
+    return refOf(await this.client.createBatch({ inputFileId: request.inputFileId, batchKey: request.batchKey, metadata: request.metadata }));
+  }
+
+  async cancel(providerBatchId: string): Promise<string> {
+    return (await this.client.cancelBatch(providerBatchId)).status;
+  }
+
+  async retrieve(providerBatchId: string): Promise<ProviderBatchRef> {
+    return refOf(await this.client.retrieveBatch(providerBatchId));
+  }
+
+  async deleteFile(fileId: string): Promise<void> {
+    await this.client.deleteFile(fileId);
+  }
+
+  async *listKeyed(): AsyncIterable<KeyedProviderBatch> {
+    const seen = new Set<string>();
+    let cursor: string | undefined;
+    for (;;) {
+      const page = await this.client.listBatches(cursor ? { cursor } : {});
+      for (const batch of page.data) {
+        const batchKey = batch.metadata?.[BATCH_KEY_METADATA];
+        if (batchKey) yield { ...refOf(batch), batchKey };
+      }
+      if (!page.nextCursor || seen.has(page.nextCursor)) return;
+      seen.add(page.nextCursor);
+      cursor = page.nextCursor;
+    }
+  }
+
+  async listInputFiles(): Promise<UploadedInputFile[]> {
+    return (await this.client.listFiles()).flatMap((file) => {
+      const key = INPUT_FILE_NAME.exec(file.filename ?? '')?.[1];
+      return key && file.purpose === 'batch' ? [{ fileId: file.id, batchKey: key, createdAt: file.created_at ?? 0 }] : [];
+    });
   }
 }
 

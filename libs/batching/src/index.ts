@@ -2,6 +2,8 @@ export * from './provider-port.js';
 export * from './batch-key.js';
 export * from './batch.repository.js';
 export * from './batch-assembler.js';
+export * from './stray-batches.js';
+export * from './submit-retry.js';
 export * from './pipeline-settings.js';
 export * from './groq-provider.js';
 export * from './assembler.lifecycle.js';

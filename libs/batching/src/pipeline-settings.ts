@@ -2,6 +2,7 @@ import { assertKnownPromptVersion, DEFAULT_PROMPT_VERSION, PromptRegistry } from
 import { DEFAULT_STRANDED_AFTER_MS } from '#ledger';
 import { z } from 'zod';
 import type { AssemblerSettings } from './batch-assembler.js';
+import { DEFAULT_SUBMIT_RETRY } from './submit-retry.js';
 
 const positiveInt = z.coerce.number().int().positive();
 
@@ -70,8 +71,15 @@ export const submissionEnv = z.object({
     .default('https://api.groq.com'),
   GROQ_COMPLETION_WINDOW: z.string().regex(/^\d+[hd]$/, 'must look like 24h or 7d').default('24h'),
   GROQ_TIMEOUT_MS: positiveInt.default(60_000),
+  /** How long a batch whose create went unanswered is looked for by its key before it is created again (0: one look). */
+  GROQ_LIST_SETTLE_MS: z.coerce.number().int().nonnegative().default(30_000),
   /** How long a submission is leased before another replica may resume it (default: 3 provider timeouts, at least 2 min). */
   SUBMIT_LEASE_MS: positiveInt.optional(),
+  /** A failed submission is tried again after this, doubled after each failure up to SUBMIT_RETRY_MAX_MS (or the provider's retry-after). */
+  SUBMIT_RETRY_BASE_MS: positiveInt.default(DEFAULT_SUBMIT_RETRY.baseDelayMs),
+  SUBMIT_RETRY_MAX_MS: positiveInt.default(DEFAULT_SUBMIT_RETRY.maxDelayMs),
+  /** Failed submissions of one batch after which it is held (shown by status and reconcile) until an operator retries it. */
+  SUBMIT_MAX_ATTEMPTS: positiveInt.default(DEFAULT_SUBMIT_RETRY.maxAttempts),
   /** Quota counters live in Redis when set (shared by replicas, kept across restarts), else in each process. */
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
   QUOTA_KEY_PREFIX: z.string().min(1).max(100).default('cascade'),
@@ -118,5 +126,6 @@ export function assemblerSettingsFrom(
     producer,
     submitLimit: env.SUBMIT_LIMIT,
     submitConcurrency: env.BATCH_SUBMIT_CONCURRENCY,
+    submitRetry: { baseDelayMs: env.SUBMIT_RETRY_BASE_MS, maxDelayMs: env.SUBMIT_RETRY_MAX_MS, maxAttempts: env.SUBMIT_MAX_ATTEMPTS },
   };
 }

@@ -4,23 +4,46 @@ export interface BatchInputLine {
   body: Record<string, unknown>;
 }
 
-export interface SubmittedProviderBatch {
+/** A provider batch as submission sees it. */
+export interface ProviderBatchRef {
   providerBatchId: string;
   inputFileId: string;
+  /** The provider's status when it was read (validating, in_progress, completed, failed, cancelled, …). */
+  status: string;
+  /** Unix seconds. */
+  createdAt: number;
+}
+
+/** A provider batch that carries one of our batch keys (what the provider sweep reads). */
+export interface KeyedProviderBatch extends ProviderBatchRef {
+  batchKey: string;
+}
+
+/** An input file we uploaded, recognised by its name (written after the batch key). */
+export interface UploadedInputFile {
+  fileId: string;
+  batchKey: string;
+  /** Unix seconds. */
+  createdAt: number;
 }
 
 /**
- * What submission needs from the provider. Creating is not idempotent at the provider, so the
- * caller records a deterministic key first and asks `findByKey` before ever creating again.
+ * What submission needs from the provider. Creating is not idempotent at the provider, so the caller
+ * records a deterministic key first, asks `findByKey` before ever creating again, and uploads and creates
+ * in two steps so that a failed create reuses the file already uploaded.
  */
 export interface BatchProviderPort {
-  findByKey(batchKey: string): Promise<SubmittedProviderBatch | null>;
-  submit(request: {
-    batchKey: string;
-    /** Read once, in order (a generator: bodies are built while the input file is written). */
-    lines: Iterable<BatchInputLine>;
-    metadata: Record<string, string>;
-  }): Promise<SubmittedProviderBatch>;
-  /** Cancels a batch we created but will not use (another replica recorded its own for the same key). */
-  cancel(providerBatchId: string): Promise<void>;
+  /** Every provider batch whose metadata carries `batchKey`, newest first. */
+  findByKey(batchKey: string): Promise<ProviderBatchRef[]>;
+  /** Writes the lines as one JSONL input file, read once, in order, and uploads it; returns the file id. */
+  upload(request: { batchKey: string; lines: Iterable<BatchInputLine> }): Promise<string>;
+  create(request: { batchKey: string; inputFileId: string; metadata: Record<string, string> }): Promise<ProviderBatchRef>;
+  /** Asks the provider to cancel a batch we will not use; returns its status after the request. */
+  cancel(providerBatchId: string): Promise<string>;
+  retrieve(providerBatchId: string): Promise<ProviderBatchRef>;
+  deleteFile(fileId: string): Promise<void>;
+  /** Provider batches carrying any batch key of ours, newest first, as far back as the provider lists. */
+  listKeyed(): AsyncIterable<KeyedProviderBatch>;
+  /** Input files named after one of our batch keys. */
+  listInputFiles(): Promise<UploadedInputFile[]>;
 }

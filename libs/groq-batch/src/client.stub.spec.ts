@@ -154,10 +154,39 @@ describe('GroqBatchClient against a stub provider', () => {
         if (req.method === 'POST' && ++creates === 1) return void res.socket?.destroy();
         return p.handler(req, res);
       };
-      const { client, requests } = await clientFor(dropping);
+      const { client, requests } = await clientFor(dropping, { listSettleMs: 0 });
       expect((await client.createBatch({ inputFileId: 'file_in', batchKey: 'k-none' })).id).toBe('batch_1');
       expect(routes(requests)).toEqual(['POST /openai/v1/batches', 'GET /openai/v1/batches', 'POST /openai/v1/batches']);
       expect(p.batches).toHaveLength(1);
+    });
+
+    it('a provider that lists a new batch late: the key is looked up for listSettleMs before anything is created again', async () => {
+      const p = provider((n) => (n === 1 ? 'drop' : 'ok'));
+      let lists = 0;
+      // The batch shows in the listing from the third look on.
+      const late: StubHandler = (req, res) =>
+        req.method === 'GET' && ++lists < 3 ? sendJson(res, 200, { object: 'list', data: [] }) : p.handler(req, res);
+      const waits: number[] = [];
+      const { client, requests } = await clientFor(late, { listSettleMs: 5_000 }, { sleep: async (ms) => void waits.push(ms), random: () => 1 });
+      expect((await client.createBatch({ inputFileId: 'file_in', batchKey: 'k-late' })).id).toBe('batch_1');
+      expect(p.creates()).toBe(1);
+      expect(routes(requests)).toEqual(['POST /openai/v1/batches', 'GET /openai/v1/batches', 'GET /openai/v1/batches', 'GET /openai/v1/batches']);
+      expect(waits).toEqual([500, 1_000]);
+    });
+
+    it('a create that never shows within listSettleMs is created again, after the whole settle time; one that fails for good says it may exist', async () => {
+      const waits: number[] = [];
+      const p = provider(() => 503);
+      const { client } = await clientFor(
+        (req, res) => (req.method === 'GET' ? sendJson(res, 200, { object: 'list', data: [] }) : p.handler(req, res)),
+        { listSettleMs: 1_200, maxRetries: 1 },
+        { sleep: async (ms) => void waits.push(ms), random: () => 1 },
+      );
+      const error = await failure(client.createBatch({ inputFileId: 'file_in', batchKey: 'k-never' }));
+      expect(error).toMatchObject({ status: 503, createdMaybe: true, attempts: 2 });
+      // Each doubt: looks at 0, 500 and 1,200 ms (the wait is cut to the settle time), then creates again.
+      expect(waits).toEqual([500, 700, 500, 700]);
+      expect(p.creates()).toBe(2);
     });
 
     it('waits out a 429 on create without a lookup (nothing was created)', async () => {

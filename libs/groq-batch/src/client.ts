@@ -7,7 +7,7 @@ import { splitLines } from './file-lines.js';
 import { BATCH_ENDPOINT, type BatchInputFile, type BatchInputLine, type InputFileLimits, writeBatchInputFiles } from './input-file.js';
 import { postMultipartFile } from './multipart-upload.js';
 import { type CollectedOutcomes, collectOutcomes, type OutcomeSource } from './parse.js';
-import { type RetryEvent, type RetryPolicy, retryVerdict, sleep, withRetries } from './retry.js';
+import { backoffDelayMs, type RetryEvent, type RetryPolicy, retryAfterMs, retryVerdict, sleep, withRetries } from './retry.js';
 
 export type BatchStatus = 'validating' | 'failed' | 'in_progress' | 'finalizing' | 'completed' | 'expired' | 'cancelling' | 'cancelled';
 
@@ -155,9 +155,10 @@ export class GroqBatchClient {
     return { maxLines: this.config.maxLinesPerFile, maxBytes: this.config.maxBytesPerFile };
   }
 
-  private error(operation: string, subject: GroqBatchSubject, cause: unknown, attempts = 1, note?: string): GroqBatchError {
+  private error(operation: string, subject: GroqBatchSubject, cause: unknown, attempts = 1, note?: string, createdMaybe = false): GroqBatchError {
     if (cause instanceof GroqBatchError) return cause;
-    return new GroqBatchError(operation, subject, cause, { secrets: [this.config.apiKey], attempts, note });
+    const asked = cause instanceof APIError ? retryAfterMs(cause.headers) : null;
+    return new GroqBatchError(operation, subject, cause, { secrets: [this.config.apiKey], attempts, note, retryAfterMs: asked, createdMaybe });
   }
 
   /**
@@ -237,8 +238,10 @@ export class GroqBatchClient {
 
   /**
    * Creates the batch, never twice for one key. A 429 means "not created": wait and try again. A
-   * timeout, connection error or 5xx leaves it unknown: wait, look the batch up by its key in the
-   * provider's metadata, adopt it if it is there, and only otherwise create again.
+   * timeout, connection error or 5xx leaves it unknown: look the batch up by its key in the provider's
+   * metadata for `listSettleMs` (a new batch may be listed late), adopt it if it shows, and only then
+   * create again. A create that fails for good after such a doubt says so (`createdMaybe`): whoever
+   * retries it later must look it up first.
    */
   async createBatch(request: CreateBatchRequest): Promise<ProviderBatch> {
     const subject = { batchKey: request.batchKey, fileId: request.inputFileId };
@@ -252,6 +255,7 @@ export class GroqBatchClient {
     checkMetadata(metadata, request.batchKey);
     const completionWindow = checkCompletionWindow(request.completionWindow ?? this.config.completionWindow, 'completionWindow');
 
+    let doubted = false;
     for (let attempt = 1; ; attempt++) {
       try {
         const created = await this.timed((signal) =>
@@ -260,28 +264,33 @@ export class GroqBatchClient {
         return toProviderBatch(created);
       } catch (error) {
         const doubt = inDoubt(error);
+        doubted ||= doubt;
+        // The settle time is waited here, so it also counts as the wait before the next attempt.
+        const adopted = doubt ? await this.adoptWithin(request.batchKey, this.config.listSettleMs) : null;
+        if (adopted) return adopted;
         const verdict = retryVerdict(error, attempt, this.policy, this.options.random);
-        if (!verdict.retry) {
-          if (doubt) {
-            const adopted = await this.adopt(request.batchKey);
-            if (adopted) return adopted;
-          }
-          throw this.error('create batch', subject, error, attempt, verdict.explain);
-        }
+        if (!verdict.retry) throw this.error('create batch', subject, error, attempt, verdict.explain, doubted);
         this.options.onRetry?.({ operation: 'create batch', attempt, delayMs: verdict.delayMs, reason: verdict.reason, ...subject });
-        await (this.options.sleep ?? sleep)(verdict.delayMs);
-        if (doubt) {
-          const adopted = await this.adopt(request.batchKey);
-          if (adopted) return adopted;
-        }
+        const waited = doubt ? this.config.listSettleMs : 0;
+        if (verdict.delayMs > waited) await (this.options.sleep ?? sleep)(verdict.delayMs - waited);
       }
     }
   }
 
-  private async adopt(batchKey: string): Promise<ProviderBatch | null> {
-    const found = await this.findBatchByKey(batchKey);
-    if (found) this.options.onAdopt?.(found, batchKey);
-    return found;
+  /** Looks the key up until found or `settleMs` has passed (the first look is at once; then with backoff). */
+  private async adoptWithin(batchKey: string, settleMs: number): Promise<ProviderBatch | null> {
+    let waited = 0;
+    for (let look = 1; ; look++) {
+      const found = await this.findBatchByKey(batchKey);
+      if (found) {
+        this.options.onAdopt?.(found, batchKey);
+        return found;
+      }
+      if (waited >= settleMs) return null;
+      const pause = Math.min(settleMs - waited, backoffDelayMs(look, this.policy, this.options.random));
+      await (this.options.sleep ?? sleep)(pause);
+      waited += pause;
+    }
   }
 
   /** The newest provider batch whose metadata carries `batchKey`, or null. */
@@ -336,6 +345,22 @@ export class GroqBatchClient {
   async cancelBatch(batchId: string): Promise<ProviderBatch> {
     const raw = await this.call('cancel batch', { batchId }, (signal) => this.groq.batches.cancel(batchId, { signal }));
     return this.read('cancel batch', { batchId }, raw);
+  }
+
+  /** The files the key can see (Groq answers the whole list in one page). */
+  async listFiles(): Promise<ProviderFile[]> {
+    const page = (await this.call('list files', {}, (signal) => this.groq.files.list({ signal }))) as unknown as { data?: unknown[] };
+    return (page.data ?? []).flatMap((raw) => {
+      const file = (raw ?? {}) as Record<string, unknown>;
+      if (typeof file.id !== 'string') return [];
+      return [{
+        id: file.id,
+        bytes: typeof file.bytes === 'number' ? file.bytes : null,
+        filename: typeof file.filename === 'string' ? file.filename : null,
+        purpose: typeof file.purpose === 'string' ? file.purpose : null,
+        created_at: typeof file.created_at === 'number' ? file.created_at : null,
+      }];
+    });
   }
 
   async deleteFile(fileId: string): Promise<void> {

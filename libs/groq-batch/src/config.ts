@@ -22,6 +22,11 @@ export interface GroqBatchConfig {
   strictModels: readonly string[];
   /** Bound on `batches.list` pages read while looking a batch up by its key. */
   maxListPages: number;
+  /**
+   * How long a batch whose create went unanswered is looked for by its key before it is created again:
+   * the provider may list a new batch late, and creating too early pays for it twice.
+   */
+  listSettleMs: number;
 }
 
 export const DEFAULT_STRICT_MODELS: readonly string[] = ['openai/gpt-oss-20b', 'openai/gpt-oss-120b'];
@@ -40,6 +45,7 @@ export const DEFAULT_GROQ_BATCH_CONFIG: Omit<GroqBatchConfig, 'apiKey'> = {
   maxBytesPerFile: 100_000_000,
   strictModels: DEFAULT_STRICT_MODELS,
   maxListPages: 50,
+  listSettleMs: 30_000,
 };
 
 /** Thrown for a configuration value that cannot work; names the variable, never echoes a secret. */
@@ -95,7 +101,7 @@ function integer(env: Readonly<Record<string, string | undefined>>, variable: st
  * The client configuration from environment variables, validated with a message that names the
  * variable: GROQ_API_KEY (required), GROQ_BASE_URL, GROQ_TIMEOUT_MS, GROQ_UPLOAD_TIMEOUT_MS,
  * GROQ_MAX_RETRIES, GROQ_RETRY_BASE_DELAY_MS, GROQ_RETRY_MAX_DELAY_MS, GROQ_MAX_RETRY_AFTER_MS,
- * GROQ_COMPLETION_WINDOW, GROQ_MAX_LINES_PER_FILE, GROQ_MAX_BYTES_PER_FILE, GROQ_STRICT_MODELS (comma list).
+ * GROQ_COMPLETION_WINDOW, GROQ_LIST_SETTLE_MS, GROQ_MAX_LINES_PER_FILE, GROQ_MAX_BYTES_PER_FILE, GROQ_STRICT_MODELS (comma list).
  */
 export function groqBatchConfigFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): GroqBatchConfig {
   const apiKey = env.GROQ_API_KEY?.trim() ?? '';
@@ -118,5 +124,6 @@ export function groqBatchConfigFromEnv(env: Readonly<Record<string, string | und
     maxBytesPerFile: integer(env, 'GROQ_MAX_BYTES_PER_FILE', d.maxBytesPerFile, 1_024),
     strictModels,
     maxListPages: d.maxListPages,
+    listSettleMs: integer(env, 'GROQ_LIST_SETTLE_MS', d.listSettleMs, 0),
   };
 }

@@ -87,12 +87,26 @@ export class GroqBatchError extends Error {
   readonly attempts: number;
   /** Whether trying the same call again later may succeed (429, 5xx, timeouts, connection errors). */
   readonly retryable: boolean;
+  /** The wait the provider asked for before another attempt (its `retry-after`), if it named one. */
+  readonly retryAfterMs: number | null;
+  /**
+   * A create that may have created the batch after all (no answer, a timeout, a 5xx): it must be looked
+   * up by its key before anything creates it again.
+   */
+  readonly createdMaybe: boolean;
 
   constructor(
     operation: string,
     subject: GroqBatchSubject,
     cause: unknown,
-    options: { secrets?: readonly (string | undefined)[]; attempts?: number; note?: string; retryable?: boolean } = {},
+    options: {
+      secrets?: readonly (string | undefined)[];
+      attempts?: number;
+      note?: string;
+      retryable?: boolean;
+      retryAfterMs?: number | null;
+      createdMaybe?: boolean;
+    } = {},
   ) {
     const failure = providerFailureOf(cause);
     const secrets = options.secrets ?? [];
@@ -112,6 +126,8 @@ export class GroqBatchError extends Error {
     this.providerMessage = providerMessage;
     this.attempts = attempts;
     this.retryable = options.retryable ?? (failure.status === null ? failure.code !== 'aborted' && failure.code !== null : isRetryableStatus(failure.status));
+    this.retryAfterMs = options.retryAfterMs ?? null;
+    this.createdMaybe = options.createdMaybe ?? false;
     // Our own frames only: the cause's stack would repeat its unscrubbed message.
     this.stack = redact(this.stack ?? `${this.name}: ${this.message}`, secrets);
   }
@@ -127,6 +143,8 @@ export class GroqBatchError extends Error {
       type: this.type,
       attempts: this.attempts,
       retryable: this.retryable,
+      retryAfterMs: this.retryAfterMs,
+      createdMaybe: this.createdMaybe,
     };
   }
 }

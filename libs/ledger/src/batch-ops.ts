@@ -19,10 +19,14 @@ export interface BatchView {
   lease_owner: string | null;
   lease_until: Date | null;
   next_poll_at: Date | null;
+  /** Failed submissions so far, and why submission is held for an operator (null: not held). */
+  submit_attempts: number;
+  held_reason: string | null;
 }
 
 const COLUMNS = `batch_id, provider_batch_id, state, provider_status, pass, model, prompt_version, request_count, cost_usd,
-                 created_at, submitted_at, finished_at, last_error, lease_owner, lease_until, next_poll_at`;
+                 created_at, submitted_at, finished_at, last_error, lease_owner, lease_until, next_poll_at,
+                 submit_attempts, held_reason`;
 
 export async function listBatches(
   manager: EntityManager,
@@ -52,23 +56,44 @@ export async function batchDetail(manager: EntityManager, id: string) {
   return { batch, items, failures };
 }
 
+/** What an operator's retry did; `conflict` when it was refused because a submitter is at work on the batch. */
+export interface RetryOutcome {
+  message: string;
+  conflict?: boolean;
+}
+
 /**
- * Retries a batch by hand: a submitted batch is polled again now; an interrupted submission is resumed
- * now (found by its key at the provider first); for a finished batch, every request it holds without an
- * outcome (still `submitting` or `submitted`) is queued again as a new attempt on the same model. Requests
- * whose outcome exists and waits for the result-writer or the retry-service are left alone: sending them
- * again would pay twice for an answer already in hand.
+ * Retries a batch by hand: a submitted batch is polled again now; an interrupted or held submission is
+ * resumed now under a new lease epoch (found by its key at the provider first), but never one a live
+ * submitter is creating (that would pay for it twice); for a finished batch, every request it holds without
+ * an outcome (still `submitting` or `submitted`) is queued again as a new attempt on the same model.
+ * Requests whose outcome exists and waits for the result-writer or the retry-service are left alone:
+ * sending them again would pay twice for an answer already in hand.
  */
-export async function retryBatch(manager: EntityManager, id: string): Promise<string | null> {
-  const [batch] = await manager.query(`SELECT batch_id, state FROM batches WHERE batch_id = $1 OR provider_batch_id = $1 FOR UPDATE`, [id]);
+export async function retryBatch(manager: EntityManager, id: string): Promise<RetryOutcome | null> {
+  const [batch] = await manager.query(
+    `SELECT batch_id, state, lease_owner, lease_until, lease_until > now() AS leased, held_reason
+     FROM batches WHERE batch_id = $1 OR provider_batch_id = $1 FOR UPDATE`,
+    [id],
+  );
   if (!batch) return null;
   if (batch.state === 'submitted') {
     await manager.query(`UPDATE batches SET next_poll_at = now(), lease_owner = NULL, lease_until = NULL WHERE batch_id = $1`, [batch.batch_id]);
-    return `batch ${batch.batch_id} will be polled now`;
+    return { message: `batch ${batch.batch_id} will be polled now` };
   }
   if (batch.state === 'creating') {
-    await manager.query(`UPDATE batches SET lease_owner = NULL, lease_until = NULL WHERE batch_id = $1`, [batch.batch_id]);
-    return `submission of batch ${batch.batch_id} will be resumed now`;
+    if (batch.leased && batch.lease_owner) {
+      return {
+        conflict: true,
+        message: `batch ${batch.batch_id} is being submitted by ${batch.lease_owner} (lease until ${new Date(batch.lease_until).toISOString()}); not retried`,
+      };
+    }
+    await manager.query(
+      `UPDATE batches SET lease_owner = NULL, lease_until = NULL, lease_epoch = lease_epoch + 1, held_reason = NULL, submit_attempts = 0
+       WHERE batch_id = $1`,
+      [batch.batch_id],
+    );
+    return { message: `submission of batch ${batch.batch_id} will be resumed now${batch.held_reason ? ' (it was held)' : ''}` };
   }
   const requeued = returnedRows(
     await manager.query(
@@ -78,5 +103,5 @@ export async function retryBatch(manager: EntityManager, id: string): Promise<st
       [batch.batch_id],
     ),
   );
-  return `batch ${batch.batch_id} is ${batch.state}: ${requeued.length} stranded requests queued again`;
+  return { message: `batch ${batch.batch_id} is ${batch.state}: ${requeued.length} stranded requests queued again` };
 }

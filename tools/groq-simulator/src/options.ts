@@ -55,9 +55,9 @@ export interface SimulatorFaults {
   /** Create the next N batches, then drop the connection instead of answering. */
   dropCreateResponses: number;
   /** Create the first N valid batches (they run and are billed), then answer 500 instead of the batch. Optional, like the next: full fault sets written before it stay valid. */
-  createErrorsAfterWorkFirst?: number;
+  createErrorsAfterWorkFirst: number;
   /** Leave a batch out of the batches list until it is this many ms old (by `clock`); retrieve and cancel see it at once. */
-  listDelayMs?: number;
+  listDelayMs: number;
 }
 
 /**

@@ -314,7 +314,7 @@ class Simulation {
       request.socket.destroy();
       return;
     }
-    if (this.createErrorsAfterWork < (this.options.faults.createErrorsAfterWorkFirst ?? 0)) {
+    if (this.createErrorsAfterWork < (this.options.faults.createErrorsAfterWorkFirst)) {
       // The batch exists and runs, but the client is told the create failed: a retry without a lookup creates it twice.
       this.createErrorsAfterWork++;
       throw new ApiError(500, 'Internal Server Error', 'internal_server_error', 'internal_server_error');
@@ -329,7 +329,7 @@ class Simulation {
    */
   private listBatches(query: URLSearchParams): Record<string, unknown> {
     const ids = query.getAll('id');
-    const listDelayMs = this.options.faults.listDelayMs ?? 0;
+    const listDelayMs = this.options.faults.listDelayMs;
     const listedBefore = this.options.clock() - listDelayMs;
     let data = [...this.jobs.values()]
       .map((job) => job.batch)

@@ -6,8 +6,9 @@ import { fail, withDatabase } from '../cli-context.js';
 @Command({ name: 'retry-batch', arguments: '<batch_id>', description: 'Poll, resume or re-queue a batch now' })
 export class RetryBatchCommand extends CommandRunner {
   async run([batchId]: string[]): Promise<void> {
-    const message = await withDatabase((ds) => inTransaction(ds, (m) => retryBatch(m, batchId!)));
-    if (!message) fail(`no batch with id ${batchId}`, 1);
-    process.stdout.write(`${message}\n`);
+    const outcome = await withDatabase((ds) => inTransaction(ds, (m) => retryBatch(m, batchId!)));
+    if (!outcome) fail(`no batch with id ${batchId}`, 1);
+    if (outcome.conflict) fail(outcome.message, 1);
+    process.stdout.write(`${outcome.message}\n`);
   }
 }

@@ -51,11 +51,13 @@ export class BatchesController {
   @Post(':id/retry')
   @ApiOperation({ summary: 'Poll again now, resume an interrupted submission, or queue the stranded requests of a finished batch again' })
   @OpsMutation()
+  @ApiConflictResponse({ description: 'a submitter holds the batch while it creates it at the provider' })
   async retry(@Param('id') id: string) {
-    const message = await inTransaction(this.dataSource, (m) => retryBatch(m, id));
-    if (!message) throw new NotFoundException(`no batch with id ${id}`);
-    this.logger.info({ batchId: id, action: 'retry' }, message);
-    return { message };
+    const outcome = await inTransaction(this.dataSource, (m) => retryBatch(m, id));
+    if (!outcome) throw new NotFoundException(`no batch with id ${id}`);
+    if (outcome.conflict) throw new ConflictException(outcome.message);
+    this.logger.info({ batchId: id, action: 'retry' }, outcome.message);
+    return { message: outcome.message };
   }
 
   /** Asks the provider to cancel; the poller then retries the unfinished requests as usual. */
