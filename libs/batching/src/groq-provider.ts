@@ -15,7 +15,9 @@ import type { LineBuilder } from './batch-assembler.js';
 import type { SubmissionEnv } from './pipeline-settings.js';
 import type { BatchInputLine, BatchProviderPort, KeyedProviderBatch, ProviderBatchRef, UploadedInputFile } from './provider-port.js';
 
-export function groqClientFrom(env: SubmissionEnv): GroqBatchClient {
+export function groqClientFrom(
+  env: Pick<SubmissionEnv, 'GROQ_API_KEY' | 'GROQ_BASE_URL' | 'GROQ_TIMEOUT_MS' | 'GROQ_COMPLETION_WINDOW' | 'BATCH_MAX_BYTES' | 'GROQ_LIST_SETTLE_MS'>,
+): GroqBatchClient {
   return new GroqBatchClient({
     ...DEFAULT_GROQ_BATCH_CONFIG,
     apiKey: env.GROQ_API_KEY,

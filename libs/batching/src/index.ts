@@ -4,6 +4,7 @@ export * from './batch.repository.js';
 export * from './batch-assembler.js';
 export * from './stray-batches.js';
 export * from './submit-retry.js';
+export * from './provider-sweep.js';
 export * from './pipeline-settings.js';
 export * from './groq-provider.js';
 export * from './assembler.lifecycle.js';

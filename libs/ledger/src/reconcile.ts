@@ -90,9 +90,13 @@ const STRANDED_REASON = `
       THEN 'waiting for ' || CASE r.stage WHEN 'awaiting_merge' THEN 'the result-writer' ELSE 'the retry-service' END
            || ' since ' || to_char(r.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
            || COALESCE(' (batch ' || b.batch_id || ' ' || b.state || ')', '')
+    WHEN r.stage = 'submitting' AND b.state = 'creating' AND b.held_reason IS NOT NULL
+      THEN 'submission of batch ' || b.batch_id || ' is held after ' || b.submit_attempts || ' failed attempts: ' || b.held_reason
+           || ' (cascade retry-batch ' || b.batch_id || ' resumes it)'
     WHEN r.stage = 'submitting' AND b.state = 'creating' AND COALESCE(b.lease_until, b.created_at) < now() - make_interval(secs => $1::float8 / 1000)
       THEN 'batch ' || b.batch_id || ' is being created under a lease of ' || COALESCE(b.lease_owner, 'nobody')
            || ' that ran out at ' || to_char(COALESCE(b.lease_until, b.created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+           || COALESCE(' (last error: ' || b.last_error || ')', '')
     WHEN r.stage = 'submitted' AND b.state = 'submitted' AND b.provider_status IN ('awaiting_items', 'poll_error')
          AND b.status_since < now() - make_interval(secs => $1::float8 / 1000)
       THEN 'batch ' || b.batch_id || CASE b.provider_status WHEN 'awaiting_items' THEN ' still misses part of its item list (a batch.submitted.v1 part)'

@@ -1,4 +1,6 @@
+import { GroqSubmissionProvider, groqClientFrom, submissionEnv, type SweepReport, sweepProvider } from '#batching';
 import { formatReconcile, reconcile, reconcileFailed, type ReconcileReport } from '#ledger';
+import { parseEnv } from '#platform';
 import { Command, CommandRunner, Option } from 'nest-commander';
 import { cliKafka, withDatabase } from '../cli-context.js';
 import { checkTopics, type TopicFigures } from './reconcile-topics.js';
@@ -8,7 +10,20 @@ interface ReconcileOptions {
   deadlineMs?: number;
   strandedAfterMs?: number;
   skipTopics?: boolean;
+  provider?: boolean;
+  dryRun?: boolean;
 }
+
+/** The provider variables the sweep needs, as the submitting services read them. */
+const providerEnv = submissionEnv.pick({
+  GROQ_API_KEY: true,
+  GROQ_BASE_URL: true,
+  GROQ_TIMEOUT_MS: true,
+  GROQ_COMPLETION_WINDOW: true,
+  GROQ_LIST_SETTLE_MS: true,
+  BATCH_MAX_LINES: true,
+  BATCH_MAX_BYTES: true,
+});
 
 @Command({
   name: 'reconcile',
@@ -17,13 +32,16 @@ interface ReconcileOptions {
 })
 export class ReconcileCommand extends CommandRunner {
   async run(_params: string[], options: ReconcileOptions): Promise<void> {
-    const report: ReconcileReport & { topics?: TopicFigures } = await withDatabase(async (ds, env) => {
-      const ledger = await reconcile(ds.manager, {
+    if (options.dryRun && !options.provider) throw new Error('--dry-run only applies to --provider');
+    const report: ReconcileReport & { topics?: TopicFigures; provider?: SweepReport } = await withDatabase(async (ds, env) => {
+      // First, so that what it hands over or cancels is part of what the ledger then checks.
+      const provider = options.provider ? await this.sweep(ds, options.dryRun ?? false) : undefined;
+      const ledger = withSweep(await reconcile(ds.manager, {
         defaultStageDeadlineMs: options.deadlineMs ?? env.STAGE_DEADLINE_MS,
         strandedAfterMs: options.strandedAfterMs ?? env.STRANDED_AFTER_MS,
         defaultPromptVersion: env.PROMPT_VERSION,
         listLimit: options.json ? 100_000 : 1_000,
-      });
+      }), provider);
       if (options.skipTopics) return ledger;
       try {
         const { checks, figures } = await checkTopics(cliKafka(env), ds, { prefix: env.KAFKA_TOPIC_PREFIX, defaultPromptVersion: env.PROMPT_VERSION });
@@ -35,11 +53,33 @@ export class ReconcileCommand extends CommandRunner {
       }
     });
     let text = formatReconcile(report);
+    for (const swept of report.provider?.unknown.slice(0, 50) ?? []) {
+      text += `\n  PROVIDER  ${swept.providerBatchId} (${swept.status}, key ${swept.batchKey}): ${swept.action}: ${swept.reason}`;
+    }
     if (report.topics && report.topics.notYetIngested > 0) {
       text += `\n  note: ${report.topics.notYetIngested} PR events not consumed by the batch-submitter yet (not counted above)`;
     }
     process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : `${text}\n`);
     if (reconcileFailed(report)) process.exitCode = 1;
+  }
+
+  private async sweep(ds: Parameters<typeof sweepProvider>[0], dryRun: boolean): Promise<SweepReport> {
+    const env = parseEnv(providerEnv);
+    const provider = new GroqSubmissionProvider(groqClientFrom(env), { maxLines: env.BATCH_MAX_LINES, maxBytes: env.BATCH_MAX_BYTES });
+    return sweepProvider(ds, provider, { dryRun });
+  }
+
+  @Option({
+    flags: '--provider',
+    description: "also list the provider's batches that carry our keys: hand over or cancel those the database does not know, retry refused cancels, delete unused input files",
+  })
+  parseProvider(): boolean {
+    return true;
+  }
+
+  @Option({ flags: '--dry-run', description: 'with --provider: list what the sweep would do, change nothing' })
+  parseDryRun(): boolean {
+    return true;
   }
 
   @Option({ flags: '--json', description: 'print the full report as JSON' })
@@ -67,4 +107,22 @@ function positiveMs(flag: string, value: string): number {
   const ms = Number(value);
   if (!Number.isInteger(ms) || ms <= 0) throw new Error(`${flag} must be a positive integer, got "${value}"`);
   return ms;
+}
+
+/** The sweep's outcome as a check of its own: every provider batch with our key known to the database. */
+function withSweep<R extends ReconcileReport>(ledger: R, sweep: SweepReport | undefined): R & { provider?: SweepReport } {
+  if (!sweep) return ledger;
+  const count = (action: string) => sweep.unknown.filter((b) => b.action === action).length;
+  const failedCancels = count('cancel_failed') + sweep.cancelsRetried.filter((c) => c.outcome === 'cancel_failed').length;
+  const ok = sweep.unknownAfter === 0 && failedCancels === 0;
+  const detail =
+    `${sweep.providerBatchesSeen} provider batches carry our keys, ${sweep.unknown.length} were unknown` +
+    (sweep.unknownAfter > 0 ? ` (dry run: ${sweep.unknownAfter} left as they are)` : ` (handed over ${count('handed_over')}, cancelled ${count('cancelled')}, finished unused ${count('finished_unused')})`) +
+    `; cancels retried ${sweep.cancelsRetried.length}, refused ${failedCancels}; input files deleted ${sweep.filesDeleted.length}`;
+  return {
+    ...ledger,
+    provider: sweep,
+    checks: [...ledger.checks, { name: 'provider batches known to the database', ok, detail }],
+    invariantHolds: ledger.invariantHolds && ok,
+  };
 }

@@ -28,25 +28,37 @@ export class StatusCommand extends CommandRunner {
       `failures by code: ${failures.length ? (failures as Array<{ code: string; count: number }>).map((f) => `${f.code} ${f.count}`).join(', ') : 'none'}`,
     ];
     if (batch.state === 'creating' || batch.state === 'submitted') {
-      const lease = batch.lease_owner && batch.lease_until && batch.lease_until.getTime() > Date.now() ? `held by ${batch.lease_owner} until ${batch.lease_until.toISOString()}` : 'free';
-      lines.push(`lease ${lease}  next poll ${batch.next_poll_at?.toISOString() ?? '-'}`);
+      const leased = batch.lease_owner && batch.lease_until && batch.lease_until.getTime() > Date.now();
+      const lease = leased ? `held by ${batch.lease_owner} until ${batch.lease_until!.toISOString()}` : 'free';
+      const next =
+        batch.state === 'submitted'
+          ? `next poll ${batch.next_poll_at?.toISOString() ?? '-'}`
+          : batch.held_reason
+            ? `submission HELD after ${batch.submit_attempts} failed attempts: ${batch.held_reason} (cascade retry-batch ${batch.batch_id} resumes it)`
+            : `submission attempts failed so far ${batch.submit_attempts}${!leased && batch.lease_until ? `, next attempt ${batch.lease_until.toISOString()}` : ''}`;
+      lines.push(`lease ${lease}  ${next}`);
     }
     if (batch.last_error) lines.push(`last error: ${batch.last_error}`);
     process.stdout.write(`${lines.join('\n')}\n`);
   }
 
   private async overall(options: { json?: boolean }): Promise<void> {
-    const { submission, summary } = await withDatabase(async (ds, env) => ({
+    const { submission, summary, heldBatches } = await withDatabase(async (ds, env) => ({
       submission: await submissionStatus(ds.manager),
+      heldBatches: (await ds.query(
+        `SELECT batch_id AS "batchId", submit_attempts AS attempts, held_reason AS reason FROM batches
+         WHERE state = 'creating' AND held_reason IS NOT NULL ORDER BY created_at LIMIT 20`,
+      )) as Array<{ batchId: string; attempts: number; reason: string }>,
       summary: await reconcile(ds.manager, { defaultStageDeadlineMs: env.STAGE_DEADLINE_MS, strandedAfterMs: env.STRANDED_AFTER_MS, defaultPromptVersion: env.PROMPT_VERSION, listLimit: 0 }),
     }));
     if (options.json) {
-      process.stdout.write(`${JSON.stringify({ submission, requests: summary }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ submission, heldBatches, requests: summary }, null, 2)}\n`);
       return;
     }
     const lines = [
       `submission: ${submission.message}`,
       `requests: ${ledgerEquation(summary)}; stranded ${summary.stranded}, stuck ${summary.stuck}, lost ${summary.lost.length}`,
+      ...heldBatches.map((held) => `batch ${held.batchId} HELD after ${held.attempts} failed submissions: ${held.reason} (cascade retry-batch ${held.batchId} resumes it)`),
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
   }

@@ -1,0 +1,134 @@
+import { execFile } from 'node:child_process';
+import { resolve } from 'node:path';
+import { createEvent, Topic } from '#contracts';
+import { samplePayloads } from '#contracts/testing';
+import { BatchAssembler, GroqSubmissionProvider, prAnalysisLineBuilder, sweepProvider } from '#batching';
+import { DEFAULT_GROQ_BATCH_CONFIG, GroqBatchClient } from '#groq-batch';
+import { EventPublisher, type OutboxRelay, OutboxRepository } from '#platform';
+import type { Kafka } from 'kafkajs';
+import pino from 'pino';
+import { IngestionService } from '../../apps/batch-submitter/src/ingestion/ingestion.service.js';
+import { RequestRepository } from '../../apps/batch-submitter/src/ingestion/request.repository.js';
+import { type GroqSimulator, startGroqSimulator } from '../../tools/groq-simulator/src/simulator.js';
+import { createTestDatabase, type TestDatabase } from '../support/infra.js';
+import { providerWith, SUBMITTER_SETTINGS } from '../support/pipeline.js';
+
+const KEY = 'fake-provider-sweep-test-key';
+const root = resolve(import.meta.dirname, '../..');
+
+/**
+ * `cascade reconcile --provider`: provider batches carrying our keys that the database does not know are
+ * handed over (their batch is still being submitted) or cancelled; refused cancels are retried; input files
+ * nothing needs are deleted; and afterwards no provider batch with our key is unknown.
+ */
+describe('the provider sweep', () => {
+  let db: TestDatabase;
+  let sim: GroqSimulator;
+  let client: GroqBatchClient;
+  let real: GroqSubmissionProvider;
+  const outbox = new OutboxRepository(new EventPublisher(null as unknown as Kafka, ''));
+  const relay = { kick: () => undefined } as unknown as OutboxRelay;
+  const settings = { minPass: 1, maxPass: 1, maxLines: 100, maxBytes: 50_000_000, lingerMs: 0, intervalMs: 100, stageDeadlineMs: 60_000, leaseMs: 60_000, producer: 'test' };
+  const retryAtOnce = { baseDelayMs: 1, maxDelayMs: 1, maxAttempts: 5 };
+
+  beforeEach(async () => {
+    db = await createTestDatabase();
+    // Batches stay in `validating` for a while, so a cancel reaches them before they run.
+    sim = await startGroqSimulator({ seed: 9, stageDelayMs: 3_000 });
+    client = new GroqBatchClient({ ...DEFAULT_GROQ_BATCH_CONFIG, apiKey: KEY, baseURL: sim.url });
+    real = new GroqSubmissionProvider(client, { maxLines: 100, maxBytes: 50_000_000 });
+    const ingestion = new IngestionService(new RequestRepository(), SUBMITTER_SETTINGS, outbox);
+    const base = samplePayloads()[Topic.PrIngested];
+    for (let i = 0; i < 4; i++) {
+      const event = createEvent(Topic.PrIngested, { ...base, requestId: `sweep-${i}`, body: `Body ${i}` }, { correlationId: `c${i}`, producer: 'test' });
+      await db.dataSource.transaction((m) => ingestion.accept(event, m));
+    }
+  });
+  afterEach(async () => {
+    await sim?.stop();
+    await db?.drop();
+  });
+
+  const batchRow = async () => (await db.dataSource.query(`SELECT batch_id, batch_key, state, provider_batch_id, input_file_id FROM batches`))[0];
+  const strays = () => db.dataSource.query(`SELECT provider_batch_id, batch_id, disposition, found_by FROM stray_provider_batches ORDER BY found_at, provider_batch_id`);
+  const assembler = (provider = real as Parameters<typeof providerWith>[0]) =>
+    new BatchAssembler(db.dataSource, provider, prAnalysisLineBuilder(), outbox, relay, pino({ level: 'silent' }), { ...settings, submitRetry: retryAtOnce });
+  /** Run without blocking: the simulator answering the CLI lives in this process. */
+  const cli = (...args: string[]) =>
+    new Promise<{ status: number; stdout: string; stderr: string }>((done) =>
+      execFile(
+        process.execPath,
+        [resolve(root, 'bin/cascade.js'), 'reconcile', '--skip-topics', ...args],
+        { env: { ...process.env, DATABASE_URL: db.url, GROQ_API_KEY: KEY, GROQ_BASE_URL: sim.url }, encoding: 'utf8', timeout: 60_000 },
+        (error, stdout, stderr) => done({ status: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+      ),
+    );
+
+  it('hands a batch created before a crash over to its submitter, cancels duplicates and batches of keys we never had, and deletes unused input files', async () => {
+    // A submitter dies after its create: the provider batch carries the key, the database does not know it.
+    const crashing = providerWith(real, { create: async (request) => (await real.create(request), Promise.reject(new Error('killed after the create'))) });
+    expect(await assembler(crashing).tick({ force: true })).toBe(0);
+    const intent = await batchRow();
+    expect(intent.state).toBe('creating');
+    const [created] = await real.findByKey(intent.batch_key);
+
+    // A dry run changes nothing and says what it would do; reconcile fails on the unknown batch.
+    const dry = await cli('--provider', '--dry-run');
+    expect(dry.status).toBe(1);
+    expect(dry.stdout).toMatch(new RegExp(`PROVIDER  ${created!.providerBatchId} \\(validating, key ${intent.batch_key}\\): none \\(dry run\\): batch ${intent.batch_id} is still being submitted`));
+    expect(dry.stdout).toMatch(/FAIL  provider batches known to the database: 1 provider batches carry our keys, 1 were unknown \(dry run: 1 left as they are\)/);
+    expect(await strays()).toEqual([]);
+
+    const first = await sweepProvider(db.dataSource, real);
+    expect(first.unknown).toEqual([expect.objectContaining({ providerBatchId: created!.providerBatchId, action: 'handed_over', batchId: intent.batch_id })]);
+    expect(first.unknownAfter).toBe(0);
+    // Its submitter adopts it at its next attempt: nothing is created twice.
+    expect(await assembler().tick()).toBe(1);
+    expect((await batchRow()).provider_batch_id).toBe(created!.providerBatchId);
+    expect(sim.stats().batchesCreated).toBe(1);
+    expect(await strays()).toEqual([]);
+
+    // A duplicate of the recorded batch (a replica that died before cancelling its own), and a batch of a key
+    // no batch of ours carries (a database restored from an old backup): both cancelled.
+    const duplicate = await real.create({ batchKey: intent.batch_key, inputFileId: intent.input_file_id, metadata: { cascade_batch_key: intent.batch_key } });
+    const foreignKey = `cascade-${'0'.repeat(40)}`;
+    const foreignFile = await real.upload({ batchKey: foreignKey, lines: [{ customId: 'x-1', body: { model: 'openai/gpt-oss-20b', messages: [{ role: 'user', content: 'hi' }] } }] });
+    const foreign = await real.create({ batchKey: foreignKey, inputFileId: foreignFile, metadata: { cascade_batch_key: foreignKey } });
+    // An upload whose batch was never created (the process died between the two calls).
+    const orphanFile = await real.upload({ batchKey: `cascade-${'1'.repeat(40)}`, lines: [{ customId: 'y-1', body: { model: 'openai/gpt-oss-20b', messages: [] } }] });
+
+    const second = await sweepProvider(db.dataSource, real, { orphanFileAgeMs: 0 });
+    expect(second.unknown.map((b) => [b.providerBatchId, b.action, b.batchId])).toEqual(
+      expect.arrayContaining([
+        [duplicate.providerBatchId, 'cancelled', intent.batch_id],
+        [foreign.providerBatchId, 'cancelled', null],
+      ]),
+    );
+    expect(second.unknown).toHaveLength(2);
+    for (const id of [duplicate.providerBatchId, foreign.providerBatchId]) expect(['cancelling', 'cancelled']).toContain((await client.retrieveBatch(id)).status);
+    expect((await client.retrieveBatch(created!.providerBatchId)).status).not.toMatch(/cancel/);
+    // The orphan upload and the foreign batch's file go; the file of the batch in flight stays.
+    expect(second.filesDeleted.sort()).toEqual([foreignFile, orphanFile].sort());
+    expect((await real.listInputFiles()).map((f) => f.fileId)).toEqual([intent.input_file_id]);
+
+    // Everything the provider lists with our key is now known: reconcile --provider exits 0 (the batch in
+    // flight is polled by nobody here, so its requests count as in flight, not as a failure).
+    const after = await cli('--provider');
+    expect(after.stdout).toMatch(/ok    provider batches known to the database: 3 provider batches carry our keys, 0 were unknown/);
+    expect(after.status).toBe(0);
+  }, 60_000);
+
+  it('a cancel the provider refused is tried again by the next sweep', async () => {
+    expect(await assembler().tick({ force: true })).toBe(1);
+    const recorded = await batchRow();
+    const duplicate = await real.create({ batchKey: recorded.batch_key, inputFileId: recorded.input_file_id, metadata: { cascade_batch_key: recorded.batch_key } });
+    const refusing = providerWith(real, { cancel: async () => Promise.reject(new Error('cancel batch failed with HTTP 503')) });
+    const first = await sweepProvider(db.dataSource, refusing);
+    expect(first.unknown.map((b) => b.action)).toEqual(['cancel_failed']);
+    expect(await strays()).toEqual([{ provider_batch_id: duplicate.providerBatchId, batch_id: recorded.batch_id, disposition: 'cancel_failed', found_by: 'sweep' }]);
+    const second = await sweepProvider(db.dataSource, real);
+    expect(second.unknown).toEqual([]);
+    expect(second.cancelsRetried).toEqual([{ providerBatchId: duplicate.providerBatchId, outcome: 'cancelled' }]);
+    expect((await strays())[0].disposition).toBe('cancelled');
+  }, 60_000);
+});
