@@ -76,7 +76,7 @@ describe('the provider sweep', () => {
     const dry = await cli('--provider', '--dry-run');
     expect(dry.status).toBe(1);
     expect(dry.stdout).toMatch(new RegExp(`PROVIDER  ${created!.providerBatchId} \\(validating, key ${intent.batch_key}\\): none \\(dry run\\): batch ${intent.batch_id} is still being submitted`));
-    expect(dry.stdout).toMatch(/FAIL  provider batches known to the database: 1 provider batches carry our keys, 1 were unknown \(dry run: 1 left as they are\)/);
+    expect(dry.stdout).toMatch(/FAIL {2}provider batches known to the database: 1 provider batches carry our keys, 1 were unknown \(dry run: 1 left as they are\)/);
     expect(await strays()).toEqual([]);
 
     const first = await sweepProvider(db.dataSource, real);
@@ -114,7 +114,7 @@ describe('the provider sweep', () => {
     // Everything the provider lists with our key is now known: reconcile --provider exits 0 (the batch in
     // flight is polled by nobody here, so its requests count as in flight, not as a failure).
     const after = await cli('--provider');
-    expect(after.stdout).toMatch(/ok    provider batches known to the database: 3 provider batches carry our keys, 0 were unknown/);
+    expect(after.stdout).toMatch(/ok {4}provider batches known to the database: 3 provider batches carry our keys, 0 were unknown/);
     expect(after.status).toBe(0);
   }, 60_000);
 
