@@ -25,6 +25,7 @@ function slowProvider(collectMs: number): BatchOutcomeReader & { collects: numbe
     async cancel(): Promise<string> {
       return 'cancelling';
     },
+    async deleteInputFile(): Promise<void> {},
     async collect(_state: ProviderBatchState, batch: BatchToCollect, sent: RequestMetadata[]): Promise<CollectedOutcome> {
       this.collects++;
       await new Promise((resolve) => setTimeout(resolve, collectMs));
@@ -55,6 +56,7 @@ describe('poll leases: renewed while a poll works, short when its holder dies', 
       firstPollDelayMs: 100,
       maxPollDelayMs: 1_000,
       stageDeadlineMs: 60_000,
+      inputCleanupRetryMs: 60_000,
       autoStart: false,
     });
 

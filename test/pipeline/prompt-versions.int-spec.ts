@@ -25,6 +25,9 @@ describe('prompt versions and harmless deviations, end to end', () => {
     sim = await startGroqSimulator({ seed: 23 });
     // Every answer with a tool names it twice, and about half have an empty summary; nothing else goes wrong.
     sim.setProfile(CHEAP, { ...CHEAP_MODEL_PROFILE, failureRate: 0, serverErrorRate: 0, repeatedItemRate: 1, emptySummaryRate: 0.5 });
+    // The test reads the input files the provider received once the batches are recorded: refuse their deletion
+    // (429 with a retry-after beyond the client's bound, so the poller gives up on each at once).
+    sim.setFaults({ rateLimitFirst: Number.MAX_SAFE_INTEGER, rateLimitRoute: 'DELETE /openai/v1/files/{id}', rateLimitRetryAfterMs: 600_000 });
     pipeline = await startPipeline(pipelineEnv({ prefix, databaseUrl: db.url, groqUrl: sim.url }));
     producer = testKafka().producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();

@@ -37,6 +37,8 @@ export const pollerEnv = submissionEnv.extend({
   POLL_MAX_DELAY_MS: positiveInt.default(300_000),
   /** A poll's lease, renewed every third of it while the poll works: a dead holder's batch is free within it. */
   POLL_LEASE_MS: positiveInt.default(30_000),
+  /** A batch whose input file could not be deleted is tried again once finished this long, by a sweep run at most this often. */
+  POLL_INPUT_CLEANUP_RETRY_MS: positiveInt.default(60_000),
   /** Show the stored PR text in `GET /requests/{id}` (off: PR text is untrusted and may be confidential). */
   OPS_SHOW_PR_TEXT: z.enum(['true', 'false']).default('false').transform((value) => value === 'true'),
 });
@@ -72,6 +74,7 @@ export const pollerDefinition: ServiceDefinition<typeof pollerEnv> = {
           firstPollDelayMs: config.env.POLL_FIRST_DELAY_MS,
           maxPollDelayMs: config.env.POLL_MAX_DELAY_MS,
           stageDeadlineMs: config.env.STAGE_DEADLINE_MS,
+          inputCleanupRetryMs: config.env.POLL_INPUT_CLEANUP_RETRY_MS,
           autoStart: true,
         },
       },

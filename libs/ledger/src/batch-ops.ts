@@ -14,6 +14,8 @@ export interface BatchView {
   created_at: Date;
   submitted_at: Date | null;
   finished_at: Date | null;
+  /** When the input file was deleted at the provider; null on a finished batch: the poller has yet to succeed. */
+  input_file_deleted_at: Date | null;
   last_error: string | null;
   /** Who is working on the batch now (creating it or polling it) and until when its lease holds. */
   lease_owner: string | null;
@@ -25,7 +27,7 @@ export interface BatchView {
 }
 
 const COLUMNS = `batch_id, provider_batch_id, state, provider_status, pass, model, prompt_version, request_count, cost_usd,
-                 created_at, submitted_at, finished_at, last_error, lease_owner, lease_until, next_poll_at,
+                 created_at, submitted_at, finished_at, input_file_deleted_at, last_error, lease_owner, lease_until, next_poll_at,
                  submit_attempts, held_reason`;
 
 export async function listBatches(

@@ -37,12 +37,14 @@ export interface PromptTokenEstimator {
   promptTokens(batch: BatchToCollect, requestIds: readonly string[]): Promise<Map<string, number>>;
 }
 
-/** What the poller needs from the provider layer: the batch's state, and every sent id's outcome. */
+/** What the poller needs from the provider layer: the batch's state, every sent id's outcome, and the input file gone. */
 export interface BatchOutcomeReader {
   retrieve(providerBatchId: string): Promise<ProviderBatchState>;
   /** Asks the provider to cancel; returns the batch's status after the request. */
   cancel(providerBatchId: string): Promise<string>;
   collect(state: ProviderBatchState, batch: BatchToCollect, sent: RequestMetadata[]): Promise<CollectedOutcome>;
+  /** Deletes a finished batch's input file at the provider; a file already gone counts as deleted. */
+  deleteInputFile(fileId: string): Promise<void>;
 }
 
 export const BATCH_OUTCOME_READER = Symbol('BATCH_OUTCOME_READER');

@@ -8,6 +8,7 @@ import {
   describeBatchErrors,
   estimateFailedLine,
   type GroqBatchClient,
+  GroqBatchError,
   type PriceTable,
   reconcileBatch,
   type Usage,
@@ -43,6 +44,15 @@ export class GroqOutcomeReader implements BatchOutcomeReader {
 
   async cancel(providerBatchId: string): Promise<string> {
     return (await this.client.cancelBatch(providerBatchId)).status;
+  }
+
+  async deleteInputFile(fileId: string): Promise<void> {
+    try {
+      await this.client.deleteFile(fileId);
+    } catch (error) {
+      // 404: gone already (an earlier attempt whose answer was lost, another replica, the provider's expiry).
+      if (!(error instanceof GroqBatchError && error.status === 404)) throw error;
+    }
   }
 
   async collect(state: ProviderBatchState, batch: BatchToCollect, sent: RequestMetadata[]): Promise<CollectedOutcome> {

@@ -24,15 +24,21 @@ export interface PollerSettings {
   firstPollDelayMs: number;
   maxPollDelayMs: number;
   stageDeadlineMs: number;
+  /** A failed input-file delete is tried again once its batch has been finished this long, by a sweep run at most this often. */
+  inputCleanupRetryMs: number;
   autoStart: boolean;
 }
 
 const PRODUCER = 'poller';
+/** Deletes one sweep makes, together: a provider that refuses them all holds the tick for one call's retries. */
+const INPUT_CLEANUP_BATCH = 20;
 
 /**
  * Polls every tracked batch under a lease (several replicas never poll one batch together), with
  * backoff; on a terminal status, collects every sent id's outcome and publishes the results and the
- * failures through the outbox in the transaction that marks the batch finished.
+ * failures through the outbox in the transaction that marks the batch finished. Then deletes the
+ * batch's input file at the provider (it holds PR text and takes up provider storage); a failed delete
+ * is retried by the tick loop's occasional sweep.
  */
 @Injectable()
 export class PollerService implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -40,6 +46,7 @@ export class PollerService implements OnApplicationBootstrap, BeforeApplicationS
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<unknown> | null = null;
   private stopped = true;
+  private nextInputCleanupAt = 0;
 
   constructor(
     @Inject(DataSource) private readonly dataSource: DataSource,
@@ -73,13 +80,19 @@ export class PollerService implements OnApplicationBootstrap, BeforeApplicationS
   private schedule(delayMs: number): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
-      this.running = this.pollDue()
-        .catch((error: unknown) => this.logger.warn({ err: error }, 'poll pass failed; will retry'))
-        .finally(() => {
-          this.running = null;
-          this.schedule(this.settings.tickMs);
-        });
+      this.running = this.tick().finally(() => {
+        this.running = null;
+        this.schedule(this.settings.tickMs);
+      });
     }, delayMs);
+  }
+
+  /** The due polls, then, at most once per `inputCleanupRetryMs`, the input files whose delete failed. */
+  private async tick(): Promise<void> {
+    await this.pollDue().catch((error: unknown) => this.logger.warn({ err: error }, 'poll pass failed; will retry'));
+    if (Date.now() < this.nextInputCleanupAt) return;
+    this.nextInputCleanupAt = Date.now() + this.settings.inputCleanupRetryMs;
+    await this.deleteInputFilesLeft().catch((error: unknown) => this.logger.warn({ err: error }, 'input file cleanup failed; will retry'));
   }
 
   /** One pass over the batches that are due; returns how many were finished. */
@@ -107,10 +120,33 @@ export class PollerService implements OnApplicationBootstrap, BeforeApplicationS
         .then((held) => held || log.warn('lost the lease on the batch; another replica may take it'))
         .catch((error: unknown) => log.warn({ err: error }, 'renewing the lease failed'));
     }, Math.max(100, Math.floor(this.settings.leaseMs / 3)));
+    let finished: boolean;
     try {
-      return await this.pollHeld(batch, log);
+      finished = await this.pollHeld(batch, log);
     } finally {
       clearInterval(heartbeat);
+    }
+    // After the heartbeat: a finished batch has no lease left to renew.
+    if (finished && batch.input_file_id) await this.deleteInputFile(batch.batch_id, batch.input_file_id, log);
+    return finished;
+  }
+
+  /**
+   * Input files of finished batches whose delete failed (or was never made: a replica that stopped between
+   * the finish and the delete), finished at least `inputCleanupRetryMs` ago so a delete under way is not raced.
+   */
+  private async deleteInputFilesLeft(): Promise<void> {
+    const left = await this.tracking.inputFilesLeft(this.dataSource.manager, this.settings.inputCleanupRetryMs, INPUT_CLEANUP_BATCH);
+    await Promise.all(left.map((batch) => this.deleteInputFile(batch.batch_id, batch.input_file_id, this.logger.child({ batchId: batch.batch_id }))));
+  }
+
+  /** Never throws: the batch stays finished and recorded whatever the provider answers; the sweep tries again. */
+  private async deleteInputFile(batchId: string, inputFileId: string, log: Logger): Promise<void> {
+    try {
+      await this.reader.deleteInputFile(inputFileId);
+      await this.tracking.markInputFileDeleted(this.dataSource.manager, batchId);
+    } catch (error) {
+      log.warn({ err: error, inputFileId }, 'deleting the input file at the provider failed; will retry');
     }
   }
 

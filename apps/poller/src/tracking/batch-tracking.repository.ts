@@ -7,6 +7,7 @@ import type { EntityManager } from 'typeorm';
 export interface TrackedBatch {
   batch_id: string;
   provider_batch_id: string;
+  input_file_id: string | null;
   pass: number;
   model: string;
   prompt_version: string;
@@ -73,7 +74,7 @@ export class BatchTrackingRepository {
          WHERE state = 'submitted' AND tracked_at IS NOT NULL AND next_poll_at <= now()
            AND (lease_until IS NULL OR lease_until < now())
          ORDER BY next_poll_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-       RETURNING b.batch_id, b.provider_batch_id, b.pass, b.model, b.prompt_version, b.max_tokens, b.request_count,
+       RETURNING b.batch_id, b.provider_batch_id, b.input_file_id, b.pass, b.model, b.prompt_version, b.max_tokens, b.request_count,
                  b.poll_count, b.submitted_at,
                  (SELECT count(*)::int FROM batch_items i WHERE i.batch_id = b.batch_id) AS known_items`,
       [owner, limit, leaseMs],
@@ -135,6 +136,22 @@ export class BatchTrackingRepository {
       ],
     ));
     return rows.length > 0;
+  }
+
+  /** Once: the time stays that of the first delete that succeeded. */
+  async markInputFileDeleted(manager: EntityManager, batchId: string): Promise<void> {
+    await manager.query('UPDATE batches SET input_file_deleted_at = now() WHERE batch_id = $1 AND input_file_deleted_at IS NULL', [batchId]);
+  }
+
+  /** Finished batches whose input file is still at the provider, finished at least `finishedForMs` ago (the oldest first). */
+  async inputFilesLeft(manager: EntityManager, finishedForMs: number, limit: number): Promise<Array<{ batch_id: string; input_file_id: string }>> {
+    return manager.query(
+      `SELECT batch_id, input_file_id FROM batches
+       WHERE state = 'finished' AND input_file_id IS NOT NULL AND input_file_deleted_at IS NULL
+         AND finished_at < now() - make_interval(secs => $1::float8 / 1000)
+       ORDER BY finished_at LIMIT $2`,
+      [finishedForMs, limit],
+    );
   }
 
   async itemsOf(manager: EntityManager, batchId: string): Promise<RequestMetadata[]> {

@@ -7,6 +7,7 @@ import { ResultFlags1763900005000 } from './1763900005000-result-flags.js';
 import { BilledCost1763900006000 } from './1763900006000-billed-cost.js';
 import { RequestStages1763900007000 } from './1763900007000-request-stages.js';
 import { RequestSourceTime1763900008000 } from './1763900008000-request-source-time.js';
+import { InputFileCleanup1763900009000 } from './1763900009000-input-file-cleanup.js';
 import { SubmissionFencing1763900010000 } from './1763900010000-submission-fencing.js';
 
 /** Listed explicitly (no glob): ESM builds and tests load exactly these, in this order. */
@@ -20,5 +21,6 @@ export const ALL_MIGRATIONS = [
   BilledCost1763900006000,
   RequestStages1763900007000,
   RequestSourceTime1763900008000,
+  InputFileCleanup1763900009000,
   SubmissionFencing1763900010000,
 ];
