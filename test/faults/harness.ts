@@ -1,7 +1,8 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createEvent, type PrIngestedPayload, Topic } from '#contracts';
+import type { SweepReport } from '#batching';
 import type { ReconcileReport } from '#ledger';
 import { consumerGroupOf } from '#platform';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
@@ -242,6 +243,33 @@ export class FaultStack {
     return { status: result.status, stdout: result.stdout, stderr: result.stderr };
   }
 
+  /**
+   * `cascade reconcile --provider --json`: the provider sweep, then the ledger. Run without blocking, since
+   * the simulator it reads lives in this process.
+   */
+  async sweep(): Promise<{ status: number; report: (ReconcileReport & { provider?: SweepReport }) | null; stderr: string }> {
+    const result = await new Promise<{ status: number; stdout: string; stderr: string }>((done) =>
+      execFile(
+        process.execPath,
+        [join(ROOT, 'bin/cascade.js'), 'reconcile', '--provider', '--json', '--deadline-ms', '600000'],
+        {
+          cwd: ROOT,
+          env: { ...process.env, KAFKA_BROKERS: this.brokersList, KAFKA_TOPIC_PREFIX: this.prefix, DATABASE_URL: this.options.databaseUrl, GROQ_API_KEY: GROQ_KEY, GROQ_BASE_URL: this.sim.url },
+          encoding: 'utf8',
+          timeout: 300_000,
+          maxBuffer: 64 * 1024 * 1024,
+        },
+        (error, stdout, stderr) => done({ status: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+      ),
+    );
+    this.output.push(result.stdout, result.stderr);
+    try {
+      return { status: result.status, report: JSON.parse(result.stdout), stderr: result.stderr };
+    } catch {
+      return { status: result.status, report: null, stderr: result.stderr };
+    }
+  }
+
   /** `cascade reconcile --json`, as an operator runs it. */
   reconcile(): { status: number | null; report: ReconcileReport | null; stderr: string } {
     const result = this.cli('reconcile', '--json', '--deadline-ms', '600000');
@@ -279,14 +307,20 @@ export class FaultStack {
     await client.connect();
     try {
       const [{ results, ids }] = (await client.query(`SELECT count(*)::int AS results, count(DISTINCT request_id)::int AS ids FROM results`)).rows;
-      const recorded = (await client.query(`SELECT provider_batch_id FROM batches WHERE provider_batch_id IS NOT NULL`)).rows.map((r) => r.provider_batch_id as string);
+      // Known to the database: recorded for a batch, or kept as a stray (handed over, cancelled, finished unused).
+      const recorded = (
+        await client.query(`SELECT provider_batch_id FROM batches WHERE provider_batch_id IS NOT NULL UNION SELECT provider_batch_id FROM stray_provider_batches`)
+      ).rows.map((r) => r.provider_batch_id as string);
       const attempts = new Map<string, number>(
         // The provider sees a custom_id once per attempt of each prompt version it is analysed under.
         (await client.query(`SELECT request_id, sum(attempt)::int AS attempt FROM requests GROUP BY request_id`)).rows.map((r) => [r.request_id, r.attempt]),
       );
       const stats = this.sim.stats();
       const sentTimes = new Map<string, number>();
-      for (const byId of Object.values(stats.outcomes)) for (const id of Object.keys(byId)) sentTimes.set(id, (sentTimes.get(id) ?? 0) + 1);
+      // Lines a batch never ran (cancelled or expired before their turn) reached no model and cost nothing.
+      for (const byId of Object.values(stats.outcomes)) {
+        for (const [id, outcome] of Object.entries(byId)) if (!NOT_RUN.has(outcome)) sentTimes.set(id, (sentTimes.get(id) ?? 0) + 1);
+      }
       const overSent = [...sentTimes].filter(([id, times]) => times > (attempts.get(id) ?? 0));
       const providerBatches = Object.keys(stats.outcomes);
       const unrecorded = providerBatches.filter((id) => !recorded.includes(id));
@@ -395,6 +429,8 @@ export function useScenario(): { readonly db: TestDatabase; stack: FaultStack | 
   });
   return scenario;
 }
+
+const NOT_RUN = new Set(['batch_cancelled', 'batch_expired']);
 
 export const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 

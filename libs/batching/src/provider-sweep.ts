@@ -134,5 +134,6 @@ async function deleteUnusedInputFiles(dataSource: DataSource, provider: BatchPro
       // Left for the next sweep; the report lists only what is gone.
     }
   }
+  await dataSource.query(`UPDATE batches SET input_file_deleted_at = now() WHERE input_file_id = ANY($1) AND input_file_deleted_at IS NULL`, [deleted]);
   return deleted;
 }
