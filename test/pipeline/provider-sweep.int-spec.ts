@@ -64,7 +64,7 @@ describe('the provider sweep', () => {
       ),
     );
 
-  it('hands a batch created before a crash over to its submitter, cancels duplicates and batches of keys we never had, and deletes unused input files', async () => {
+  it('hands a batch created before a crash over to its submitter, cancels duplicates, leaves keys of no batch of ours alone, and deletes unused input files of ours', async () => {
     // A submitter dies after its create: the provider batch carries the key, the database does not know it.
     const crashing = providerWith(real, { create: async (request) => (await real.create(request), Promise.reject(new Error('killed after the create'))) });
     expect(await assembler(crashing).tick({ force: true })).toBe(0);
@@ -88,33 +88,29 @@ describe('the provider sweep', () => {
     expect(sim.stats().batchesCreated).toBe(1);
     expect(await strays()).toEqual([]);
 
-    // A duplicate of the recorded batch (a replica that died before cancelling its own), and a batch of a key
-    // no batch of ours carries (a database restored from an old backup): both cancelled.
+    // A duplicate of the recorded batch (a replica that died before cancelling its own): cancelled. A batch whose
+    // key no batch of ours carries (another deployment on the same account): left alone.
     const duplicate = await real.create({ batchKey: intent.batch_key, inputFileId: intent.input_file_id, metadata: { cascade_batch_key: intent.batch_key } });
     const foreignKey = `cascade-${'0'.repeat(40)}`;
     const foreignFile = await real.upload({ batchKey: foreignKey, lines: [{ customId: 'x-1', body: { model: 'openai/gpt-oss-20b', messages: [{ role: 'user', content: 'hi' }] } }] });
     const foreign = await real.create({ batchKey: foreignKey, inputFileId: foreignFile, metadata: { cascade_batch_key: foreignKey } });
-    // An upload whose batch was never created (the process died between the two calls).
-    const orphanFile = await real.upload({ batchKey: `cascade-${'1'.repeat(40)}`, lines: [{ customId: 'y-1', body: { model: 'openai/gpt-oss-20b', messages: [] } }] });
+    // An upload of ours whose id was never recorded (the process died between the upload and its record).
+    const orphanFile = await real.upload({ batchKey: intent.batch_key, lines: [{ customId: 'y-1', body: { model: 'openai/gpt-oss-20b', messages: [] } }] });
 
     const second = await sweepProvider(db.dataSource, real, { orphanFileAgeMs: 0 });
-    expect(second.unknown.map((b) => [b.providerBatchId, b.action, b.batchId])).toEqual(
-      expect.arrayContaining([
-        [duplicate.providerBatchId, 'cancelled', intent.batch_id],
-        [foreign.providerBatchId, 'cancelled', null],
-      ]),
-    );
-    expect(second.unknown).toHaveLength(2);
-    for (const id of [duplicate.providerBatchId, foreign.providerBatchId]) expect(['cancelling', 'cancelled']).toContain((await client.retrieveBatch(id)).status);
-    expect((await client.retrieveBatch(created!.providerBatchId)).status).not.toMatch(/cancel/);
-    // The orphan upload and the foreign batch's file go; the file of the batch in flight stays.
-    expect(second.filesDeleted.sort()).toEqual([foreignFile, orphanFile].sort());
-    expect((await real.listInputFiles()).map((f) => f.fileId)).toEqual([intent.input_file_id]);
+    expect(second.unknown.map((b) => [b.providerBatchId, b.action, b.batchId])).toEqual([[duplicate.providerBatchId, 'cancelled', intent.batch_id]]);
+    expect(second.foreign).toEqual([{ providerBatchId: foreign.providerBatchId, batchKey: foreignKey, status: 'validating' }]);
+    expect(['cancelling', 'cancelled']).toContain((await client.retrieveBatch(duplicate.providerBatchId)).status);
+    for (const id of [created!.providerBatchId, foreign.providerBatchId]) expect((await client.retrieveBatch(id)).status).not.toMatch(/cancel/);
+    // The orphan upload goes; the file of the batch in flight and the other deployment's file stay.
+    expect(second.filesDeleted).toEqual([orphanFile]);
+    expect((await real.listInputFiles()).map((f) => f.fileId).sort()).toEqual([intent.input_file_id, foreignFile].sort());
 
     // Everything the provider lists with our key is now known: reconcile --provider exits 0 (the batch in
     // flight is polled by nobody here, so its requests count as in flight, not as a failure).
     const after = await cli('--provider');
-    expect(after.stdout).toMatch(/ok {4}provider batches known to the database: 3 provider batches carry our keys, 0 were unknown/);
+    expect(after.stdout).toMatch(/ok {4}provider batches known to the database: 2 provider batches carry our keys, 0 were unknown .*; 1 with keys no batch here carries, left alone/);
+    expect(after.stdout).toMatch(new RegExp(`FOREIGN +${foreign.providerBatchId} \\(validating, key ${foreignKey}\\): no batch of this database carries the key; left alone`));
     expect(after.status).toBe(0);
   }, 60_000);
 

@@ -7,7 +7,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { batchKeyOf } from './batch-key.js';
 import { BatchRepository, type BatchRow, type LeasedBatch, metadataOf, type PendingGroup, type SubmitLease } from './batch.repository.js';
 import type { BatchInputLine, BatchProviderPort, ProviderBatchRef } from './provider-port.js';
-import { StrayBatches } from './stray-batches.js';
+import { finishedAs, StrayBatches } from './stray-batches.js';
 import { DEFAULT_SUBMIT_RETRY, nextSubmitAttempt, type SubmitRetryPolicy } from './submit-retry.js';
 import { type Admission, type LineEstimate, requestBodyChars } from './quota/quota-gate.js';
 
@@ -349,15 +349,16 @@ export class BatchAssembler {
 
   /** Cancels a provider batch we will not use, and keeps what the provider answered (a failed cancel is retried by the sweep). */
   private async cancelStray(ref: ProviderBatchRef, log: Logger): Promise<void> {
+    if (TERMINAL_BATCH_STATUSES.has(ref.status)) {
+      await this.strays.settle(this.dataSource.manager, ref.providerBatchId, finishedAs(ref.status), ref.status, 'already over when found');
+      return;
+    }
     try {
       const status = await this.provider.cancel(ref.providerBatchId);
       await this.strays.settle(this.dataSource.manager, ref.providerBatchId, 'cancelled', status, null);
       log.warn({ providerBatchId: ref.providerBatchId, status }, 'cancelled a duplicate provider batch for this key');
     } catch (error) {
-      const finished = TERMINAL_BATCH_STATUSES.has(ref.status);
-      await this.strays
-        .settle(this.dataSource.manager, ref.providerBatchId, finished ? 'finished_unused' : 'cancel_failed', null, (error as Error).message)
-        .catch(() => undefined);
+      await this.strays.settle(this.dataSource.manager, ref.providerBatchId, 'cancel_failed', null, (error as Error).message).catch(() => undefined);
       log.error({ err: error, providerBatchId: ref.providerBatchId }, 'could not cancel a duplicate provider batch; `cascade reconcile --provider` tries again');
     }
   }

@@ -9,6 +9,9 @@ import type { ProviderBatchRef } from './provider-port.js';
  */
 export type StrayDisposition = 'handed_over' | 'cancelling' | 'cancelled' | 'cancel_failed' | 'finished_unused';
 
+/** Disposition of a stray that will not run again, by the provider's status. */
+export const finishedAs = (status: string): StrayDisposition => (status === 'cancelled' ? 'cancelled' : 'finished_unused');
+
 export interface StrayBatch extends ProviderBatchRef {
   batchKey: string;
   batchId: string | null;

@@ -56,6 +56,9 @@ export class ReconcileCommand extends CommandRunner {
     for (const swept of report.provider?.unknown.slice(0, 50) ?? []) {
       text += `\n  PROVIDER  ${swept.providerBatchId} (${swept.status}, key ${swept.batchKey}): ${swept.action}: ${swept.reason}`;
     }
+    for (const foreign of report.provider?.foreign.slice(0, 20) ?? []) {
+      text += `\n  FOREIGN   ${foreign.providerBatchId} (${foreign.status}, key ${foreign.batchKey}): no batch of this database carries the key; left alone`;
+    }
     if (report.topics && report.topics.notYetIngested > 0) {
       text += `\n  note: ${report.topics.notYetIngested} PR events not consumed by the batch-submitter yet (not counted above)`;
     }
@@ -71,7 +74,7 @@ export class ReconcileCommand extends CommandRunner {
 
   @Option({
     flags: '--provider',
-    description: "also list the provider's batches that carry our keys: hand over or cancel those the database does not know, retry refused cancels, delete unused input files",
+    description: "also list the provider's batches that carry our batches' keys: hand over or cancel those the database does not know, retry refused cancels, delete unused input files",
   })
   parseProvider(): boolean {
     return true;
@@ -116,9 +119,10 @@ function withSweep<R extends ReconcileReport>(ledger: R, sweep: SweepReport | un
   const failedCancels = count('cancel_failed') + sweep.cancelsRetried.filter((c) => c.outcome === 'cancel_failed').length;
   const ok = sweep.unknownAfter === 0 && failedCancels === 0;
   const detail =
-    `${sweep.providerBatchesSeen} provider batches carry our keys, ${sweep.unknown.length} were unknown` +
+    `${sweep.providerBatchesSeen - sweep.foreign.length} provider batches carry our keys, ${sweep.unknown.length} were unknown` +
     (sweep.unknownAfter > 0 ? ` (dry run: ${sweep.unknownAfter} left as they are)` : ` (handed over ${count('handed_over')}, cancelled ${count('cancelled')}, finished unused ${count('finished_unused')})`) +
-    `; cancels retried ${sweep.cancelsRetried.length}, refused ${failedCancels}; input files deleted ${sweep.filesDeleted.length}`;
+    `; cancels retried ${sweep.cancelsRetried.length}, refused ${failedCancels}; input files deleted ${sweep.filesDeleted.length}` +
+    (sweep.foreign.length > 0 ? `; ${sweep.foreign.length} with keys no batch here carries, left alone` : '');
   return {
     ...ledger,
     provider: sweep,
