@@ -101,6 +101,10 @@ export class FaultStack {
       // A killed process's leases must expire within the scenario.
       POLL_LEASE_MS: '4000',
       SUBMIT_LEASE_MS: '4000',
+      // A failed submission is tried again within the scenario, and a fault storm does not hold it.
+      SUBMIT_RETRY_BASE_MS: '200',
+      SUBMIT_RETRY_MAX_MS: '2000',
+      SUBMIT_MAX_ATTEMPTS: '30',
       OUTBOX_POLL_MS: '100',
       // A killed member leaves the group after this; its replacement waits for that before consuming.
       KAFKA_SESSION_TIMEOUT_MS: '10000',

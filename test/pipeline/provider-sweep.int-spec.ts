@@ -75,7 +75,7 @@ describe('the provider sweep', () => {
     // A dry run changes nothing and says what it would do; reconcile fails on the unknown batch.
     const dry = await cli('--provider', '--dry-run');
     expect(dry.status).toBe(1);
-    expect(dry.stdout).toMatch(new RegExp(`PROVIDER  ${created!.providerBatchId} \\(validating, key ${intent.batch_key}\\): none \\(dry run\\): batch ${intent.batch_id} is still being submitted`));
+    expect(dry.stdout).toMatch(new RegExp(`PROVIDER  ${created!.providerBatchId} \\([a-z_]+, key ${intent.batch_key}\\): none \\(dry run\\): batch ${intent.batch_id} is still being submitted`));
     expect(dry.stdout).toMatch(/FAIL {2}provider batches known to the database: 1 provider batches carry our keys, 1 were unknown \(dry run: 1 left as they are\)/);
     expect(await strays()).toEqual([]);
 
@@ -99,7 +99,7 @@ describe('the provider sweep', () => {
 
     const second = await sweepProvider(db.dataSource, real, { orphanFileAgeMs: 0 });
     expect(second.unknown.map((b) => [b.providerBatchId, b.action, b.batchId])).toEqual([[duplicate.providerBatchId, 'cancelled', intent.batch_id]]);
-    expect(second.foreign).toEqual([{ providerBatchId: foreign.providerBatchId, batchKey: foreignKey, status: 'validating' }]);
+    expect(second.foreign).toEqual([{ providerBatchId: foreign.providerBatchId, batchKey: foreignKey, status: expect.any(String) }]);
     expect(['cancelling', 'cancelled']).toContain((await client.retrieveBatch(duplicate.providerBatchId)).status);
     for (const id of [created!.providerBatchId, foreign.providerBatchId]) expect((await client.retrieveBatch(id)).status).not.toMatch(/cancel/);
     // The orphan upload goes; the file of the batch in flight and the other deployment's file stay.
@@ -110,8 +110,34 @@ describe('the provider sweep', () => {
     // flight is polled by nobody here, so its requests count as in flight, not as a failure).
     const after = await cli('--provider');
     expect(after.stdout).toMatch(/ok {4}provider batches known to the database: 2 provider batches carry our keys, 0 were unknown .*; 1 with keys no batch here carries, left alone/);
-    expect(after.stdout).toMatch(new RegExp(`FOREIGN +${foreign.providerBatchId} \\(validating, key ${foreignKey}\\): no batch of this database carries the key; left alone`));
+    expect(after.stdout).toMatch(new RegExp(`FOREIGN +${foreign.providerBatchId} \\([a-z_]+, key ${foreignKey}\\): no batch of this database carries the key; left alone`));
     expect(after.status).toBe(0);
+  }, 60_000);
+
+  it('a handed-over batch nobody adopts (its batch was submitted with another) is cancelled; a duplicate found after it ran fails the check once', async () => {
+    expect(await assembler().tick({ force: true })).toBe(1);
+    const recorded = await batchRow();
+    const orphaned = await real.create({ batchKey: recorded.batch_key, inputFileId: recorded.input_file_id, metadata: { cascade_batch_key: recorded.batch_key } });
+    await db.dataSource.query(
+      `INSERT INTO stray_provider_batches (provider_batch_id, batch_key, batch_id, input_file_id, provider_status, disposition, found_by)
+       VALUES ($1, $2, $3, $4, 'validating', 'handed_over', 'create')`,
+      [orphaned.providerBatchId, recorded.batch_key, recorded.batch_id, recorded.input_file_id],
+    );
+    const first = await sweepProvider(db.dataSource, real);
+    expect(first.cancelsRetried).toEqual([{ providerBatchId: orphaned.providerBatchId, outcome: 'cancelled' }]);
+    expect(['cancelling', 'cancelled']).toContain((await client.retrieveBatch(orphaned.providerBatchId)).status);
+
+    // A duplicate that ran to the end before anyone saw it: paid for twice. The sweep that finds it fails.
+    sim.setSpeed({ stageDelayMs: 0 });
+    const ran = await real.create({ batchKey: recorded.batch_key, inputFileId: recorded.input_file_id, metadata: { cascade_batch_key: recorded.batch_key } });
+    await sim.idle();
+    const found = await cli('--provider');
+    expect(found.stdout).toMatch(new RegExp(`PROVIDER  ${ran.providerBatchId} \\(completed, key ${recorded.batch_key}\\): finished_unused`));
+    expect(found.stdout).toMatch(/FAIL {2}provider batches known to the database: .*finished unused 1\).*duplicates that ran unused \(paid twice\), all told 1/);
+    expect(found.status).toBe(1);
+    // Known from then on, and still counted.
+    const again = await cli('--provider');
+    expect(again.stdout).toMatch(/ok {4}provider batches known to the database: .*all told 1/);
   }, 60_000);
 
   it('a cancel the provider refused is tried again by the next sweep', async () => {

@@ -2,9 +2,9 @@ import { createEvent, Topic } from '#contracts';
 import { samplePayloads } from '#contracts/testing';
 import { BatchAssembler, type BatchProviderPort, GroqSubmissionProvider, prAnalysisLineBuilder, type SubmitRetryPolicy } from '#batching';
 import { retryBatch } from '#ledger';
+import { EventPublisher, type OutboxRelay, OutboxRepository, writeControl } from '#platform';
 import { APIError } from 'groq-sdk';
 import { DEFAULT_GROQ_BATCH_CONFIG, GroqBatchClient, GroqBatchError } from '#groq-batch';
-import { EventPublisher, type OutboxRelay, OutboxRepository } from '#platform';
 import type { Kafka } from 'kafkajs';
 import pino from 'pino';
 import { IngestionService } from '../../apps/batch-submitter/src/ingestion/ingestion.service.js';
@@ -14,7 +14,7 @@ import { createTestDatabase, eventually, type TestDatabase } from '../support/in
 import { providerWith, SUBMITTER_SETTINGS } from '../support/pipeline.js';
 
 const LEASE_MS = 1_500;
-const logger = pino({ level: 'silent' });
+const logger = pino({ level: process.env.TEST_LOG ?? 'silent' });
 
 /**
  * Two replicas of the submitter on one batch: a create slower than the submit lease must not be paid for
@@ -92,7 +92,7 @@ describe('submission leases: renewed while a submitter works; a duplicate is can
     const paused = new Promise<void>((resolve) => (release = resolve));
     // The first replica stalls before its create (a long GC pause, a frozen VM) …
     const first = assembler(slow(real, () => paused)).tick({ force: true });
-    await eventually('the first replica recorded its intent', async () => (await batchRow())?.state === 'creating');
+    await eventually('the first replica uploaded its file and is about to create', async () => Boolean((await batchRow())?.input_file_id));
     // … long enough for its lease to run out: the second replica resumes the batch and records its own.
     await expireLease();
     expect(await assembler(real).tick()).toBe(1);
@@ -188,6 +188,60 @@ describe('submission leases: renewed while a submitter works; a duplicate is can
     expect(sim.stats().batchesCreated).toBe(2);
   }, 30_000);
 
+  it('while submission is paused, a resumed batch adopts what the provider already made, and nothing new is created', async () => {
+    const real = new GroqSubmissionProvider(client, { maxLines: 100, maxBytes: 50_000_000 });
+    let creates = 0;
+    // Two batches: the first is created at the provider before its submitter dies, the second dies before its create.
+    const dying = providerWith(real, {
+      create: async (request) => {
+        if (++creates === 1) await real.create(request);
+        throw new Error('killed');
+      },
+    });
+    const dyingReplica = assembler(dying, { maxLines: 3 });
+    expect(await dyingReplica.tick({ force: true })).toBe(0);
+    expect(await dyingReplica.tick({ force: true })).toBe(0);
+    expect(creates).toBe(2);
+    await writeControl(db.dataSource.manager, 'submission.pause', { paused: true, reason: 'budget review', changedAt: new Date().toISOString() });
+    await expireLease();
+    const paused = assembler(real, { maxLines: 3 });
+    expect(await paused.tick()).toBe(1);
+    const rows = await db.dataSource.query(`SELECT state, lease_owner, lease_until > now() AS waits, submit_attempts FROM batches ORDER BY state`);
+    expect(rows).toEqual([
+      { state: 'creating', lease_owner: null, waits: true, submit_attempts: 1 },
+      { state: 'submitted', lease_owner: null, waits: null, submit_attempts: 1 },
+    ]);
+    expect(sim.stats().batchesCreated).toBe(1);
+    // Resumed, the held-back batch is created.
+    await writeControl(db.dataSource.manager, 'submission.pause', { paused: false, reason: null, changedAt: new Date().toISOString() });
+    await expireLease();
+    expect(await paused.tick()).toBe(1);
+    expect(sim.stats().batchesCreated).toBe(2);
+  }, 30_000);
+
+  it('a held batch is leased again only to adopt a provider batch handed over for it, and then leaves the hold', async () => {
+    const real = new GroqSubmissionProvider(client, { maxLines: 100, maxBytes: 50_000_000 });
+    const refused = providerWith(real, {
+      create: async () => Promise.reject(new GroqBatchError('create batch', {}, new APIError(400, { error: { message: 'bad' } }, undefined, new Headers()))),
+    });
+    expect(await assembler(refused).tick({ force: true })).toBe(0);
+    const held = await batchRow();
+    expect(held.held_reason).toMatch(/^the provider refused the submission/);
+    expect(await assembler(real).tick()).toBe(0);
+    expect(sim.stats().batchesCreated).toBe(0);
+    // Found by the sweep (say, created by an earlier attempt whose answer was lost) and handed over.
+    const made = await real.create({ batchKey: held.batch_key, inputFileId: held.input_file_id, metadata: { cascade_batch_key: held.batch_key } });
+    await db.dataSource.query(
+      `INSERT INTO stray_provider_batches (provider_batch_id, batch_key, batch_id, input_file_id, provider_status, disposition, found_by)
+       VALUES ($1, $2, $3, $4, 'validating', 'handed_over', 'sweep')`,
+      [made.providerBatchId, held.batch_key, held.batch_id, held.input_file_id],
+    );
+    expect(await assembler(real).tick()).toBe(1);
+    expect(await batchRow()).toMatchObject({ state: 'submitted', provider_batch_id: made.providerBatchId, held_reason: null });
+    expect(sim.stats().batchesCreated).toBe(1);
+    expect(await strays()).toEqual([]);
+  }, 30_000);
+
   it('failed submissions back off exponentially on the same uploaded file, honour retry-after, and are held after the cap until an operator retries', async () => {
     const real = new GroqSubmissionProvider(client, { maxLines: 100, maxBytes: 50_000_000 });
     let failing = true;
@@ -203,7 +257,7 @@ describe('submission leases: renewed while a submitter works; a duplicate is can
         return real.create(request);
       },
     });
-    const policy = { baseDelayMs: 200, maxDelayMs: 400, maxAttempts: 3 };
+    const policy = { baseDelayMs: 200, maxDelayMs: 5_000, maxAttempts: 3 };
     const submitter = assembler(flaky, { submitRetry: policy });
     expect(await submitter.tick({ force: true })).toBe(0);
     let row = await batchRow();
@@ -215,7 +269,7 @@ describe('submission leases: renewed while a submitter works; a duplicate is can
     expect(calls).toBe(1);
     await eventually('the second attempt', async () => (await submitter.tick(), calls === 2));
     row = await batchRow();
-    // The provider asked for 2.5 s, longer than the 400 ms cap of the backoff: its wait wins.
+    // The provider asked for 2.5 s, longer than the second step of the backoff (at most 400 ms): its wait wins.
     expect(waitFor(row)).toBeGreaterThan(1_500);
     await db.dataSource.query(`UPDATE batches SET lease_until = now()`);
     await eventually('the third attempt', async () => (await submitter.tick(), calls === 3));

@@ -48,6 +48,10 @@ export function pipelineEnv(options: { prefix: string; databaseUrl: string; groq
     POLL_MAX_DELAY_MS: '1000',
     OUTBOX_POLL_MS: '100',
     KAFKA_PARTITIONS: '3',
+    // A failed submission is tried again within a test's patience, and a fault storm does not hold it.
+    SUBMIT_RETRY_BASE_MS: '200',
+    SUBMIT_RETRY_MAX_MS: '2000',
+    SUBMIT_MAX_ATTEMPTS: '30',
     ...extra,
   };
 }
@@ -220,7 +224,7 @@ export function providerWith(real: BatchProviderPort, overrides: Partial<BatchPr
     cancel: (id) => real.cancel(id),
     retrieve: (id) => real.retrieve(id),
     deleteFile: (id) => real.deleteFile(id),
-    listKeyed: () => real.listKeyed(),
+    listKeyed: (options) => real.listKeyed(options),
     listInputFiles: () => real.listInputFiles(),
     ...overrides,
   };

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { chunkBySize, createEvent, MAX_EVENT_BYTES, type RequestMetadata, Topic } from '#contracts';
-import { GroqBatchError, TERMINAL_BATCH_STATUSES } from '#groq-batch';
+import { adoptableBatch, GroqBatchError, TERMINAL_BATCH_STATUSES } from '#groq-batch';
 import { crashPoint, inTransaction, type OutboxRelay, type OutboxRepository, readControl, setHold, clearHold } from '#platform';
 import type { Logger } from 'pino';
 import type { DataSource, EntityManager } from 'typeorm';
@@ -8,6 +8,7 @@ import { batchKeyOf } from './batch-key.js';
 import { BatchRepository, type BatchRow, type LeasedBatch, metadataOf, type PendingGroup, type SubmitLease } from './batch.repository.js';
 import type { BatchInputLine, BatchProviderPort, ProviderBatchRef } from './provider-port.js';
 import { finishedAs, StrayBatches } from './stray-batches.js';
+import { sweepProvider } from './provider-sweep.js';
 import { DEFAULT_SUBMIT_RETRY, nextSubmitAttempt, type SubmitRetryPolicy } from './submit-retry.js';
 import { type Admission, type LineEstimate, requestBodyChars } from './quota/quota-gate.js';
 
@@ -29,10 +30,13 @@ export interface AssemblerSettings {
   submitConcurrency?: number;
   /** Backoff and cap of failed submissions (default: 5 s doubling to 5 min, held after 8). */
   submitRetry?: SubmitRetryPolicy;
+  /** How often this assembler runs the provider sweep over the last two days of provider batches (unset: never). */
+  providerSweepMs?: number;
 }
 
-/** Statuses of a provider batch that will never run its lines: not worth adopting. */
-const DEAD_STATUSES = new Set(['cancelling', 'cancelled', 'expired']);
+/** The provider sweep run by a service looks this far back (a batch's 24 h window, and a margin). */
+const SWEEP_WINDOW_MS = 48 * 60 * 60 * 1000;
+
 
 /** Turns a stored PR (the guarded prompt input) into the provider's request body. */
 export type LineBuilder = (item: { metadata: RequestMetadata; pr: Record<string, unknown> }, batch: BatchRow) => BatchInputLine;
@@ -42,11 +46,6 @@ export interface SubmissionQuota {
   admit(model: string, lines: readonly LineEstimate[]): Promise<Admission>;
   record(model: string, lines: readonly LineEstimate[]): Promise<void>;
   estimate(model: string, requestBodyChars: number, maxTokens: number): LineEstimate;
-}
-
-/** Of the provider batches already made for a key, the one to adopt: the oldest that can still run its lines. */
-export function adoptable(existing: readonly ProviderBatchRef[]): ProviderBatchRef | null {
-  return [...existing].filter((ref) => !DEAD_STATUSES.has(ref.status)).sort((a, b) => a.createdAt - b.createdAt)[0] ?? null;
 }
 
 /**
@@ -88,6 +87,7 @@ export class BatchAssembler {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.running;
+    await this.sweeping;
   }
 
   private schedule(delayMs: number): void {
@@ -106,20 +106,24 @@ export class BatchAssembler {
   /** One pass: resume interrupted submissions, then form and submit every batch that is due. */
   async tick(options: { force?: boolean } = {}): Promise<number> {
     let submitted = 0;
-    const interrupted = await inTransaction(this.dataSource, (m) =>
-      this.repository.leaseInterrupted(m, this.settings.minPass, this.settings.maxPass, this.owner, this.settings.leaseMs),
-    );
-    for (const batch of interrupted) {
-      this.logger.warn({ batchId: batch.batch_id, batchKey: batch.batch_key, attempts: batch.submit_attempts }, 'resuming an interrupted submission');
-      if (await this.submit(batch, true)) submitted++;
+    this.maybeSweep();
+    const paused = (await readControl(this.dataSource.manager, 'submission.pause')).paused;
+    // One at a time: a lease is only renewed while its batch is being worked on.
+    for (let resumed = 0; resumed < 5; resumed++) {
+      const [batch] = await inTransaction(this.dataSource, (m) =>
+        this.repository.leaseInterrupted(m, this.settings.minPass, this.settings.maxPass, this.owner, this.settings.leaseMs),
+      );
+      if (!batch) break;
+      this.logger.warn({ batchId: batch.batch_id, batchKey: batch.batch_key, attempts: batch.submit_attempts, held: batch.held_reason !== null }, 'resuming an interrupted submission');
+      // Paused by an operator, or held: a batch already made at the provider is adopted, nothing new is paid for.
+      if (await this.submit(batch, true, paused || batch.held_reason !== null)) submitted++;
     }
-    // An operator's pause stops new batches; the interrupted submissions above still finish.
-    if ((await readControl(this.dataSource.manager, 'submission.pause')).paused) return submitted;
+    if (paused) return submitted;
     const groups = await this.repository.pendingGroups(this.dataSource.manager, this.settings.minPass, this.settings.maxPass);
     // Submission is mostly waiting (provider upload and create): several run at once, each batch still formed in order.
     const inFlight = new Set<Promise<void>>();
     const startSubmit = async (batch: BatchRow) => {
-      const submission: Promise<void> = this.submit({ ...batch, lease_epoch: 1, submit_attempts: 0, input_file_id: null }, false).then((ok) => {
+      const submission: Promise<void> = this.submit({ ...batch, lease_epoch: 1, submit_attempts: 0, input_file_id: null, held_reason: null }, false, false).then((ok) => {
         if (ok) submitted++;
         inFlight.delete(submission);
       });
@@ -212,7 +216,7 @@ export class BatchAssembler {
    * Submits one batch while renewing its lease every third of SUBMIT_LEASE_MS, so a slow upload or create
    * is never taken over by another replica (which would find nothing by key yet and create again).
    */
-  private async submit(batch: LeasedBatch, resumed: boolean): Promise<boolean> {
+  private async submit(batch: LeasedBatch, resumed: boolean, adoptOnly: boolean): Promise<boolean> {
     const log = this.logger.child({ batchId: batch.batch_id, batchKey: batch.batch_key, pass: batch.pass, model: batch.model });
     const lease: SubmitLease = { owner: this.owner, epoch: batch.lease_epoch };
     const heartbeat = setInterval(() => {
@@ -222,21 +226,28 @@ export class BatchAssembler {
         .catch((error: unknown) => log.warn({ err: error }, 'renewing the submission lease failed'));
     }, Math.max(100, Math.floor(this.settings.leaseMs / 3)));
     try {
-      return await this.submitHeld(batch, lease, resumed, log);
+      return await this.submitHeld(batch, lease, resumed, adoptOnly, log);
     } finally {
       clearInterval(heartbeat);
     }
   }
 
-  private async submitHeld(batch: LeasedBatch, lease: SubmitLease, resumed: boolean, log: Logger): Promise<boolean> {
+  private async submitHeld(batch: LeasedBatch, lease: SubmitLease, resumed: boolean, adoptOnly: boolean, log: Logger): Promise<boolean> {
     let reusedFile = false;
     try {
       const items = await this.repository.itemsOf(this.dataSource.manager, batch.batch_id);
       // A resumed batch may exist already: handed over by a replica that lost its lease, or created before a crash.
       const existing = resumed ? await this.existingFor(batch) : [];
-      let chosen = adoptable(existing);
+      let chosen = adoptableBatch(existing);
       if (chosen) {
         log.warn({ providerBatchId: chosen.providerBatchId, found: existing.length }, 'adopted the provider batch created before the interruption');
+      } else if (adoptOnly) {
+        await this.repository.releaseSubmitLease(this.dataSource.manager, batch.batch_id, lease, this.settings.leaseMs);
+        // Handed-over batches that will never run are done with: a held batch is not leased for them again.
+        for (const ref of existing.filter((r) => TERMINAL_BATCH_STATUSES.has(r.status) || r.status === 'cancelling')) {
+          await this.strays.settle(this.dataSource.manager, ref.providerBatchId, finishedAs(ref.status), ref.status, 'found dead when its batch resumed');
+        }
+        return false;
       } else {
         // Fenced before paying: a replica whose lease was taken over creates nothing.
         if (!(await this.repository.holdsSubmitLease(this.dataSource.manager, batch.batch_id, lease))) {
@@ -249,6 +260,8 @@ export class BatchAssembler {
         chosen = await this.provider.create({
           batchKey: batch.batch_key,
           inputFileId,
+          // Asked before any create after an unanswered one: a submitter whose lease was taken meanwhile stops.
+          mayCreate: () => this.repository.holdsSubmitLease(this.dataSource.manager, batch.batch_id, lease),
           metadata: {
             cascade_batch_key: batch.batch_key,
             cascade_batch_id: batch.batch_id,
@@ -260,6 +273,10 @@ export class BatchAssembler {
       crashPoint('submit:after-provider-create');
       return await this.record(batch, lease, chosen, existing, items.map((i) => i.metadata), log);
     } catch (error) {
+      if (!(await this.repository.holdsSubmitLease(this.dataSource.manager, batch.batch_id, lease).catch(() => true))) {
+        log.warn({ err: error }, 'submission stopped: the lease was taken over; the batch is left to its new holder');
+        return false;
+      }
       const attempt = batch.submit_attempts + 1;
       const missingFile = reusedFile && error instanceof GroqBatchError && error.status === 404;
       const next = missingFile ? { retryInMs: 0 } : nextSubmitAttempt(error, attempt, this.settings.submitRetry ?? DEFAULT_SUBMIT_RETRY);
@@ -349,6 +366,12 @@ export class BatchAssembler {
 
   /** Cancels a provider batch we will not use, and keeps what the provider answered (a failed cancel is retried by the sweep). */
   private async cancelStray(ref: ProviderBatchRef, log: Logger): Promise<void> {
+    await this.cancelStrayOnce(ref, log).catch((error: unknown) =>
+      log.error({ err: error, providerBatchId: ref.providerBatchId }, 'could not settle a duplicate provider batch; `cascade reconcile --provider` tries again'),
+    );
+  }
+
+  private async cancelStrayOnce(ref: ProviderBatchRef, log: Logger): Promise<void> {
     if (TERMINAL_BATCH_STATUSES.has(ref.status)) {
       await this.strays.settle(this.dataSource.manager, ref.providerBatchId, finishedAs(ref.status), ref.status, 'already over when found');
       return;
@@ -361,6 +384,30 @@ export class BatchAssembler {
       await this.strays.settle(this.dataSource.manager, ref.providerBatchId, 'cancel_failed', null, (error as Error).message).catch(() => undefined);
       log.error({ err: error, providerBatchId: ref.providerBatchId }, 'could not cancel a duplicate provider batch; `cascade reconcile --provider` tries again');
     }
+  }
+
+  private sweeping: Promise<void> | null = null;
+  private lastSweep = 0;
+
+  /** Starts the provider sweep in the background when it is due; a service catches what no operator swept. */
+  private maybeSweep(): void {
+    const every = this.settings.providerSweepMs;
+    if (!every || this.sweeping || Date.now() - this.lastSweep < every) return;
+    this.lastSweep = Date.now();
+    this.sweeping = sweepProvider(this.dataSource, this.provider, { sinceSeconds: Math.floor((Date.now() - SWEEP_WINDOW_MS) / 1000) })
+      .then((report) => {
+        if (report.unknown.length + report.cancelsRetried.length + report.filesDeleted.length === 0) return;
+        this.logger.warn(
+          {
+            unknown: report.unknown.map((b) => ({ providerBatchId: b.providerBatchId, batchId: b.batchId, status: b.status, action: b.action })),
+            cancelsRetried: report.cancelsRetried.length,
+            filesDeleted: report.filesDeleted.length,
+          },
+          'provider sweep: provider batches the database did not know were handed over or cancelled',
+        );
+      })
+      .catch((error: unknown) => this.logger.warn({ err: error }, 'provider sweep failed; it runs again later'))
+      .finally(() => (this.sweeping = null));
   }
 
   private async publishSubmitted(

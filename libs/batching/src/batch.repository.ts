@@ -39,6 +39,7 @@ export interface LeasedBatch extends BatchRow {
   lease_epoch: number;
   submit_attempts: number;
   input_file_id: string | null;
+  held_reason: string | null;
 }
 
 /** Who holds a submission lease, and under which epoch (every write after a create checks both). */
@@ -110,17 +111,20 @@ export class BatchRepository {
   }
 
   /**
-   * Batches whose submission was interrupted (crash, provider down, a retry that is due) and is not held:
-   * each is leased under a new epoch, so whoever held it before can no longer write after its create.
+   * The oldest batch whose submission was interrupted (crash, provider down, a retry that is due), leased
+   * under a new epoch so that whoever held it before can no longer write after its create. A held batch is
+   * leased only when a provider batch was handed over for it (to adopt, never to create).
    */
   async leaseInterrupted(manager: EntityManager, minPass: number, maxPass: number, owner: string, leaseMs: number): Promise<LeasedBatch[]> {
     const rows = returnedRows<LeasedBatch & { lease_epoch: string }>(await manager.query(
       `UPDATE batches SET lease_owner = $3, lease_until = now() + make_interval(secs => $4::float8 / 1000), lease_epoch = lease_epoch + 1
        WHERE batch_id IN (
          SELECT batch_id FROM batches
-         WHERE state = 'creating' AND held_reason IS NULL AND pass BETWEEN $1 AND $2 AND (lease_until IS NULL OR lease_until < now())
-         ORDER BY created_at LIMIT 5 FOR UPDATE SKIP LOCKED)
-       RETURNING batch_id, batch_key, pass, model, prompt_version, max_tokens, request_count, lease_epoch, submit_attempts, input_file_id`,
+         WHERE state = 'creating' AND pass BETWEEN $1 AND $2 AND (lease_until IS NULL OR lease_until < now())
+           AND (held_reason IS NULL
+                OR EXISTS (SELECT 1 FROM stray_provider_batches s WHERE s.batch_id = batches.batch_id AND s.disposition = 'handed_over'))
+         ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+       RETURNING batch_id, batch_key, pass, model, prompt_version, max_tokens, request_count, lease_epoch, submit_attempts, input_file_id, held_reason`,
       [minPass, maxPass, owner, leaseMs],
     ));
     return rows.map((row) => ({ ...row, lease_epoch: Number(row.lease_epoch) }));
@@ -145,6 +149,15 @@ export class BatchRepository {
       ),
     );
     return rows.length > 0;
+  }
+
+  /** Gives the lease up without a failure counted; the batch is looked at again after `retryInMs`. */
+  async releaseSubmitLease(manager: EntityManager, batchId: string, lease: SubmitLease, retryInMs: number): Promise<void> {
+    await manager.query(
+      `UPDATE batches SET lease_owner = NULL, lease_until = now() + make_interval(secs => $4::float8 / 1000)
+       WHERE batch_id = $1 AND lease_owner = $2 AND lease_epoch = $3 AND state = 'creating'`,
+      [batchId, lease.owner, lease.epoch, retryInMs],
+    );
   }
 
   /**
@@ -189,7 +202,7 @@ export class BatchRepository {
   ): Promise<void> {
     await manager.query(
       `UPDATE batches SET state = 'submitted', provider_batch_id = $2, input_file_id = $3, submitted_at = now(),
-              next_poll_at = now(), last_error = NULL, lease_owner = NULL, lease_until = NULL
+              next_poll_at = now(), last_error = NULL, held_reason = NULL, lease_owner = NULL, lease_until = NULL
        WHERE batch_id = $1 AND state = 'creating'`,
       [batchId, providerBatchId, inputFileId],
     );

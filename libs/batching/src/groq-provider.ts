@@ -64,8 +64,10 @@ export class GroqSubmissionProvider implements BatchProviderPort {
     }
   }
 
-  async create(request: { batchKey: string; inputFileId: string; metadata: Record<string, string> }): Promise<ProviderBatchRef> {
-    return refOf(await this.client.createBatch({ inputFileId: request.inputFileId, batchKey: request.batchKey, metadata: request.metadata }));
+  async create(request: { batchKey: string; inputFileId: string; metadata: Record<string, string>; mayCreate?: () => Promise<boolean> }): Promise<ProviderBatchRef> {
+    return refOf(
+      await this.client.createBatch({ inputFileId: request.inputFileId, batchKey: request.batchKey, metadata: request.metadata, mayCreate: request.mayCreate }),
+    );
   }
 
   async cancel(providerBatchId: string): Promise<string> {
@@ -80,12 +82,14 @@ export class GroqSubmissionProvider implements BatchProviderPort {
     await this.client.deleteFile(fileId);
   }
 
-  async *listKeyed(): AsyncIterable<KeyedProviderBatch> {
+  async *listKeyed(options: { sinceSeconds?: number } = {}): AsyncIterable<KeyedProviderBatch> {
     const seen = new Set<string>();
     let cursor: string | undefined;
     for (;;) {
       const page = await this.client.listBatches(cursor ? { cursor } : {});
       for (const batch of page.data) {
+        // Newest first: the rest of the list is older still.
+        if (options.sinceSeconds !== undefined && batch.created_at < options.sinceSeconds) return;
         const batchKey = batch.metadata?.[BATCH_KEY_METADATA];
         if (batchKey) yield { ...refOf(batch), batchKey };
       }

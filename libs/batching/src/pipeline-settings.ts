@@ -80,6 +80,8 @@ export const submissionEnv = z.object({
   SUBMIT_RETRY_MAX_MS: positiveInt.default(DEFAULT_SUBMIT_RETRY.maxDelayMs),
   /** Failed submissions of one batch after which it is held (shown by status and reconcile) until an operator retries it. */
   SUBMIT_MAX_ATTEMPTS: positiveInt.default(DEFAULT_SUBMIT_RETRY.maxAttempts),
+  /** How often the batch-submitter sweeps the provider's last two days of batches for ones with our keys the database does not know (0: never). */
+  PROVIDER_SWEEP_INTERVAL_MS: z.coerce.number().int().nonnegative().default(600_000),
   /** Quota counters live in Redis when set (shared by replicas, kept across restarts), else in each process. */
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
   QUOTA_KEY_PREFIX: z.string().min(1).max(100).default('cascade'),
@@ -127,5 +129,7 @@ export function assemblerSettingsFrom(
     submitLimit: env.SUBMIT_LIMIT,
     submitConcurrency: env.BATCH_SUBMIT_CONCURRENCY,
     submitRetry: { baseDelayMs: env.SUBMIT_RETRY_BASE_MS, maxDelayMs: env.SUBMIT_RETRY_MAX_MS, maxAttempts: env.SUBMIT_MAX_ATTEMPTS },
+    // One sweeper is enough: the service that submits pass 1 (the batch-submitter).
+    providerSweepMs: passes.minPass === 1 && env.PROVIDER_SWEEP_INTERVAL_MS > 0 ? env.PROVIDER_SWEEP_INTERVAL_MS : undefined,
   };
 }

@@ -37,13 +37,17 @@ export interface BatchProviderPort {
   findByKey(batchKey: string): Promise<ProviderBatchRef[]>;
   /** Writes the lines as one JSONL input file, read once, in order, and uploads it; returns the file id. */
   upload(request: { batchKey: string; lines: Iterable<BatchInputLine> }): Promise<string>;
-  create(request: { batchKey: string; inputFileId: string; metadata: Record<string, string> }): Promise<ProviderBatchRef>;
+  /**
+   * Creates the batch; an unanswered create is looked up by key before it is made again, and only while
+   * `mayCreate` (asked before each further create) says the caller still may.
+   */
+  create(request: { batchKey: string; inputFileId: string; metadata: Record<string, string>; mayCreate?: () => Promise<boolean> }): Promise<ProviderBatchRef>;
   /** Asks the provider to cancel a batch we will not use; returns its status after the request. */
   cancel(providerBatchId: string): Promise<string>;
   retrieve(providerBatchId: string): Promise<ProviderBatchRef>;
   deleteFile(fileId: string): Promise<void>;
-  /** Provider batches carrying any batch key of ours, newest first, as far back as the provider lists. */
-  listKeyed(): AsyncIterable<KeyedProviderBatch>;
+  /** Provider batches carrying a batch key, newest first, back to `sinceSeconds` (unix) or as far as the provider lists. */
+  listKeyed(options?: { sinceSeconds?: number }): AsyncIterable<KeyedProviderBatch>;
   /** Input files named after one of our batch keys. */
   listInputFiles(): Promise<UploadedInputFile[]>;
 }

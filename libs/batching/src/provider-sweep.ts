@@ -31,10 +31,14 @@ export interface SweepReport {
   filesDeleted: string[];
   /** Provider batches of ours still unknown to the database after the sweep (a dry run leaves all of them). */
   unknownAfter: number;
+  /** Strays that ran without being used (paid for twice), all told; those found by this sweep are in `unknown`. */
+  finishedUnused: number;
 }
 
 export interface SweepOptions {
   dryRun?: boolean;
+  /** Only provider batches created since then (unix seconds); unset: as far back as the provider lists. */
+  sinceSeconds?: number;
   /** An input file of ours no batch refers to is deleted once this old (an upload being recorded is younger). */
   orphanFileAgeMs?: number;
   nowMs?: number;
@@ -51,10 +55,10 @@ export interface SweepOptions {
  */
 export async function sweepProvider(dataSource: DataSource, provider: BatchProviderPort, options: SweepOptions = {}): Promise<SweepReport> {
   const strays = new StrayBatches();
-  const report: SweepReport = { providerBatchesSeen: 0, unknown: [], foreign: [], cancelsRetried: [], filesDeleted: [], unknownAfter: 0 };
+  const report: SweepReport = { providerBatchesSeen: 0, unknown: [], foreign: [], cancelsRetried: [], filesDeleted: [], unknownAfter: 0, finishedUnused: 0 };
 
   const listed: KeyedProviderBatch[] = [];
-  for await (const batch of provider.listKeyed()) listed.push(batch);
+  for await (const batch of provider.listKeyed({ sinceSeconds: options.sinceSeconds })) listed.push(batch);
   report.providerBatchesSeen = listed.length;
 
   for (const found of listed) {
@@ -102,6 +106,7 @@ export async function sweepProvider(dataSource: DataSource, provider: BatchProvi
   }
 
   report.filesDeleted = await deleteUnusedInputFiles(dataSource, provider, options);
+  report.finishedUnused = await strays.finishedUnused(dataSource.manager);
   return report;
 }
 

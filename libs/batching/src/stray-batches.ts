@@ -61,11 +61,22 @@ export class StrayBatches {
     }));
   }
 
-  /** Strays whose cancel has not been accepted yet (for the sweep). */
+  /**
+   * Strays still to be stopped (for the sweep): those whose cancel was not accepted yet, and those handed over
+   * to a batch that was then submitted with another provider batch (nobody will adopt them now).
+   */
   async unsettled(manager: EntityManager): Promise<Array<{ providerBatchId: string; batchKey: string; batchId: string | null }>> {
     return manager.query(
-      `SELECT provider_batch_id AS "providerBatchId", batch_key AS "batchKey", batch_id AS "batchId"
-       FROM stray_provider_batches WHERE disposition IN ('cancelling', 'cancel_failed') ORDER BY found_at`,
+      `SELECT s.provider_batch_id AS "providerBatchId", s.batch_key AS "batchKey", s.batch_id AS "batchId"
+       FROM stray_provider_batches s LEFT JOIN batches b ON b.batch_id = s.batch_id
+       WHERE s.disposition IN ('cancelling', 'cancel_failed') OR (s.disposition = 'handed_over' AND b.state IS DISTINCT FROM 'creating')
+       ORDER BY s.found_at`,
     );
+  }
+
+  /** Strays that ran to the end without being used: paid for, for nothing. */
+  async finishedUnused(manager: EntityManager): Promise<number> {
+    const [row] = await manager.query(`SELECT count(*)::int AS n FROM stray_provider_batches WHERE disposition = 'finished_unused'`);
+    return row.n;
   }
 }

@@ -17,6 +17,8 @@ describe('nextSubmitAttempt', () => {
   it("honours the provider's retry-after when it asks for longer than the backoff", () => {
     expect(nextSubmitAttempt(providerError(429, 45_000), 1, policy, () => 1)).toEqual({ retryInMs: 45_000 });
     expect(nextSubmitAttempt(providerError(503, 10), 3, policy, () => 1)).toEqual({ retryInMs: 4_000 });
+    // A day's wait is cut to the longest backoff: the batch is tried (and seen by reconcile) within it.
+    expect(nextSubmitAttempt(providerError(429, 86_400_000), 1, policy, () => 1)).toEqual({ retryInMs: 60_000 });
   });
 
   it('holds after the last attempt, and at once when the provider refused, with the reason', () => {

@@ -88,7 +88,7 @@ describe('GroqBatchClient against a stub provider', () => {
 
   describe('create with a batch key', () => {
     /** A provider that keeps the batches it created, lists them, and misbehaves on create as told. */
-    function provider(onCreate: (n: number) => 'ok' | 'drop' | 503 | 429 | 400) {
+    function provider(onCreate: (n: number) => 'ok' | 'drop' | 'garbled' | 503 | 429 | 400) {
       const batches: Array<Record<string, unknown>> = [];
       let creates = 0;
       const handler: StubHandler = (req, res) => {
@@ -105,6 +105,8 @@ describe('GroqBatchClient against a stub provider', () => {
             return;
           }
           if (behaviour === 503) return sendJson(res, 503, { error: { message: 'upstream timeout', type: 'server_error' } });
+          // Created, then answered with something that is not a batch object.
+          if (behaviour === 'garbled') return sendJson(res, 200, { id: 42, status: 'weird' });
           return sendJson(res, 200, batch);
         }
         if (req.method === 'GET' && req.path === '/openai/v1/batches') return sendJson(res, 200, { object: 'list', data: batches });
@@ -183,10 +185,27 @@ describe('GroqBatchClient against a stub provider', () => {
         { sleep: async (ms) => void waits.push(ms), random: () => 1 },
       );
       const error = await failure(client.createBatch({ inputFileId: 'file_in', batchKey: 'k-never' }));
-      expect(error).toMatchObject({ status: 503, createdMaybe: true, attempts: 2 });
+      expect(error).toMatchObject({ status: 503, attempts: 2 });
       // Each doubt: looks at 0, 500 and 1,200 ms (the wait is cut to the settle time), then creates again.
       expect(waits).toEqual([500, 700, 500, 700]);
       expect(p.creates()).toBe(2);
+    });
+
+    it('asks mayCreate before creating again after a doubt: a caller that may no longer create stops without a second batch', async () => {
+      const p = provider(() => 503);
+      let asked = 0;
+      const { client, requests } = await clientFor((req, res) => (req.method === 'GET' ? sendJson(res, 200, { object: 'list', data: [] }) : p.handler(req, res)), { listSettleMs: 0 });
+      const error = await failure(client.createBatch({ inputFileId: 'file_in', batchKey: 'k-fenced', mayCreate: async () => (asked++, false) }));
+      expect(error.message).toMatch(/not created again: the caller may no longer create this batch/);
+      expect({ asked, creates: p.creates(), retryable: error.retryable }).toEqual({ asked: 1, creates: 1, retryable: false });
+      expect(routes(requests)).toEqual(['POST /openai/v1/batches', 'GET /openai/v1/batches']);
+    });
+
+    it('an answer that is not a readable batch counts as a lost answer: the batch is found by its key, not created again', async () => {
+      const p = provider((n) => (n === 1 ? 'garbled' : 'ok'));
+      const { client } = await clientFor(p.handler, { listSettleMs: 0 });
+      expect((await client.createBatch({ inputFileId: 'file_in', batchKey: 'k-garbled' })).id).toBe('batch_1');
+      expect(p.batches).toHaveLength(1);
     });
 
     it('waits out a 429 on create without a lookup (nothing was created)', async () => {

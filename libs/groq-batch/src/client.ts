@@ -7,6 +7,7 @@ import { splitLines } from './file-lines.js';
 import { BATCH_ENDPOINT, type BatchInputFile, type BatchInputLine, type InputFileLimits, writeBatchInputFiles } from './input-file.js';
 import { postMultipartFile } from './multipart-upload.js';
 import { type CollectedOutcomes, collectOutcomes, type OutcomeSource } from './parse.js';
+import { adoptableBatch } from './reconcile.js';
 import { backoffDelayMs, type RetryEvent, type RetryPolicy, retryAfterMs, retryVerdict, sleep, withRetries } from './retry.js';
 
 export type BatchStatus = 'validating' | 'failed' | 'in_progress' | 'finalizing' | 'completed' | 'expired' | 'cancelling' | 'cancelled';
@@ -62,6 +63,11 @@ export interface CreateBatchRequest {
   /** Extra string metadata (at most 16 pairs in all, keys ≤ 64 and values ≤ 512 characters). */
   metadata?: Record<string, string>;
   completionWindow?: string;
+  /**
+   * Asked before every create after the first: false ends the call without creating (the caller lost the
+   * right to create, e.g. its lease was taken over), with a non-retryable error.
+   */
+  mayCreate?: () => Promise<boolean>;
 }
 
 export interface GroqBatchClientOptions {
@@ -155,10 +161,10 @@ export class GroqBatchClient {
     return { maxLines: this.config.maxLinesPerFile, maxBytes: this.config.maxBytesPerFile };
   }
 
-  private error(operation: string, subject: GroqBatchSubject, cause: unknown, attempts = 1, note?: string, createdMaybe = false): GroqBatchError {
+  private error(operation: string, subject: GroqBatchSubject, cause: unknown, attempts = 1, note?: string): GroqBatchError {
     if (cause instanceof GroqBatchError) return cause;
     const asked = cause instanceof APIError ? retryAfterMs(cause.headers) : null;
-    return new GroqBatchError(operation, subject, cause, { secrets: [this.config.apiKey], attempts, note, retryAfterMs: asked, createdMaybe });
+    return new GroqBatchError(operation, subject, cause, { secrets: [this.config.apiKey], attempts, note, retryAfterMs: asked });
   }
 
   /**
@@ -240,8 +246,7 @@ export class GroqBatchClient {
    * Creates the batch, never twice for one key. A 429 means "not created": wait and try again. A
    * timeout, connection error or 5xx leaves it unknown: look the batch up by its key in the provider's
    * metadata for `listSettleMs` (a new batch may be listed late), adopt it if it shows, and only then
-   * create again. A create that fails for good after such a doubt says so (`createdMaybe`): whoever
-   * retries it later must look it up first.
+   * create again (if `mayCreate` allows). Whoever retries a failed create later must look it up first.
    */
   async createBatch(request: CreateBatchRequest): Promise<ProviderBatch> {
     const subject = { batchKey: request.batchKey, fileId: request.inputFileId };
@@ -255,25 +260,37 @@ export class GroqBatchClient {
     checkMetadata(metadata, request.batchKey);
     const completionWindow = checkCompletionWindow(request.completionWindow ?? this.config.completionWindow, 'completionWindow');
 
-    let doubted = false;
     for (let attempt = 1; ; attempt++) {
+      if (attempt > 1 && request.mayCreate && !(await request.mayCreate())) {
+        throw new GroqBatchError('create batch', subject, new Error('not created again: the caller may no longer create this batch'), { retryable: false });
+      }
+      let doubt: boolean;
+      let failure: unknown;
       try {
         const created = await this.timed((signal) =>
           this.groq.batches.create({ input_file_id: request.inputFileId, endpoint: BATCH_ENDPOINT, completion_window: completionWindow, metadata }, { signal }),
         );
-        return toProviderBatch(created);
+        try {
+          return toProviderBatch(created);
+        } catch (error) {
+          // Answered, so created, but not with a batch we can read: find it by its key like a lost answer.
+          doubt = true;
+          failure = new GroqBatchError('create batch', subject, error, { retryable: true });
+        }
       } catch (error) {
-        const doubt = inDoubt(error);
-        doubted ||= doubt;
-        // The settle time is waited here, so it also counts as the wait before the next attempt.
-        const adopted = doubt ? await this.adoptWithin(request.batchKey, this.config.listSettleMs) : null;
-        if (adopted) return adopted;
-        const verdict = retryVerdict(error, attempt, this.policy, this.options.random);
-        if (!verdict.retry) throw this.error('create batch', subject, error, attempt, verdict.explain, doubted);
-        this.options.onRetry?.({ operation: 'create batch', attempt, delayMs: verdict.delayMs, reason: verdict.reason, ...subject });
-        const waited = doubt ? this.config.listSettleMs : 0;
-        if (verdict.delayMs > waited) await (this.options.sleep ?? sleep)(verdict.delayMs - waited);
+        doubt = inDoubt(error);
+        failure = error;
       }
+      // The settle time is waited here, so it also counts as the wait before the next attempt.
+      const adopted = doubt ? await this.adoptWithin(request.batchKey, this.config.listSettleMs) : null;
+      if (adopted) return adopted;
+      const verdict = failure instanceof GroqBatchError && failure.retryable && attempt <= this.policy.maxRetries
+        ? { retry: true as const, delayMs: backoffDelayMs(attempt, this.policy, this.options.random), reason: failure.providerMessage }
+        : retryVerdict(failure, attempt, this.policy, this.options.random);
+      if (!verdict.retry) throw this.error('create batch', subject, failure, attempt, 'explain' in verdict ? verdict.explain : undefined);
+      this.options.onRetry?.({ operation: 'create batch', attempt, delayMs: verdict.delayMs, reason: verdict.reason, ...subject });
+      const waited = doubt ? this.config.listSettleMs : 0;
+      if (verdict.delayMs > waited) await (this.options.sleep ?? sleep)(verdict.delayMs - waited);
     }
   }
 
@@ -281,7 +298,7 @@ export class GroqBatchClient {
   private async adoptWithin(batchKey: string, settleMs: number): Promise<ProviderBatch | null> {
     let waited = 0;
     for (let look = 1; ; look++) {
-      const found = await this.findBatchByKey(batchKey);
+      const found = adoptableBatch((await this.findBatchesByKey(batchKey)).map((batch) => ({ ...batch, createdAt: batch.created_at })));
       if (found) {
         this.options.onAdopt?.(found, batchKey);
         return found;

@@ -89,11 +89,6 @@ export class GroqBatchError extends Error {
   readonly retryable: boolean;
   /** The wait the provider asked for before another attempt (its `retry-after`), if it named one. */
   readonly retryAfterMs: number | null;
-  /**
-   * A create that may have created the batch after all (no answer, a timeout, a 5xx): it must be looked
-   * up by its key before anything creates it again.
-   */
-  readonly createdMaybe: boolean;
 
   constructor(
     operation: string,
@@ -105,7 +100,6 @@ export class GroqBatchError extends Error {
       note?: string;
       retryable?: boolean;
       retryAfterMs?: number | null;
-      createdMaybe?: boolean;
     } = {},
   ) {
     const failure = providerFailureOf(cause);
@@ -127,7 +121,6 @@ export class GroqBatchError extends Error {
     this.attempts = attempts;
     this.retryable = options.retryable ?? (failure.status === null ? failure.code !== 'aborted' && failure.code !== null : isRetryableStatus(failure.status));
     this.retryAfterMs = options.retryAfterMs ?? null;
-    this.createdMaybe = options.createdMaybe ?? false;
     // Our own frames only: the cause's stack would repeat its unscrubbed message.
     this.stack = redact(this.stack ?? `${this.name}: ${this.message}`, secrets);
   }
@@ -144,7 +137,6 @@ export class GroqBatchError extends Error {
       attempts: this.attempts,
       retryable: this.retryable,
       retryAfterMs: this.retryAfterMs,
-      createdMaybe: this.createdMaybe,
     };
   }
 }

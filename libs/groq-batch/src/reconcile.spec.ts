@@ -1,5 +1,5 @@
 import { collectOutcomes } from './parse.js';
-import { batchErrorsOf, describeBatchErrors, reconcileBatch } from './reconcile.js';
+import { adoptableBatch, batchErrorsOf, describeBatchErrors, reconcileBatch } from './reconcile.js';
 import { asyncLines, errorLine, jsonValidateFailedLine, REAL_ERROR_LINE, successLine, unfinishedLine } from './testing/groq-lines.js';
 
 const codes = (failed: Array<{ customId: string; code: string }>) => Object.fromEntries(failed.map((f) => [f.customId, f.code]));
@@ -143,5 +143,17 @@ describe('batch errors', () => {
     for (const errors of [null, undefined, {}, { object: 'list', data: [] }, 'oops', [1, 'x']]) {
       expect(describeBatchErrors(errors)).toBeNull();
     }
+  });
+});
+
+describe('adoptableBatch', () => {
+  const batch = (id: string, status: string, createdAt: number) => ({ id, status, createdAt });
+
+  it('adopts the oldest batch that ran or can still run, a failed one only when nothing else will run, never a cancelled or expired one', () => {
+    expect(adoptableBatch([batch('new', 'in_progress', 30), batch('old', 'validating', 10), batch('mid', 'completed', 20)])?.id).toBe('old');
+    expect(adoptableBatch([batch('failed', 'failed', 10), batch('running', 'in_progress', 30)])?.id).toBe('running');
+    expect(adoptableBatch([batch('failed', 'failed', 10), batch('gone', 'cancelled', 5)])?.id).toBe('failed');
+    expect(adoptableBatch([batch('a', 'cancelling', 1), batch('b', 'cancelled', 2), batch('c', 'expired', 3)])).toBeNull();
+    expect(adoptableBatch([])).toBeNull();
   });
 });

@@ -4,6 +4,19 @@ import { type FailedOutcome, type FailureCause, type LineOutcome, type Malformed
 /** The provider's batch statuses; only the terminal ones have final files. */
 export const TERMINAL_BATCH_STATUSES: ReadonlySet<string> = new Set(['completed', 'failed', 'expired', 'cancelled']);
 
+/** Statuses of a batch that will never run its lines (or has stopped running them): not worth adopting. */
+const NEVER_RUNS: ReadonlySet<string> = new Set(['cancelling', 'cancelled', 'expired']);
+
+/**
+ * Of the provider batches made for one key, the one to adopt: a batch that ran or can still run before one
+ * that failed, then the oldest (it has come furthest). Null when none will run its lines. The one rule, for
+ * the client adopting after a lost create and for a submission resuming.
+ */
+export function adoptableBatch<T extends { status: string; createdAt: number }>(batches: readonly T[]): T | null {
+  const rank = (batch: T) => (batch.status === 'failed' ? 1 : 0);
+  return [...batches].filter((batch) => !NEVER_RUNS.has(batch.status)).sort((a, b) => rank(a) - rank(b) || a.createdAt - b.createdAt)[0] ?? null;
+}
+
 /** A validation error the provider attached to a failed batch (`line` is the input line, from 1). */
 export interface BatchValidationError {
   code: string | null;

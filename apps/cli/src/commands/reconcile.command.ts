@@ -117,11 +117,13 @@ function withSweep<R extends ReconcileReport>(ledger: R, sweep: SweepReport | un
   if (!sweep) return ledger;
   const count = (action: string) => sweep.unknown.filter((b) => b.action === action).length;
   const failedCancels = count('cancel_failed') + sweep.cancelsRetried.filter((c) => c.outcome === 'cancel_failed').length;
-  const ok = sweep.unknownAfter === 0 && failedCancels === 0;
+  // A duplicate found after it ran was paid for twice: said loudly the time it is found, counted ever after.
+  const ok = sweep.unknownAfter === 0 && failedCancels === 0 && count('finished_unused') === 0;
   const detail =
     `${sweep.providerBatchesSeen - sweep.foreign.length} provider batches carry our keys, ${sweep.unknown.length} were unknown` +
     (sweep.unknownAfter > 0 ? ` (dry run: ${sweep.unknownAfter} left as they are)` : ` (handed over ${count('handed_over')}, cancelled ${count('cancelled')}, finished unused ${count('finished_unused')})`) +
     `; cancels retried ${sweep.cancelsRetried.length}, refused ${failedCancels}; input files deleted ${sweep.filesDeleted.length}` +
+    `; duplicates that ran unused (paid twice), all told ${sweep.finishedUnused}` +
     (sweep.foreign.length > 0 ? `; ${sweep.foreign.length} with keys no batch here carries, left alone` : '');
   return {
     ...ledger,

@@ -1,7 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import { returnedRows } from '../database/transaction.js';
 
-/** Set by an operator: no new batch is formed while paused (submissions already started finish). */
+/** Set by an operator: nothing new is paid for while paused (no batch formed, none created; a batch the provider already made is still adopted). */
 export interface SubmissionPause {
   paused: boolean;
   reason: string | null;
