@@ -26,9 +26,13 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 home="${CASCADE_HOME:-$repo/.cascade}"
 version="${KAFKA_VERSION:-$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/pom.xml")}"
+# Both end up in paths this script deletes (rm -rf): only plain values are accepted.
+[[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || { echo "kafka.sh: KAFKA_VERSION must look like 4.1.0, got '$version'" >&2; exit 2; }
 jars="$home/kafka/jars-$version"
 port="${KAFKA_PORT:-9092}"
+[[ "$port" =~ ^[0-9]{1,5}$ ]] || { echo "kafka.sh: KAFKA_PORT must be a port number, got '$port'" >&2; exit 2; }
 controller_port="${KAFKA_CONTROLLER_PORT:-$((port + 1))}"
+[[ "$controller_port" =~ ^[0-9]{1,5}$ ]] || { echo "kafka.sh: KAFKA_CONTROLLER_PORT must be a port number, got '$controller_port'" >&2; exit 2; }
 data="$home/kafka/data-$port"
 pidfile="$data/broker.pid"
 start_timeout="${KAFKA_START_TIMEOUT:-90}"
