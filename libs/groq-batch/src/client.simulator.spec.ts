@@ -145,7 +145,9 @@ describe('GroqBatchClient against the Groq simulator', () => {
     sim.setSpeed({ perLineDelayMs: 10 });
     try {
       const { ids, created } = await submit(60, 'llama-3.3-70b-versatile');
-      await new Promise((resolve) => setTimeout(resolve, 150));
+      // Cancel once some lines have run (a fixed pause was too short on a loaded machine).
+      const deadline = Date.now() + 10_000;
+      while (Object.keys(sim.stats().outcomes[created.id] ?? {}).length < 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
       expect((await client.cancelBatch(created.id)).status).toBe('cancelling');
       const { batch, reconciled } = await finish(ids, created.id);
       expect(batch.status).toBe('cancelled');
