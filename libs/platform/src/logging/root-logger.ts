@@ -15,6 +15,8 @@ export const REDACTED_PATHS = [
   '*.GROQ_API_KEY',
   'OPS_TOKEN',
   '*.OPS_TOKEN',
+  'OPS_READ_TOKEN',
+  '*.OPS_READ_TOKEN',
 ];
 
 /** Patterns of provider keys and bearer tokens, scrubbed from free text (error messages, stacks). */
