@@ -14,7 +14,8 @@ interface ComposeService {
 }
 
 const root = resolve(import.meta.dirname, '../..');
-const compose = parse(readFileSync(resolve(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+const composeText = readFileSync(resolve(root, 'docker-compose.yml'), 'utf8');
+const compose = parse(composeText, { merge: true }) as {
   services: Record<string, ComposeService>;
 };
 
@@ -40,7 +41,7 @@ describe('docker-compose.yml', () => {
     expect(service.build).toBeDefined();
     expect(service.environment?.SERVICE).toBe(name);
     expect(Number(service.environment?.HTTP_PORT)).toBe(port);
-    expect(service.ports).toContain(`${port}:${port}`);
+    expect(service.ports).toContain(`127.0.0.1:${port}:${port}`);
     for (const variable of ['KAFKA_BROKERS', 'DATABASE_URL', 'GROQ_BASE_URL', 'GROQ_API_KEY', 'HTTP_HOST', 'REDIS_URL']) {
       expect(service.environment?.[variable]).toBeDefined();
     }
@@ -54,5 +55,42 @@ describe('docker-compose.yml', () => {
   it('never hard-codes a real API key', () => {
     const text = readFileSync(resolve(root, 'docker-compose.yml'), 'utf8');
     expect(text).not.toMatch(/gsk_[A-Za-z0-9]{20,}/);
+  });
+
+  it('publishes only the ops HTTP ports, each on 127.0.0.1', () => {
+    const published = Object.entries(compose.services).flatMap(([name, service]) => (service.ports ?? []).map((port) => `${name} ${port}`));
+    expect(published.sort()).toEqual(SERVICES.map(([name, port]) => `${name} 127.0.0.1:${port}:${port}`).sort());
+  });
+
+  it('takes every password, token and secret from the environment, never a literal', () => {
+    // `${VAR:?message}` (required) or `${VAR:-}` (optional, empty): no default value to fall back on.
+    const fromEnvironment = /^\$\{([A-Z_]+)(:\?[^}]*|:-)\}$/;
+    for (const [name, service] of Object.entries(compose.services)) {
+      for (const [variable, value] of Object.entries(service.environment ?? {})) {
+        if (/PASSWORD|TOKEN|SECRET/.test(variable)) expect([name, variable, String(value)]).toEqual([name, variable, expect.stringMatching(fromEnvironment)]);
+      }
+      const url = String(service.environment?.DATABASE_URL ?? '');
+      if (url) expect(url).toMatch(/^postgres:\/\/postgres:\$\{POSTGRES_PASSWORD:\?[^}]*\}@/);
+    }
+    expect(compose.services.postgres?.environment?.POSTGRES_PASSWORD).toMatch(/^\$\{POSTGRES_PASSWORD:\?/);
+    expect(composeText).not.toMatch(/postgres:postgres@|POSTGRES_PASSWORD: *postgres\b/);
+  });
+
+  it.each(SERVICES)('%s bound off loopback inside the network requires OPS_TOKEN from the environment', (name) => {
+    const environment = compose.services[name]!.environment!;
+    if (!['127.0.0.1', '::1', 'localhost'].includes(String(environment.HTTP_HOST))) {
+      expect(String(environment.OPS_TOKEN)).toMatch(/^\$\{OPS_TOKEN:\?[^}]+\}$/);
+      expect(environment.OPS_ALLOW_UNAUTHENTICATED).toBeUndefined();
+    }
+  });
+
+  it('keeps .env out of git and documents every required variable in .env.example', () => {
+    expect(readFileSync(resolve(root, '.gitignore'), 'utf8').split('\n')).toContain('.env');
+    const example = readFileSync(resolve(root, '.env.example'), 'utf8');
+    const required = [...new Set([...composeText.matchAll(/\$\{([A-Z_]+):\?/g)].map((m) => m[1]!))];
+    expect(required.sort()).toEqual(['OPS_TOKEN', 'POSTGRES_PASSWORD']);
+    for (const variable of required) expect(example).toMatch(new RegExp(`^${variable}=$`, 'm'));
+    // The example holds names, never values.
+    for (const line of example.split('\n').filter((l) => /^[A-Z_]+=/.test(l))) expect(line).toMatch(/^[A-Z_]+=$/);
   });
 });

@@ -1,7 +1,7 @@
 import { Topic } from '#contracts';
 import { groqClientFrom, prAnalysisLineBuilder, QuotaLifecycle, quotaGuardProvider, submissionEnv } from '#batching';
 import { priceTableFrom } from '#groq-batch';
-import { consumerGroupOf, OpsTokenGuard, type ServiceDefinition, topicName } from '#platform';
+import { consumerGroupOf, type ServiceDefinition, topicName } from '#platform';
 import { Module } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
@@ -79,7 +79,6 @@ export const pollerDefinition: ServiceDefinition<typeof pollerEnv> = {
         },
       },
       PollerService,
-      OpsTokenGuard,
       quotaGuardProvider(config.env),
       QuotaLifecycle,
       {

@@ -44,8 +44,9 @@ export async function cacheStats(manager: EntityManager, ttlHours: number): Prom
 /**
  * Everything Cascade knows about one request id, across prompt versions and passes: its state, each
  * batch it was in (pass, model, provider batch), each attempt's outcome and error, and its result.
- * The PR text itself is left out unless asked for (`OPS_SHOW_PR_TEXT`): it is untrusted input and may
- * be confidential.
+ * The PR text is left out unless asked for (`OPS_SHOW_PR_TEXT`): it is untrusted input and may be
+ * confidential. The model's `summary` and `ai_evidence` paraphrase and quote it, so they count as PR text
+ * too (the rest of the analysis — type, risk, tools, confidence — stays).
  */
 export async function requestHistory(manager: EntityManager, requestId: string, options: { includePrText?: boolean } = {}) {
   const requests = await manager.query(
@@ -75,9 +76,10 @@ export async function requestHistory(manager: EntityManager, requestId: string, 
   const results = await manager.query(
     `SELECT prompt_version AS "promptVersion", status, model, pass, attempt, prompt_tokens AS "promptTokens",
             completion_tokens AS "completionTokens", cost_usd::float8 AS "costUsd", error_code AS "errorCode",
-            error_message AS "errorMessage", analysis, resolved_at AS "resolvedAt"
+            error_message AS "errorMessage", CASE WHEN $2::boolean THEN analysis ELSE analysis - ARRAY['summary', 'ai_evidence'] END AS analysis,
+            resolved_at AS "resolvedAt"
      FROM results WHERE request_id = $1 ORDER BY prompt_version`,
-    [requestId],
+    [requestId, options.includePrText ?? false],
   );
   return { requestId, requests, batches, attempts, results };
 }

@@ -7,6 +7,7 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import type { Admin, Kafka } from 'kafkajs';
 import { LoggerModule } from 'nestjs-pino';
@@ -19,6 +20,7 @@ import { EventPublisher } from './kafka/event-publisher.service.js';
 import { OutboxRelay, OutboxRepository } from './kafka/outbox.js';
 import { ConsumerMetrics } from './metrics/consumer-metrics.js';
 import { MetricsController } from './metrics/metrics.controller.js';
+import { OpsTokenGuard } from './ops/ops-token.guard.js';
 import { KAFKA, KAFKA_ADMIN, ROOT_LOGGER, SERVICE_CONFIG } from './platform.tokens.js';
 
 /** Everything a service shares with the others, built once by `bootstrapService`. */
@@ -81,6 +83,8 @@ export class PlatformModule {
         { provide: EventInbox, useValue: runtime.inbox },
         { provide: ConsumerMetrics, useValue: runtime.metrics },
         PlatformLifecycle,
+        // Every route of every service passes the token rules; routes declare their level with @OpsAccess.
+        { provide: APP_GUARD, useClass: OpsTokenGuard },
       ],
       exports: [
         PLATFORM_RUNTIME,

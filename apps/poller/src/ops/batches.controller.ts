@@ -1,9 +1,10 @@
 import { batchDetail, listBatches, retryBatch } from '#ledger';
 import { inTransaction, ROOT_LOGGER } from '#platform';
-import { BadGatewayException, BadRequestException, ConflictException, Controller, Get, Inject, NotFoundException, Param, Post, Query } from '@nestjs/common';
+import { BadGatewayException, ConflictException, Controller, Get, Inject, NotFoundException, Param, Post, Query } from '@nestjs/common';
 import { ApiConflictResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
+import { IntegerInput, TextInput } from './ops-input.js';
 import { OpsMutation } from './ops-mutation.decorator.js';
 import { BATCH_OUTCOME_READER, type BatchOutcomeReader } from '../polling/batch-outcome.port.js';
 
@@ -25,24 +26,18 @@ export class BatchesController {
   @ApiQuery({ name: 'promptVersion', required: false })
   @ApiQuery({ name: 'limit', required: false, type: Number, description: 'at most 1000 (default 100)' })
   list(
-    @Query('state') state?: string,
-    @Query('pass') pass?: string,
-    @Query('model') model?: string,
-    @Query('promptVersion') promptVersion?: string,
-    @Query('limit') limit?: string,
+    @Query('state', new TextInput('state')) state?: string,
+    @Query('pass', new IntegerInput('pass')) pass?: number,
+    @Query('model', new TextInput('model')) model?: string,
+    @Query('promptVersion', new TextInput('promptVersion')) promptVersion?: string,
+    @Query('limit', new IntegerInput('limit')) limit?: number,
   ) {
-    return listBatches(this.dataSource.manager, {
-      state,
-      pass: integerParam('pass', pass),
-      model,
-      promptVersion,
-      limit: integerParam('limit', limit),
-    });
+    return listBatches(this.dataSource.manager, { state, pass, model, promptVersion, limit });
   }
 
   @Get(':id')
   @ApiOperation({ summary: "One batch (our id or the provider's) with its items' outcomes and its failures by code" })
-  async one(@Param('id') id: string) {
+  async one(@Param('id', new TextInput('id')) id: string) {
     const detail = await batchDetail(this.dataSource.manager, id);
     if (!detail) throw new NotFoundException(`no batch with id ${id}`);
     return detail;
@@ -52,7 +47,7 @@ export class BatchesController {
   @ApiOperation({ summary: 'Poll again now, resume an interrupted submission, or queue the stranded requests of a finished batch again' })
   @OpsMutation()
   @ApiConflictResponse({ description: 'a submitter holds the batch while it creates it at the provider' })
-  async retry(@Param('id') id: string) {
+  async retry(@Param('id', new TextInput('id')) id: string) {
     const outcome = await inTransaction(this.dataSource, (m) => retryBatch(m, id));
     if (!outcome) throw new NotFoundException(`no batch with id ${id}`);
     if (outcome.conflict) throw new ConflictException(outcome.message);
@@ -65,7 +60,7 @@ export class BatchesController {
   @ApiOperation({ summary: 'Ask the provider to cancel; unfinished requests are then retried as usual' })
   @ApiConflictResponse({ description: 'the provider refused (the batch already finished, expired or was cancelled)' })
   @OpsMutation()
-  async cancel(@Param('id') id: string) {
+  async cancel(@Param('id', new TextInput('id')) id: string) {
     const detail = await batchDetail(this.dataSource.manager, id);
     if (!detail?.batch.provider_batch_id) throw new NotFoundException(`no submitted batch with id ${id}`);
     let status: string;
@@ -82,10 +77,4 @@ export class BatchesController {
     this.logger.info({ batchId: detail.batch.batch_id, action: 'cancel', status }, 'cancel requested');
     return { batchId: detail.batch.batch_id, providerStatus: status };
   }
-}
-
-function integerParam(name: string, value: string | undefined): number | undefined {
-  if (value === undefined || value === '') return undefined;
-  if (!/^\d+$/.test(value)) throw new BadRequestException(`query parameter ${name} must be a non-negative integer, got "${value.slice(0, 40)}"`);
-  return Number(value);
 }

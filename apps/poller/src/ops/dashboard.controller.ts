@@ -1,11 +1,11 @@
 import { type ModelPrice, priceOf, priceTableFrom } from '#groq-batch';
 import { dashboardSnapshot, renderInsightsSection, teamInsights } from '#ledger';
-import { KAFKA_ADMIN, readGroupLag, submissionStatus } from '#platform';
+import { KAFKA_ADMIN, OpsAccess, readGroupLag, submissionStatus } from '#platform';
 import { Controller, Get, Header, Inject } from '@nestjs/common';
 import { ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Admin } from 'kafkajs';
 import { DataSource } from 'typeorm';
-import { DASHBOARD_PAGE } from './dashboard.page.js';
+import { DASHBOARD_CSP, DASHBOARD_PAGE, DASHBOARD_SCRIPT } from './dashboard.page.js';
 import { OPS_SETTINGS, type OpsSettings } from './ops-settings.js';
 
 export interface GroupLag {
@@ -31,13 +31,24 @@ export class DashboardController {
     this.strongPrice = priceOf(priceTableFrom(settings.modelPrices), settings.strongModel);
   }
 
+  /** The page and its script hold no data (they fetch it with the viewer's token), so they are open. */
   @Get()
+  @OpsAccess('open')
   @Header('content-type', 'text/html; charset=utf-8')
-  @Header('content-security-policy', "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:")
+  @Header('content-security-policy', DASHBOARD_CSP)
   @ApiProduces('text/html')
   @ApiOperation({ summary: 'The live dashboard page (no external assets)' })
   page(): string {
     return DASHBOARD_PAGE;
+  }
+
+  @Get('app.js')
+  @OpsAccess('open')
+  @Header('content-type', 'text/javascript; charset=utf-8')
+  @ApiProduces('text/javascript')
+  @ApiOperation({ summary: "The dashboard page's script" })
+  script(): string {
+    return DASHBOARD_SCRIPT;
   }
 
   @Get('data')

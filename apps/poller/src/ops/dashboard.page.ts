@@ -1,6 +1,6 @@
 /**
- * The live dashboard: one page with inline CSS and script, no external assets (it works offline and
- * under a strict CSP). Figures come from `/dashboard/data` every few seconds and are written with
+ * The live dashboard: one page with inline CSS and its script at `/dashboard/app.js`, no external assets
+ * (it works offline, and the CSP runs no inline script). Figures come from `/dashboard/data` every few seconds and are written with
  * `textContent`, never as HTML: team, repo and model names are untrusted. The insights section is
  * HTML rendered and escaped by the server (`/dashboard/insights`).
  */
@@ -94,8 +94,16 @@ export const DASHBOARD_PAGE = `<!doctype html>
     <div id="insights" data-testid="insights"><span class="empty">loading…</span></div>
   </section>
 </main>
-<script>
-(function () {
+<script src="/dashboard/app.js"></script>
+</body>
+</html>
+`;
+
+/** The dashboard's script, served from the same origin so the page's CSP needs no `'unsafe-inline'` for scripts. */
+export const DASHBOARD_SCRIPT = `(function () {
+  // Off loopback the data routes need a read token: /dashboard#token=… (a fragment never reaches a server or its logs).
+  var token = new URLSearchParams(location.hash.slice(1)).get('token');
+  var auth = token ? { headers: { authorization: 'Bearer ' + token } } : {};
   var $ = function (id) { return document.getElementById(id); };
   var byTestId = function (id) { return document.querySelector('[data-testid="' + id + '"]'); };
   var usd = function (v) { return '$' + Number(v).toFixed(4); };
@@ -143,13 +151,13 @@ export const DASHBOARD_PAGE = `<!doctype html>
     byTestId('updated-at').textContent = new Date(d.at).toLocaleTimeString();
   }
   function refresh() {
-    fetch(location.pathname.replace(/\\/?$/, '/data'))
+    fetch(location.pathname.replace(/\\/?$/, '/data'), auth)
       .then(function (res) { if (!res.ok) throw new Error('HTTP ' + res.status); return res.json(); })
       .then(render)
       .catch(function (e) { byTestId('updated-at').textContent = 'error: ' + e.message; });
   }
   function refreshInsights() {
-    fetch(location.pathname.replace(/\\/?$/, '/insights'))
+    fetch(location.pathname.replace(/\\/?$/, '/insights'), auth)
       .then(function (res) { if (!res.ok) throw new Error('HTTP ' + res.status); return res.text(); })
       .then(function (html) { $('insights').innerHTML = html; })
       .catch(function (e) { $('insights').textContent = 'insights unavailable: ' + e.message; });
@@ -157,7 +165,11 @@ export const DASHBOARD_PAGE = `<!doctype html>
   refresh(); refreshInsights();
   setInterval(refresh, 3000); setInterval(refreshInsights, 30000);
 })();
-</script>
-</body>
-</html>
 `;
+
+/**
+ * The page's policy: its own script only; inline styles stay (the page and the insights fragment carry
+ * them, and a style cannot run code); it talks only to its own origin and is never framed.
+ */
+export const DASHBOARD_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";

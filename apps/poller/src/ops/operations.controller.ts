@@ -5,6 +5,7 @@ import { Body, Controller, Get, Inject, Post } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
+import { textInput } from './ops-input.js';
 import { OpsMutation } from './ops-mutation.decorator.js';
 import { OPS_SETTINGS, type OpsSettings } from './ops-settings.js';
 
@@ -52,7 +53,7 @@ export class OperationsController {
   @ApiBody({ required: false, schema: { type: 'object', properties: { reason: { type: 'string', maxLength: 500 } } } })
   @ApiOperation({ summary: 'Pause forming new batches (every replica); batches already submitted are still polled and merged' })
   async pause(@Body() body: { reason?: unknown } = {}) {
-    const reason = typeof body?.reason === 'string' ? body.reason.slice(0, 500) : null;
+    const reason = typeof body?.reason === 'string' ? textInput('reason', body.reason.slice(0, 500), 500) : null;
     await inTransaction(this.dataSource, (m) => writeControl(m, 'submission.pause', { paused: true, reason, changedAt: new Date().toISOString() }));
     this.logger.info({ action: 'submission.pause', reason }, 'submission paused');
     return submissionStatus(this.dataSource.manager);

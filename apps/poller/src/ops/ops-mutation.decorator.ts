@@ -1,12 +1,12 @@
-import { OpsTokenGuard } from '#platform';
-import { applyDecorators, HttpCode, UseGuards } from '@nestjs/common';
+import { OpsAccess } from '#platform';
+import { applyDecorators, HttpCode } from '@nestjs/common';
 import { ApiBearerAuth, ApiForbiddenResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
 
 /** A call that changes something: bearer OPS_TOKEN required (401 without, 403 when wrong), 202 when accepted. */
 export const OpsMutation = () =>
   applyDecorators(
     HttpCode(202),
-    UseGuards(OpsTokenGuard),
+    OpsAccess('write'),
     ApiBearerAuth(),
     ApiUnauthorizedResponse({ description: 'no bearer token' }),
     ApiForbiddenResponse({ description: 'wrong token, or OPS_TOKEN not configured' }),

@@ -15,6 +15,8 @@ import { ensureTopics } from '../kafka/topic-admin.js';
 import { allTopicSpecs, topicName } from '../kafka/topic-names.js';
 import { registerConsumerLag } from '../metrics/consumer-lag.js';
 import { createRootLogger } from '../logging/root-logger.js';
+import { hostAllowList } from '../ops/host-allow-list.js';
+import { securityHeaders } from '../ops/security-headers.js';
 import { ConsumerMetrics } from '../metrics/consumer-metrics.js';
 import { PlatformModule, type PlatformRuntime } from '../platform.module.js';
 
@@ -47,7 +49,7 @@ export async function bootstrapService<S extends z.ZodObject>(
   source: NodeJS.ProcessEnv = process.env,
 ): Promise<RunningService> {
   const config = loadServiceConfig(definition.identity, definition.env, source);
-  const secrets = [config.env.OPS_TOKEN, ...(definition.secrets?.(config) ?? [])].filter((s): s is string => !!s);
+  const secrets = [config.env.OPS_TOKEN, config.env.OPS_READ_TOKEN, ...(definition.secrets?.(config) ?? [])].filter((s): s is string => !!s);
   const logger = createRootLogger(config.service, config.env.LOG_LEVEL, secrets);
 
   const dataSource = await openDatabase(config.env.DATABASE_URL, config.env.DATABASE_POOL_SIZE);
@@ -91,10 +93,17 @@ export async function bootstrapService<S extends z.ZodObject>(
 
   const app = await NestFactory.create(definition.module(PlatformModule.forRoot(runtime), config), { bufferLogs: true, abortOnError: false });
   app.useLogger(app.get(PinoNestLogger));
+  // Before every route (docs included): no framework banner, the security headers, and the Host check of a loopback-bound server.
+  (app.getHttpAdapter().getInstance() as { disable(setting: string): void }).disable('x-powered-by');
+  app.use(securityHeaders);
+  const hostCheck = hostAllowList(config);
+  if (hostCheck) app.use(hostCheck);
   // OpenAPI for the service's HTTP routes: UI at /docs, the document at /docs/openapi.json.
   const openApi = new DocumentBuilder()
     .setTitle(`Cascade ${config.service}`)
-    .setDescription('Health, metrics and operations routes. Calls that change something need `Authorization: Bearer <OPS_TOKEN>`.')
+    .setDescription(
+      'Health, metrics and operations routes. Calls that change something need `Authorization: Bearer <OPS_TOKEN>`; when the server is bound off loopback, reads of pipeline data need OPS_READ_TOKEN or OPS_TOKEN.',
+    )
     .setVersion('0.1.0')
     .addBearerAuth()
     .build();

@@ -19,6 +19,9 @@ describe('service configuration', () => {
     ['DATABASE_URL', 'mysql://x@y/z'],
     ['LOG_LEVEL', 'loud'],
     ['OPS_TOKEN', 'short'],
+    ['OPS_READ_TOKEN', 'short'],
+    ['OPS_ALLOW_UNAUTHENTICATED', 'yes'],
+    ['OPS_ALLOWED_HOSTS', 'proxy.local:8080'],
     ['KAFKA_TOPIC_PARTITIONS', 'pr.ingested.v9=3'],
     ['KAFKA_TOPIC_PARTITIONS', 'pr.ingested.v1=0'],
   ])('names %s when it is malformed', (variable, value) => {
@@ -48,5 +51,27 @@ describe('service configuration', () => {
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).variable).toBe('GROQ_API_KEY');
     expect((error as Error).message).not.toContain('gsk_secret_value');
+  });
+
+  describe('fail closed off loopback', () => {
+    it.each(['127.0.0.1', '::1', 'localhost', 'LOCALHOST'])('runs without tokens bound to %s', (host) => {
+      expect(loadServiceConfig(identity, z.object({}), { HTTP_HOST: host }).http.loopback).toBe(true);
+    });
+
+    it.each(['0.0.0.0', '::', '10.0.0.5', 'cascade.internal'])('refuses %s without OPS_TOKEN, naming it', (host) => {
+      expect(() => loadServiceConfig(identity, z.object({}), { HTTP_HOST: host })).toThrow(/Invalid configuration: OPS_TOKEN is required when HTTP_HOST is not a loopback address/);
+      // A read token alone does not make the write routes safe to expose.
+      expect(() => loadServiceConfig(identity, z.object({}), { HTTP_HOST: host, OPS_READ_TOKEN: 'r'.repeat(16) })).toThrow(/OPS_TOKEN/);
+    });
+
+    it('starts off loopback with OPS_TOKEN, or with the explicit opt-out', () => {
+      expect(loadServiceConfig(identity, z.object({}), { HTTP_HOST: '0.0.0.0', OPS_TOKEN: 'w'.repeat(16) }).http.loopback).toBe(false);
+      expect(loadServiceConfig(identity, z.object({}), { HTTP_HOST: '0.0.0.0', OPS_ALLOW_UNAUTHENTICATED: 'true' }).env.OPS_ALLOW_UNAUTHENTICATED).toBe(true);
+      expect(() => loadServiceConfig(identity, z.object({}), { HTTP_HOST: '0.0.0.0', OPS_ALLOW_UNAUTHENTICATED: 'false' })).toThrow(/OPS_TOKEN/);
+    });
+
+    it('reads OPS_ALLOWED_HOSTS as lower-case names', () => {
+      expect(loadServiceConfig(identity, z.object({}), { OPS_ALLOWED_HOSTS: 'Ops.Internal, proxy.local' }).env.OPS_ALLOWED_HOSTS).toEqual(['ops.internal', 'proxy.local']);
+    });
   });
 });

@@ -15,6 +15,17 @@ const csv = z
   .pipe(z.array(z.string().regex(/^[^:\s]+:\d+$/, 'must be host:port')).min(1));
 
 const port = z.coerce.number().int().min(0).max(65_535);
+const flag = z.enum(['true', 'false']).transform((value) => value === 'true');
+
+/** Host names a browser may send to a loopback-bound server; anything else is a rebound DNS name. */
+const hostNames = z
+  .string()
+  .transform((value) => value.split(',').map((part) => part.trim().toLowerCase()).filter(Boolean))
+  .pipe(z.array(z.string().regex(/^[a-z0-9.-]+$|^\[[0-9a-f:.]+\]$/, 'must be host names (no ports), comma-separated')));
+
+/** Addresses only this machine can reach: the ops HTTP server may run without tokens there. */
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost']);
+export const isLoopbackHost = (host: string): boolean => LOOPBACK_HOSTS.has(host.toLowerCase());
 const positiveInt = z.coerce.number().int().positive();
 
 /** `pr.ingested.v1=12,batch.completed.v1=3`: partitions per contract topic, over KAFKA_PARTITIONS. */
@@ -60,7 +71,14 @@ export const baseServiceEnv = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   CONSUMER_MAX_HANDLER_ATTEMPTS: positiveInt.default(5),
   OUTBOX_POLL_MS: positiveInt.default(200),
+  /** Write scope (pause, retry, cancel, clear); also grants read. */
   OPS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Read scope: the data routes when the server is bound off loopback. */
+  OPS_READ_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Explicit opt-out of the off-loopback token requirement (a trusted network in front). */
+  OPS_ALLOW_UNAUTHENTICATED: flag.default(false),
+  /** Extra `Host` names accepted on a loopback-bound server (a local proxy's name), besides 127.0.0.1, localhost and [::1]. */
+  OPS_ALLOWED_HOSTS: hostNames.default([]),
 });
 export type BaseServiceEnv = z.infer<typeof baseServiceEnv>;
 
@@ -85,7 +103,12 @@ export interface ServiceConfig<E extends BaseServiceEnv = BaseServiceEnv> {
     partitionsConsumedConcurrently: number;
     sessionTimeoutMs: number;
   };
-  http: { host: string; port: number };
+  http: {
+    host: string;
+    port: number;
+    /** Bound to loopback: reads are open and the `Host` header is checked; otherwise reads need a token. */
+    loopback: boolean;
+  };
 }
 
 /** The default consumer group of a service: one per topic prefix, so environments never share offsets. */
@@ -113,6 +136,14 @@ export function loadServiceConfig<S extends z.ZodObject>(
   source: NodeJS.ProcessEnv = process.env,
 ): ServiceConfig<z.infer<S> & BaseServiceEnv> {
   const env = parseEnv(baseServiceEnv.extend(schema.shape), source) as z.infer<S> & BaseServiceEnv;
+  const loopback = isLoopbackHost(env.HTTP_HOST);
+  // Fail closed: a server others can reach never runs its ops routes without a token by accident.
+  if (!loopback && !env.OPS_TOKEN && !env.OPS_ALLOW_UNAUTHENTICATED) {
+    throw new ConfigError(
+      'OPS_TOKEN',
+      'is required when HTTP_HOST is not a loopback address (127.0.0.1, ::1, localhost); set OPS_TOKEN (16+ characters), bind to loopback, or set OPS_ALLOW_UNAUTHENTICATED=true explicitly',
+    );
+  }
   return {
     service: identity.name,
     env,
@@ -127,6 +158,6 @@ export function loadServiceConfig<S extends z.ZodObject>(
       partitionsConsumedConcurrently: env.KAFKA_PARTITIONS_CONSUMED_CONCURRENTLY,
       sessionTimeoutMs: env.KAFKA_SESSION_TIMEOUT_MS,
     },
-    http: { host: env.HTTP_HOST, port: env.HTTP_PORT ?? identity.defaultHttpPort },
+    http: { host: env.HTTP_HOST, port: env.HTTP_PORT ?? identity.defaultHttpPort, loopback },
   };
 }

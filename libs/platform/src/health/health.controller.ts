@@ -2,6 +2,7 @@ import { Controller, Get, Inject } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import type { Admin } from 'kafkajs';
 import { DataSource } from 'typeorm';
+import { OpsAccess } from '../ops/ops-token.guard.js';
 import { KAFKA_ADMIN } from '../platform.tokens.js';
 
 const CHECK_TIMEOUT_MS = 3_000;
@@ -13,6 +14,8 @@ function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
   ]);
 }
 
+/** Open to probes wherever the server is bound: it says whether the service works, nothing about the data. */
+@OpsAccess('open')
 @Controller('health')
 export class HealthController {
   constructor(

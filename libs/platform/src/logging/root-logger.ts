@@ -15,6 +15,8 @@ export const REDACTED_PATHS = [
   '*.GROQ_API_KEY',
   'OPS_TOKEN',
   '*.OPS_TOKEN',
+  'OPS_READ_TOKEN',
+  '*.OPS_READ_TOKEN',
 ];
 
 /** Patterns of provider keys and bearer tokens, scrubbed from free text (error messages, stacks). */
@@ -40,10 +42,17 @@ export function serializeError(error: unknown): unknown {
   return Object.fromEntries(LOGGED_ERROR_FIELDS.filter((field) => serialized[field] !== undefined).map((field) => [field, serialized[field]]));
 }
 
-/** JSON logs on stdout; secrets known to the process are scrubbed from every line, not just known keys. */
-export function createRootLogger(service: string, level: string, secrets: readonly string[] = []): Logger {
+/**
+ * JSON logs on stdout (or `destination`, for tests); secrets known to the process are scrubbed from every
+ * line, not just known keys.
+ */
+export function createRootLogger(
+  service: string,
+  level: string,
+  secrets: readonly string[] = [],
+  destination: { write(line: string): unknown } = pino.destination({ dest: 1, sync: true }),
+): Logger {
   const known = secrets.filter((secret) => secret.length >= 8);
-  const destination = pino.destination({ dest: 1, sync: true });
   const scrubbingStream = {
     write(line: string) {
       destination.write(scrubSecrets(line, known));
@@ -54,7 +63,9 @@ export function createRootLogger(service: string, level: string, secrets: readon
       level,
       base: { service },
       redact: { paths: REDACTED_PATHS, censor: '[REDACTED]' },
-      serializers: { err: serializeError },
+      // `error` too: an Error under another key would otherwise be written with every enumerable field
+      // (a QueryFailedError's `parameters` and `driverError` among them).
+      serializers: { err: serializeError, error: serializeError },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },

@@ -1,26 +1,63 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { type CanActivate, type ExecutionContext, ForbiddenException, Inject, Injectable, UnauthorizedException } from '@nestjs/common';
+import {
+  type CanActivate,
+  type ExecutionContext,
+  ForbiddenException,
+  Inject,
+  Injectable,
+  SetMetadata,
+  UnauthorizedException,
+} from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
 import type { ServiceConfig } from '../config/service-config.js';
 import { SERVICE_CONFIG } from '../platform.tokens.js';
+
+/**
+ * Who may call a route: `open` (health, metrics, static assets), `read` (pipeline data) or `write`
+ * (changes). A route that declares nothing is `read`, so a new data route is never open by accident.
+ */
+export type OpsAccessLevel = 'open' | 'read' | 'write';
+const OPS_ACCESS = 'cascade:ops-access';
+export const OpsAccess = (level: OpsAccessLevel) => SetMetadata(OPS_ACCESS, level);
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
 /**
- * Mutating ops routes need `Authorization: Bearer <OPS_TOKEN>`: 401 without a token, 403 with a wrong
- * one (or when no OPS_TOKEN is configured). The comparison is constant-time and the token is never logged.
+ * The one owner of the ops HTTP token rules, installed on every route of every service:
+ * - `write` needs `Authorization: Bearer <OPS_TOKEN>` (401 without a token, 403 with a wrong one or when
+ *   OPS_TOKEN is unset);
+ * - `read` is open on a loopback-bound server; bound elsewhere it needs OPS_READ_TOKEN or OPS_TOKEN,
+ *   unless OPS_ALLOW_UNAUTHENTICATED=true.
+ * Comparisons are constant-time and tokens are never logged.
  */
 @Injectable()
 export class OpsTokenGuard implements CanActivate {
-  constructor(@Inject(SERVICE_CONFIG) private readonly config: ServiceConfig) {}
+  constructor(
+    @Inject(SERVICE_CONFIG) private readonly config: ServiceConfig,
+    @Inject(Reflector) private readonly reflector: Reflector,
+  ) {}
 
   canActivate(context: ExecutionContext): boolean {
+    // Kafka handlers share the app's global guards; tokens are an HTTP matter.
+    if (context.getType() !== 'http') return true;
+    const level = this.reflector.getAllAndOverride<OpsAccessLevel | undefined>(OPS_ACCESS, [context.getHandler(), context.getClass()]) ?? 'read';
+    if (level === 'open') return true;
+    const { env, http } = this.config;
+    if (level === 'read' && (http.loopback || env.OPS_ALLOW_UNAUTHENTICATED)) return true;
+
     const request = context.switchToHttp().getRequest<{ headers: Record<string, string | undefined> }>();
-    const header = request.headers.authorization ?? '';
-    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    const match = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');
     if (!match) throw new UnauthorizedException('a bearer token is required for this call');
-    const expected = this.config.env.OPS_TOKEN;
-    if (!expected) throw new ForbiddenException('mutating ops calls are disabled: OPS_TOKEN is not configured');
-    if (!timingSafeEqual(digest(match[1]!), digest(expected))) throw new ForbiddenException('the token is not valid');
+    const accepted = (level === 'write' ? [env.OPS_TOKEN] : [env.OPS_TOKEN, env.OPS_READ_TOKEN]).filter((t): t is string => !!t);
+    if (accepted.length === 0) {
+      throw new ForbiddenException(
+        level === 'write' ? 'mutating ops calls are disabled: OPS_TOKEN is not configured' : 'reads are disabled: neither OPS_READ_TOKEN nor OPS_TOKEN is configured',
+      );
+    }
+    const presented = digest(match[1]!);
+    // Every accepted token is compared, so the time taken does not say which one matched.
+    const valid = accepted.map((token) => timingSafeEqual(presented, digest(token))).includes(true);
+    if (!valid) throw new ForbiddenException('the token is not valid for this call');
     return true;
   }
 }
