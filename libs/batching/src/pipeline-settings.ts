@@ -44,7 +44,6 @@ export const submissionEnv = z.object({
   BATCH_ASSEMBLE_INTERVAL_MS: positiveInt.default(500),
   /** Provider batches being uploaded and created at once by one assembler. */
   BATCH_SUBMIT_CONCURRENCY: positiveInt.default(3),
-  /** How long a request may sit in one stage before `reconcile` reports it stuck. */
   /**
    * The prompt version of PRs that name none. Must name a folder of `prompts/`: an unknown version is
    * refused at boot, before anything is sent. Read by every service and the CLI (reconcile counts dead
@@ -61,6 +60,7 @@ export const submissionEnv = z.object({
         ctx.addIssue({ code: 'custom', message: (error as Error).message });
       }
     }),
+  /** How long a request may sit in one stage before `reconcile` reports it stuck. */
   STAGE_DEADLINE_MS: positiveInt.default(26 * 60 * 60 * 1000),
   /** How long an in-flight request may go without it or its batch moving before `reconcile` calls it stranded. */
   STRANDED_AFTER_MS: positiveInt.default(DEFAULT_STRANDED_AFTER_MS),
