@@ -1,10 +1,19 @@
-import { assertKnownPromptVersion, DEFAULT_PROMPT_VERSION, PromptRegistry } from '#groq-batch';
+import { assertKnownPromptVersion, checkCompletionWindow, DEFAULT_PROMPT_VERSION, PromptRegistry } from '#groq-batch';
 import { DEFAULT_STRANDED_AFTER_MS } from '#ledger';
 import { z } from 'zod';
 import type { AssemblerSettings } from './batch-assembler.js';
 import { DEFAULT_SUBMIT_RETRY } from './submit-retry.js';
 
 const positiveInt = z.coerce.number().int().positive();
+
+function isCompletionWindow(window: string): boolean {
+  try {
+    checkCompletionWindow(window);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const modelLimits = z.strictObject({
   requestsPerMinute: z.number().int().positive().optional(),
@@ -69,7 +78,11 @@ export const submissionEnv = z.object({
     .url({ protocol: /^https?$/ })
     .refine((url) => !/\/openai\/v1\/?$/.test(url), 'must be the host root: the SDK appends /openai/v1 itself')
     .default('https://api.groq.com'),
-  GROQ_COMPLETION_WINDOW: z.string().regex(/^\d+[hd]$/, 'must look like 24h or 7d').default('24h'),
+  /** Checked here by the client's own rule (24h to 7d), so a bad window stops the service with the variable's name. */
+  GROQ_COMPLETION_WINDOW: z
+    .string()
+    .default('24h')
+    .refine(isCompletionWindow, 'must be a completion window from 24h to 7d (e.g. 24h, 48h, 7d)'),
   GROQ_TIMEOUT_MS: positiveInt.default(60_000),
   /** How long a batch whose create went unanswered is looked for by its key before it is created again (0: one look). */
   GROQ_LIST_SETTLE_MS: z.coerce.number().int().nonnegative().default(30_000),
@@ -111,6 +124,11 @@ export const submissionEnv = z.object({
   SUBMIT_LIMIT: z.coerce.number().int().nonnegative().optional(),
 });
 export type SubmissionEnv = z.infer<typeof submissionEnv>;
+
+/** The strong model is the last of MODEL_CHAIN: the one the "always the strong model" cost comparison prices. */
+export function strongModelOf(env: Pick<SubmissionEnv, 'MODEL_CHAIN'>): string {
+  return env.MODEL_CHAIN.at(-1)!;
+}
 
 export function assemblerSettingsFrom(
   env: SubmissionEnv,
