@@ -1,15 +1,12 @@
 import { createEvent, Topic } from '#contracts';
 import { samplePayloads } from '#contracts/testing';
-import type { RunningService } from '#platform';
+import { bootstrapService, type RunningService } from '#platform';
 import { Partitioners, type Producer } from 'kafkajs';
+import { batchSubmitterService } from '../../apps/batch-submitter/src/batch-submitter.definition.js';
 import { waitForConsumed, waitForProcessed } from '../support/consumption.js';
 import { collect, createTestDatabase, eventually, type TestDatabase, testKafka, uniqueSuffix } from '../support/infra.js';
 
-// Topic names are read when the controllers are imported: set the prefix first.
 const prefix = `t${uniqueSuffix()}.`;
-process.env.KAFKA_TOPIC_PREFIX = prefix;
-const { bootstrapService } = await import('#platform');
-const { batchSubmitterService } = await import('../../apps/batch-submitter/src/batch-submitter.definition.js');
 
 describe('the consumer edge on a real broker (batch-submitter)', () => {
   let db: TestDatabase;

@@ -9,11 +9,7 @@ import type { SimulatorOptions } from '../../tools/groq-simulator/src/options.js
 import { waitForConsumed } from './consumption.js';
 import { brokers, createTestDatabase, eventually, type TestDatabase, testKafka, uniqueSuffix } from './infra.js';
 
-/**
- * The four services in this process, against a real broker, a test database and a simulator.
- * Topic names are fixed when the controllers are imported, so the caller sets KAFKA_TOPIC_PREFIX
- * before the first call, and uses one prefix per test file.
- */
+/** The four services in this process, against a real broker, a test database and a simulator; one topic prefix per test file. */
 export interface Pipeline {
   services: Record<string, RunningService>;
   stop(): Promise<void>;
@@ -122,12 +118,10 @@ export interface PipelineFixture {
 
 /**
  * One test file's pipeline: its own database (real migrations), topic prefix, simulator and services
- * in this process, torn down after the file. Call inside `describe`. Sets KAFKA_TOPIC_PREFIX at once,
- * since topic names are fixed when the service definitions are first imported.
+ * in this process, torn down after the file. Call inside `describe`.
  */
 export function usePipeline(options: PipelineFixtureOptions): PipelineFixture {
   const prefix = `${options.name}${uniqueSuffix()}.`;
-  process.env.KAFKA_TOPIC_PREFIX = prefix;
   let db: TestDatabase | null = null;
   let sim: GroqSimulator | null = null;
   let connected: Promise<Producer> | null = null;

@@ -12,6 +12,9 @@ export const cliEnv = baseServiceEnv
     STAGE_DEADLINE_MS: submissionEnv.shape.STAGE_DEADLINE_MS,
     STRANDED_AFTER_MS: submissionEnv.shape.STRANDED_AFTER_MS,
     PROMPT_VERSION: submissionEnv.shape.PROMPT_VERSION,
+    // The report's strong model (the last of the chain) and its price, as the dashboard reads them.
+    MODEL_CHAIN: submissionEnv.shape.MODEL_CHAIN,
+    MODEL_PRICES_JSON: submissionEnv.shape.MODEL_PRICES_JSON,
   });
 export type CliEnv = z.infer<typeof cliEnv>;
 

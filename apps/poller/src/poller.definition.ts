@@ -1,5 +1,5 @@
 import { Topic } from '#contracts';
-import { groqClientFrom, prAnalysisLineBuilder, QuotaLifecycle, quotaGuardProvider, submissionEnv } from '#batching';
+import { groqClientFrom, prAnalysisLineBuilder, QuotaLifecycle, quotaGuardProvider, strongModelOf, submissionEnv } from '#batching';
 import { priceTableFrom } from '#groq-batch';
 import { consumerGroupOf, type ServiceDefinition, topicName } from '#platform';
 import { Module } from '@nestjs/common';
@@ -90,7 +90,7 @@ export const pollerDefinition: ServiceDefinition<typeof pollerEnv> = {
           stageDeadlineMs: config.env.STAGE_DEADLINE_MS,
           strandedAfterMs: config.env.STRANDED_AFTER_MS,
           defaultPromptVersion: config.env.PROMPT_VERSION,
-          strongModel: config.env.MODEL_CHAIN.at(-1)!,
+          strongModel: strongModelOf(config.env),
           modelPrices: config.env.MODEL_PRICES_JSON,
           topicPrefix: config.kafka.topicPrefix,
           groups: Object.entries(CONSUMED_TOPICS).map(([service, topics]) => ({

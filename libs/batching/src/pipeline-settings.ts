@@ -1,10 +1,19 @@
-import { assertKnownPromptVersion, DEFAULT_PROMPT_VERSION, PromptRegistry } from '#groq-batch';
+import { assertKnownPromptVersion, checkCompletionWindow, DEFAULT_PROMPT_VERSION, PromptRegistry } from '#groq-batch';
 import { DEFAULT_STRANDED_AFTER_MS } from '#ledger';
 import { z } from 'zod';
 import type { AssemblerSettings } from './batch-assembler.js';
 import { DEFAULT_SUBMIT_RETRY } from './submit-retry.js';
 
 const positiveInt = z.coerce.number().int().positive();
+
+function isCompletionWindow(window: string): boolean {
+  try {
+    checkCompletionWindow(window);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const modelLimits = z.strictObject({
   requestsPerMinute: z.number().int().positive().optional(),
@@ -44,7 +53,6 @@ export const submissionEnv = z.object({
   BATCH_ASSEMBLE_INTERVAL_MS: positiveInt.default(500),
   /** Provider batches being uploaded and created at once by one assembler. */
   BATCH_SUBMIT_CONCURRENCY: positiveInt.default(3),
-  /** How long a request may sit in one stage before `reconcile` reports it stuck. */
   /**
    * The prompt version of PRs that name none. Must name a folder of `prompts/`: an unknown version is
    * refused at boot, before anything is sent. Read by every service and the CLI (reconcile counts dead
@@ -61,6 +69,7 @@ export const submissionEnv = z.object({
         ctx.addIssue({ code: 'custom', message: (error as Error).message });
       }
     }),
+  /** How long a request may sit in one stage before `reconcile` reports it stuck. */
   STAGE_DEADLINE_MS: positiveInt.default(26 * 60 * 60 * 1000),
   /** How long an in-flight request may go without it or its batch moving before `reconcile` calls it stranded. */
   STRANDED_AFTER_MS: positiveInt.default(DEFAULT_STRANDED_AFTER_MS),
@@ -69,7 +78,11 @@ export const submissionEnv = z.object({
     .url({ protocol: /^https?$/ })
     .refine((url) => !/\/openai\/v1\/?$/.test(url), 'must be the host root: the SDK appends /openai/v1 itself')
     .default('https://api.groq.com'),
-  GROQ_COMPLETION_WINDOW: z.string().regex(/^\d+[hd]$/, 'must look like 24h or 7d').default('24h'),
+  /** Checked here by the client's own rule (24h to 7d), so a bad window stops the service with the variable's name. */
+  GROQ_COMPLETION_WINDOW: z
+    .string()
+    .default('24h')
+    .refine(isCompletionWindow, 'must be a completion window from 24h to 7d (e.g. 24h, 48h, 7d)'),
   GROQ_TIMEOUT_MS: positiveInt.default(60_000),
   /** How long a batch whose create went unanswered is looked for by its key before it is created again (0: one look). */
   GROQ_LIST_SETTLE_MS: z.coerce.number().int().nonnegative().default(30_000),
@@ -111,6 +124,11 @@ export const submissionEnv = z.object({
   SUBMIT_LIMIT: z.coerce.number().int().nonnegative().optional(),
 });
 export type SubmissionEnv = z.infer<typeof submissionEnv>;
+
+/** The strong model is the last of MODEL_CHAIN: the one the "always the strong model" cost comparison prices. */
+export function strongModelOf(env: Pick<SubmissionEnv, 'MODEL_CHAIN'>): string {
+  return env.MODEL_CHAIN.at(-1)!;
+}
 
 export function assemblerSettingsFrom(
   env: SubmissionEnv,

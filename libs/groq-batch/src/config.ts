@@ -1,6 +1,10 @@
-/** How the client reaches the provider, how hard it retries, and the limits it respects. */
+/**
+ * How the client reaches the provider, how hard it retries, and the limits it respects. The services
+ * build it from their validated environment (`groqClientFrom` in libs/batching, over these defaults);
+ * this library reads no environment variable.
+ */
 export interface GroqBatchConfig {
-  /** From GROQ_API_KEY. Never logged, never put in an error. */
+  /** GROQ_API_KEY. Never logged, never put in an error. */
   apiKey: string;
   /** The host root (https://api.groq.com, or the simulator's http://127.0.0.1:PORT): the SDK adds /openai/v1. */
   baseURL: string;
@@ -87,43 +91,4 @@ export function checkCompletionWindow(window: string, variable = 'GROQ_COMPLETIO
     throw new GroqBatchConfigError(variable, `"${window}" is not a completion window from 24h to 7d (e.g. 24h, 48h, 7d)`);
   }
   return window;
-}
-
-function integer(env: Readonly<Record<string, string | undefined>>, variable: string, fallback: number, min: number): number {
-  const raw = env[variable];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) throw new GroqBatchConfigError(variable, `"${raw}" is not an integer ≥ ${min}`);
-  return value;
-}
-
-/**
- * The client configuration from environment variables, validated with a message that names the
- * variable: GROQ_API_KEY (required), GROQ_BASE_URL, GROQ_TIMEOUT_MS, GROQ_UPLOAD_TIMEOUT_MS,
- * GROQ_MAX_RETRIES, GROQ_RETRY_BASE_DELAY_MS, GROQ_RETRY_MAX_DELAY_MS, GROQ_MAX_RETRY_AFTER_MS,
- * GROQ_COMPLETION_WINDOW, GROQ_LIST_SETTLE_MS, GROQ_MAX_LINES_PER_FILE, GROQ_MAX_BYTES_PER_FILE, GROQ_STRICT_MODELS (comma list).
- */
-export function groqBatchConfigFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): GroqBatchConfig {
-  const apiKey = env.GROQ_API_KEY?.trim() ?? '';
-  if (!apiKey) throw new GroqBatchConfigError('GROQ_API_KEY', 'is not set');
-  const d = DEFAULT_GROQ_BATCH_CONFIG;
-  const strictModels = env.GROQ_STRICT_MODELS?.trim()
-    ? env.GROQ_STRICT_MODELS.split(',').map((m) => m.trim()).filter(Boolean)
-    : d.strictModels;
-  return {
-    apiKey,
-    baseURL: checkBaseUrl(env.GROQ_BASE_URL?.trim() || d.baseURL),
-    timeoutMs: integer(env, 'GROQ_TIMEOUT_MS', d.timeoutMs, 1),
-    uploadTimeoutMs: integer(env, 'GROQ_UPLOAD_TIMEOUT_MS', d.uploadTimeoutMs, 1),
-    maxRetries: integer(env, 'GROQ_MAX_RETRIES', d.maxRetries, 0),
-    retryBaseDelayMs: integer(env, 'GROQ_RETRY_BASE_DELAY_MS', d.retryBaseDelayMs, 0),
-    retryMaxDelayMs: integer(env, 'GROQ_RETRY_MAX_DELAY_MS', d.retryMaxDelayMs, 0),
-    maxRetryAfterMs: integer(env, 'GROQ_MAX_RETRY_AFTER_MS', d.maxRetryAfterMs, 0),
-    completionWindow: checkCompletionWindow(env.GROQ_COMPLETION_WINDOW?.trim() || d.completionWindow),
-    maxLinesPerFile: integer(env, 'GROQ_MAX_LINES_PER_FILE', d.maxLinesPerFile, 1),
-    maxBytesPerFile: integer(env, 'GROQ_MAX_BYTES_PER_FILE', d.maxBytesPerFile, 1_024),
-    strictModels,
-    maxListPages: d.maxListPages,
-    listSettleMs: integer(env, 'GROQ_LIST_SETTLE_MS', d.listSettleMs, 0),
-  };
 }

@@ -11,6 +11,7 @@ export * from './kafka/outbox.js';
 export * from './kafka/event-inbox.js';
 export * from './kafka/dead-letters.js';
 export * from './kafka/batch-consumer.js';
+export * from './kafka/prefixed-kafka-server.js';
 export * from './metrics/consumer-metrics.js';
 export * from './metrics/consumer-lag.js';
 export * from './logging/root-logger.js';

@@ -2,10 +2,11 @@ import { createEvent, Topic } from '#contracts';
 import { formatRunReport, runReport } from '#ledger';
 import { createKafka, dropDatabase, EventPublisher } from '#platform';
 import { Command, CommandRunner, Option } from 'nest-commander';
+import { cliConfig } from '../cli-context.js';
 import { startPipelineStack, withCleanups } from '../demo/pipeline-stack.js';
 import { followStages } from '../demo/stage-bars.js';
 import { syntheticPrs } from '../demo/synthetic-prs.js';
-import { STRONG_MODEL, strongModelPrice } from '../pricing.js';
+import { strongModelBasis } from '../pricing.js';
 import { positiveInteger } from './options.js';
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -18,6 +19,7 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 @Command({ name: 'demo', description: 'Run the whole pipeline locally on a synthetic PR set and print the report' })
 export class DemoCommand extends CommandRunner {
   async run(_params: string[], options: { prs?: number; seed?: number; timeoutMs?: number; serve?: boolean }): Promise<void> {
+    const env = cliConfig();
     const count = options.prs ?? 2_000;
     const seed = options.seed ?? 42;
     const timeoutMs = options.timeoutMs ?? (process.env.GROQ_API_KEY ? 26 * 3_600_000 : 600_000);
@@ -53,7 +55,7 @@ export class DemoCommand extends CommandRunner {
       }
       await publisher.disconnect();
       const done = await followStages(stack.dataSource, count, timeoutMs, (c) => c.ingested === count && c.merged === count);
-      const report = await runReport(stack.dataSource.manager, { strongModel: STRONG_MODEL, strongPrice: strongModelPrice(), defaultStageDeadlineMs: 26 * 3_600_000 });
+      const report = await runReport(stack.dataSource.manager, { ...strongModelBasis(env), defaultStageDeadlineMs: 26 * 3_600_000 });
       process.stdout.write(`\n${formatRunReport(report)}\n`);
       if (!done) log(`not every request finished within ${timeoutMs} ms: see \`cascade reconcile\``);
       if (options.serve && dashboard) {

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { runReport, teamInsights } from '#ledger';
 import { Command, CommandRunner, Option } from 'nest-commander';
 import { withDatabase } from '../cli-context.js';
-import { STRONG_MODEL, strongModelPrice } from '../pricing.js';
+import { strongModelBasis } from '../pricing.js';
 import { parseReportFormat, renderReport, type ReportFormat } from './report-output.js';
 
 @Command({
@@ -15,8 +15,7 @@ export class ReportCommand extends CommandRunner {
     const { run, insights } = await withDatabase(async (ds, env) => ({
       run: await runReport(ds.manager, {
         promptVersion: options.promptVersion,
-        strongModel: STRONG_MODEL,
-        strongPrice: strongModelPrice(),
+        ...strongModelBasis(env),
         defaultStageDeadlineMs: env.STAGE_DEADLINE_MS,
         strandedAfterMs: env.STRANDED_AFTER_MS,
         defaultPromptVersion: env.PROMPT_VERSION,

@@ -2,13 +2,13 @@ import { Topic } from '#contracts';
 import { formatRunReport, runReport } from '#ledger';
 import { consumerGroupOf, createKafka, topicName } from '#platform';
 import { Command, CommandRunner, Option } from 'nest-commander';
+import { cliConfig } from '../cli-context.js';
 import { startPipelineStack, withCleanups } from '../demo/pipeline-stack.js';
 import { followStages } from '../demo/stage-bars.js';
-import { STRONG_MODEL, strongModelPrice } from '../pricing.js';
+import { strongModelBasis } from '../pricing.js';
 import { positiveInteger } from './options.js';
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
-const DEFAULT_CHAIN = 'openai/gpt-oss-20b,llama-3.3-70b-versatile';
 
 interface RunOptions {
   limit?: number;
@@ -31,14 +31,15 @@ export class RunCommand extends CommandRunner {
       process.exitCode = 2;
       return;
     }
-    const chain = (process.env.MODEL_CHAIN ?? DEFAULT_CHAIN).split(',').map((m) => m.trim());
+    const env = cliConfig();
+    const chain = env.MODEL_CHAIN;
     const timeoutMs = options.timeoutMs ?? (process.env.GROQ_API_KEY ? 26 * 3_600_000 : 600_000);
     const startedAt = new Date();
     process.exitCode = await withCleanups(async (cleanups) => {
       const stack = await startPipelineStack(
         {
           database: async (localUrl) => process.env.DATABASE_URL ?? localUrl,
-          topicPrefix: process.env.KAFKA_TOPIC_PREFIX ?? '',
+          topicPrefix: env.KAFKA_TOPIC_PREFIX,
           seed: 42,
           log,
           extraEnv: {
@@ -62,7 +63,7 @@ export class RunCommand extends CommandRunner {
         return 0;
       }
       const done = await followStages(stack.dataSource, 0, timeoutMs, (c) => c.underWay === 0);
-      const report = await runReport(stack.dataSource.manager, { strongModel: STRONG_MODEL, strongPrice: strongModelPrice(), defaultStageDeadlineMs: 26 * 3_600_000 });
+      const report = await runReport(stack.dataSource.manager, { ...strongModelBasis(env), defaultStageDeadlineMs: 26 * 3_600_000 });
       process.stdout.write(`\n${formatRunReport(report)}\n`);
       return done && report.reconcile.lost.length === 0 ? 0 : 1;
     }, log);

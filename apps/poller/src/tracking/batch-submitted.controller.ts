@@ -1,5 +1,5 @@
 import { Topic } from '#contracts';
-import { EventInbox, fromKafkaContext, topicName } from '#platform';
+import { EventInbox, fromKafkaContext } from '#platform';
 import { Controller, Inject } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import { BatchTrackingRepository } from './batch-tracking.repository.js';
@@ -11,7 +11,7 @@ export class BatchSubmittedController {
     @Inject(BatchTrackingRepository) private readonly tracking: BatchTrackingRepository,
   ) {}
 
-  @EventPattern(topicName(Topic.BatchSubmitted))
+  @EventPattern(Topic.BatchSubmitted)
   async onBatchSubmitted(@Payload() raw: unknown, @Ctx() context: unknown): Promise<void> {
     await this.inbox.handle(Topic.BatchSubmitted, fromKafkaContext(context, raw), async (event, manager) => {
       await this.tracking.track(manager, event.payload);

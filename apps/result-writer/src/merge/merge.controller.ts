@@ -1,5 +1,5 @@
 import { Topic } from '#contracts';
-import { EventInbox, fromKafkaContext, topicName } from '#platform';
+import { EventInbox, fromKafkaContext } from '#platform';
 import { Controller, Inject } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import { MergeService } from './merge.service.js';
@@ -11,21 +11,21 @@ export class MergeController {
     @Inject(MergeService) private readonly merge: MergeService,
   ) {}
 
-  @EventPattern(topicName(Topic.BatchCompleted))
+  @EventPattern(Topic.BatchCompleted)
   async onBatchCompleted(@Payload() raw: unknown, @Ctx() context: unknown): Promise<void> {
     await this.inbox.handle(Topic.BatchCompleted, fromKafkaContext(context, raw), async (event, manager) => {
       await this.merge.mergeResults(event, manager);
     });
   }
 
-  @EventPattern(topicName(Topic.RequestsSettled))
+  @EventPattern(Topic.RequestsSettled)
   async onRequestsSettled(@Payload() raw: unknown, @Ctx() context: unknown): Promise<void> {
     await this.inbox.handle(Topic.RequestsSettled, fromKafkaContext(context, raw), async (event, manager) => {
       await this.merge.recordSettled(event, manager);
     });
   }
 
-  @EventPattern(topicName(Topic.RequestsFailedPermanently))
+  @EventPattern(Topic.RequestsFailedPermanently)
   async onRequestsFailedPermanently(@Payload() raw: unknown, @Ctx() context: unknown): Promise<void> {
     await this.inbox.handle(Topic.RequestsFailedPermanently, fromKafkaContext(context, raw), async (event, manager) => {
       await this.merge.recordPermanentFailures(event, manager);

@@ -1,5 +1,5 @@
 import { Topic } from '#contracts';
-import { EventInbox, fromKafkaContext, topicName } from '#platform';
+import { EventInbox, fromKafkaContext } from '#platform';
 import { Controller, Inject } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import { RetryService } from './retry.service.js';
@@ -11,7 +11,7 @@ export class RequestsFailedController {
     @Inject(RetryService) private readonly retry: RetryService,
   ) {}
 
-  @EventPattern(topicName(Topic.RequestsFailed))
+  @EventPattern(Topic.RequestsFailed)
   async onRequestsFailed(@Payload() raw: unknown, @Ctx() context: unknown): Promise<void> {
     await this.inbox.handle(Topic.RequestsFailed, fromKafkaContext(context, raw), async (event, manager) => {
       await this.retry.handle(event, manager);

@@ -2,16 +2,17 @@ import type { Topic } from '#contracts';
 import type { DynamicModule, INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { type KafkaOptions, Transport } from '@nestjs/microservices';
+import type { KafkaOptions } from '@nestjs/microservices';
 import { Logger as PinoNestLogger } from 'nestjs-pino';
 import type { z } from 'zod';
 import { type BaseServiceEnv, loadServiceConfig, type ServiceConfig, type ServiceIdentity } from '../config/service-config.js';
 import { openDatabase } from '../database/data-source.js';
 import { EventInbox } from '../kafka/event-inbox.js';
 import { EventPublisher } from '../kafka/event-publisher.service.js';
-import { createKafka } from '../kafka/kafka-client.js';
+import { consumerConfigOf, createKafka } from '../kafka/kafka-client.js';
 import { OutboxRelay, OutboxRepository } from '../kafka/outbox.js';
 import { ensureTopics } from '../kafka/topic-admin.js';
+import { PrefixedKafkaServer } from '../kafka/prefixed-kafka-server.js';
 import { allTopicSpecs, topicName } from '../kafka/topic-names.js';
 import { registerConsumerLag } from '../metrics/consumer-lag.js';
 import { createRootLogger } from '../logging/root-logger.js';
@@ -110,30 +111,19 @@ export async function bootstrapService<S extends z.ZodObject>(
   SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, openApi), { jsonDocumentUrl: 'docs/openapi.json', yamlDocumentUrl: 'docs/openapi.yaml' });
   const perMessage = definition.consumes.filter((topic) => !definition.consumesInBatches?.includes(topic));
   if (perMessage.length > 0) {
-    app.connectMicroservice<KafkaOptions>(
-      {
-        transport: Transport.KAFKA,
-        options: {
-          postfixId: '',
-          client: {
-            clientId: config.kafka.clientId,
-            brokers: config.kafka.brokers,
-            retry: { initialRetryTime: 200, retries: 10, maxRetryTime: 10_000 },
-          },
-          consumer: {
-            groupId: config.kafka.groupId,
-            allowAutoTopicCreation: false,
-            sessionTimeout: config.kafka.sessionTimeoutMs,
-            heartbeatInterval: Math.min(3_000, Math.floor(config.kafka.sessionTimeoutMs / 3)),
-            maxBytesPerPartition: 8 * 1024 * 1024,
-          },
-          subscribe: { fromBeginning: true },
-          run: { partitionsConsumedConcurrently: config.kafka.partitionsConsumedConcurrently },
-          parser: { keepBinary: true },
-        },
+    const transport: Required<KafkaOptions>['options'] = {
+      postfixId: '',
+      client: {
+        clientId: config.kafka.clientId,
+        brokers: config.kafka.brokers,
+        retry: { initialRetryTime: 200, retries: 10, maxRetryTime: 10_000 },
       },
-      { inheritAppConfig: true },
-    );
+      consumer: consumerConfigOf(config.kafka),
+      subscribe: { fromBeginning: true },
+      run: { partitionsConsumedConcurrently: config.kafka.partitionsConsumedConcurrently },
+      parser: { keepBinary: true },
+    };
+    app.connectMicroservice({ strategy: new PrefixedKafkaServer(config.kafka.topicPrefix, transport) }, { inheritAppConfig: true });
     await app.startAllMicroservices();
   }
   await app.listen(config.http.port, config.http.host);

@@ -2,13 +2,12 @@ import type { Topic } from '#contracts';
 import type { Consumer, EachBatchPayload } from 'kafkajs';
 import type { PlatformRuntime } from '../platform.module.js';
 import type { BatchEffect, InboundMessage } from './event-inbox.js';
+import { consumerConfigOf } from './kafka-client.js';
 import { topicName } from './topic-names.js';
 
 export interface BatchConsumerOptions {
   /** Events per transaction: a fetched Kafka batch larger than this is committed in slices of it. */
   maxEventsPerTransaction?: number;
-  /** Bytes fetched per partition and request (one larger message is still fetched whole). */
-  maxBytesPerPartition?: number;
 }
 
 /**
@@ -21,7 +20,6 @@ export interface BatchConsumerOptions {
 export class BatchConsumer<T extends Topic> {
   private consumer: Consumer | null = null;
   private readonly maxEvents: number;
-  private readonly maxBytesPerPartition: number;
 
   /** Several topics share one consumer (one group member): members of a group must subscribe alike. */
   private readonly topics: readonly T[];
@@ -34,18 +32,12 @@ export class BatchConsumer<T extends Topic> {
   ) {
     this.topics = Array.isArray(topics) ? topics : [topics as T];
     this.maxEvents = options.maxEventsPerTransaction ?? 500;
-    this.maxBytesPerPartition = options.maxBytesPerPartition ?? 2 * 1024 * 1024;
   }
 
   async start(): Promise<void> {
     const { kafka, config } = this.runtime;
-    const consumer = kafka.consumer({
-      groupId: config.kafka.groupId,
-      allowAutoTopicCreation: false,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
-      maxBytesPerPartition: this.maxBytesPerPartition,
-    });
+    // The same group as the service's Nest transport, so the same settings (KAFKA_SESSION_TIMEOUT_MS, fetch size).
+    const consumer = kafka.consumer(consumerConfigOf(config.kafka));
     await consumer.connect();
     const byName = new Map(this.topics.map((topic) => [topicName(topic, config.kafka.topicPrefix), topic]));
     await consumer.subscribe({ topics: [...byName.keys()], fromBeginning: true });

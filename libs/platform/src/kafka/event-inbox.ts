@@ -1,4 +1,4 @@
-import { decodeEvent, type EventEnvelope, type Topic, type TopicPayloads } from '#contracts';
+import { decodeEvent, dlqTopicOf, type EventEnvelope, type Topic, type TopicPayloads } from '#contracts';
 import { KafkaContext } from '@nestjs/microservices';
 import type { Logger } from 'pino';
 import type { DataSource, EntityManager } from 'typeorm';
@@ -8,7 +8,6 @@ import type { EventPublisher, OutgoingMessage } from './event-publisher.service.
 import type { OutboxRelay } from './outbox.js';
 import { DLQ_HEADERS, recordDeadLetters, requestIdentityOf } from './dead-letters.js';
 import { withHeartbeat } from './keep-alive.js';
-import { dlqTopicName } from './topic-names.js';
 
 export type InboxOutcome = 'processed' | 'duplicate' | 'dead-lettered';
 
@@ -96,7 +95,7 @@ export class EventInbox {
     const decoded = decodeEvent(topic, message.value);
     if (!decoded.ok) {
       const { reason, path, eventId } = decoded.violation;
-      await this.deadLetter(topic, [{ message, reason, path, eventId }]);
+      await this.deadLetter([{ message, reason, path, eventId }]);
       return this.count(topic, 'dead-lettered');
     }
     const event = decoded.event;
@@ -131,12 +130,12 @@ export class EventInbox {
         }
         if (error instanceof RefusedEvent) {
           log.warn({ reason: error.reason, path: error.path }, 'handler refused the event; dead-lettering it');
-          await this.deadLetter(topic, [{ message, reason: error.reason, path: error.path, eventId: event.eventId }]);
+          await this.deadLetter([{ message, reason: error.reason, path: error.path, eventId: event.eventId }]);
           return this.count(topic, 'dead-lettered');
         }
         if (attempt >= this.maxAttempts) {
           log.error({ err: error, attempt }, 'handler failed on every attempt; dead-lettering the event');
-          await this.deadLetter(topic, [{ message, reason: `handler failed ${attempt} times: ${(error as Error).message}`, path: '', eventId: event.eventId }]);
+          await this.deadLetter([{ message, reason: `handler failed ${attempt} times: ${(error as Error).message}`, path: '', eventId: event.eventId }]);
           return this.count(topic, 'dead-lettered');
         }
         log.warn({ err: error, attempt }, 'handler failed; retrying');
@@ -166,7 +165,7 @@ export class EventInbox {
     await withHeartbeat(heartbeat, async () => {
       if (valid.length > 0) await this.runBatch(topic, valid, effect);
       if (invalid.length === 0) return;
-      await this.deadLetter(topic, invalid);
+      await this.deadLetter(invalid);
       this.count(topic, 'dead-lettered', invalid.length);
     });
   }
@@ -214,8 +213,8 @@ export class EventInbox {
    * then publishes its original bytes to `<topic>.dlq`. A crash between the two redelivers the message:
    * the row is kept once, the DLQ entry may repeat (a re-drive publishes each source offset once).
    */
-  private async deadLetter(topic: Topic, refused: Refused[]): Promise<void> {
-    const dlqTopic = dlqTopicName(topic);
+  private async deadLetter(refused: Refused[]): Promise<void> {
+    // The dead-letter topic of the (prefixed) topic each message was read from.
     await recordDeadLetters(
       this.dataSource,
       refused.map(({ message, reason, path, eventId }) => ({
@@ -227,10 +226,10 @@ export class EventInbox {
         ...requestIdentityOf(message.value),
         reason,
         path,
-        dlqTopic,
+        dlqTopic: dlqTopicOf(message.topic),
       })),
     );
-    await this.publisher.send(refused.map(({ message, reason, path, eventId }) => this.deadLetterMessage(dlqTopic, message, reason, path, eventId)));
+    await this.publisher.send(refused.map(({ message, reason, path, eventId }) => this.deadLetterMessage(dlqTopicOf(message.topic), message, reason, path, eventId)));
   }
 
   private deadLetterMessage(dlqTopic: string, message: InboundMessage, reason: string, path: string, eventId: string | null): OutgoingMessage {

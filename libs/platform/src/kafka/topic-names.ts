@@ -1,15 +1,15 @@
 import { ALL_TOPICS, dlqTopicOf, type Topic } from '#contracts';
 
 /**
- * The physical name of a contract topic: an optional prefix (one per environment or test run)
- * plus the versioned name. Read once from the environment so that `@EventPattern` decorators,
- * evaluated at import time, and the producers agree.
+ * The physical name of a contract topic: the prefix (KAFKA_TOPIC_PREFIX from the validated config, one
+ * per environment or test run) plus the versioned name. Handlers name the contract topic
+ * (`@EventPattern(Topic.X)`); the Kafka transport adds the prefix (`PrefixedKafkaServer`).
  */
-export function topicName(topic: Topic, prefix = process.env.KAFKA_TOPIC_PREFIX ?? ''): string {
+export function topicName(topic: Topic, prefix: string): string {
   return `${prefix}${topic}`;
 }
 
-export function dlqTopicName(topic: Topic, prefix = process.env.KAFKA_TOPIC_PREFIX ?? ''): string {
+export function dlqTopicName(topic: Topic, prefix: string): string {
   return dlqTopicOf(topicName(topic, prefix));
 }
 
