@@ -1,6 +1,7 @@
 export * from './config/service-config.js';
 export * from './database/data-source.js';
 export * from './database/transaction.js';
+export * from './database/retention.js';
 export * from './database/request-stages.js';
 export * from './database/local-postgres.js';
 export * from './kafka/topic-names.js';
@@ -13,6 +14,7 @@ export * from './kafka/dead-letters.js';
 export * from './kafka/batch-consumer.js';
 export * from './metrics/consumer-metrics.js';
 export * from './metrics/consumer-lag.js';
+export * from './metrics/storage-metrics.js';
 export * from './logging/root-logger.js';
 export * from './platform.tokens.js';
 export * from './platform.module.js';

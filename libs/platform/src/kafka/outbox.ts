@@ -88,7 +88,7 @@ export class OutboxRelay {
         // the poller ~80 MB of buffers (hex text from the driver, the values, the producer's request).
         const pending: Array<{ id: string; bytes: number }> = await manager.query(
           `SELECT id, octet_length(message_value) AS bytes FROM outbox
-           WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+           WHERE published_at IS NULL AND parked_reason IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
           [this.batchSize],
         );
         let bytes = 0;
