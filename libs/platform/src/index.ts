@@ -6,6 +6,7 @@ export * from './database/request-stages.js';
 export * from './database/local-postgres.js';
 export * from './kafka/topic-names.js';
 export * from './kafka/topic-admin.js';
+export * from './kafka/topic-limits.js';
 export * from './kafka/kafka-client.js';
 export * from './kafka/event-publisher.service.js';
 export * from './kafka/outbox.js';

@@ -13,6 +13,7 @@ import { EventPublisher } from '../kafka/event-publisher.service.js';
 import { createKafka } from '../kafka/kafka-client.js';
 import { OutboxRelay, OutboxRepository } from '../kafka/outbox.js';
 import { ensureTopics } from '../kafka/topic-admin.js';
+import { TopicLimits } from '../kafka/topic-limits.js';
 import { allTopicSpecs, topicName } from '../kafka/topic-names.js';
 import { registerConsumerLag } from '../metrics/consumer-lag.js';
 import { createRootLogger } from '../logging/root-logger.js';
@@ -70,7 +71,8 @@ export async function bootstrapService<S extends z.ZodObject>(
     definition.consumes.map((topic) => topicName(topic, config.kafka.topicPrefix)),
   );
   registerStorageMetrics(metrics.registry, dataSource);
-  const relay = new OutboxRelay(dataSource, publisher, logger.child({ component: 'outbox' }), config.env.OUTBOX_POLL_MS);
+  const relayLogger = logger.child({ component: 'outbox' });
+  const relay = new OutboxRelay(dataSource, publisher, new TopicLimits(admin, relayLogger), relayLogger, config.env.OUTBOX_POLL_MS);
   const runtime: PlatformRuntime = {
     config,
     logger,
