@@ -14,6 +14,7 @@ import { LoggerModule } from 'nestjs-pino';
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import type { ServiceConfig } from './config/service-config.js';
+import { RetentionSweeper } from './database/retention.js';
 import { HealthController } from './health/health.controller.js';
 import { EventInbox } from './kafka/event-inbox.js';
 import { EventPublisher } from './kafka/event-publisher.service.js';
@@ -33,6 +34,7 @@ export interface PlatformRuntime {
   publisher: EventPublisher;
   outbox: OutboxRepository;
   relay: OutboxRelay;
+  retention: RetentionSweeper;
   inbox: EventInbox;
   metrics: ConsumerMetrics;
 }
@@ -40,7 +42,7 @@ export interface PlatformRuntime {
 export const PLATFORM_RUNTIME = Symbol('PLATFORM_RUNTIME');
 
 /**
- * Starts the outbox relay once the app is up, and tears down in the safe order after the Kafka
+ * Starts the outbox relay and the retention sweep once the app is up, and tears down in the safe order after the Kafka
  * consumer has stopped (Nest closes the microservice before shutdown hooks): publish what is
  * pending, then close the producer, the admin client and the pool.
  */
@@ -50,10 +52,12 @@ class PlatformLifecycle implements OnApplicationBootstrap, OnApplicationShutdown
 
   onApplicationBootstrap(): void {
     this.runtime.relay.start();
+    this.runtime.retention.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    const { relay, publisher, admin, dataSource, logger } = this.runtime;
+    const { relay, retention, publisher, admin, dataSource, logger } = this.runtime;
+    await retention.stop();
     await relay.stop();
     await publisher.disconnect().catch((error: unknown) => logger.warn({ err: error }, 'producer disconnect failed'));
     await admin.disconnect().catch(() => undefined);
@@ -80,6 +84,7 @@ export class PlatformModule {
         { provide: EventPublisher, useValue: runtime.publisher },
         { provide: OutboxRepository, useValue: runtime.outbox },
         { provide: OutboxRelay, useValue: runtime.relay },
+        { provide: RetentionSweeper, useValue: runtime.retention },
         { provide: EventInbox, useValue: runtime.inbox },
         { provide: ConsumerMetrics, useValue: runtime.metrics },
         PlatformLifecycle,
@@ -96,6 +101,7 @@ export class PlatformModule {
         EventPublisher,
         OutboxRepository,
         OutboxRelay,
+        RetentionSweeper,
         EventInbox,
         ConsumerMetrics,
       ],

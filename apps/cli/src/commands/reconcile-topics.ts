@@ -52,7 +52,7 @@ export async function checkTopics(
 
 /**
  * Every terminal record has its event on results.merged.v1: the records first, then the events still in
- * the outbox, then the topic to its end, so a record written meanwhile is never counted missing. Records
+ * the outbox (a parked one is not on its way: its ids count as never announced), then the topic to its end, so a record written meanwhile is never counted missing. Records
  * older than what the topic still retains (or than the first version that announced every record) are not
  * checked.
  */
@@ -67,7 +67,7 @@ async function checkTerminalEvents(kafka: Kafka, dataSource: DataSource, prefix:
   const unpublished: Array<{ request_id: string; prompt_version: string }> = await dataSource.query(
     `SELECT DISTINCT r->'request'->>'requestId' AS request_id, r->'request'->>'promptVersion' AS prompt_version
      FROM outbox o, jsonb_array_elements(convert_from(o.message_value, 'UTF8')::jsonb->'payload'->'resolved') r
-     WHERE o.topic = $1 AND o.published_at IS NULL`,
+     WHERE o.topic = $1 AND o.published_at IS NULL AND o.parked_reason IS NULL`,
     [topic],
   );
   const onTheirWay = new Set(unpublished.map((r) => keyOf(r.request_id, r.prompt_version)));

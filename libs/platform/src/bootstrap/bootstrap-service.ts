@@ -7,18 +7,21 @@ import { Logger as PinoNestLogger } from 'nestjs-pino';
 import type { z } from 'zod';
 import { type BaseServiceEnv, loadServiceConfig, type ServiceConfig, type ServiceIdentity } from '../config/service-config.js';
 import { openDatabase } from '../database/data-source.js';
+import { RetentionSweeper } from '../database/retention.js';
 import { EventInbox } from '../kafka/event-inbox.js';
 import { EventPublisher } from '../kafka/event-publisher.service.js';
 import { consumerConfigOf, createKafka } from '../kafka/kafka-client.js';
 import { OutboxRelay, OutboxRepository } from '../kafka/outbox.js';
 import { ensureTopics } from '../kafka/topic-admin.js';
 import { PrefixedKafkaServer } from '../kafka/prefixed-kafka-server.js';
+import { TopicLimits } from '../kafka/topic-limits.js';
 import { allTopicSpecs, topicName } from '../kafka/topic-names.js';
 import { registerConsumerLag } from '../metrics/consumer-lag.js';
 import { createRootLogger } from '../logging/root-logger.js';
 import { hostAllowList } from '../ops/host-allow-list.js';
 import { securityHeaders } from '../ops/security-headers.js';
 import { ConsumerMetrics } from '../metrics/consumer-metrics.js';
+import { registerStorageMetrics } from '../metrics/storage-metrics.js';
 import { PlatformModule, type PlatformRuntime } from '../platform.module.js';
 
 export interface ServiceDefinition<S extends z.ZodObject> {
@@ -70,7 +73,9 @@ export async function bootstrapService<S extends z.ZodObject>(
   registerConsumerLag(metrics.registry, admin, config.kafka.groupId, () =>
     definition.consumes.map((topic) => topicName(topic, config.kafka.topicPrefix)),
   );
-  const relay = new OutboxRelay(dataSource, publisher, logger.child({ component: 'outbox' }), config.env.OUTBOX_POLL_MS);
+  registerStorageMetrics(metrics.registry, dataSource);
+  const relayLogger = logger.child({ component: 'outbox' });
+  const relay = new OutboxRelay(dataSource, publisher, new TopicLimits(admin, relayLogger), relayLogger, config.env.OUTBOX_POLL_MS);
   const runtime: PlatformRuntime = {
     config,
     logger,
@@ -80,6 +85,16 @@ export async function bootstrapService<S extends z.ZodObject>(
     publisher,
     outbox: new OutboxRepository(publisher),
     relay,
+    retention: new RetentionSweeper(
+      dataSource,
+      logger.child({ component: 'retention' }),
+      {
+        outboxRetentionHours: config.env.OUTBOX_RETENTION_HOURS,
+        inboxRetentionDays: config.env.INBOX_RETENTION_DAYS,
+        sweepMs: config.env.RETENTION_SWEEP_MS,
+      },
+      metrics.registry,
+    ),
     inbox: new EventInbox(
       dataSource,
       publisher,

@@ -71,6 +71,12 @@ export const baseServiceEnv = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   CONSUMER_MAX_HANDLER_ATTEMPTS: positiveInt.default(5),
   OUTBOX_POLL_MS: positiveInt.default(200),
+  /** Sent outbox rows are kept this long (for an operator's look), then deleted by the retention sweep. */
+  OUTBOX_RETENTION_HOURS: positiveInt.default(24),
+  /** Inbox ids are kept this long: longer than any topic keeps a message (see README, Retention). */
+  INBOX_RETENTION_DAYS: positiveInt.default(14),
+  /** At most one retention sweep per service this often. */
+  RETENTION_SWEEP_MS: z.coerce.number().int().min(1_000).default(600_000),
   /** Write scope (pause, retry, cancel, clear); also grants read. */
   OPS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Read scope: the data routes when the server is bound off loopback. */

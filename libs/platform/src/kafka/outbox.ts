@@ -3,6 +3,18 @@ import { crashPoint } from '../faults/crash-point.js';
 import type { Logger } from 'pino';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { EventPublisher, OutgoingMessage } from './event-publisher.service.js';
+import { isMessageTooLarge, type TopicLimits } from './topic-limits.js';
+
+/** Room for a record's framing next to its key, value and headers, and for a record batch's header. */
+const RECORD_OVERHEAD_BYTES = 128;
+const BATCH_OVERHEAD_BYTES = 128;
+
+interface PendingRow {
+  id: string;
+  event_id: string;
+  topic: string;
+  bytes: string;
+}
 
 interface OutboxRow {
   id: string;
@@ -29,7 +41,9 @@ export class OutboxRepository {
 /**
  * Publishes committed outbox rows in id order. Rows are claimed with SKIP LOCKED so replicas share
  * the work, and marked published only after the broker acknowledged them: at-least-once, and
- * consumers drop the duplicates by eventId.
+ * consumers drop the duplicates by eventId. A send carries no more per topic than the topic's
+ * `max.message.bytes`; a row the broker still refuses as too large is parked with the reason (never
+ * sent, never deleted) so that the rows behind it move on.
  */
 export class OutboxRelay {
   private timer: NodeJS.Timeout | null = null;
@@ -40,6 +54,7 @@ export class OutboxRelay {
   constructor(
     private readonly dataSource: DataSource,
     private readonly publisher: EventPublisher,
+    private readonly limits: TopicLimits,
     private readonly logger: Logger,
     private readonly pollMs: number,
     private readonly batchSize = 500,
@@ -83,40 +98,85 @@ export class OutboxRelay {
     let total = 0;
     for (;;) {
       const pass = await this.dataSource.transaction(async (manager) => {
-        // Sizes first, values second: a pass carries at most `maxBytes` of values (always at least one row).
-        // A large batch's results are dozens of ~1 MB events; reading and sending them all at once cost
-        // the poller ~80 MB of buffers (hex text from the driver, the values, the producer's request).
-        const pending: Array<{ id: string; bytes: number }> = await manager.query(
-          `SELECT id, octet_length(message_value) AS bytes FROM outbox
-           WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        // Sizes first, values second: a pass carries at most `maxBytes` of values, and no more per topic
+        // than the topic accepts (always at least one row). A large batch's results are dozens of ~1 MB
+        // events; reading and sending them all at once cost the poller ~80 MB of buffers.
+        const pending: PendingRow[] = await manager.query(
+          `SELECT id, event_id, topic, octet_length(message_value) + octet_length(message_key) + octet_length(headers::text) AS bytes
+           FROM outbox WHERE published_at IS NULL AND parked_reason IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
           [this.batchSize],
         );
-        let bytes = 0;
-        const ids = pending
-          .filter((row, index) => {
-            bytes += Number(row.bytes);
-            return index === 0 || bytes <= this.maxBytes;
-          })
-          .map((row) => row.id);
-        if (ids.length === 0) return { published: 0, more: false };
+        const chosen = await this.fitToLimits(pending);
+        if (chosen.length === 0) return { published: 0, more: false };
         const rows: OutboxRow[] = await manager.query(
           `SELECT id, topic, message_key, message_value, headers FROM outbox WHERE id = ANY($1::bigint[]) ORDER BY id`,
-          [ids],
+          [chosen.map((row) => row.id)],
         );
-        const messages: OutgoingMessage[] = rows.map((row) => ({
-          topic: row.topic,
-          key: row.message_key,
-          value: row.message_value,
-          headers: row.headers,
-        }));
-        await this.publisher.send(messages);
+        const messages = new Map(rows.map((row): [string, OutgoingMessage] => [row.id, { topic: row.topic, key: row.message_key, value: row.message_value, headers: row.headers }]));
+        const sent = await this.send(manager, chosen, messages);
         crashPoint('outbox:after-send');
-        await manager.query('UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])', [ids]);
-        return { published: ids.length, more: ids.length < pending.length || pending.length === this.batchSize };
+        await manager.query('UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])', [sent]);
+        return { published: sent.length, more: chosen.length < pending.length || pending.length === this.batchSize };
       });
       total += pass.published;
       if (!pass.more) return total;
     }
+  }
+
+  /** The longest prefix of `pending` that fits in one send. */
+  private async fitToLimits(pending: PendingRow[]): Promise<PendingRow[]> {
+    const limits = await this.limits.maxMessageBytes(pending.map((row) => row.topic));
+    const perTopic = new Map<string, number>();
+    let total = 0;
+    const chosen: PendingRow[] = [];
+    for (const row of pending) {
+      const bytes = Number(row.bytes) + RECORD_OVERHEAD_BYTES;
+      const topicBytes = (perTopic.get(row.topic) ?? BATCH_OVERHEAD_BYTES) + bytes;
+      if (chosen.length > 0 && (total + bytes > this.maxBytes || topicBytes > limits.get(row.topic)!)) break;
+      chosen.push(row);
+      perTopic.set(row.topic, topicBytes);
+      total += bytes;
+    }
+    return chosen;
+  }
+
+  /**
+   * Sends `chosen` at once; if the broker refuses the send as too large, one row at a time, parking each
+   * row it refuses alone. Returns the ids the broker acknowledged.
+   */
+  private async send(manager: EntityManager, chosen: PendingRow[], messages: Map<string, OutgoingMessage>): Promise<string[]> {
+    const ids = chosen.map((row) => row.id);
+    try {
+      await this.publisher.send(ids.map((id) => messages.get(id)!));
+      return ids;
+    } catch (error) {
+      if (!isMessageTooLarge(error)) throw error;
+      if (chosen.length === 1) {
+        await this.park(manager, chosen[0]!, error);
+        return [];
+      }
+    }
+    const sent: string[] = [];
+    for (const row of chosen) {
+      try {
+        await this.publisher.send([messages.get(row.id)!]);
+        sent.push(row.id);
+      } catch (error) {
+        if (!isMessageTooLarge(error)) throw error;
+        await this.park(manager, row, error);
+      }
+    }
+    return sent;
+  }
+
+  private async park(manager: EntityManager, row: PendingRow, error: unknown): Promise<void> {
+    const limit = (await this.limits.maxMessageBytes([row.topic])).get(row.topic);
+    const reason = `refused by the broker as too large: ${row.bytes} bytes, topic max.message.bytes ${limit} (${(error as Error).message})`;
+    await manager.query('UPDATE outbox SET parked_reason = $2 WHERE id = $1', [row.id, reason]);
+    this.logger.error(
+      { topic: row.topic, eventId: row.event_id, outboxId: row.id, bytes: Number(row.bytes), maxMessageBytes: limit },
+      'outbox row parked: the broker refuses it as too large; raise the topic max.message.bytes, then clear its parked_reason',
+    );
   }
 
   /** Stops polling and publishes whatever is still pending (called on shutdown, after consumers stopped). */

@@ -1,10 +1,9 @@
-import { Counter, Gauge, collectDefaultMetrics, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Registry } from 'prom-client';
 
 /** The service's Prometheus registry and the metrics every service shares. */
 export class ConsumerMetrics {
   readonly registry = new Registry();
   readonly consumed: Counter<'topic' | 'outcome'>;
-  readonly outboxPending: Gauge;
 
   constructor(service: string) {
     this.registry.setDefaultLabels({ service });
@@ -13,11 +12,6 @@ export class ConsumerMetrics {
       name: 'cascade_events_consumed_total',
       help: 'Events consumed, by topic and outcome (processed, duplicate, dead-lettered).',
       labelNames: ['topic', 'outcome'],
-      registers: [this.registry],
-    });
-    this.outboxPending = new Gauge({
-      name: 'cascade_outbox_pending',
-      help: 'Outbox rows committed but not yet published.',
       registers: [this.registry],
     });
   }

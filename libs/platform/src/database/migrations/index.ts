@@ -9,6 +9,7 @@ import { RequestStages1763900007000 } from './1763900007000-request-stages.js';
 import { RequestSourceTime1763900008000 } from './1763900008000-request-source-time.js';
 import { InputFileCleanup1763900009000 } from './1763900009000-input-file-cleanup.js';
 import { SubmissionFencing1763900010000 } from './1763900010000-submission-fencing.js';
+import { Retention1763900011000 } from './1763900011000-retention.js';
 
 /** Listed explicitly (no glob): ESM builds and tests load exactly these, in this order. */
 export const ALL_MIGRATIONS = [
@@ -23,4 +24,5 @@ export const ALL_MIGRATIONS = [
   RequestSourceTime1763900008000,
   InputFileCleanup1763900009000,
   SubmissionFencing1763900010000,
+  Retention1763900011000,
 ];

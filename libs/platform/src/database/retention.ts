@@ -1,0 +1,101 @@
+import type { Logger } from 'pino';
+import { Counter, type Registry } from 'prom-client';
+import type { DataSource } from 'typeorm';
+
+export interface RetentionPolicy {
+  /** Sent outbox rows older than this are deleted (unsent and parked rows never are). */
+  outboxRetentionHours: number;
+  /** Inbox ids older than this are deleted. */
+  inboxRetentionDays: number;
+  /** Pause between two sweeps. */
+  sweepMs: number;
+  /** Rows per DELETE: short transactions, short locks, small WAL bursts. */
+  batchSize?: number;
+}
+
+type PrunedTable = 'outbox' | 'processed_events';
+
+/**
+ * Deletes what the outbox and the inbox no longer need, in every service (each replica sweeps; the
+ * batches skip rows another replica is deleting). One DELETE per batch of `batchSize` rows, oldest
+ * first through an index, repeated until a batch comes back short.
+ */
+export class RetentionSweeper {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private stopped = false;
+  private readonly deleted: Counter<'table'>;
+  private readonly batchSize: number;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly logger: Logger,
+    private readonly policy: RetentionPolicy,
+    registry: Registry,
+  ) {
+    this.batchSize = policy.batchSize ?? 1_000;
+    this.deleted = new Counter({
+      name: 'cascade_retention_deleted_total',
+      help: 'Rows deleted by the retention sweep, by table.',
+      labelNames: ['table'],
+      registers: [registry],
+    });
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.running;
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.running = this.sweep()
+        .then(() => undefined)
+        .catch((error: unknown) => this.logger.warn({ err: error }, 'retention sweep failed; the next one retries'))
+        .finally(() => {
+          this.running = null;
+          this.schedule(this.policy.sweepMs);
+        });
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  /** One sweep of both tables; returns what it deleted. */
+  async sweep(): Promise<Record<PrunedTable, number>> {
+    const outbox = await this.pruneBatches(
+      'outbox',
+      `DELETE FROM outbox WHERE id IN (
+         SELECT id FROM outbox WHERE published_at IS NOT NULL AND published_at < now() - make_interval(hours => $1)
+         ORDER BY published_at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+      this.policy.outboxRetentionHours,
+    );
+    const processed = await this.pruneBatches(
+      'processed_events',
+      `DELETE FROM processed_events WHERE (consumer_group, event_id) IN (
+         SELECT consumer_group, event_id FROM processed_events WHERE processed_at < now() - make_interval(days => $1)
+         ORDER BY processed_at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+      this.policy.inboxRetentionDays,
+    );
+    if (outbox + processed > 0) this.logger.info({ outbox, processedEvents: processed }, 'retention sweep deleted old rows');
+    return { outbox, processed_events: processed };
+  }
+
+  private async pruneBatches(table: PrunedTable, sql: string, age: number): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const [, count] = (await this.dataSource.query(sql, [age, this.batchSize])) as [unknown, number];
+      total += count;
+      this.deleted.inc({ table }, count);
+      if (count < this.batchSize) return total;
+    }
+  }
+}
