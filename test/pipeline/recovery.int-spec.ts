@@ -5,7 +5,7 @@ import { samplePayloads } from '#contracts/testing';
 import { BatchAssembler, GroqSubmissionProvider, prAnalysisLineBuilder } from '#batching';
 import { DEFAULT_GROQ_BATCH_CONFIG, GroqBatchClient } from '#groq-batch';
 import { reconcile } from '#ledger';
-import { ConsumerMetrics, EventInbox, EventPublisher, inTransaction, OutboxRelay, OutboxRepository } from '#platform';
+import { ConsumerMetrics, DLQ_HEADERS, EventInbox, EventPublisher, inTransaction, type OutgoingMessage, OutboxRelay, OutboxRepository } from '#platform';
 import type { Kafka } from 'kafkajs';
 import pino from 'pino';
 import { IngestionService } from '../../apps/batch-submitter/src/ingestion/ingestion.service.js';
@@ -93,7 +93,8 @@ describe('recovery: crashes, stuck requests, failed writes', () => {
   it('an integrity error in one write is rolled back and retried, and does not poison later writes', async () => {
     const kafka = testKafka();
     const realPublisher = new EventPublisher(kafka, `recovery${uniqueSuffix()}.`);
-    const inbox = new EventInbox(db().dataSource, realPublisher, relay, logger, new ConsumerMetrics('test'), 'recovery-group', 2);
+    // Three attempts (the default budget): the transaction helper no longer retries a unique violation itself.
+    const inbox = new EventInbox(db().dataSource, realPublisher, relay, logger, new ConsumerMetrics('test'), 'recovery-group', 3);
     let calls = 0;
     const event = createEvent(Topic.PrIngested, samplePayloads()[Topic.PrIngested], { correlationId: 'c', producer: 'test' });
     const message = (value: unknown) => ({
@@ -121,5 +122,33 @@ describe('recovery: crashes, stuck requests, failed writes', () => {
     // The next write on the same pool works.
     await inTransaction(db().dataSource, (m) => m.query(`UPDATE requests SET updated_at = now() WHERE request_id = 'crash-0'`));
     await realPublisher.disconnect();
+  });
+
+  it('an effect that always violates a unique constraint is dead-lettered after the one budget, the constraint named and no value', async () => {
+    const sent: OutgoingMessage[] = [];
+    const capturing = { send: async (messages: OutgoingMessage[]) => void sent.push(...messages) } as unknown as EventPublisher;
+    const inbox = new EventInbox(db().dataSource, capturing, relay, logger, new ConsumerMetrics('test'), 'constraint-bug-group', 3);
+    const event = createEvent(Topic.PrIngested, { ...samplePayloads()[Topic.PrIngested], requestId: 'constraint/bug' }, { correlationId: 'c', producer: 'test' });
+    let calls = 0;
+    const outcome = await inbox.handle(
+      Topic.PrIngested,
+      { topic: 'pr.ingested.v1', partition: 0, offset: '7', value: Buffer.from(JSON.stringify(event)), key: null, headers: {}, heartbeat: async () => undefined },
+      async (_event, manager) => {
+        calls++;
+        const duplicate = `INSERT INTO outbox (event_id, topic, message_key, message_value, headers) VALUES ($1, 't', 'k', 'v', '{}')`;
+        await manager.query(duplicate, [event.eventId]);
+        await manager.query(duplicate, [event.eventId]);
+      },
+    );
+    expect(outcome).toBe('dead-lettered');
+    expect(calls).toBe(3);
+    const [row] = await db().dataSource.query(`SELECT reason, request_id FROM dead_letters WHERE event_id = $1`, [event.eventId]);
+    expect(row).toEqual({ reason: 'handler failed 3 times: unique violation (SQLSTATE 23505) on constraint "outbox_event_id_key" of table "outbox"', request_id: 'constraint/bug' });
+    expect(row.reason).not.toContain(event.eventId);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.headers[DLQ_HEADERS.reason]).toBe(row.reason);
+    // Nothing of the effect stayed behind.
+    const [{ n }] = await db().dataSource.query(`SELECT count(*)::int AS n FROM outbox WHERE event_id = $1`, [event.eventId]);
+    expect(n).toBe(0);
   });
 });

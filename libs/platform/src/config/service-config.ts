@@ -69,7 +69,8 @@ export const baseServiceEnv = z.object({
   HTTP_HOST: z.string().min(1).default('127.0.0.1'),
   HTTP_PORT: port.optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  CONSUMER_MAX_HANDLER_ATTEMPTS: positiveInt.default(5),
+  /** The one retry budget of a failing effect (integrity violations included) before its event is dead-lettered. */
+  CONSUMER_MAX_HANDLER_ATTEMPTS: positiveInt.default(3),
   OUTBOX_POLL_MS: positiveInt.default(200),
   /** Sent outbox rows are kept this long (for an operator's look), then deleted by the retention sweep. */
   OUTBOX_RETENTION_HOURS: positiveInt.default(24),

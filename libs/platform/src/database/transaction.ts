@@ -1,11 +1,42 @@
 import type { DataSource, EntityManager } from 'typeorm';
 
-/** PostgreSQL errors that a fresh attempt of the same transaction can succeed after. */
+/**
+ * PostgreSQL errors that a fresh attempt of the same transaction can succeed after, whatever it does.
+ * An integrity violation (class 23) is not one of them: a lost race and a constraint bug look alike, and
+ * the caller that owns the work owns that budget (the event inbox: CONSUMER_MAX_HANDLER_ATTEMPTS).
+ */
 const RETRYABLE_SQLSTATES = new Set([
   '40001', // serialization_failure
   '40P01', // deadlock_detected
-  '23505', // unique_violation: a concurrent writer won a race the next attempt will see
 ]);
+
+const INTEGRITY_VIOLATIONS: Record<string, string> = {
+  '23502': 'not-null violation',
+  '23503': 'foreign-key violation',
+  '23505': 'unique violation',
+  '23514': 'check violation',
+  '23P01': 'exclusion violation',
+};
+
+/** An error PostgreSQL raised (it carries a five-character SQLSTATE). */
+export function isDatabaseError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code);
+}
+
+/**
+ * What went wrong, fit for a dead letter or a log: an integrity violation names its constraint and table,
+ * never the values (PostgreSQL's `detail` carries them: a PR's text, a request id).
+ */
+export function describeDatabaseError(error: unknown): string {
+  const { code, constraint, table, message } = (error ?? {}) as { code?: unknown; constraint?: unknown; table?: unknown; message?: unknown };
+  if (typeof code === 'string' && code.startsWith('23')) {
+    const kind = INTEGRITY_VIOLATIONS[code] ?? 'integrity violation';
+    const where = `${typeof constraint === 'string' ? ` on constraint "${constraint}"` : ''}${typeof table === 'string' ? ` of table "${table}"` : ''}`;
+    return `${kind} (SQLSTATE ${code})${where}`;
+  }
+  return typeof message === 'string' ? message : String(error);
+}
 
 export function isRetryableDatabaseError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
@@ -25,7 +56,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
 /**
  * Runs `work` in one transaction. A failure rolls back and releases the connection before anything
  * else happens, so an error never leaves a half-open session behind (the PendingRollbackError cascade);
- * races and deadlocks are retried a bounded number of times.
+ * serialization failures and deadlocks are retried a bounded number of times, nothing else.
  */
 export async function inTransaction<T>(
   dataSource: DataSource,

@@ -2,7 +2,7 @@ import { decodeEvent, dlqTopicOf, type EventEnvelope, type Topic, type TopicPayl
 import { KafkaContext } from '@nestjs/microservices';
 import type { Logger } from 'pino';
 import type { DataSource, EntityManager } from 'typeorm';
-import { inTransaction, isDatabaseUnavailable } from '../database/transaction.js';
+import { describeDatabaseError, inTransaction, isDatabaseError, isDatabaseUnavailable } from '../database/transaction.js';
 import type { ConsumerMetrics } from '../metrics/consumer-metrics.js';
 import type { EventPublisher, OutgoingMessage } from './event-publisher.service.js';
 import type { OutboxRelay } from './outbox.js';
@@ -77,7 +77,9 @@ export function fromKafkaContext(context: unknown, raw: unknown): InboundMessage
  * The consumer's edge. Validates every message against its contract (an invalid one goes to
  * `<topic>.dlq` with its original bytes and the reason, and the partition moves on), runs the effect
  * at most once per eventId (the id is recorded in the same transaction as the effect), and retries
- * a failing effect a bounded number of times before dead-lettering it. A database outage is
+ * a failing effect `maxAttempts` times before dead-lettering it: the one retry budget of a failing
+ * effect (a unique violation, a lost race or a constraint bug alike; the transaction helper retries only
+ * serialization failures and deadlocks). A database outage is
  * rethrown instead: the message is redelivered once the database is back, never dead-lettered.
  */
 export class EventInbox {
@@ -133,12 +135,15 @@ export class EventInbox {
           await this.deadLetter([{ message, reason: error.reason, path: error.path, eventId: event.eventId }]);
           return this.count(topic, 'dead-lettered');
         }
+        // A database error is logged by its description: its `detail` and the query's parameters hold values.
+        const failure = { reason: describeDatabaseError(error), attempt, ...(isDatabaseError(error) ? {} : { err: error }) };
         if (attempt >= this.maxAttempts) {
-          log.error({ err: error, attempt }, 'handler failed on every attempt; dead-lettering the event');
-          await this.deadLetter([{ message, reason: `handler failed ${attempt} times: ${(error as Error).message}`, path: '', eventId: event.eventId }]);
+          const reason = `handler failed ${attempt} times: ${failure.reason}`;
+          log.error(failure, 'handler failed on every attempt; dead-lettering the event');
+          await this.deadLetter([{ message, reason, path: '', eventId: event.eventId }]);
           return this.count(topic, 'dead-lettered');
         }
-        log.warn({ err: error, attempt }, 'handler failed; retrying');
+        log.warn(failure, 'handler failed; retrying');
         await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 100 * 2 ** attempt)));
       }
     }
