@@ -18,7 +18,7 @@ describe('reconcile: stranded, lost and the invariant from independent sources',
   });
   afterAll(async () => db?.drop());
   beforeEach(async () => {
-    await ds.query('TRUNCATE requests, results, batch_items, batches, dead_letters');
+    await ds.query('TRUNCATE requests, results, batch_items, stray_provider_batches, batches, dead_letters');
   });
 
   async function request(id: string, status: string, stage: string, options: { batch?: string; movedAgo?: string; hash?: string } = {}) {
