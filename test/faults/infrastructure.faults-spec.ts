@@ -108,7 +108,7 @@ describe('fault suite: the broker and the database go away mid-run', () => {
       await stack?.stop();
       stack = null;
       await postgres.stop().catch(() => undefined);
-      rmSync(dataDir, { recursive: true, force: true });
+      for (const path of [dataDir, `${dataDir}.password`, postgres.dataDir ?? dataDir]) rmSync(path, { recursive: true, force: true });
     }
   }, 480_000);
 });

@@ -57,7 +57,7 @@ export async function ensurePostgres(log: (line: string) => void): Promise<Local
   });
   log(
     postgres.origin === 'embedded'
-      ? 'no PostgreSQL answered: started the embedded one in .cascade/postgres'
+      ? `no PostgreSQL answered: started the embedded one on 127.0.0.1:${new URL(postgres.url).port} (data in ${postgres.dataDir})`
       : `using PostgreSQL at ${new URL(postgres.url).host}`,
   );
   return postgres;
