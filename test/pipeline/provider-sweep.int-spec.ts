@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { createEvent, Topic } from '#contracts';
 import { samplePayloads } from '#contracts/testing';
 import { BatchAssembler, GroqSubmissionProvider, prAnalysisLineBuilder, sweepProvider } from '#batching';
-import { DEFAULT_GROQ_BATCH_CONFIG, GroqBatchClient } from '#groq-batch';
+import { DEFAULT_GROQ_BATCH_CONFIG, GroqBatchClient, promptRegistry } from '#groq-batch';
 import { EventPublisher, type OutboxRelay, OutboxRepository } from '#platform';
 import type { Kafka } from 'kafkajs';
 import pino from 'pino';
@@ -52,7 +52,7 @@ describe('the provider sweep', () => {
   const batchRow = async () => (await db.dataSource.query(`SELECT batch_id, batch_key, state, provider_batch_id, input_file_id FROM batches`))[0];
   const strays = () => db.dataSource.query(`SELECT provider_batch_id, batch_id, disposition, found_by FROM stray_provider_batches ORDER BY found_at, provider_batch_id`);
   const assembler = (provider = real as Parameters<typeof providerWith>[0]) =>
-    new BatchAssembler(db.dataSource, provider, prAnalysisLineBuilder(), outbox, relay, pino({ level: 'silent' }), { ...settings, submitRetry: retryAtOnce });
+    new BatchAssembler(db.dataSource, provider, prAnalysisLineBuilder(promptRegistry()), outbox, relay, pino({ level: 'silent' }), { ...settings, submitRetry: retryAtOnce });
   /** Run without blocking: the simulator answering the CLI lives in this process. */
   const cli = (...args: string[]) =>
     new Promise<{ status: number; stdout: string; stderr: string }>((done) =>

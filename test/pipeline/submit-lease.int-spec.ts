@@ -4,7 +4,7 @@ import { BatchAssembler, type BatchProviderPort, GroqSubmissionProvider, prAnaly
 import { retryBatch } from '#ledger';
 import { EventPublisher, type OutboxRelay, OutboxRepository, writeControl } from '#platform';
 import { APIError } from 'groq-sdk';
-import { DEFAULT_GROQ_BATCH_CONFIG, GroqBatchClient, GroqBatchError } from '#groq-batch';
+import { DEFAULT_GROQ_BATCH_CONFIG, GroqBatchClient, GroqBatchError, promptRegistry } from '#groq-batch';
 import type { Kafka } from 'kafkajs';
 import pino from 'pino';
 import { IngestionService } from '../../apps/batch-submitter/src/ingestion/ingestion.service.js';
@@ -38,7 +38,7 @@ describe('submission leases: renewed while a submitter works; a duplicate is can
     producer: 'test',
   };
   const assembler = (provider: BatchProviderPort, extra: Partial<typeof settings> & { submitRetry?: SubmitRetryPolicy } = {}) =>
-    new BatchAssembler(db.dataSource, provider, prAnalysisLineBuilder(), outbox, relay, logger, { ...settings, ...extra });
+    new BatchAssembler(db.dataSource, provider, prAnalysisLineBuilder(promptRegistry()), outbox, relay, logger, { ...settings, ...extra });
   /** The real provider (the simulator), with a pause before each create. */
   const slow = (real: GroqSubmissionProvider, beforeCreate: () => Promise<void>): BatchProviderPort =>
     providerWith(real, {

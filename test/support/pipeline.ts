@@ -1,5 +1,6 @@
 import type { BatchProviderPort } from '#batching';
 import { createEvent, type PrIngestedPayload, Topic } from '#contracts';
+import { promptRegistry } from '#groq-batch';
 import { reconcile, type ReconcileReport } from '#ledger';
 import type { RunningService } from '#platform';
 import { Partitioners, type Producer } from 'kafkajs';
@@ -18,6 +19,7 @@ export interface Pipeline {
 /** The batch-submitter's settings as the services run by default, for tests that call its rules directly. */
 export const SUBMITTER_SETTINGS: SubmitterSettings = {
   promptVersion: 'pr-analysis-v1',
+  prompts: promptRegistry(),
   guard: { maxBodyChars: 20_000, maxReviewChars: 2_000, maxReviews: 20 },
   modelChain: ['openai/gpt-oss-20b', 'llama-3.3-70b-versatile'],
   maxTokens: 1_024,

@@ -1,4 +1,5 @@
-import { submissionEnv } from '#batching';
+import { promptRegistryFrom, submissionEnv } from '#batching';
+import type { PromptRegistry } from '#groq-batch';
 import { z } from 'zod';
 import type { GuardLimits } from './ingestion/prompt-guard.js';
 
@@ -16,6 +17,8 @@ export const SUBMITTER_SETTINGS = Symbol('SUBMITTER_SETTINGS');
 
 export interface SubmitterSettings {
   promptVersion: string;
+  /** The versions an event may name (PROMPTS_DIR's). */
+  prompts: PromptRegistry;
   guard: GuardLimits;
   modelChain: string[];
   maxTokens: number;
@@ -25,6 +28,7 @@ export interface SubmitterSettings {
 export function submitterSettingsFrom(env: BatchSubmitterEnv): SubmitterSettings {
   return {
     promptVersion: env.PROMPT_VERSION,
+    prompts: promptRegistryFrom(env),
     guard: { maxBodyChars: env.PR_BODY_MAX_CHARS, maxReviewChars: env.PR_REVIEW_MAX_CHARS, maxReviews: env.PR_MAX_REVIEWS },
     modelChain: env.MODEL_CHAIN,
     maxTokens: env.MAX_TOKENS,

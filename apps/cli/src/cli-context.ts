@@ -1,4 +1,4 @@
-import { submissionEnv } from '#batching';
+import { promptRegistryFrom, submissionEnv } from '#batching';
 import { allTopicSpecs, baseServiceEnv, createKafka, ensureTopics, openDatabase, parseEnv } from '#platform';
 import type { Kafka } from 'kafkajs';
 import type { DataSource } from 'typeorm';
@@ -12,6 +12,9 @@ export const cliEnv = baseServiceEnv
     STAGE_DEADLINE_MS: submissionEnv.shape.STAGE_DEADLINE_MS,
     STRANDED_AFTER_MS: submissionEnv.shape.STRANDED_AFTER_MS,
     PROMPT_VERSION: submissionEnv.shape.PROMPT_VERSION,
+    PROMPTS_DIR: submissionEnv.shape.PROMPTS_DIR,
+    // Set: `run` and `demo` use the Groq Batch API; unset: the local simulator (the services get a placeholder).
+    GROQ_API_KEY: submissionEnv.shape.GROQ_API_KEY.optional(),
     // The report's strong model (the last of the chain) and its price, as the dashboard reads them.
     MODEL_CHAIN: submissionEnv.shape.MODEL_CHAIN,
     MODEL_PRICES_JSON: submissionEnv.shape.MODEL_PRICES_JSON,
@@ -19,7 +22,10 @@ export const cliEnv = baseServiceEnv
 export type CliEnv = z.infer<typeof cliEnv>;
 
 export function cliConfig(): CliEnv {
-  return parseEnv(cliEnv);
+  const env = parseEnv(cliEnv);
+  // As at a service's boot: PROMPT_VERSION must name a version of PROMPTS_DIR.
+  promptRegistryFrom(env);
+  return env;
 }
 
 export async function withDatabase<T>(work: (dataSource: DataSource, env: CliEnv) => Promise<T>): Promise<T> {

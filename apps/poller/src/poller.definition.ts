@@ -1,5 +1,5 @@
 import { Topic } from '#contracts';
-import { groqClientFrom, prAnalysisLineBuilder, QuotaLifecycle, quotaGuardProvider, strongModelOf, submissionEnv } from '#batching';
+import { groqClientFrom, prAnalysisLineBuilder, promptRegistryFrom, QuotaLifecycle, quotaGuardProvider, strongModelOf, submissionEnv } from '#batching';
 import { priceTableFrom } from '#groq-batch';
 import { consumerGroupOf, type ServiceDefinition, topicName } from '#platform';
 import { Module } from '@nestjs/common';
@@ -57,13 +57,16 @@ export const pollerDefinition: ServiceDefinition<typeof pollerEnv> = {
       {
         provide: BATCH_OUTCOME_READER,
         inject: [DataSource, BatchTrackingRepository],
-        useFactory: (dataSource: DataSource, tracking: BatchTrackingRepository) =>
-          new GroqOutcomeReader(
+        useFactory: (dataSource: DataSource, tracking: BatchTrackingRepository) => {
+          const prompts = promptRegistryFrom(config.env);
+          return new GroqOutcomeReader(
             groqClientFrom(config.env),
             priceTableFrom(config.env.MODEL_PRICES_JSON),
             // The same line builder the assemblers submit with, so the estimate reads the body that was sent.
-            new StoredRequestPromptEstimator(dataSource, tracking, prAnalysisLineBuilder()),
-          ),
+            new StoredRequestPromptEstimator(dataSource, tracking, prAnalysisLineBuilder(prompts)),
+            prompts,
+          );
+        },
       },
       {
         provide: POLLER_SETTINGS,

@@ -5,10 +5,11 @@ import { DataSource } from 'typeorm';
 import { BatchAssembler } from './batch-assembler.js';
 import { GroqSubmissionProvider, groqClientFrom, prAnalysisLineBuilder } from './groq-provider.js';
 import { QuotaGuard } from './quota/quota-guard.js';
-import { assemblerSettingsFrom, type SubmissionEnv } from './pipeline-settings.js';
+import { assemblerSettingsFrom, promptRegistryFrom, type SubmissionEnv } from './pipeline-settings.js';
 
 /** The assembler of a service (needs `quotaGuardProvider(env)` and `QuotaLifecycle` beside it) that submits the given passes through the Groq Batch API. */
 export function batchAssemblerProvider(env: SubmissionEnv, passes: { minPass: number; maxPass: number }, producer: string): FactoryProvider<BatchAssembler> {
+  const prompts = promptRegistryFrom(env);
   return {
     provide: BatchAssembler,
     inject: [DataSource, OutboxRepository, OutboxRelay, ROOT_LOGGER, QuotaGuard],
@@ -16,7 +17,7 @@ export function batchAssemblerProvider(env: SubmissionEnv, passes: { minPass: nu
       new BatchAssembler(
         dataSource,
         new GroqSubmissionProvider(groqClientFrom(env), { maxLines: env.BATCH_MAX_LINES, maxBytes: env.BATCH_MAX_BYTES }),
-        prAnalysisLineBuilder(),
+        prAnalysisLineBuilder(prompts),
         outbox,
         relay,
         logger.child({ component: 'assembler' }),

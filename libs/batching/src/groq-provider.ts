@@ -7,6 +7,7 @@ import {
   DEFAULT_GROQ_BATCH_CONFIG,
   DEFAULT_STRICT_MODELS,
   GroqBatchClient,
+  type PromptRegistry,
   type ProviderBatch,
   type PrForAnalysis,
   writeBatchInputFiles,
@@ -107,8 +108,8 @@ export class GroqSubmissionProvider implements BatchProviderPort {
   }
 }
 
-/** The PR-analysis request for one stored request, on the batch's model, output budget and prompt version. */
-export function prAnalysisLineBuilder(strictModels: readonly string[] = DEFAULT_STRICT_MODELS): LineBuilder {
+/** The PR-analysis request for one stored request, on the batch's model, output budget and prompt version (read from `prompts`). */
+export function prAnalysisLineBuilder(prompts: PromptRegistry, strictModels: readonly string[] = DEFAULT_STRICT_MODELS): LineBuilder {
   return (item, batch) => {
     const pr = item.pr as unknown as Omit<PrForAnalysis, 'repo'>;
     return {
@@ -125,7 +126,7 @@ export function prAnalysisLineBuilder(strictModels: readonly string[] = DEFAULT_
           changedFiles: pr.changedFiles ?? 0,
           reviews: pr.reviews ?? [],
         },
-        { model: batch.model, maxTokens: batch.max_tokens, promptVersion: batch.prompt_version, strictModels },
+        { model: batch.model, maxTokens: batch.max_tokens, promptVersion: batch.prompt_version, strictModels, registry: prompts },
       ),
     };
   };

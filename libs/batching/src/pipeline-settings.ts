@@ -1,4 +1,5 @@
-import { assertKnownPromptVersion, checkCompletionWindow, DEFAULT_PROMPT_VERSION, PromptRegistry } from '#groq-batch';
+import { checkCompletionWindow, DEFAULT_PROMPT_VERSION, type PromptRegistry, promptRegistry, UnknownPromptVersionError } from '#groq-batch';
+import { ConfigError } from '#platform';
 import { DEFAULT_STRANDED_AFTER_MS } from '#ledger';
 import { z } from 'zod';
 import type { AssemblerSettings } from './batch-assembler.js';
@@ -54,21 +55,11 @@ export const submissionEnv = z.object({
   /** Provider batches being uploaded and created at once by one assembler. */
   BATCH_SUBMIT_CONCURRENCY: positiveInt.default(3),
   /**
-   * The prompt version of PRs that name none. Must name a folder of `prompts/`: an unknown version is
-   * refused at boot, before anything is sent. Read by every service and the CLI (reconcile counts dead
-   * letters of such PRs under it).
+   * The prompt version of PRs that name none. Must name a folder of PROMPTS_DIR: `promptRegistryFrom`
+   * refuses an unknown version at boot, before anything is sent. Read by every service and the CLI
+   * (reconcile counts dead letters of such PRs under it).
    */
-  PROMPT_VERSION: z
-    .string()
-    .min(1)
-    .default(DEFAULT_PROMPT_VERSION)
-    .superRefine((version, ctx) => {
-      try {
-        assertKnownPromptVersion(version);
-      } catch (error) {
-        ctx.addIssue({ code: 'custom', message: (error as Error).message });
-      }
-    }),
+  PROMPT_VERSION: z.string().min(1).default(DEFAULT_PROMPT_VERSION),
   /** How long a request may sit in one stage before `reconcile` reports it stuck. */
   STAGE_DEADLINE_MS: positiveInt.default(26 * 60 * 60 * 1000),
   /** How long an in-flight request may go without it or its batch moving before `reconcile` calls it stranded. */
@@ -115,7 +106,7 @@ export const submissionEnv = z.object({
     .superRefine((dir, ctx) => {
       if (dir === undefined) return;
       try {
-        PromptRegistry.load(dir);
+        promptRegistry(dir);
       } catch (error) {
         ctx.addIssue({ code: 'custom', message: (error as Error).message });
       }
@@ -124,6 +115,17 @@ export const submissionEnv = z.object({
   SUBMIT_LIMIT: z.coerce.number().int().nonnegative().optional(),
 });
 export type SubmissionEnv = z.infer<typeof submissionEnv>;
+
+/**
+ * The prompt versions a process reads — the PROMPTS_DIR folder, else the shipped one — with PROMPT_VERSION
+ * checked against them (it depends on both variables, so no one field's schema can): every service and the
+ * CLI call it at boot, and it is the registry they build and validate requests with.
+ */
+export function promptRegistryFrom(env: Pick<SubmissionEnv, 'PROMPTS_DIR' | 'PROMPT_VERSION'>): PromptRegistry {
+  const registry = promptRegistry(env.PROMPTS_DIR);
+  if (!registry.has(env.PROMPT_VERSION)) throw new ConfigError('PROMPT_VERSION', new UnknownPromptVersionError(env.PROMPT_VERSION, registry.ids()).message);
+  return registry;
+}
 
 /** The strong model is the last of MODEL_CHAIN: the one the "always the strong model" cost comparison prices. */
 export function strongModelOf(env: Pick<SubmissionEnv, 'MODEL_CHAIN'>): string {

@@ -20,6 +20,7 @@ type Json = Record<string, unknown>;
 export interface ParseOptions {
   /** The batch's prompt version (default pr-analysis-v1); an unknown one throws before any line is read. */
   promptVersion?: string;
+  /** Where the versions are read: a service passes the registry of its PROMPTS_DIR (default: the shipped `prompts/` folder). */
   registry?: PromptRegistry;
 }
 

@@ -8,7 +8,6 @@ import {
   type SettledRequest,
   Topic,
 } from '#contracts';
-import { promptRegistry } from '#groq-batch';
 import { OutboxRepository, RefusedEvent } from '#platform';
 import { Inject, Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
@@ -137,9 +136,9 @@ export class IngestionService {
     const pr = event.payload;
     const promptVersion = pr.promptVersion ?? this.settings.promptVersion;
     // Stored, it would be claimed into a batch that can never be built: refuse it before it is stored.
-    if (!promptRegistry().has(promptVersion)) {
+    if (!this.settings.prompts.has(promptVersion)) {
       throw new RefusedEvent(
-        `unknown prompt version ${JSON.stringify(promptVersion)} for request ${pr.requestId} (known: ${promptRegistry().ids().join(', ')})`,
+        `unknown prompt version ${JSON.stringify(promptVersion)} for request ${pr.requestId} (known: ${this.settings.prompts.ids().join(', ')})`,
         'payload.promptVersion',
       );
     }

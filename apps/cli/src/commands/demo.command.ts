@@ -22,7 +22,7 @@ export class DemoCommand extends CommandRunner {
     const env = cliConfig();
     const count = options.prs ?? 2_000;
     const seed = options.seed ?? 42;
-    const timeoutMs = options.timeoutMs ?? (process.env.GROQ_API_KEY ? 26 * 3_600_000 : 600_000);
+    const timeoutMs = options.timeoutMs ?? (env.GROQ_API_KEY ? 26 * 3_600_000 : 600_000);
     process.exitCode = await withCleanups(async (cleanups) => {
       const stack = await startPipelineStack(
         {

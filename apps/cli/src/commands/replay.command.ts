@@ -1,5 +1,5 @@
 import { createEvent, decodeEvent, type PrIngestedPayload, Topic } from '#contracts';
-import { assertKnownPromptVersion } from '#groq-batch';
+import { promptRegistryFrom } from '#batching';
 import { consumerGroupOf, createKafka, EventPublisher, openDatabase, topicName } from '#platform';
 import { SingleBar } from 'cli-progress';
 import type { Admin, Kafka } from 'kafkajs';
@@ -236,8 +236,8 @@ export class ReplayCommand extends CommandRunner {
 
   @Option({ flags: '--prompt-version <version>', description: 'analyse again under this prompt version (kept beside the current one)' })
   parsePromptVersion(value: string): string {
-    // Refused here, before any event is read or sent: the version needs a folder in prompts/.
-    assertKnownPromptVersion(value);
+    // Refused here, before any event is read or sent: the version needs a folder in PROMPTS_DIR.
+    promptRegistryFrom(cliConfig()).assertKnown(value);
     return value;
   }
 

@@ -26,19 +26,20 @@ interface RunOptions {
 @Command({ name: 'run', description: 'Analyse up to N pending PRs on the local stack (--limit N --with-fallback --poll)' })
 export class RunCommand extends CommandRunner {
   async run(_params: string[], options: RunOptions): Promise<void> {
-    if (!process.env.GROQ_API_KEY && !options.poll) {
+    const env = cliConfig();
+    if (!env.GROQ_API_KEY && !options.poll) {
       log('without GROQ_API_KEY the Groq simulator lives only as long as this command: add --poll');
       process.exitCode = 2;
       return;
     }
-    const env = cliConfig();
     const chain = env.MODEL_CHAIN;
-    const timeoutMs = options.timeoutMs ?? (process.env.GROQ_API_KEY ? 26 * 3_600_000 : 600_000);
+    const timeoutMs = options.timeoutMs ?? (env.GROQ_API_KEY ? 26 * 3_600_000 : 600_000);
     const startedAt = new Date();
     process.exitCode = await withCleanups(async (cleanups) => {
       const stack = await startPipelineStack(
         {
-          database: async (localUrl) => process.env.DATABASE_URL ?? localUrl,
+          // The stack's PostgreSQL is DATABASE_URL when set (else the local or embedded one): use it as is.
+          database: async (stackUrl) => stackUrl,
           topicPrefix: env.KAFKA_TOPIC_PREFIX,
           seed: 42,
           log,

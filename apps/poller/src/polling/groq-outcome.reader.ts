@@ -10,6 +10,7 @@ import {
   type GroqBatchClient,
   GroqBatchError,
   type PriceTable,
+  type PromptRegistry,
   reconcileBatch,
   type Usage,
 } from '#groq-batch';
@@ -24,6 +25,7 @@ export class GroqOutcomeReader implements BatchOutcomeReader {
     private readonly client: GroqBatchClient,
     private readonly prices: PriceTable,
     private readonly estimator: PromptTokenEstimator,
+    private readonly prompts: PromptRegistry,
   ) {}
 
   async retrieve(providerBatchId: string): Promise<ProviderBatchState> {
@@ -60,7 +62,7 @@ export class GroqOutcomeReader implements BatchOutcomeReader {
     if (state.outputFileId) sources.push({ source: 'output' as const, lines: this.client.fileLines(state.outputFileId) });
     if (state.errorFileId) sources.push({ source: 'error' as const, lines: this.client.fileLines(state.errorFileId) });
     // One batch holds one prompt version: its answers are checked against that version's schema.
-    const collected = await collectOutcomes(sources, { promptVersion: sent[0]?.promptVersion });
+    const collected = await collectOutcomes(sources, { promptVersion: sent[0]?.promptVersion, registry: this.prompts });
     const reconciled = reconcileBatch(
       sent.map((r) => r.requestId),
       state.status,

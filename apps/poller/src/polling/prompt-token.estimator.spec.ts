@@ -1,12 +1,13 @@
 import { estimateLine, prAnalysisLineBuilder, requestBodyChars } from '#batching';
 import { sampleRequestMetadata } from '#contracts/testing';
+import { promptRegistry } from '#groq-batch';
 import { estimatePromptTokens } from './prompt-token.estimator.js';
 
 const batch = { batchId: 'b-1', pass: 1, model: 'openai/gpt-oss-20b', promptVersion: 'pr-analysis-v1', maxTokens: 1_024 };
 const pr = (body: string) => ({ title: 'fix: retry loop', body, author: 'octocat', labels: [], additions: 10, deletions: 2, changedFiles: 1, reviews: [] });
 
 describe('prompt tokens of a billed failed line', () => {
-  const buildLine = prAnalysisLineBuilder();
+  const buildLine = prAnalysisLineBuilder(promptRegistry());
   const items = [
     { metadata: sampleRequestMetadata({ requestId: 'short' }), pr: pr('one line') },
     { metadata: sampleRequestMetadata({ requestId: 'long' }), pr: pr('x'.repeat(8_000)) },

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { prAnalysisJsonSchema } from './pr-analysis.schema.js';
 import {
-  assertKnownPromptVersion,
   findPromptsDir,
   PromptFileError,
   PromptRegistry,
@@ -53,7 +52,7 @@ describe('the prompt registry', () => {
   it('refuses an unknown version with a typed error naming it and the known ones', () => {
     let caught: unknown;
     try {
-      assertKnownPromptVersion('pr-analysis-v9', PromptRegistry.load(dir));
+      PromptRegistry.load(dir).assertKnown('pr-analysis-v9');
     } catch (error) {
       caught = error;
     }
@@ -100,8 +99,10 @@ describe('the prompt registry', () => {
     expect(() => findPromptsDir(tmpdir())).toThrow(/was not found/);
   });
 
-  it('uses PROMPTS_DIR when set, and names it when it is not a folder', () => {
-    expect(findPromptsDir(tmpdir(), dir)).toBe(dir);
-    expect(() => findPromptsDir(tmpdir(), join(dir, 'nothing-here'))).toThrow(new PromptFileError(join(dir, 'nothing-here'), 'PROMPTS_DIR', 'is not a folder'));
+  it('loads a configured folder (PROMPTS_DIR) once, the shipped one by default, and names a folder that is not one', () => {
+    expect(promptRegistry(dir).dir).toBe(dir);
+    expect(promptRegistry(dir)).toBe(promptRegistry(dir));
+    expect(promptRegistry().dir).toBe(findPromptsDir());
+    expect(() => promptRegistry(join(dir, 'nothing-here'))).toThrow(new PromptFileError(join(dir, 'nothing-here'), '(folder)', 'is not a folder of prompt versions'));
   });
 });

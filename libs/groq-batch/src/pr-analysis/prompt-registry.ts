@@ -168,15 +168,10 @@ export class PromptRegistry {
 }
 
 /**
- * The `prompts/` folder: PROMPTS_DIR when set (e.g. a folder mounted into the image), else the nearest
- * one up from this file that holds a version, so the same lookup works from the sources, from `dist/`
- * and in the image (which copies `prompts/` beside `dist/`).
+ * The `prompts/` folder shipped with the code: the nearest one up from this file that holds a version, so
+ * the same lookup works from the sources, from `dist/` and in the image (which copies `prompts/` beside `dist/`).
  */
-export function findPromptsDir(from: string = import.meta.dirname, configured: string | undefined = process.env.PROMPTS_DIR): string {
-  if (configured !== undefined && configured !== '') {
-    if (!existsSync(configured) || !statSync(configured).isDirectory()) throw new PromptFileError(configured, 'PROMPTS_DIR', 'is not a folder');
-    return configured;
-  }
+export function findPromptsDir(from: string = import.meta.dirname): string {
   for (let dir = from; ; dir = dirname(dir)) {
     const candidate = join(dir, 'prompts');
     if (existsSync(candidate) && statSync(candidate).isDirectory() && readdirSync(candidate).some((name) => existsSync(join(candidate, name, PROMPT_FILES.manifest)))) {
@@ -186,15 +181,17 @@ export function findPromptsDir(from: string = import.meta.dirname, configured: s
   }
 }
 
-let shared: PromptRegistry | null = null;
+const loaded = new Map<string, PromptRegistry>();
 
-/** The process-wide registry, loaded once from `findPromptsDir()`. */
-export function promptRegistry(): PromptRegistry {
-  shared ??= PromptRegistry.load(findPromptsDir());
-  return shared;
-}
-
-/** Throws UnknownPromptVersionError unless the version has a folder: call before anything is sent. */
-export function assertKnownPromptVersion(id: string, registry: PromptRegistry = promptRegistry()): void {
-  registry.assertKnown(id);
+/**
+ * The registry of one folder, loaded once per process: a service's or the CLI's is the folder its validated
+ * PROMPTS_DIR names (see `promptRegistryFrom` in libs/batching); unset, the shipped folder.
+ */
+export function promptRegistry(dir: string = findPromptsDir()): PromptRegistry {
+  let registry = loaded.get(dir);
+  if (!registry) {
+    registry = PromptRegistry.load(dir);
+    loaded.set(dir, registry);
+  }
+  return registry;
 }

@@ -23,7 +23,7 @@ export interface PrAnalysisRequestOptions {
   promptVersion?: string;
   /** Models that accept `strict: true` JSON schema; others get best-effort `strict: false`. */
   strictModels?: readonly string[];
-  /** Where the versions are read (default: the process-wide registry of the `prompts/` folder). */
+  /** Where the versions are read: a service passes the registry of its PROMPTS_DIR (default: the shipped `prompts/` folder). */
   registry?: PromptRegistry;
 }
 
