@@ -1,18 +1,27 @@
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { cpus, platform, arch, totalmem } from 'node:os';
+import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import { createEvent, Topic } from '#contracts';
+import { Topic } from '#contracts';
 import { ledgerEquation, reconcile, type ReconcileReport } from '#ledger';
-import { createKafka, dropDatabase, EventPublisher, openDatabase, topicName } from '#platform';
-import type { Kafka } from 'kafkajs';
-import type { DataSource } from 'typeorm';
-import { ensureKafka, ensurePostgres, REPO_ROOT } from '../../apps/cli/src/demo/local-stack.js';
+import { createKafka, topicName } from '#platform';
+import { ensureKafka, ensurePostgres } from '../../apps/cli/src/demo/local-stack.js';
 import { syntheticPrs, type SyntheticOptions } from '../../apps/cli/src/demo/synthetic-prs.js';
-import { startGroqSimulator, type GroqSimulator } from '../../tools/groq-simulator/src/simulator.js';
-import { type BenchMessage, insertFloor, kafkaFloor, produce } from './floor.js';
+import { startGroqSimulator } from '../../tools/groq-simulator/src/simulator.js';
+import { insertFloor, kafkaFloor, produce } from './floor.js';
 import { batchTimes, type BatchTimes, costFigures, type CostFigures, milestones, spread } from './measure.js';
-import { type ProcessFigures, ProviderWatch, SERVICES, startServices } from './stack.js';
+import {
+  describeMachine,
+  encodePrs,
+  PARTITIONS,
+  phaseSetup,
+  pipelineSettings,
+  type ProcessFigures,
+  ProviderWatch,
+  SERVICES,
+  serviceEnv,
+  startServices,
+  untilAllTerminal,
+} from './stack.js';
 
 /**
  * `npm run bench [-- --prs 100000]`: the whole pipeline, each service a process of its own, against a
@@ -40,7 +49,6 @@ const SEED = count('seed', flags.seed);
 const BATCH_LINES = count('batch-lines', flags['batch-lines']);
 const POLLER_LINES = count('poller-lines', flags['poller-lines'], 0);
 const TIMEOUT_MS = count('timeout-min', flags['timeout-min']) * 60_000;
-const PARTITIONS = 6;
 const CHEAP_MODEL = 'openai/gpt-oss-20b';
 const STRONG_MODEL = 'llama-3.3-70b-versatile';
 const MEMORY_TARGET_MB = 256;
@@ -54,97 +62,7 @@ const usd = (value: number) => `$${value.toFixed(5)}`;
 const verdict = (ok: boolean) => (ok ? 'PASS' : 'MISS');
 
 /** Settings the services run with in this bench (on top of their defaults); printed with the figures. */
-const PIPELINE_SETTINGS: Record<string, string> = {
-  LOG_LEVEL: 'warn',
-  BATCH_MAX_LINES: String(BATCH_LINES),
-  BATCH_LINGER_MS: '1000',
-  BATCH_ASSEMBLE_INTERVAL_MS: '200',
-  POLL_FIRST_DELAY_MS: '200',
-  POLL_MAX_DELAY_MS: '1000',
-  POLL_TICK_MS: '100',
-  OUTBOX_POLL_MS: '100',
-  KAFKA_PARTITIONS_CONSUMED_CONCURRENTLY: process.env.KAFKA_PARTITIONS_CONSUMED_CONCURRENTLY ?? '6',
-};
-
-function machine(): string {
-  let commit = 'unknown';
-  try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
-    if (dirty) commit += ' (with uncommitted changes)';
-  } catch {
-    // not a git checkout
-  }
-  const cpu = cpus();
-  return [
-    `machine: ${cpu.length} cores (${cpu[0]?.model.trim() ?? 'unknown CPU'}), ${(totalmem() / 1024 ** 3).toFixed(1)} GiB RAM, Node ${process.version}, ${platform()} ${arch()}`,
-    `date: ${new Date(startedAt).toISOString()}   commit: ${commit}`,
-  ].join('\n');
-}
-
-function encodeAll(prs: ReturnType<typeof syntheticPrs>, prefix: string, tag: string): BenchMessage[] {
-  // Encoding only: the publisher validates and serialises exactly as the services' publishers do.
-  const encoder = new EventPublisher(null as unknown as Kafka, prefix);
-  return prs.map((pr) => {
-    const { key, value, headers } = encoder.encode(Topic.PrIngested, createEvent(Topic.PrIngested, pr, { correlationId: `${tag}-${pr.requestId}`, producer: 'cascade-bench' }));
-    return { key, value, headers };
-  });
-}
-
-/** Waits until `expected` requests are recorded and none is pending or in flight; false on timeout. */
-async function untilAllTerminal(dataSource: DataSource, expected: number, label: string): Promise<boolean> {
-  const deadline = Date.now() + TIMEOUT_MS;
-  let lastLog = 0;
-  while (Date.now() < deadline) {
-    const [row] = await dataSource.query(
-      `SELECT count(*)::int AS ingested, count(*) FILTER (WHERE status IN ('pending', 'in_flight'))::int AS open FROM requests`,
-    );
-    if (row.ingested >= expected && row.open === 0) return true;
-    if (Date.now() - lastLog > 10_000) {
-      lastLog = Date.now();
-      log(`${label}: ingested ${row.ingested}/${expected}, not yet terminal ${row.open}`);
-    }
-    await new Promise((done) => setTimeout(done, 250));
-  }
-  return false;
-}
-
-function freshDatabase(localUrl: string, name: string): string {
-  const url = new URL(localUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
-
-interface Phase {
-  dataSource: DataSource;
-  databaseUrl: string;
-  prefix: string;
-}
-
-async function phaseSetup(localUrl: string, name: string, prefix: string, cleanups: Array<() => Promise<unknown>>, keep: boolean): Promise<Phase> {
-  const databaseUrl = freshDatabase(localUrl, name);
-  await dropDatabase(databaseUrl);
-  const dataSource = await openDatabase(databaseUrl, 4);
-  cleanups.push(async () => {
-    await dataSource.destroy();
-    if (!keep) await dropDatabase(databaseUrl);
-  });
-  return { dataSource, databaseUrl, prefix };
-}
-
-function serviceEnv(phase: Phase, brokers: string, simulator: GroqSimulator, extra: Record<string, string>): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    KAFKA_BROKERS: brokers,
-    KAFKA_TOPIC_PREFIX: phase.prefix,
-    KAFKA_PARTITIONS: String(PARTITIONS),
-    DATABASE_URL: phase.databaseUrl,
-    GROQ_API_KEY: 'simulator-local-key',
-    GROQ_BASE_URL: simulator.url,
-    ...PIPELINE_SETTINGS,
-    ...extra,
-  };
-}
+const PIPELINE_SETTINGS = pipelineSettings(BATCH_LINES);
 
 /** Whole-machine CPU counters from /proc/stat: busy and total jiffies over every core. */
 function machineCpu(): { busy: number; total: number } {
@@ -238,7 +156,7 @@ async function run(cleanups: Array<() => Promise<unknown>>): Promise<number> {
 
   const main = await phaseSetup(postgres.url, `cascade_bench_${stamp}`, `bench-${stamp}.`, cleanups, flags['keep-db']);
   const prs = syntheticPrs({ count: N, seed: SEED });
-  const messages = encodeAll(prs, main.prefix, `bench-${stamp}`);
+  const messages = encodePrs(prs, main.prefix, `bench-${stamp}`);
   const payloadMb = messages.reduce((n, m) => n + m.value.length, 0) / 1e6;
 
   // 1. The floor, before anything else runs.
@@ -252,7 +170,7 @@ async function run(cleanups: Array<() => Promise<unknown>>): Promise<number> {
   const simulator = await startGroqSimulator({ seed: SEED, stageDelayMs: 0 });
   cleanups.push(() => simulator.stop());
   log(`Groq simulator at ${simulator.url} (no stage delay, no per-line delay, no rate cap)`);
-  const services = await startServices(serviceEnv(main, kafka.brokers, simulator, {}), `${stamp}-pipeline`);
+  const services = await startServices(serviceEnv(main, kafka.brokers, simulator, PIPELINE_SETTINGS), `${stamp}-pipeline`);
   cleanups.push(() => services.stop());
   log('four services ready; publishing…');
   const watch = new ProviderWatch(simulator);
@@ -262,7 +180,7 @@ async function run(cleanups: Array<() => Promise<unknown>>): Promise<number> {
   const t0 = Date.now();
   const publishMs = await produce(client, topicName(Topic.PrIngested, main.prefix), messages);
   log(`published ${N} PRs in ${s(publishMs)} s`);
-  const finished = await untilAllTerminal(main.dataSource, N, 'pipeline');
+  const finished = await untilAllTerminal(main.dataSource, N, TIMEOUT_MS, (line) => log(`pipeline: ${line}`));
   const seenDone = Date.now();
   const cpuAfter = machineCpu();
   const benchCpu = process.cpuUsage(benchCpuBefore);
@@ -284,6 +202,7 @@ async function run(cleanups: Array<() => Promise<unknown>>): Promise<number> {
     simulator.setProfile(CHEAP_MODEL, { failureRate: 0, serverErrorRate: 0 });
     const bigServices = await startServices(
       serviceEnv(big, kafka.brokers, simulator, {
+        ...PIPELINE_SETTINGS,
         BATCH_MAX_LINES: String(POLLER_LINES),
         BATCH_MAX_BYTES: String(300 * 1024 * 1024),
         BATCH_LINGER_MS: String(TIMEOUT_MS),
@@ -293,8 +212,8 @@ async function run(cleanups: Array<() => Promise<unknown>>): Promise<number> {
     cleanups.push(() => bigServices.stop());
     const options: SyntheticOptions = { count: POLLER_LINES, seed: SEED + 1, emptyBodyRate: 0, oversizedRate: 0, injectionRate: 0 };
     log(`poller phase: publishing ${POLLER_LINES} PRs that form one batch…`);
-    await produce(client, topicName(Topic.PrIngested, big.prefix), encodeAll(syntheticPrs(options), big.prefix, `bench-${stamp}-poller`));
-    const done = await untilAllTerminal(big.dataSource, POLLER_LINES, 'poller phase');
+    await produce(client, topicName(Topic.PrIngested, big.prefix), encodePrs(syntheticPrs(options), big.prefix, `bench-${stamp}-poller`));
+    const done = await untilAllTerminal(big.dataSource, POLLER_LINES, TIMEOUT_MS, (line) => log(`poller phase: ${line}`));
     const bigPeaks = await bigServices.stop();
     const [batch] = await big.dataSource.query(
       `SELECT count(*)::int AS batches, max(provider_batch_id) AS provider, max(output_file_id) AS output, max(request_count)::int AS lines FROM batches`,
@@ -309,7 +228,7 @@ async function run(cleanups: Array<() => Promise<unknown>>): Promise<number> {
 
   // The summary.
   say('Cascade pipeline benchmark (npm run bench)');
-  say(machine());
+  say(describeMachine(startedAt));
   say(`run: ${N} synthetic PRs (seed ${SEED}); services as separate processes; Groq simulator in the bench process, zero latency;`);
   say(`     Kafka ${kafka.brokers}, ${PARTITIONS} partitions per topic; PostgreSQL ${new URL(main.databaseUrl).host}`);
   say(`     service settings: ${Object.entries(PIPELINE_SETTINGS).map(([k, v]) => `${k}=${v}`).join(' ')}`);

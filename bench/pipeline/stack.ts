@@ -1,9 +1,114 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { arch, cpus, platform, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { createEvent, type PrIngestedPayload, Topic } from '#contracts';
+import { dropDatabase, EventPublisher, openDatabase } from '#platform';
+import type { Kafka } from 'kafkajs';
+import type { DataSource } from 'typeorm';
 import { REPO_ROOT, type ServiceProcess, freePort, spawnService, stopService, waitReady } from '../../apps/cli/src/demo/local-stack.js';
 import type { GroqSimulator } from '../../tools/groq-simulator/src/simulator.js';
+import type { BenchMessage } from './floor.js';
 
 export const SERVICES = ['result-writer', 'retry-service', 'poller', 'batch-submitter'] as const;
+
+/** Partitions of every pipeline topic in the benches. */
+export const PARTITIONS = 6;
+
+/** Settings the services run with in the benches (on top of their defaults); printed with the figures. */
+export function pipelineSettings(batchLines: number): Record<string, string> {
+  return {
+    LOG_LEVEL: 'warn',
+    BATCH_MAX_LINES: String(batchLines),
+    BATCH_LINGER_MS: '1000',
+    BATCH_ASSEMBLE_INTERVAL_MS: '200',
+    POLL_FIRST_DELAY_MS: '200',
+    POLL_MAX_DELAY_MS: '1000',
+    POLL_TICK_MS: '100',
+    OUTBOX_POLL_MS: '100',
+    KAFKA_PARTITIONS_CONSUMED_CONCURRENTLY: process.env.KAFKA_PARTITIONS_CONSUMED_CONCURRENTLY ?? '6',
+  };
+}
+
+/** The machine, the date the bench started and the commit it ran, for the head of its figures. */
+export function describeMachine(startedAt: number): string {
+  let commit = 'unknown';
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+    if (dirty) commit += ' (with uncommitted changes)';
+  } catch {
+    // not a git checkout
+  }
+  const cpu = cpus();
+  return [
+    `machine: ${cpu.length} cores (${cpu[0]?.model.trim() ?? 'unknown CPU'}), ${(totalmem() / 1024 ** 3).toFixed(1)} GiB RAM, Node ${process.version}, ${platform()} ${arch()}`,
+    `date: ${new Date(startedAt).toISOString()}   commit: ${commit}`,
+  ].join('\n');
+}
+
+/** `pr.ingested.v1` messages as upstream would publish them (key, value and headers). */
+export function encodePrs(prs: PrIngestedPayload[], prefix: string, tag: string): BenchMessage[] {
+  // Encoding only: the publisher validates and serialises exactly as the services' publishers do.
+  const encoder = new EventPublisher(null as unknown as Kafka, prefix);
+  return prs.map((pr) => {
+    const { key, value, headers } = encoder.encode(Topic.PrIngested, createEvent(Topic.PrIngested, pr, { correlationId: `${tag}-${pr.requestId}`, producer: 'cascade-bench' }));
+    return { key, value, headers };
+  });
+}
+
+/** Waits until `expected` requests are recorded and none is pending or in flight; false on timeout. */
+export async function untilAllTerminal(dataSource: DataSource, expected: number, timeoutMs: number, progress: (line: string) => void): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  let lastLog = 0;
+  while (Date.now() < deadline) {
+    const [row] = await dataSource.query(
+      `SELECT count(*)::int AS ingested, count(*) FILTER (WHERE status IN ('pending', 'in_flight'))::int AS open FROM requests`,
+    );
+    if (row.ingested >= expected && row.open === 0) return true;
+    if (Date.now() - lastLog > 10_000) {
+      lastLog = Date.now();
+      progress(`ingested ${row.ingested}/${expected}, not yet terminal ${row.open}`);
+    }
+    await new Promise((done) => setTimeout(done, 250));
+  }
+  return false;
+}
+
+/** A fresh database and topic prefix for one stack of services. */
+export interface Phase {
+  dataSource: DataSource;
+  databaseUrl: string;
+  prefix: string;
+}
+
+/** Drops and recreates database `name` on the server of `localUrl`; the cleanup drops it again unless `keep`. */
+export async function phaseSetup(localUrl: string, name: string, prefix: string, cleanups: Array<() => Promise<unknown>>, keep: boolean): Promise<Phase> {
+  const url = new URL(localUrl);
+  url.pathname = `/${name}`;
+  const databaseUrl = url.toString();
+  await dropDatabase(databaseUrl);
+  const dataSource = await openDatabase(databaseUrl, 4);
+  cleanups.push(async () => {
+    await dataSource.destroy();
+    if (!keep) await dropDatabase(databaseUrl);
+  });
+  return { dataSource, databaseUrl, prefix };
+}
+
+/** The environment of the four services of one phase, against the simulator. */
+export function serviceEnv(phase: Phase, brokers: string, simulator: GroqSimulator, settings: Record<string, string>): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    KAFKA_BROKERS: brokers,
+    KAFKA_TOPIC_PREFIX: phase.prefix,
+    KAFKA_PARTITIONS: String(PARTITIONS),
+    DATABASE_URL: phase.databaseUrl,
+    GROQ_API_KEY: 'simulator-local-key',
+    GROQ_BASE_URL: simulator.url,
+    ...settings,
+  };
+}
 
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ: 100 on Linux). */
 const USER_HZ = 100;

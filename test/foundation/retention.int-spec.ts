@@ -56,8 +56,8 @@ describe('retention: the outbox and the inbox are pruned, their sizes exported',
 
   it('deletes through the indexes, not by scanning the tables', async () => {
     const plans = [
-      `SELECT id FROM outbox WHERE published_at IS NOT NULL AND published_at < now() - make_interval(hours => 24) ORDER BY published_at LIMIT 1000`,
-      `SELECT consumer_group, event_id FROM processed_events WHERE processed_at < now() - make_interval(days => 14) ORDER BY processed_at LIMIT 1000`,
+      `SELECT id FROM outbox WHERE published_at IS NOT NULL AND published_at < now() - 24::float8 * interval '1 hour' ORDER BY published_at LIMIT 1000`,
+      `SELECT consumer_group, event_id FROM processed_events WHERE processed_at < now() - 14::float8 * interval '1 day' ORDER BY processed_at LIMIT 1000`,
     ];
     const runner = db.dataSource.createQueryRunner();
     try {
@@ -86,5 +86,19 @@ describe('retention: the outbox and the inbox are pruned, their sizes exported',
     expect(text).toMatch(/cascade_table_rows\{table="processed_events"\} 2\b/);
     expect(text).toMatch(/cascade_outbox_pending 1\b/);
     expect(text).toMatch(/cascade_outbox_parked 1\b/);
+  });
+
+  it('takes retention shorter than its unit (decimal hours and days)', async () => {
+    await db.dataSource.query('TRUNCATE outbox, processed_events');
+    await outboxRow('sent-40-min-ago', '41 minutes', '40 minutes');
+    await outboxRow('sent-20-min-ago', '21 minutes', '20 minutes');
+    await inboxRow('g0', '2 hours');
+    await inboxRow('g0', '30 minutes');
+
+    // Half an hour of outbox, one hour of inbox.
+    const sweeper = new RetentionSweeper(db.dataSource, logger, { outboxRetentionHours: 0.5, inboxRetentionDays: 1 / 24, sweepMs: 60_000 }, new Registry());
+    expect(await sweeper.sweep()).toEqual({ outbox: 1, processed_events: 1 });
+    const kept = await db.dataSource.query(`SELECT message_key FROM outbox`);
+    expect(kept.map((r: { message_key: string }) => r.message_key)).toEqual(['sent-20-min-ago']);
   });
 });

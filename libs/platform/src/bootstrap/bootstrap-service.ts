@@ -15,6 +15,7 @@ import { OutboxRelay, OutboxRepository } from '../kafka/outbox.js';
 import { ensureTopics } from '../kafka/topic-admin.js';
 import { PrefixedKafkaServer } from '../kafka/prefixed-kafka-server.js';
 import { TopicLimits } from '../kafka/topic-limits.js';
+import { checkInboxRetention } from '../kafka/topic-retention.js';
 import { allTopicSpecs, topicName } from '../kafka/topic-names.js';
 import { registerConsumerLag } from '../metrics/consumer-lag.js';
 import { createRootLogger } from '../logging/root-logger.js';
@@ -66,6 +67,9 @@ export async function bootstrapService<S extends z.ZodObject>(
     config.kafka.replicationFactor,
   );
   if (created.length > 0) logger.info({ topics: created }, 'created topics');
+  // The inbox must remember ids for as long as the consumed topics can hand their events back: warn when not.
+  const consumed = definition.consumes.map((topic) => topicName(topic, config.kafka.topicPrefix));
+  await checkInboxRetention(admin, consumed, config.env.INBOX_RETENTION_DAYS, logger.child({ component: 'retention' }));
 
   const publisher = new EventPublisher(kafka, config.kafka.topicPrefix);
   await publisher.connect();

@@ -30,6 +30,18 @@ describe('service configuration', () => {
     );
   });
 
+  it('keeps whole retention units by default and accepts decimals, never zero, negative or non-numeric', () => {
+    const defaults = loadServiceConfig(identity, z.object({}), {}).env;
+    expect([defaults.OUTBOX_RETENTION_HOURS, defaults.INBOX_RETENTION_DAYS, defaults.RETENTION_SWEEP_MS]).toEqual([24, 14, 600_000]);
+    const short = loadServiceConfig(identity, z.object({}), { OUTBOX_RETENTION_HOURS: '0.02', INBOX_RETENTION_DAYS: '0.5' }).env;
+    expect([short.OUTBOX_RETENTION_HOURS, short.INBOX_RETENTION_DAYS]).toEqual([0.02, 0.5]);
+    for (const variable of ['OUTBOX_RETENTION_HOURS', 'INBOX_RETENTION_DAYS']) {
+      for (const value of ['0', '-1', '1e400', 'a day']) {
+        expect(() => loadServiceConfig(identity, z.object({}), { [variable]: value })).toThrow(new RegExp(`Invalid configuration: ${variable}`));
+      }
+    }
+  });
+
   it('takes partition counts per topic over the default', () => {
     const config = loadServiceConfig(identity, z.object({}), { KAFKA_PARTITIONS: '4', KAFKA_TOPIC_PARTITIONS: 'pr.ingested.v1=12, batch.completed.v1=2' });
     expect(config.kafka.partitions).toBe(4);

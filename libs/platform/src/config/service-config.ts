@@ -27,6 +27,8 @@ const hostNames = z
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost']);
 export const isLoopbackHost = (host: string): boolean => LOOPBACK_HOSTS.has(host.toLowerCase());
 const positiveInt = z.coerce.number().int().positive();
+/** Decimals allowed: a retention may be shorter than its unit (the soak bench prunes within a minute). */
+const positiveNumber = z.coerce.number().positive();
 
 /** `pr.ingested.v1=12,batch.completed.v1=3`: partitions per contract topic, over KAFKA_PARTITIONS. */
 const topicPartitions = z
@@ -73,9 +75,9 @@ export const baseServiceEnv = z.object({
   CONSUMER_MAX_HANDLER_ATTEMPTS: positiveInt.default(3),
   OUTBOX_POLL_MS: positiveInt.default(200),
   /** Sent outbox rows are kept this long (for an operator's look), then deleted by the retention sweep. */
-  OUTBOX_RETENTION_HOURS: positiveInt.default(24),
+  OUTBOX_RETENTION_HOURS: positiveNumber.default(24),
   /** Inbox ids are kept this long: longer than any topic keeps a message (see README, Retention). */
-  INBOX_RETENTION_DAYS: positiveInt.default(14),
+  INBOX_RETENTION_DAYS: positiveNumber.default(14),
   /** At most one retention sweep per service this often. */
   RETENTION_SWEEP_MS: z.coerce.number().int().min(1_000).default(600_000),
   /** Write scope (pause, retry, cancel, clear); also grants read. */

@@ -3,9 +3,9 @@ import { Counter, type Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
 
 export interface RetentionPolicy {
-  /** Sent outbox rows older than this are deleted (unsent and parked rows never are). */
+  /** Sent outbox rows older than this are deleted (unsent and parked rows never are); decimals allowed. */
   outboxRetentionHours: number;
-  /** Inbox ids older than this are deleted. */
+  /** Inbox ids older than this are deleted; decimals allowed. */
   inboxRetentionDays: number;
   /** Pause between two sweeps. */
   sweepMs: number;
@@ -74,14 +74,14 @@ export class RetentionSweeper {
     const outbox = await this.pruneBatches(
       'outbox',
       `DELETE FROM outbox WHERE id IN (
-         SELECT id FROM outbox WHERE published_at IS NOT NULL AND published_at < now() - make_interval(hours => $1)
+         SELECT id FROM outbox WHERE published_at IS NOT NULL AND published_at < now() - $1::float8 * interval '1 hour'
          ORDER BY published_at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
       this.policy.outboxRetentionHours,
     );
     const processed = await this.pruneBatches(
       'processed_events',
       `DELETE FROM processed_events WHERE (consumer_group, event_id) IN (
-         SELECT consumer_group, event_id FROM processed_events WHERE processed_at < now() - make_interval(days => $1)
+         SELECT consumer_group, event_id FROM processed_events WHERE processed_at < now() - $1::float8 * interval '1 day'
          ORDER BY processed_at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
       this.policy.inboxRetentionDays,
     );
