@@ -15,10 +15,11 @@ import { describeMachine, encodePrs, phaseSetup, pipelineSettings, SERVICES, ser
 /**
  * `npm run bench:soak [-- --runs 10 --prs 2000]`: one stack (the four services, each a process of its own, one
  * database, the simulator) fed `--runs` successive runs of `--prs` fresh PRs (distinct ids), each run waited on
- * until every id is terminal. Retention is set short enough to prune within the soak; after each run the rows and
- * bytes of every table that can grow are printed, and at the end whether the pruned tables stopped growing.
- * Deleted rows only free their space for new ones once vacuumed: on a server with autovacuum off, the soak VACUUMs
- * the tables after each run in its place (unless `--no-vacuum`).
+ * until every id is terminal. Retention is set in seconds and runs are `--pause-s` apart (by default just longer
+ * than retention plus two sweeps), so each run finds the rows of the one before pruned: retention counts time, and
+ * a run takes only seconds. After each run the rows and bytes of every table that can grow are printed, and at the
+ * end whether the pruned tables stopped growing. Deleted rows only free their space for new ones once vacuumed: on a
+ * server with autovacuum off, the soak VACUUMs the tables at the end of each pause in its place (unless `--no-vacuum`).
  * Prints figures; only a run that did not finish or a broken invariant fails.
  */
 const { values: flags } = parseArgs({
@@ -30,6 +31,7 @@ const { values: flags } = parseArgs({
     'timeout-min': { type: 'string', default: '30' },
     'keep-db': { type: 'boolean', default: false },
     'no-vacuum': { type: 'boolean', default: false },
+    'pause-s': { type: 'string' },
   },
 });
 const count = (name: string, value: string) => {
@@ -43,15 +45,18 @@ const SEED = count('seed', flags.seed);
 const TIMEOUT_MS = count('timeout-min', flags['timeout-min']) * 60_000;
 
 /**
- * Retention in seconds rather than hours and days, so that a few runs of a couple of minutes each see rows pruned;
- * the sweep every 5 s instead of 10 min. Overridable from the environment.
+ * Retention in seconds rather than hours and days (18 s of outbox, 17.28 s of inbox ids) and a sweep every 2 s instead
+ * of 10 min, so that runs of a few seconds see rows pruned. Overridable from the environment.
  */
 const RETENTION_SETTINGS: Record<string, string> = {
-  OUTBOX_RETENTION_HOURS: process.env.OUTBOX_RETENTION_HOURS ?? '0.01',
-  INBOX_RETENTION_DAYS: process.env.INBOX_RETENTION_DAYS ?? '0.0005',
-  RETENTION_SWEEP_MS: process.env.RETENTION_SWEEP_MS ?? '5000',
+  OUTBOX_RETENTION_HOURS: process.env.OUTBOX_RETENTION_HOURS ?? '0.005',
+  INBOX_RETENTION_DAYS: process.env.INBOX_RETENTION_DAYS ?? '0.0002',
+  RETENTION_SWEEP_MS: process.env.RETENTION_SWEEP_MS ?? '2000',
 };
 const SETTINGS = { ...pipelineSettings(count('batch-lines', flags['batch-lines'])), ...RETENTION_SETTINGS };
+const RETENTION_MS = Math.max(Number(RETENTION_SETTINGS.OUTBOX_RETENTION_HOURS) * 3_600_000, Number(RETENTION_SETTINGS.INBOX_RETENTION_DAYS) * 86_400_000);
+const PAUSE_MS = flags['pause-s'] === undefined ? Math.ceil((RETENTION_MS + 2 * Number(RETENTION_SETTINGS.RETENTION_SWEEP_MS)) / 1000) * 1000 : Number(flags['pause-s']) * 1000;
+if (!Number.isFinite(PAUSE_MS) || PAUSE_MS < 0) throw new Error(`--pause-s must be a number of seconds ≥ 0, got "${flags['pause-s']}"`);
 
 /** The tables the retention sweep prunes: they must stop growing. */
 const PRUNED_TABLES = ['outbox', 'processed_events'] as const;
@@ -96,8 +101,9 @@ async function prunedSoFar(services: ServiceProcess[]): Promise<Record<string, n
   const pruned: Record<string, number> = Object.fromEntries(PRUNED_TABLES.map((table) => [table, 0]));
   for (const service of services) {
     const text = await (await fetch(`http://127.0.0.1:${service.port}/metrics`)).text();
-    for (const [, table, value] of text.matchAll(/^cascade_retention_deleted_total\{table="([a-z_]+)"\} (\d+)$/gm)) {
-      pruned[table!] = (pruned[table!] ?? 0) + Number(value);
+    for (const [, labels, value] of text.matchAll(/^cascade_retention_deleted_total\{([^}]*)\} (\d+)$/gm)) {
+      const table = /table="([a-z_]+)"/.exec(labels!)?.[1];
+      if (table) pruned[table] = (pruned[table] ?? 0) + Number(value);
     }
   }
   return pruned;
@@ -175,8 +181,9 @@ async function soak(cleanups: Array<() => Promise<unknown>>): Promise<number> {
   say(`      service settings: ${Object.entries(SETTINGS).map(([k, v]) => `${k}=${v}`).join(' ')}`);
   say(
     `      PostgreSQL autovacuum=${autovacuum}` +
-      (vacuum ? `: the soak runs VACUUM ${TABLES.join(', ')} after each run in its place` : autovacuum === 'on' ? '' : ' and no VACUUM (--no-vacuum): deleted rows never free their space'),
+      (vacuum ? `: the soak runs VACUUM ${TABLES.join(', ')} at the end of each pause in its place` : autovacuum === 'on' ? '' : ' and no VACUUM (--no-vacuum): deleted rows never free their space'),
   );
+  say(`      runs ${PAUSE_MS / 1000} s apart (retention ${RETENTION_MS / 1000} s + two sweeps): each run finds the rows of the one before past retention`);
   say('      wall time: first publish of the run -> every id of the run seen terminal (polled every 250 ms); rows: count(*); MB: pg_total_relation_size / 10^6');
   say();
   header();
@@ -192,11 +199,13 @@ async function soak(cleanups: Array<() => Promise<unknown>>): Promise<number> {
       say(`| ${run} | ${thousands(run * PRS)} | TIMED OUT after ${(wallMs / 1000).toFixed(0)} s |`);
       return 1;
     }
-    // Not in the wall time: what autovacuum would do in the background.
-    if (vacuum) await phase.dataSource.query(`VACUUM ${TABLES.join(', ')}`);
     const figures: RunFigures = { run, prsSoFar: run * PRS, wallMs, sizes: await tableSizes(phase.dataSource), pruned: await prunedSoFar(services.services) };
     runs.push(figures);
     row(figures);
+    if (run === RUNS) break;
+    await new Promise((wake) => setTimeout(wake, PAUSE_MS));
+    // What autovacuum would have done while the stack was idle.
+    if (vacuum) await phase.dataSource.query(`VACUUM ${TABLES.join(', ')}`);
   }
 
   const report = await reconcile(phase.dataSource.manager, { defaultStageDeadlineMs: 26 * 3_600_000, listLimit: 20 });
