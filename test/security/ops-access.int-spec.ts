@@ -34,6 +34,14 @@ const ROUTES: Array<[Level, 'GET' | 'POST', string, string]> = [
   ['write', 'POST', '/submission/resume', '/submission/resume'],
 ];
 
+type OpenApi = { paths: Record<string, Record<string, { security?: Array<Record<string, string[]>> }>> };
+const openApi = async (base: string) => (await (await fetch(`${base}/docs/openapi.json`)).json()) as OpenApi;
+/** The token variables an operation's OpenAPI security accepts (alternatives), sorted; none for an open route. */
+const documentedTokens = (document: OpenApi, method: string, template: string) =>
+  (document.paths[template]?.[method.toLowerCase()]?.security ?? []).flatMap((alternative) => Object.keys(alternative)).sort();
+/** Past the guard: whatever the route answers (200, 202, 404), never an auth refusal nor a fault. */
+const passed = (status: number) => (![401, 403].includes(status) && status < 500 ? 'passed' : status);
+
 const call = (base: string, method: string, path: string, token?: string, init: RequestInit = {}) =>
   fetch(`${base}${path}`, { method, ...init, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(init.headers as Record<string, string>) } });
 
@@ -93,19 +101,24 @@ describe('ops HTTP access (poller)', () => {
   });
 
   describe('tokens, bound off loopback', () => {
-    it('classifies every route the poller documents', async () => {
-      const document = (await (await fetch(`${exposed.base}/docs/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+    let document: OpenApi;
+    beforeAll(async () => {
+      document = await openApi(exposed.base);
+    });
+
+    it('classifies every route the poller documents', () => {
       const documented = Object.entries(document.paths).flatMap(([path, ops]) => Object.keys(ops).map((method) => `${method.toUpperCase()} ${path}`));
       expect(documented.sort()).toEqual(ROUTES.map(([, method, path]) => `${method} ${path}`).sort());
     });
 
-    it.each(ROUTES)('%s: %s %s', async (level, method, _template, path) => {
+    it.each(ROUTES)('%s: %s %s, as its OpenAPI security says', async (level, method, template, path) => {
       const none = await call(exposed.base, method, path);
       const wrong = await call(exposed.base, method, path, WRONG);
       const read = await call(exposed.base, method, path, READ);
       const write = await call(exposed.base, method, path, WRITE);
-      // Past the guard: whatever the route answers (200, 202, 404), never an auth refusal nor a fault.
-      const passed = (status: number) => (![401, 403].includes(status) && status < 500 ? 'passed' : status);
+      // The guard's decision in OpenAPI's terms: no security when it lets a call without a token through, else the tokens it took.
+      const accepted = passed(none.status) === 'passed' ? [] : [...(passed(read.status) === 'passed' ? ['OPS_READ_TOKEN'] : []), ...(passed(write.status) === 'passed' ? ['OPS_TOKEN'] : [])];
+      expect(documentedTokens(document, method, template)).toEqual(accepted.sort());
       const statuses = { none: none.status, wrong: wrong.status, read: read.status, write: write.status };
       if (level === 'open') expect({ none: passed(none.status), wrong: passed(wrong.status) }).toEqual({ none: 'passed', wrong: 'passed' });
       else expect({ ...statuses, write: passed(write.status), read: level === 'read' ? passed(read.status) : read.status }).toEqual({
@@ -123,6 +136,16 @@ describe('ops HTTP access (poller)', () => {
     it('never logs a token', () => {
       expect(exposed.output()).not.toContain(WRITE);
       expect(exposed.output()).not.toContain(READ);
+    });
+  });
+
+  describe('OpenAPI, bound to loopback', () => {
+    // Reads need no token here, so only OPS_TOKEN is configured: the routes that refuse a call without one take it.
+    it.each(ROUTES)('%s: %s %s, as its OpenAPI security says', async (_level, method, template, path) => {
+      const document = await openApi(local.base);
+      const open = passed((await call(local.base, method, path)).status) === 'passed';
+      const accepted = open ? [] : passed((await call(local.base, method, path, WRITE)).status) === 'passed' ? ['OPS_TOKEN'] : [];
+      expect(documentedTokens(document, method, template)).toEqual(accepted);
     });
   });
 

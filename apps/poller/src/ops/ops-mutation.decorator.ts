@@ -1,13 +1,12 @@
 import { OpsAccess } from '#platform';
 import { applyDecorators, HttpCode } from '@nestjs/common';
-import { ApiBearerAuth, ApiForbiddenResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ApiForbiddenResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
 
-/** A call that changes something: bearer OPS_TOKEN required (401 without, 403 when wrong), 202 when accepted. */
+/** A call that changes something: bearer OPS_TOKEN required (401 without, 403 when wrong), 202 when accepted; its OpenAPI security comes from the guard's rule. */
 export const OpsMutation = () =>
   applyDecorators(
     HttpCode(202),
     OpsAccess('write'),
-    ApiBearerAuth(),
     ApiUnauthorizedResponse({ description: 'no bearer token' }),
     ApiForbiddenResponse({ description: 'wrong token, or OPS_TOKEN not configured' }),
   );

@@ -1,7 +1,6 @@
 import type { Topic } from '#contracts';
 import type { DynamicModule, INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { KafkaOptions } from '@nestjs/microservices';
 import { Logger as PinoNestLogger } from 'nestjs-pino';
 import type { z } from 'zod';
@@ -20,6 +19,7 @@ import { allTopicSpecs, topicName } from '../kafka/topic-names.js';
 import { registerConsumerLag } from '../metrics/consumer-lag.js';
 import { createRootLogger } from '../logging/root-logger.js';
 import { hostAllowList } from '../ops/host-allow-list.js';
+import { setupOpsDocs } from '../ops/ops-openapi.js';
 import { securityHeaders } from '../ops/security-headers.js';
 import { ConsumerMetrics } from '../metrics/consumer-metrics.js';
 import { registerStorageMetrics } from '../metrics/storage-metrics.js';
@@ -118,16 +118,7 @@ export async function bootstrapService<S extends z.ZodObject>(
   app.use(securityHeaders);
   const hostCheck = hostAllowList(config);
   if (hostCheck) app.use(hostCheck);
-  // OpenAPI for the service's HTTP routes: UI at /docs, the document at /docs/openapi.json.
-  const openApi = new DocumentBuilder()
-    .setTitle(`Cascade ${config.service}`)
-    .setDescription(
-      'Health, metrics and operations routes. Calls that change something need `Authorization: Bearer <OPS_TOKEN>`; when the server is bound off loopback, reads of pipeline data need OPS_READ_TOKEN or OPS_TOKEN.',
-    )
-    .setVersion('0.1.0')
-    .addBearerAuth()
-    .build();
-  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, openApi), { jsonDocumentUrl: 'docs/openapi.json', yamlDocumentUrl: 'docs/openapi.yaml' });
+  setupOpsDocs(app, config);
   const perMessage = definition.consumes.filter((topic) => !definition.consumesInBatches?.includes(topic));
   if (perMessage.length > 0) {
     const transport: Required<KafkaOptions>['options'] = {
