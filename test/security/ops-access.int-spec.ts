@@ -60,10 +60,11 @@ describe('ops HTTP access (poller)', () => {
     db = await createTestDatabase();
     sim = await startGroqSimulator({ seed: 7, perLineDelayMs: 50 });
     const common = { DATABASE_URL: db.url, GROQ_BASE_URL: sim.url };
-    // One after the other: two processes creating their topics at once trip the broker's metadata.
-    // Bound to every interface (as in a container), with both scopes configured.
-    exposed = await startPoller({ ...common, KAFKA_TOPIC_PREFIX: `secx${uniqueSuffix()}.`, HTTP_HOST: '0.0.0.0', OPS_TOKEN: WRITE, OPS_READ_TOKEN: READ });
-    local = await startPoller({ ...common, KAFKA_TOPIC_PREFIX: `secl${uniqueSuffix()}.`, OPS_TOKEN: WRITE, OPS_ALLOWED_HOSTS: 'ops.internal' });
+    [exposed, local] = await Promise.all([
+      // Bound to every interface (as in a container), with both scopes configured.
+      startPoller({ ...common, KAFKA_TOPIC_PREFIX: `secx${uniqueSuffix()}.`, HTTP_HOST: '0.0.0.0', OPS_TOKEN: WRITE, OPS_READ_TOKEN: READ }),
+      startPoller({ ...common, KAFKA_TOPIC_PREFIX: `secl${uniqueSuffix()}.`, OPS_TOKEN: WRITE, OPS_ALLOWED_HOSTS: 'ops.internal' }),
+    ]);
     await db.dataSource.query(
       `INSERT INTO requests (request_id, prompt_version, correlation_id, team, repo, pr_number, content_hash, status, stage, attempt, pass, model, max_tokens, pr)
        VALUES ('acme/api#7', 'pr-analysis-v1', 'c', 'payments', 'acme/api', 7, $1, 'succeeded', 'merged', 1, 1, 'openai/gpt-oss-20b', 1024, $2)`,
