@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { chunkBySize, createEvent, MAX_EVENT_BYTES, type RequestMetadata, Topic } from '#contracts';
 import { adoptableBatch, GroqBatchError, TERMINAL_BATCH_STATUSES } from '#groq-batch';
-import { crashPoint, inTransaction, type OutboxRelay, type OutboxRepository, readControl, setHold, clearHold } from '#platform';
+import { crashPoint, inTransaction, type OutboxRelay, type OutboxRepository, PeriodicTask, readControl, setHold, clearHold } from '#platform';
 import type { Logger } from 'pino';
 import type { DataSource, EntityManager } from 'typeorm';
 import { batchKeyOf } from './batch-key.js';
@@ -59,9 +59,7 @@ export class BatchAssembler {
   private readonly strays = new StrayBatches();
   private readonly owner = `${process.pid}-${randomUUID().slice(0, 8)}`;
   private submittedRequests = 0;
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
-  private stopped = true;
+  private readonly loop: PeriodicTask;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -72,35 +70,20 @@ export class BatchAssembler {
     private readonly logger: Logger,
     private readonly settings: AssemblerSettings,
     private readonly quota: SubmissionQuota | null = null,
-  ) {}
+  ) {
+    this.loop = new PeriodicTask(() => this.tick(), logger, { intervalMs: settings.intervalMs, failureMessage: 'batch assembly pass failed; will retry' });
+  }
 
   /** The hold last written by this process, so an unchanged hold is not rewritten every tick. */
   private heldFor: string | null = null;
 
   start(): void {
-    this.stopped = false;
-    this.schedule(0);
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await this.running;
+    await this.loop.stop();
     await this.sweeping;
-  }
-
-  private schedule(delayMs: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.running = this.tick()
-        .then(() => undefined)
-        .catch((error: unknown) => this.logger.warn({ err: error }, 'batch assembly pass failed; will retry'))
-        .finally(() => {
-          this.running = null;
-          this.schedule(this.settings.intervalMs);
-        });
-    }, delayMs);
   }
 
   /** One pass: resume interrupted submissions, then form and submit every batch that is due. */
@@ -139,7 +122,7 @@ export class BatchAssembler {
           if (!batch) break;
           waiting -= batch.request_count;
           await startSubmit(batch);
-          if (this.stopped) break groups;
+          if (this.loop.stopped) break groups;
         }
       }
     } finally {
