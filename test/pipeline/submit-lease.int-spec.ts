@@ -1,7 +1,7 @@
 import { createEvent, Topic } from '#contracts';
 import { samplePayloads } from '#contracts/testing';
 import { BatchAssembler, type BatchProviderPort, GroqSubmissionProvider, prAnalysisLineBuilder, type SubmitRetryPolicy } from '#batching';
-import { retryBatch } from '#ledger';
+import { heldBatchText, reconcile, retryBatch } from '#ledger';
 import { EventPublisher, type OutboxRelay, OutboxRepository, writeControl } from '#platform';
 import { APIError } from 'groq-sdk';
 import { DEFAULT_GROQ_BATCH_CONFIG, GroqBatchClient, GroqBatchError, promptRegistry } from '#groq-batch';
@@ -276,6 +276,12 @@ describe('submission leases: renewed while a submitter works; a duplicate is can
     row = await batchRow();
     expect(row.held_reason).toMatch(/^gave up after 3 failed submissions \(SUBMIT_MAX_ATTEMPTS\): create batch .*HTTP 503/);
     expect(row.lease_until).toBeNull();
+    // Reconcile names it stranded in the words of `cascade status`.
+    const held = heldBatchText({ batchId: row.batch_id, attempts: 3, reason: row.held_reason });
+    const ledger = await reconcile(db.dataSource.manager, { defaultStageDeadlineMs: 3_600_000 });
+    expect(ledger.strandedRequests.map((request) => request.reason)).toEqual(ledger.strandedRequests.map(() => held));
+    expect(ledger.strandedRequests.length).toBeGreaterThan(0);
+    expect(ledger.inFlightRequests.filter((request) => request.stranded).map((request) => request.stranded)).toEqual(ledger.strandedRequests.map(() => held));
     // Held: never tried again by itself, and one upload served every attempt.
     expect(await submitter.tick()).toBe(0);
     expect(calls).toBe(3);
