@@ -219,3 +219,19 @@ export async function storageFigures(dataSource: DataSource): Promise<StorageFig
 export async function compactTables(dataSource: DataSource, tables: TableFigures[]): Promise<void> {
   if (tables.length > 0) await dataSource.query(`VACUUM FULL ${tables.map((t) => `"${t.table}"`).join(', ')}`);
 }
+
+/** Events one topic received from the services' outboxes over the run. */
+export interface PublishedFigures {
+  topic: string;
+  messages: number;
+  /** Message values only (keys and headers apart). */
+  bytes: number;
+}
+
+/** What the services published, per topic, from the outbox (read before its retention deletes anything: 24 h by default). */
+export async function publishedFigures(dataSource: DataSource): Promise<PublishedFigures[]> {
+  const rows: Array<{ topic: string; messages: number; bytes: number }> = await dataSource.query(
+    `SELECT topic, count(*)::float8 AS messages, sum(octet_length(message_value))::float8 AS bytes FROM outbox GROUP BY topic ORDER BY bytes DESC`,
+  );
+  return rows.map((row) => ({ topic: row.topic, messages: Number(row.messages), bytes: Number(row.bytes) }));
+}

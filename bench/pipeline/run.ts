@@ -6,11 +6,24 @@ import { ledgerEquation, reconcile, type ReconcileReport } from '#ledger';
 import { createKafka, topicName } from '#platform';
 import { ensureKafka, ensurePostgres } from '../../apps/cli/src/demo/local-stack.js';
 import { syntheticPrs, type SyntheticOptions } from '../../apps/cli/src/demo/synthetic-prs.js';
-import { startGroqSimulator } from '../../tools/groq-simulator/src/simulator.js';
+import { type SimulatorStats, startGroqSimulator } from '../../tools/groq-simulator/src/simulator.js';
 import { insertFloor, kafkaFloor, produce } from './floor.js';
-import { batchTimes, type BatchTimes, compactTables, costFigures, type CostFigures, milestones, spread, storageFigures, type StorageFigures } from './measure.js';
+import {
+  batchTimes,
+  type BatchTimes,
+  compactTables,
+  costFigures,
+  type CostFigures,
+  milestones,
+  publishedFigures,
+  type PublishedFigures,
+  spread,
+  storageFigures,
+  type StorageFigures,
+} from './measure.js';
 import { cpuBetween, perThousand, type ScaleFigures, scaleFigures } from './scale.js';
 import {
+  BackendCpuWatch,
   benchCommit,
   describeMachine,
   encodePrs,
@@ -99,14 +112,28 @@ function memoryLines(title: string, peaks: Record<string, ServiceFigures | null>
   return ok;
 }
 
-function scaleLines(scale: ScaleFigures, storage: StorageFigures, compacted: StorageFigures, floorMs: number, benchCpuSeconds: number, autovacuum: string): void {
+function scaleLines(
+  scale: ScaleFigures,
+  storage: StorageFigures,
+  compacted: StorageFigures,
+  provider: SimulatorStats,
+  kafka: { inputBytes: number; prefix: string; published: PublishedFigures[] },
+  floorMs: number,
+  otherCpuSeconds: { bench: number; database: number | null },
+  autovacuum: string,
+): void {
   const thousands = (value: number) => Math.round(value).toLocaleString('en-US');
+  const per1k = (value: number) => perThousand(value, scale.prs);
   say(`  time per 1,000 PRs: pipeline ${scale.secondsPer1kPrs.toFixed(2)} s, floor ${perThousand(floorMs / 1000, scale.prs).toFixed(3)} s`);
   say(
     `  CPU seconds per 1,000 PRs, first publish -> end of the run: ${SERVICES.map((name) => `${name} ${scale.cpuSecondsPer1kPrs[name]?.toFixed(2) ?? '?'}`).join(', ')};` +
-      ` bench process with the simulator ${perThousand(benchCpuSeconds, scale.prs).toFixed(2)}`,
+      ` bench process with the simulator ${per1k(otherCpuSeconds.bench).toFixed(2)}`,
   );
-  const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+  say(
+    `    PostgreSQL backends of the run's database (the services' connections and the bench's own queries, /proc every second):` +
+      ` ${otherCpuSeconds.database === null ? 'unknown (not on this host)' : per1k(otherCpuSeconds.database).toFixed(2)}`,
+  );
+  const mb = (bytes: number) => `${(bytes / 1e6).toFixed(2)} MB`;
   const tableBytes = storage.tables.reduce((sum, t) => sum + t.bytes, 0);
   say(
     `  database bytes per PR: ${thousands(scale.bytesPerPr)} as the run left them, ${thousands(scale.compactedBytesPerPr)} after VACUUM FULL (live rows only): the sum of` +
@@ -126,6 +153,17 @@ function scaleLines(scale: ScaleFigures, storage: StorageFigures, compacted: Sto
         ` ${(t.rows / scale.prs).toFixed(3).padStart(8)} ${per(t.inserted)} ${per(t.updated)} ${per(t.deleted)}`,
     );
   }
+  say(
+    `  Kafka per 1,000 PRs: ${Topic.PrIngested} 1,000 messages, ${mb(per1k(kafka.inputBytes))} (the input); published by the services (outbox, values only):` +
+      ` ${kafka.published.map((p) => `${p.topic.startsWith(kafka.prefix) ? p.topic.slice(kafka.prefix.length) : p.topic} ${per1k(p.messages).toFixed(1)} messages ${mb(per1k(p.bytes))}`).join(', ')}`,
+  );
+  const billed = Object.values(provider.billed.byModel);
+  const lines = Object.values(provider.linesProcessed).reduce((sum, n) => sum + n, 0);
+  say(
+    `  provider per 1,000 PRs (the simulator's counts): ${per1k(provider.batchesCreated).toFixed(2)} batches, ${per1k(lines).toFixed(0)} lines run,` +
+      ` ${thousands(per1k(billed.reduce((sum, b) => sum + b.promptTokens, 0)))} prompt and ${thousands(per1k(billed.reduce((sum, b) => sum + b.completionTokens, 0)))} completion tokens billed;`,
+  );
+  say(`    HTTP calls (the bench's fast polling): ${Object.entries(provider.calls).map(([route, n]) => `${route} ${per1k(n).toFixed(1)}`).join(', ')}`);
 }
 
 function stageTable(times: BatchTimes[]): void {
@@ -216,6 +254,8 @@ async function run(cleanups: Array<() => Promise<unknown>>): Promise<number> {
   const cpuBefore = machineCpu();
   const benchCpuBefore = process.cpuUsage();
   const servicesCpuBefore = services.figures();
+  const databaseCpu = new BackendCpuWatch(main.dataSource);
+  await databaseCpu.start();
   const t0 = Date.now();
   const publishMs = await produce(client, topicName(Topic.PrIngested, main.prefix), messages);
   log(`published ${N} PRs in ${s(publishMs)} s`);
@@ -225,6 +265,7 @@ async function run(cleanups: Array<() => Promise<unknown>>): Promise<number> {
   const benchCpu = process.cpuUsage(benchCpuBefore);
   await watch.stop();
   const report: ReconcileReport = await reconcile(main.dataSource.manager, { defaultStageDeadlineMs: 26 * 3_600_000, listLimit: 20 });
+  const databaseCpuSeconds = await databaseCpu.stop();
   const peaks = await services.measure();
   await services.stop();
   const stats = simulator.stats();
@@ -234,6 +275,7 @@ async function run(cleanups: Array<() => Promise<unknown>>): Promise<number> {
   const lastMerged = marks['last result merged'] ?? seenDone;
   const pipelineMs = lastMerged - t0;
   const storage = await storageFigures(main.dataSource);
+  const published = await publishedFigures(main.dataSource);
   log('VACUUM FULL of the pipeline tables, for the bytes of the live rows…');
   await compactTables(main.dataSource, storage.tables);
   const compacted = await storageFigures(main.dataSource);
@@ -303,7 +345,7 @@ async function run(cleanups: Array<() => Promise<unknown>>): Promise<number> {
   const benchCpuSeconds = (benchCpu.user + benchCpu.system) / 1e6;
   say(
     `    CPU seconds from the first publish to the end: ${SERVICES.map((name) => `${name} ${serviceCpu[name]?.toFixed(1) ?? '?'}`).join(', ')};` +
-      ` bench process with the simulator ${benchCpuSeconds.toFixed(1)}`,
+      ` bench process with the simulator ${benchCpuSeconds.toFixed(1)}; PostgreSQL backends of the run's database ${databaseCpuSeconds?.toFixed(1) ?? '?'}`,
   );
   say(`    (start-up before the first publish: ${SERVICES.map((name) => `${name} ${servicesCpuBefore[name]?.cpuSeconds.toFixed(1) ?? '?'}`).join(', ')})`);
   stageTable(times);
@@ -327,14 +369,15 @@ async function run(cleanups: Array<() => Promise<unknown>>): Promise<number> {
   say('  (completion seen by polling the simulator every 100 ms: figures may be up to 0.1 s short; provider time excluded)');
   say();
   say(`5. Cost with scale: the ${N}-PR run per PR (flat from one run size to another when the work scales linearly)`);
-  scaleLines(scale, storage, compacted, floorMs, benchCpuSeconds, autovacuum);
+  scaleLines(scale, storage, compacted, stats, { inputBytes: payloadMb * 1e6, prefix: main.prefix, published }, floorMs, { bench: benchCpuSeconds, database: databaseCpuSeconds }, autovacuum);
   say();
   say(`targets: throughput ${verdict(finished && ratio <= 3)}, memory ${verdict(memoryOk && pollerOk)}, cost vs oracle ${verdict(costOk.oracleOk)}, cost vs always-strong ${verdict(costOk.strongOk)}`);
   say();
   say('row of the scaling table in docs/benchmarks.md:');
   say(
     `| ${benchCommit()} | ${new Date(startedAt).toISOString().slice(0, 10)} | ${loadAtStart.split(' ')[0]} → ${loadAtEnd.split(' ')[0]} | ${N.toLocaleString('en-US')} | ${s(pipelineMs, 1)} s |` +
-      ` ${scale.secondsPer1kPrs.toFixed(2)} s | ${Math.round(scale.bytesPerPr).toLocaleString('en-US')} / ${Math.round(scale.compactedBytesPerPr).toLocaleString('en-US')} | ${SERVICES.map((name) => scale.cpuSecondsPer1kPrs[name]?.toFixed(2) ?? '?').join(' / ')} |`,
+      ` ${scale.secondsPer1kPrs.toFixed(2)} s | ${Math.round(scale.bytesPerPr).toLocaleString('en-US')} / ${Math.round(scale.compactedBytesPerPr).toLocaleString('en-US')} | ${SERVICES.map((name) => scale.cpuSecondsPer1kPrs[name]?.toFixed(2) ?? '?').join(' / ')} |` +
+      ` ${databaseCpuSeconds === null ? '?' : perThousand(databaseCpuSeconds, N).toFixed(2)} |`,
   );
   process.stdout.write(`\n${out.join('\n')}\n`);
   // Figures, not a test: a missed target is reported above; only a run that did not finish or broke the invariant fails.

@@ -1,5 +1,5 @@
 import type { TableFigures } from './measure.js';
-import { cpuBetween, perThousand, scaleFigures } from './scale.js';
+import { cpuBetween, cpuSpent, perThousand, scaleFigures } from './scale.js';
 
 const table = (name: string, bytes: number, writes: Partial<TableFigures> = {}): TableFigures => ({
   table: name,
@@ -24,6 +24,20 @@ describe('per-PR figures of a bench run', () => {
     expect(Object.keys(spent).sort()).toEqual(['poller', 'result-writer']);
     expect(spent.poller).toBeCloseTo(22.3, 10);
     expect(spent['result-writer']).toBeCloseTo(12.6, 10);
+  });
+
+  it('sums the CPU of processes by pid, counting one that started in between or reused a pid from zero', () => {
+    const baseline = new Map([
+      [101, 5],
+      [102, 7],
+      [103, 9],
+    ]);
+    const latest = new Map([
+      [101, 6.5], // ran throughout: 1.5
+      [103, 2], // lower than before: a new backend under a reused pid, 2
+      [104, 0.25], // started in between: 0.25
+    ]);
+    expect(cpuSpent(baseline, latest)).toBeCloseTo(3.75, 10);
   });
 
   it('gives time and CPU per 1,000 PRs and bytes and row writes per PR', () => {

@@ -34,6 +34,19 @@ export function cpuBetween(before: Record<string, { cpuSeconds: number } | null>
   return spent;
 }
 
+/**
+ * CPU seconds a set of processes spent between two readings keyed by pid: a process first read in `latest` counts
+ * from zero (it started in between); one read lower than before is a reused pid, counted from zero too.
+ */
+export function cpuSpent(baseline: Map<number, number>, latest: Map<number, number>): number {
+  let spent = 0;
+  for (const [pid, seconds] of latest) {
+    const before = baseline.get(pid) ?? 0;
+    spent += seconds >= before ? seconds - before : seconds;
+  }
+  return spent;
+}
+
 export function scaleFigures(run: {
   prs: number;
   pipelineMs: number;

@@ -10,6 +10,7 @@ import { REPO_ROOT, type ServiceProcess, freePort, spawnService, stopService, wa
 import type { GroqSimulator } from '../../tools/groq-simulator/src/simulator.js';
 import type { BenchMessage } from './floor.js';
 import { inspectPortOption, type LiveHeap, liveHeapAfterFullGc } from './live-heap.js';
+import { cpuSpent } from './scale.js';
 
 export const SERVICES = ['result-writer', 'retry-service', 'poller', 'batch-submitter'] as const;
 
@@ -214,6 +215,55 @@ export async function startServices(env: NodeJS.ProcessEnv, phase: string): Prom
     throw error;
   }
   return { services, figures, measure, stop };
+}
+
+/**
+ * CPU time of the PostgreSQL backends serving one database (the services' connections and the bench's own queries),
+ * read from /proc every `intervalMs` while the run goes on: a pool closes connections it no longer needs, and a
+ * backend's CPU time goes with it. `stop()` gives the seconds spent since `start()`, or null when no backend of the
+ * database is a process of this machine (PostgreSQL on another host).
+ */
+export class BackendCpuWatch {
+  private readonly baseline = new Map<number, number>();
+  private readonly latest = new Map<number, number>();
+  private timer: NodeJS.Timeout | null = null;
+  private busy = false;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly intervalMs = 1000,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.sample(this.baseline);
+    this.timer = setInterval(() => void this.sample(this.latest), this.intervalMs);
+  }
+
+  async stop(): Promise<number | null> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    while (this.busy) await new Promise((wake) => setTimeout(wake, 50));
+    await this.sample(this.latest);
+    return this.latest.size === 0 ? null : cpuSpent(this.baseline, this.latest);
+  }
+
+  private async sample(into: Map<number, number>): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      const backends: Array<{ pid: number }> = await this.dataSource.query('SELECT pid FROM pg_stat_activity WHERE datname = current_database()');
+      for (const { pid } of backends) {
+        // A pid of another host's server may name an unrelated process here.
+        if (readFileSync(`/proc/${pid}/comm`, { encoding: 'utf8', flag: 'r' }).trim() !== 'postgres') continue;
+        const figures = processFigures(pid);
+        if (figures) into.set(pid, figures.cpuSeconds);
+      }
+    } catch {
+      // not on this host, or the backend just ended: the next sample reads again
+    } finally {
+      this.busy = false;
+    }
+  }
 }
 
 /**
