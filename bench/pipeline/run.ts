@@ -163,7 +163,7 @@ function scaleLines(
     `  provider per 1,000 PRs (the simulator's counts): ${per1k(provider.batchesCreated).toFixed(2)} batches, ${per1k(lines).toFixed(0)} lines run,` +
       ` ${thousands(per1k(billed.reduce((sum, b) => sum + b.promptTokens, 0)))} prompt and ${thousands(per1k(billed.reduce((sum, b) => sum + b.completionTokens, 0)))} completion tokens billed;`,
   );
-  say(`    HTTP calls (the bench's fast polling): ${Object.entries(provider.calls).map(([route, n]) => `${route} ${per1k(n).toFixed(1)}`).join(', ')}`);
+  say(`    HTTP calls (the services at the bench's fast poll settings; most list calls, GET /openai/v1/batches, are the bench's own watch): ${Object.entries(provider.calls).map(([route, n]) => `${route} ${per1k(n).toFixed(1)}`).join(', ')}`);
 }
 
 function stageTable(times: BatchTimes[]): void {
