@@ -21,9 +21,9 @@ import {
   storageFigures,
   type StorageFigures,
 } from './measure.js';
+import { BackendCpuWatch } from './proc.js';
 import { cpuBetween, perThousand, type ScaleFigures, scaleFigures } from './scale.js';
 import {
-  BackendCpuWatch,
   benchCommit,
   describeMachine,
   encodePrs,
@@ -130,7 +130,7 @@ function scaleLines(
       ` bench process with the simulator ${per1k(otherCpuSeconds.bench).toFixed(2)}`,
   );
   say(
-    `    PostgreSQL backends of the run's database (the services' connections and the bench's own queries, /proc every second):` +
+    `    PostgreSQL backends serving the services (by their client ports; /proc every second):` +
       ` ${otherCpuSeconds.database === null ? 'unknown (not on this host)' : per1k(otherCpuSeconds.database).toFixed(2)}`,
   );
   const mb = (bytes: number) => `${(bytes / 1e6).toFixed(2)} MB`;
@@ -254,7 +254,7 @@ async function run(cleanups: Array<() => Promise<unknown>>): Promise<number> {
   const cpuBefore = machineCpu();
   const benchCpuBefore = process.cpuUsage();
   const servicesCpuBefore = services.figures();
-  const databaseCpu = new BackendCpuWatch(main.dataSource);
+  const databaseCpu = new BackendCpuWatch(main.dataSource, () => services.services.flatMap((service) => service.child.pid ?? []));
   await databaseCpu.start();
   const t0 = Date.now();
   const publishMs = await produce(client, topicName(Topic.PrIngested, main.prefix), messages);
@@ -345,7 +345,7 @@ async function run(cleanups: Array<() => Promise<unknown>>): Promise<number> {
   const benchCpuSeconds = (benchCpu.user + benchCpu.system) / 1e6;
   say(
     `    CPU seconds from the first publish to the end: ${SERVICES.map((name) => `${name} ${serviceCpu[name]?.toFixed(1) ?? '?'}`).join(', ')};` +
-      ` bench process with the simulator ${benchCpuSeconds.toFixed(1)}; PostgreSQL backends of the run's database ${databaseCpuSeconds?.toFixed(1) ?? '?'}`,
+      ` bench process with the simulator ${benchCpuSeconds.toFixed(1)}; PostgreSQL backends serving the services ${databaseCpuSeconds?.toFixed(1) ?? '?'}`,
   );
   say(`    (start-up before the first publish: ${SERVICES.map((name) => `${name} ${servicesCpuBefore[name]?.cpuSeconds.toFixed(1) ?? '?'}`).join(', ')})`);
   stageTable(times);

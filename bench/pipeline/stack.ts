@@ -10,7 +10,7 @@ import { REPO_ROOT, type ServiceProcess, freePort, spawnService, stopService, wa
 import type { GroqSimulator } from '../../tools/groq-simulator/src/simulator.js';
 import type { BenchMessage } from './floor.js';
 import { inspectPortOption, type LiveHeap, liveHeapAfterFullGc } from './live-heap.js';
-import { cpuSpent } from './scale.js';
+import { type ProcessFigures, processFigures } from './proc.js';
 
 export const SERVICES = ['result-writer', 'retry-service', 'poller', 'batch-submitter'] as const;
 
@@ -71,18 +71,27 @@ export function encodePrs(prs: PrIngestedPayload[], prefix: string, tag: string)
   });
 }
 
-/** Waits until `expected` requests are recorded and none is pending or in flight; false on timeout. */
+/**
+ * Waits until `expected` requests are recorded and none is pending or in flight; false on timeout. Every 250 ms it
+ * counts the open requests only (through the status index); every request is counted, a scan of the whole table,
+ * only when none is open or to log progress every 10 s: scanning every 250 ms made the bench's own query a load on
+ * PostgreSQL that grew with the run.
+ */
 export async function untilAllTerminal(dataSource: DataSource, expected: number, timeoutMs: number, progress: (line: string) => void): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
+  const openRequests = `SELECT count(*)::int FROM requests WHERE status IN ('pending', 'in_flight')`;
   let lastLog = 0;
   while (Date.now() < deadline) {
-    const [row] = await dataSource.query(
-      `SELECT count(*)::int AS ingested, count(*) FILTER (WHERE status IN ('pending', 'in_flight'))::int AS open FROM requests`,
-    );
-    if (row.ingested >= expected && row.open === 0) return true;
-    if (Date.now() - lastLog > 10_000) {
-      lastLog = Date.now();
-      progress(`ingested ${row.ingested}/${expected}, not yet terminal ${row.open}`);
+    const [{ open }] = await dataSource.query(`SELECT (${openRequests}) AS open`);
+    const logNow = Date.now() - lastLog > 10_000;
+    if (open === 0 || logNow) {
+      // Both counts in one statement, one snapshot: no request can be ingested between them.
+      const [row] = await dataSource.query(`SELECT (SELECT count(*)::int FROM requests) AS ingested, (${openRequests}) AS open`);
+      if (row.ingested >= expected && row.open === 0) return true;
+      if (logNow) {
+        lastLog = Date.now();
+        progress(`ingested ${row.ingested}/${expected}, not yet terminal ${row.open}`);
+      }
     }
     await new Promise((done) => setTimeout(done, 250));
   }
@@ -122,31 +131,6 @@ export function serviceEnv(phase: Phase, brokers: string, simulator: GroqSimulat
     GROQ_BASE_URL: simulator.url,
     ...settings,
   };
-}
-
-/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ: 100 on Linux). */
-const USER_HZ = 100;
-
-export interface ProcessFigures {
-  /** VmHWM: the kernel's high-water mark of the resident set, in MB. */
-  peakMb: number;
-  /** User + system CPU time so far, in seconds. */
-  cpuSeconds: number;
-}
-
-/** Peak RSS and CPU time of a live process, from /proc; null once it is gone. */
-export function processFigures(pid: number): ProcessFigures | null {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const peakKb = Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1] ?? NaN);
-    // Fields after the command name, which sits in parentheses and may contain spaces.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    return { peakMb: peakKb / 1024, cpuSeconds: ticks / USER_HZ };
-  } catch {
-    return null;
-  }
 }
 
 export interface ServiceFigures extends ProcessFigures {
@@ -215,55 +199,6 @@ export async function startServices(env: NodeJS.ProcessEnv, phase: string): Prom
     throw error;
   }
   return { services, figures, measure, stop };
-}
-
-/**
- * CPU time of the PostgreSQL backends serving one database (the services' connections and the bench's own queries),
- * read from /proc every `intervalMs` while the run goes on: a pool closes connections it no longer needs, and a
- * backend's CPU time goes with it. `stop()` gives the seconds spent since `start()`, or null when no backend of the
- * database is a process of this machine (PostgreSQL on another host).
- */
-export class BackendCpuWatch {
-  private readonly baseline = new Map<number, number>();
-  private readonly latest = new Map<number, number>();
-  private timer: NodeJS.Timeout | null = null;
-  private busy = false;
-
-  constructor(
-    private readonly dataSource: DataSource,
-    private readonly intervalMs = 1000,
-  ) {}
-
-  async start(): Promise<void> {
-    await this.sample(this.baseline);
-    this.timer = setInterval(() => void this.sample(this.latest), this.intervalMs);
-  }
-
-  async stop(): Promise<number | null> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    while (this.busy) await new Promise((wake) => setTimeout(wake, 50));
-    await this.sample(this.latest);
-    return this.latest.size === 0 ? null : cpuSpent(this.baseline, this.latest);
-  }
-
-  private async sample(into: Map<number, number>): Promise<void> {
-    if (this.busy) return;
-    this.busy = true;
-    try {
-      const backends: Array<{ pid: number }> = await this.dataSource.query('SELECT pid FROM pg_stat_activity WHERE datname = current_database()');
-      for (const { pid } of backends) {
-        // A pid of another host's server may name an unrelated process here.
-        if (readFileSync(`/proc/${pid}/comm`, { encoding: 'utf8', flag: 'r' }).trim() !== 'postgres') continue;
-        const figures = processFigures(pid);
-        if (figures) into.set(pid, figures.cpuSeconds);
-      }
-    } catch {
-      // not on this host, or the backend just ended: the next sample reads again
-    } finally {
-      this.busy = false;
-    }
-  }
 }
 
 /**
