@@ -36,7 +36,7 @@ export default {
     {
       ...common,
       displayName: 'unit',
-      testMatch: ['<rootDir>/{apps,libs,tools,test}/**/*.spec.ts'],
+      testMatch: ['<rootDir>/{apps,libs,tools,test,bench}/**/*.spec.ts'],
     },
     {
       ...common,

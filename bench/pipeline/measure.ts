@@ -173,3 +173,65 @@ export async function costFigures(dataSource: DataSource, cheapModel: string, st
     strongCompletionSamples: onStrong?.results ?? 0,
   };
 }
+
+/** One table of the pipeline's database after a run. */
+export interface TableFigures {
+  table: string;
+  rows: number;
+  /** `pg_total_relation_size`: heap, indexes and TOAST, dead row versions included until a vacuum reuses them. */
+  bytes: number;
+  /** Rows inserted, updated and deleted over the database's life (`pg_stat_user_tables`). */
+  inserted: number;
+  updated: number;
+  deleted: number;
+}
+
+export interface StorageFigures {
+  tables: TableFigures[];
+  /** `pg_database_size`: the tables plus the catalog and the rest of an empty database. */
+  databaseBytes: number;
+}
+
+/**
+ * Every table of the database's public schema (the pipeline's tables, the migrations' own included; the
+ * floor's table is gone by then), largest first. Read once the services have stopped: a backend reports its
+ * row counters when its connection closes.
+ */
+export async function storageFigures(dataSource: DataSource): Promise<StorageFigures> {
+  const stats: Array<Omit<TableFigures, 'rows'>> = await dataSource.query(
+    `SELECT relname AS "table", pg_total_relation_size(relid)::float8 AS bytes, n_tup_ins::float8 AS inserted,
+            n_tup_upd::float8 AS updated, n_tup_del::float8 AS deleted
+       FROM pg_stat_user_tables WHERE schemaname = 'public' ORDER BY pg_total_relation_size(relid) DESC, relname`,
+  );
+  const tables: TableFigures[] = [];
+  for (const table of stats) {
+    const [{ rows }] = await dataSource.query(`SELECT count(*)::float8 AS rows FROM "${table.table}"`);
+    tables.push({ ...table, rows: Number(rows), bytes: Number(table.bytes), inserted: Number(table.inserted), updated: Number(table.updated), deleted: Number(table.deleted) });
+  }
+  const [{ bytes }] = await dataSource.query('SELECT pg_database_size(current_database())::float8 AS bytes');
+  return { tables, databaseBytes: Number(bytes) };
+}
+
+/**
+ * Rewrites the tables without their dead row versions (`VACUUM FULL`; it locks each table, so the services must be
+ * stopped): what the live rows take, the floor a vacuumed table comes back to.
+ */
+export async function compactTables(dataSource: DataSource, tables: TableFigures[]): Promise<void> {
+  if (tables.length > 0) await dataSource.query(`VACUUM FULL ${tables.map((t) => `"${t.table}"`).join(', ')}`);
+}
+
+/** Events one topic received from the services' outboxes over the run. */
+export interface PublishedFigures {
+  topic: string;
+  messages: number;
+  /** Message values only (keys and headers apart). */
+  bytes: number;
+}
+
+/** What the services published, per topic, from the outbox (read before its retention deletes anything: 24 h by default). */
+export async function publishedFigures(dataSource: DataSource): Promise<PublishedFigures[]> {
+  const rows: Array<{ topic: string; messages: number; bytes: number }> = await dataSource.query(
+    `SELECT topic, count(*)::float8 AS messages, sum(octet_length(message_value))::float8 AS bytes FROM outbox GROUP BY topic ORDER BY bytes DESC`,
+  );
+  return rows.map((row) => ({ topic: row.topic, messages: Number(row.messages), bytes: Number(row.bytes) }));
+}

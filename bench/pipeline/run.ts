@@ -6,18 +6,34 @@ import { ledgerEquation, reconcile, type ReconcileReport } from '#ledger';
 import { createKafka, topicName } from '#platform';
 import { ensureKafka, ensurePostgres } from '../../apps/cli/src/demo/local-stack.js';
 import { syntheticPrs, type SyntheticOptions } from '../../apps/cli/src/demo/synthetic-prs.js';
-import { startGroqSimulator } from '../../tools/groq-simulator/src/simulator.js';
+import { type SimulatorStats, startGroqSimulator } from '../../tools/groq-simulator/src/simulator.js';
 import { insertFloor, kafkaFloor, produce } from './floor.js';
-import { batchTimes, type BatchTimes, costFigures, type CostFigures, milestones, spread } from './measure.js';
 import {
+  batchTimes,
+  type BatchTimes,
+  compactTables,
+  costFigures,
+  type CostFigures,
+  milestones,
+  publishedFigures,
+  type PublishedFigures,
+  spread,
+  storageFigures,
+  type StorageFigures,
+} from './measure.js';
+import { BackendCpuWatch } from './proc.js';
+import { cpuBetween, perThousand, type ScaleFigures, scaleFigures } from './scale.js';
+import {
+  benchCommit,
   describeMachine,
   encodePrs,
+  loadAverage,
   PARTITIONS,
   phaseSetup,
   pipelineSettings,
-  type ProcessFigures,
   ProviderWatch,
   SERVICES,
+  type ServiceFigures,
   serviceEnv,
   startServices,
   untilAllTerminal,
@@ -54,6 +70,7 @@ const STRONG_MODEL = 'llama-3.3-70b-versatile';
 const MEMORY_TARGET_MB = 256;
 
 const startedAt = Date.now();
+const loadAtStart = loadAverage();
 const log = (line: string) => process.stderr.write(`[bench +${((Date.now() - startedAt) / 1000).toFixed(0)}s] ${line}\n`);
 const out: string[] = [];
 const say = (line = '') => out.push(line);
@@ -77,17 +94,76 @@ function machineCpu(): { busy: number; total: number } {
   }
 }
 
-function memoryLines(title: string, peaks: Record<string, ProcessFigures | null>, only?: string): boolean {
+function memoryLines(title: string, peaks: Record<string, ServiceFigures | null>, only?: string): boolean {
   say(title);
   let ok = true;
+  const mb = (value: number | undefined) => (value !== undefined && Number.isFinite(value) ? value.toFixed(0).padStart(4) : '   ?');
   for (const name of SERVICES) {
     const peak = peaks[name]?.peakMb ?? NaN;
+    const heap = peaks[name]?.liveHeap;
     const judged = !only || only === name;
     const pass = Number.isFinite(peak) && peak < MEMORY_TARGET_MB;
     if (judged) ok &&= pass;
-    say(`  ${name.padEnd(16)} peak RSS ${Number.isFinite(peak) ? peak.toFixed(0).padStart(4) : '   ?'} MB  ${judged ? `${verdict(pass)} (target < ${MEMORY_TARGET_MB} MB)` : '(not judged here)'}`);
+    say(
+      `  ${name.padEnd(16)} peak RSS ${mb(peak)} MB   live heap after a full collection ${mb(heap?.heapUsedMb)} MB (RSS then ${mb(heap?.rssMb)} MB)   ` +
+        (judged ? `${verdict(pass)} (target < ${MEMORY_TARGET_MB} MB)` : '(not judged here)'),
+    );
   }
   return ok;
+}
+
+function scaleLines(
+  scale: ScaleFigures,
+  storage: StorageFigures,
+  compacted: StorageFigures,
+  provider: SimulatorStats,
+  kafka: { inputBytes: number; prefix: string; published: PublishedFigures[] },
+  floorMs: number,
+  otherCpuSeconds: { bench: number; database: number | null },
+  autovacuum: string,
+): void {
+  const thousands = (value: number) => Math.round(value).toLocaleString('en-US');
+  const per1k = (value: number) => perThousand(value, scale.prs);
+  say(`  time per 1,000 PRs: pipeline ${scale.secondsPer1kPrs.toFixed(2)} s, floor ${perThousand(floorMs / 1000, scale.prs).toFixed(3)} s`);
+  say(
+    `  CPU seconds per 1,000 PRs, first publish -> end of the run: ${SERVICES.map((name) => `${name} ${scale.cpuSecondsPer1kPrs[name]?.toFixed(2) ?? '?'}`).join(', ')};` +
+      ` bench process with the simulator ${per1k(otherCpuSeconds.bench).toFixed(2)}`,
+  );
+  say(
+    `    PostgreSQL backends serving the services (by their client ports; /proc every second):` +
+      ` ${otherCpuSeconds.database === null ? 'unknown (not on this host)' : per1k(otherCpuSeconds.database).toFixed(2)}`,
+  );
+  const mb = (bytes: number) => `${(bytes / 1e6).toFixed(2)} MB`;
+  const tableBytes = storage.tables.reduce((sum, t) => sum + t.bytes, 0);
+  say(
+    `  database bytes per PR: ${thousands(scale.bytesPerPr)} as the run left them, ${thousands(scale.compactedBytesPerPr)} after VACUUM FULL (live rows only): the sum of` +
+      ` pg_total_relation_size (heap, indexes, TOAST) over the ${storage.tables.length} tables of the database, ${mb(tableBytes)} after the run;`,
+  );
+  say(
+    `    pg_database_size, which adds the catalog, was ${mb(storage.databaseBytes)} (${thousands(storage.databaseBytes / scale.prs)} per PR), ${mb(compacted.databaseBytes)} compacted;` +
+      ` autovacuum=${autovacuum}${autovacuum === 'on' ? '' : ': the updated tables keep every dead row version until a VACUUM'}`,
+  );
+  say(`  row writes per PR (inserted + updated + deleted, pg_stat_user_tables): ${scale.rowWritesPerPr.toFixed(2)}`);
+  say(`    ${'table'.padEnd(24)} ${'bytes/PR'.padStart(9)} ${'compacted'.padStart(9)} ${'rows/PR'.padStart(8)} ${'ins/PR'.padStart(7)} ${'upd/PR'.padStart(7)} ${'del/PR'.padStart(7)}`);
+  for (const t of storage.tables) {
+    const per = (value: number) => (value / scale.prs).toFixed(2).padStart(7);
+    const compactedPerPr = scale.compactedBytesPerPrByTable[t.table];
+    say(
+      `    ${t.table.padEnd(24)} ${thousands(t.bytes / scale.prs).padStart(9)} ${(compactedPerPr === undefined ? '?' : thousands(compactedPerPr)).padStart(9)}` +
+        ` ${(t.rows / scale.prs).toFixed(3).padStart(8)} ${per(t.inserted)} ${per(t.updated)} ${per(t.deleted)}`,
+    );
+  }
+  say(
+    `  Kafka per 1,000 PRs: ${Topic.PrIngested} 1,000 messages, ${mb(per1k(kafka.inputBytes))} (the input); published by the services (outbox, values only):` +
+      ` ${kafka.published.map((p) => `${p.topic.startsWith(kafka.prefix) ? p.topic.slice(kafka.prefix.length) : p.topic} ${per1k(p.messages).toFixed(1)} messages ${mb(per1k(p.bytes))}`).join(', ')}`,
+  );
+  const billed = Object.values(provider.billed.byModel);
+  const lines = Object.values(provider.linesProcessed).reduce((sum, n) => sum + n, 0);
+  say(
+    `  provider per 1,000 PRs (the simulator's counts): ${per1k(provider.batchesCreated).toFixed(2)} batches, ${per1k(lines).toFixed(0)} lines run,` +
+      ` ${thousands(per1k(billed.reduce((sum, b) => sum + b.promptTokens, 0)))} prompt and ${thousands(per1k(billed.reduce((sum, b) => sum + b.completionTokens, 0)))} completion tokens billed;`,
+  );
+  say(`    HTTP calls (the services at the bench's fast poll settings; most list calls, GET /openai/v1/batches, are the bench's own watch): ${Object.entries(provider.calls).map(([route, n]) => `${route} ${per1k(n).toFixed(1)}`).join(', ')}`);
 }
 
 function stageTable(times: BatchTimes[]): void {
@@ -177,6 +253,9 @@ async function run(cleanups: Array<() => Promise<unknown>>): Promise<number> {
   watch.start();
   const cpuBefore = machineCpu();
   const benchCpuBefore = process.cpuUsage();
+  const servicesCpuBefore = services.figures();
+  const databaseCpu = new BackendCpuWatch(main.dataSource, () => services.services.flatMap((service) => service.child.pid ?? []));
+  await databaseCpu.start();
   const t0 = Date.now();
   const publishMs = await produce(client, topicName(Topic.PrIngested, main.prefix), messages);
   log(`published ${N} PRs in ${s(publishMs)} s`);
@@ -186,16 +265,26 @@ async function run(cleanups: Array<() => Promise<unknown>>): Promise<number> {
   const benchCpu = process.cpuUsage(benchCpuBefore);
   await watch.stop();
   const report: ReconcileReport = await reconcile(main.dataSource.manager, { defaultStageDeadlineMs: 26 * 3_600_000, listLimit: 20 });
-  const peaks = await services.stop();
+  const databaseCpuSeconds = await databaseCpu.stop();
+  const peaks = await services.measure();
+  await services.stop();
   const stats = simulator.stats();
   const times = await batchTimes(main.dataSource, watch.completedAt);
   const marks = await milestones(main.dataSource);
   const cost = await costFigures(main.dataSource, CHEAP_MODEL, STRONG_MODEL);
   const lastMerged = marks['last result merged'] ?? seenDone;
   const pipelineMs = lastMerged - t0;
+  const storage = await storageFigures(main.dataSource);
+  const published = await publishedFigures(main.dataSource);
+  log('VACUUM FULL of the pipeline tables, for the bytes of the live rows…');
+  await compactTables(main.dataSource, storage.tables);
+  const compacted = await storageFigures(main.dataSource);
+  const [{ autovacuum }] = await main.dataSource.query('SHOW autovacuum');
+  const serviceCpu = cpuBetween(servicesCpuBefore, peaks);
+  const scale = scaleFigures({ prs: N, pipelineMs, cpuSeconds: serviceCpu, tables: storage.tables, compactedTables: compacted.tables });
 
   // 3. The poller on one 50,000-line output file: a second, fresh stack whose one batch holds them all.
-  let pollerPhase: { peaks: Record<string, ProcessFigures | null>; lines: number; outputMb: number; batches: number; ok: boolean } | null = null;
+  let pollerPhase: { peaks: Record<string, ServiceFigures | null>; lines: number; outputMb: number; batches: number; ok: boolean } | null = null;
   if (POLLER_LINES > 0) {
     const big = await phaseSetup(postgres.url, `cascade_bench_${stamp}_poller`, `bench-${stamp}-poller.`, cleanups, flags['keep-db']);
     // Every line succeeds, so the whole batch comes back in the output file.
@@ -214,7 +303,8 @@ async function run(cleanups: Array<() => Promise<unknown>>): Promise<number> {
     log(`poller phase: publishing ${POLLER_LINES} PRs that form one batch…`);
     await produce(client, topicName(Topic.PrIngested, big.prefix), encodePrs(syntheticPrs(options), big.prefix, `bench-${stamp}-poller`));
     const done = await untilAllTerminal(big.dataSource, POLLER_LINES, TIMEOUT_MS, (line) => log(`poller phase: ${line}`));
-    const bigPeaks = await bigServices.stop();
+    const bigPeaks = await bigServices.measure();
+    await bigServices.stop();
     const [batch] = await big.dataSource.query(
       `SELECT count(*)::int AS batches, max(provider_batch_id) AS provider, max(output_file_id) AS output, max(request_count)::int AS lines FROM batches`,
     );
@@ -229,6 +319,8 @@ async function run(cleanups: Array<() => Promise<unknown>>): Promise<number> {
   // The summary.
   say('Cascade pipeline benchmark (npm run bench)');
   say(describeMachine(startedAt));
+  const loadAtEnd = loadAverage();
+  say(`load average (1, 5, 15 min, /proc/loadavg): at the start ${loadAtStart}, at the end ${loadAtEnd}`);
   say(`run: ${N} synthetic PRs (seed ${SEED}); services as separate processes; Groq simulator in the bench process, zero latency;`);
   say(`     Kafka ${kafka.brokers}, ${PARTITIONS} partitions per topic; PostgreSQL ${new URL(main.databaseUrl).host}`);
   say(`     service settings: ${Object.entries(PIPELINE_SETTINGS).map(([k, v]) => `${k}=${v}`).join(' ')}`);
@@ -250,13 +342,16 @@ async function run(cleanups: Array<() => Promise<unknown>>): Promise<number> {
   for (const [label, at] of Object.entries(marks)) say(`    ${label.padEnd(32)} ${s(at === null ? null : at - t0).padStart(7)}`);
   const busy = (cpuAfter.busy - cpuBefore.busy) / (cpuAfter.total - cpuBefore.total);
   say(`  CPU while the pipeline ran (${s(seenDone - t0, 1)} s): machine ${(busy * 100).toFixed(0)} % busy over ${cpus().length} cores (broker and PostgreSQL included);`);
+  const benchCpuSeconds = (benchCpu.user + benchCpu.system) / 1e6;
   say(
-    `    CPU seconds: ${SERVICES.map((name) => `${name} ${peaks[name]?.cpuSeconds.toFixed(1) ?? '?'}`).join(', ')} (whole life, start-up included);` +
-      ` bench process with the simulator ${((benchCpu.user + benchCpu.system) / 1e6).toFixed(1)}`,
+    `    CPU seconds from the first publish to the end: ${SERVICES.map((name) => `${name} ${serviceCpu[name]?.toFixed(1) ?? '?'}`).join(', ')};` +
+      ` bench process with the simulator ${benchCpuSeconds.toFixed(1)}; PostgreSQL backends serving the services ${databaseCpuSeconds?.toFixed(1) ?? '?'}`,
   );
+  say(`    (start-up before the first publish: ${SERVICES.map((name) => `${name} ${servicesCpuBefore[name]?.cpuSeconds.toFixed(1) ?? '?'}`).join(', ')})`);
   stageTable(times);
   say();
-  say('2. Memory (VmHWM from /proc/<pid>/status, read before each service was stopped)');
+  say('2. Memory (VmHWM from /proc/<pid>/status, read before each service was stopped; then its live heap: a full collection');
+  say('   through the V8 inspector, opened by SIGUSR1 on a port given with --inspect-port, and process.memoryUsage())');
   const memoryOk = memoryLines(`  during the ${N}-PR run:`, peaks);
   let pollerOk = true;
   if (pollerPhase) {
@@ -273,7 +368,17 @@ async function run(cleanups: Array<() => Promise<unknown>>): Promise<number> {
   say(`  over ${sp.count} batches: median ${s(sp.median)} s, p99 ${s(sp.p99)} s, max ${s(sp.max)} s`);
   say('  (completion seen by polling the simulator every 100 ms: figures may be up to 0.1 s short; provider time excluded)');
   say();
+  say(`5. Cost with scale: the ${N}-PR run per PR (flat from one run size to another when the work scales linearly)`);
+  scaleLines(scale, storage, compacted, stats, { inputBytes: payloadMb * 1e6, prefix: main.prefix, published }, floorMs, { bench: benchCpuSeconds, database: databaseCpuSeconds }, autovacuum);
+  say();
   say(`targets: throughput ${verdict(finished && ratio <= 3)}, memory ${verdict(memoryOk && pollerOk)}, cost vs oracle ${verdict(costOk.oracleOk)}, cost vs always-strong ${verdict(costOk.strongOk)}`);
+  say();
+  say('row of the scaling table in docs/benchmarks.md:');
+  say(
+    `| ${benchCommit()} | ${new Date(startedAt).toISOString().slice(0, 10)} | ${loadAtStart.split(' ')[0]} → ${loadAtEnd.split(' ')[0]} | ${N.toLocaleString('en-US')} | ${s(pipelineMs, 1)} s |` +
+      ` ${scale.secondsPer1kPrs.toFixed(2)} s | ${Math.round(scale.bytesPerPr).toLocaleString('en-US')} / ${Math.round(scale.compactedBytesPerPr).toLocaleString('en-US')} | ${SERVICES.map((name) => scale.cpuSecondsPer1kPrs[name]?.toFixed(2) ?? '?').join(' / ')} |` +
+      ` ${databaseCpuSeconds === null ? '?' : perThousand(databaseCpuSeconds, N).toFixed(2)} |`,
+  );
   process.stdout.write(`\n${out.join('\n')}\n`);
   // Figures, not a test: a missed target is reported above; only a run that did not finish or broke the invariant fails.
   return report.invariantHolds && finished && (!pollerPhase || pollerPhase.ok) ? 0 : 1;

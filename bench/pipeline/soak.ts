@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Topic } from '#contracts';
@@ -10,7 +9,7 @@ import { ensureKafka, ensurePostgres, REPO_ROOT, type ServiceProcess } from '../
 import { syntheticPrs } from '../../apps/cli/src/demo/synthetic-prs.js';
 import { startGroqSimulator } from '../../tools/groq-simulator/src/simulator.js';
 import { produce } from './floor.js';
-import { describeMachine, encodePrs, phaseSetup, pipelineSettings, SERVICES, serviceEnv, startServices, untilAllTerminal } from './stack.js';
+import { describeMachine, encodePrs, loadAverage, phaseSetup, pipelineSettings, SERVICES, serviceEnv, startServices, untilAllTerminal } from './stack.js';
 
 /**
  * `npm run bench:soak [-- --runs 10 --prs 2000]`: one stack (the four services, each a process of its own, one
@@ -211,7 +210,7 @@ async function soak(cleanups: Array<() => Promise<unknown>>): Promise<number> {
   const report = await reconcile(phase.dataSource.manager, { defaultStageDeadlineMs: 26 * 3_600_000, listLimit: 20 });
   say();
   say(`reconcile after ${thousands(RUNS * PRS)} PRs: ${ledgerEquation(report)}; lost ${report.lost.length}; stranded ${report.stranded}; invariant ${report.invariantHolds ? 'holds' : 'BROKEN'}`);
-  say(`load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  say(`load average at the end: ${loadAverage()}`);
   if (runs.length >= 2) {
     say(`pruned tables (stopped growing when the last runs' largest rows and bytes are within ${NOISE * 100} % of the first runs'):`);
     for (const table of PRUNED_TABLES) {

@@ -9,6 +9,8 @@ import type { DataSource } from 'typeorm';
 import { REPO_ROOT, type ServiceProcess, freePort, spawnService, stopService, waitReady } from '../../apps/cli/src/demo/local-stack.js';
 import type { GroqSimulator } from '../../tools/groq-simulator/src/simulator.js';
 import type { BenchMessage } from './floor.js';
+import { inspectPortOption, type LiveHeap, liveHeapAfterFullGc } from './live-heap.js';
+import { type ProcessFigures, processFigures } from './proc.js';
 
 export const SERVICES = ['result-writer', 'retry-service', 'poller', 'batch-submitter'] as const;
 
@@ -30,21 +32,33 @@ export function pipelineSettings(batchLines: number): Record<string, string> {
   };
 }
 
+/** The commit the bench runs, and whether the checkout differs from it. */
+export function benchCommit(): string {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+    return dirty ? `${commit} (with uncommitted changes)` : commit;
+  } catch {
+    return 'unknown'; // not a git checkout
+  }
+}
+
 /** The machine, the date the bench started and the commit it ran, for the head of its figures. */
 export function describeMachine(startedAt: number): string {
-  let commit = 'unknown';
-  try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
-    if (dirty) commit += ' (with uncommitted changes)';
-  } catch {
-    // not a git checkout
-  }
   const cpu = cpus();
   return [
     `machine: ${cpu.length} cores (${cpu[0]?.model.trim() ?? 'unknown CPU'}), ${(totalmem() / 1024 ** 3).toFixed(1)} GiB RAM, Node ${process.version}, ${platform()} ${arch()}`,
-    `date: ${new Date(startedAt).toISOString()}   commit: ${commit}`,
+    `date: ${new Date(startedAt).toISOString()}   commit: ${benchCommit()}`,
   ].join('\n');
+}
+
+/** The machine's load average over 1, 5 and 15 minutes, as /proc/loadavg gives it (the machines this runs on are shared). */
+export function loadAverage(): string {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  } catch {
+    return 'unknown';
+  }
 }
 
 /** `pr.ingested.v1` messages as upstream would publish them (key, value and headers). */
@@ -57,18 +71,27 @@ export function encodePrs(prs: PrIngestedPayload[], prefix: string, tag: string)
   });
 }
 
-/** Waits until `expected` requests are recorded and none is pending or in flight; false on timeout. */
+/**
+ * Waits until `expected` requests are recorded and none is pending or in flight; false on timeout. Every 250 ms it
+ * counts the open requests only (through the status index); every request is counted, a scan of the whole table,
+ * only when none is open or to log progress every 10 s: scanning every 250 ms made the bench's own query a load on
+ * PostgreSQL that grew with the run.
+ */
 export async function untilAllTerminal(dataSource: DataSource, expected: number, timeoutMs: number, progress: (line: string) => void): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
+  const openRequests = `SELECT count(*)::int FROM requests WHERE status IN ('pending', 'in_flight')`;
   let lastLog = 0;
   while (Date.now() < deadline) {
-    const [row] = await dataSource.query(
-      `SELECT count(*)::int AS ingested, count(*) FILTER (WHERE status IN ('pending', 'in_flight'))::int AS open FROM requests`,
-    );
-    if (row.ingested >= expected && row.open === 0) return true;
-    if (Date.now() - lastLog > 10_000) {
-      lastLog = Date.now();
-      progress(`ingested ${row.ingested}/${expected}, not yet terminal ${row.open}`);
+    const [{ open }] = await dataSource.query(`SELECT (${openRequests}) AS open`);
+    const logNow = Date.now() - lastLog > 10_000;
+    if (open === 0 || logNow) {
+      // Both counts in one statement, one snapshot: no request can be ingested between them.
+      const [row] = await dataSource.query(`SELECT (SELECT count(*)::int FROM requests) AS ingested, (${openRequests}) AS open`);
+      if (row.ingested >= expected && row.open === 0) return true;
+      if (logNow) {
+        lastLog = Date.now();
+        progress(`ingested ${row.ingested}/${expected}, not yet terminal ${row.open}`);
+      }
     }
     await new Promise((done) => setTimeout(done, 250));
   }
@@ -110,60 +133,72 @@ export function serviceEnv(phase: Phase, brokers: string, simulator: GroqSimulat
   };
 }
 
-/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ: 100 on Linux). */
-const USER_HZ = 100;
-
-export interface ProcessFigures {
-  /** VmHWM: the kernel's high-water mark of the resident set, in MB. */
-  peakMb: number;
-  /** User + system CPU time so far, in seconds. */
-  cpuSeconds: number;
-}
-
-/** Peak RSS and CPU time of a live process, from /proc; null once it is gone. */
-export function processFigures(pid: number): ProcessFigures | null {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const peakKb = Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1] ?? NaN);
-    // Fields after the command name, which sits in parentheses and may contain spaces.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    return { peakMb: peakKb / 1024, cpuSeconds: ticks / USER_HZ };
-  } catch {
-    return null;
-  }
+export interface ServiceFigures extends ProcessFigures {
+  /** After a full collection, taken once the peak and CPU time were read; null when the inspector did not answer. */
+  liveHeap: LiveHeap | null;
 }
 
 export interface RunningServices {
   services: ServiceProcess[];
+  /** Every live service's VmHWM and CPU time so far. */
+  figures(): Record<string, ProcessFigures | null>;
+  /**
+   * {@link figures}, then each service's live heap after a full collection (after: the collection must not count
+   * in the peak nor in the CPU time). Call it just before {@link stop}.
+   */
+  measure(): Promise<Record<string, ServiceFigures | null>>;
   /** Reads every service's VmHWM and CPU time (before stopping it: they die with the process), then stops them. */
   stop(): Promise<Record<string, ProcessFigures | null>>;
 }
 
-/** The four services from the build, each a process of its own, logs under `.cascade/bench/logs/<phase>`. */
+/**
+ * The four services from the build, each a process of its own, logs under `.cascade/bench/logs/<phase>`. Each may
+ * have its inspector opened on a port of its own, for its live heap (NODE_OPTIONS: the local stack spawns them).
+ */
 export async function startServices(env: NodeJS.ProcessEnv, phase: string): Promise<RunningServices> {
   const logDir = join(REPO_ROOT, '.cascade/bench/logs', phase);
   const services: ServiceProcess[] = [];
+  const inspectPorts = new Map<string, number>();
+  const live = (service: ServiceProcess) => service.child.pid !== undefined && service.child.exitCode === null;
+  const figures = () => Object.fromEntries(services.map((service) => [service.name, live(service) ? processFigures(service.child.pid!) : null]));
+  const measure = async () => {
+    const peaks = figures();
+    const measured: Record<string, ServiceFigures | null> = {};
+    for (const service of services) {
+      const peak = peaks[service.name];
+      if (!peak) {
+        measured[service.name] = null;
+        continue;
+      }
+      const liveHeap = await liveHeapAfterFullGc(service.child.pid!, inspectPorts.get(service.name)!).catch((error: Error) => {
+        process.stderr.write(`${service.name}: no live heap (${error.message})\n`);
+        return null;
+      });
+      measured[service.name] = { ...peak, liveHeap };
+    }
+    return measured;
+  };
   let stopped: Record<string, ProcessFigures | null> | null = null;
   const stop = async () => {
     if (stopped) return stopped;
-    const peaks: Record<string, ProcessFigures | null> = {};
-    for (const service of services) {
-      peaks[service.name] = service.child.pid !== undefined && service.child.exitCode === null ? processFigures(service.child.pid) : null;
-    }
+    const peaks = figures();
     for (const service of services) await stopService(service);
     stopped = peaks;
     return peaks;
   };
   try {
-    for (const name of SERVICES) services.push(spawnService(name, env, await freePort(), logDir));
+    for (const name of SERVICES) {
+      const inspectPort = await freePort();
+      inspectPorts.set(name, inspectPort);
+      const nodeOptions = [env.NODE_OPTIONS, inspectPortOption(inspectPort)].filter(Boolean).join(' ');
+      services.push(spawnService(name, { ...env, NODE_OPTIONS: nodeOptions }, await freePort(), logDir));
+    }
     await Promise.all(services.map((service) => waitReady(service, 120_000)));
   } catch (error) {
     await stop();
     throw error;
   }
-  return { services, stop };
+  return { services, figures, measure, stop };
 }
 
 /**
