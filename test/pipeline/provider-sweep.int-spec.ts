@@ -112,7 +112,7 @@ describe('the provider sweep', () => {
     expect(after.stdout).toMatch(/ok {4}provider batches known to the database: 2 provider batches carry our keys, 0 were unknown .*; 1 with keys no batch here carries, left alone/);
     expect(after.stdout).toMatch(new RegExp(`FOREIGN +${foreign.providerBatchId} \\([a-z_]+, key ${foreignKey}\\): no batch of this database carries the key; left alone`));
     expect(after.status).toBe(0);
-  }, 60_000);
+  }, 120_000);
 
   it('a handed-over batch nobody adopts (its batch was submitted with another) is cancelled; a duplicate found after it ran fails the check once', async () => {
     expect(await assembler().tick({ force: true })).toBe(1);
@@ -138,7 +138,7 @@ describe('the provider sweep', () => {
     // Known from then on, and still counted.
     const again = await cli('--provider');
     expect(again.stdout).toMatch(/ok {4}provider batches known to the database: .*all told 1/);
-  }, 60_000);
+  }, 120_000);
 
   it('a cancel the provider refused is tried again by the next sweep', async () => {
     expect(await assembler().tick({ force: true })).toBe(1);
