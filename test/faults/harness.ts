@@ -69,13 +69,19 @@ export class FaultStack {
   static async start(options: FaultStackOptions): Promise<FaultStack> {
     const stack = new FaultStack(options);
     stack.sim = await startGroqSimulator({ seed: options.seed, stageDelayMs: 100, ...options.simulator });
-    for (let replica = 0; replica < (options.replicas ?? 1); replica++) {
-      for (const name of SERVICES) {
-        const own = replica === 0 ? (options.serviceEnv?.[name] ?? {}) : {};
-        await stack.spawn(`${name}#${replica}`, name, { ...stack.baseEnv(), ...own }, Object.keys(own).length > 0);
+    try {
+      for (let replica = 0; replica < (options.replicas ?? 1); replica++) {
+        for (const name of SERVICES) {
+          const own = replica === 0 ? (options.serviceEnv?.[name] ?? {}) : {};
+          await stack.spawn(`${name}#${replica}`, name, { ...stack.baseEnv(), ...own }, Object.keys(own).length > 0);
+        }
       }
+      await Promise.all([...stack.processes.values()].map((p) => stack.waitReady(p)));
+    } catch (error) {
+      // The caller never gets the stack to stop: stop what was started here, or it outlives the test.
+      await stack.stop();
+      throw error;
     }
-    await Promise.all([...stack.processes.values()].map((p) => stack.waitReady(p)));
     return stack;
   }
 

@@ -9,8 +9,19 @@ import { expectNothingLost, FaultStack, useScenario, GROQ_KEY, OPS_TOKEN, ROOT, 
 
 const CHEAP = 'openai/gpt-oss-20b';
 
-/** Every secret stays out of every byte the scenario produced: logs, events (DLQs included), reports. */
-async function expectNoSecrets(stack: FaultStack, databaseUrl: string, options: { events: boolean }) {
+/** Carried by every PR body and title of a scenario, to show that no log line quotes PR text. */
+const PR_TEXT_CANARY = 'pr-text-canary-7f3a9c';
+
+/**
+ * Every secret stays out of every byte the scenario produced: logs, events (DLQs included), reports; and,
+ * when the scenario's PRs carry PR_TEXT_CANARY, no service log quotes their text.
+ */
+async function expectNoSecrets(stack: FaultStack, databaseUrl: string, options: { events: boolean; prTextCanary?: boolean }) {
+  if (options.prTextCanary) {
+    const logs = stack.output.join('');
+    expect(logs.length).toBeGreaterThan(1_000);
+    expect(logs.includes(PR_TEXT_CANARY)).toBe(false);
+  }
   const chunks = [stack.output.join('')];
   if (options.events) {
     const kafka = new Kafka({ clientId: `scan-${uniqueSuffix()}`, brokers: stack.baseEnv().KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING });
@@ -54,7 +65,7 @@ describe('fault suite: provider faults, bad input, replicas', () => {
   it('provider faults: 429 storms, 5xx on every route, slow calls and timeouts, expiry with partial output, a cancel, malformed and missing lines, an all-failed batch', async () => {
     const stack = (scenario.stack = await FaultStack.start({ seed: 41, databaseUrl: scenario.db.url, env: { GROQ_TIMEOUT_MS: '3000', BATCH_MAX_LINES: '100' } }));
     const sim = stack.sim;
-    const prs = stack.prs();
+    const prs = stack.prs().map((pr, i) => ({ ...pr, title: `${pr.title} ${PR_TEXT_CANARY}`, body: `${pr.body}\n\n${PR_TEXT_CANARY}-${i}` }));
     const chunk = Math.ceil(prs.length / 5);
     const phases: Array<() => void> = [
       () => sim.setFaults({ rateLimitFirst: 30, rateLimitRoute: null, rateLimitRetryAfterMs: 300, serverErrorsFirst: 15, downloadErrorsFirst: 5 }),
@@ -136,7 +147,7 @@ describe('fault suite: provider faults, bad input, replicas', () => {
     );
     expect({ expired: expired > 0, cancelled, allFailed: allFailed > 0 }).toEqual({ expired: true, cancelled: 1, allFailed: true });
     expectNothingLost(await stack.verify(prs.length));
-    await expectNoSecrets(stack, scenario.db.url, { events: false });
+    await expectNoSecrets(stack, scenario.db.url, { events: false, prTextCanary: true });
   }, 600_000);
 
   it('bad input: not JSON, off-contract, 2 MB, a changed duplicate, out of order, injection, huge bodies, control characters, every script, SQL in ids', async () => {

@@ -31,8 +31,9 @@ describe('ensureTopics under a race (real broker)', () => {
     const [spec] = allTopicSpecs(`race${uniqueSuffix()}.`, 3);
     made.push(spec!.name);
     await ensureTopics(admins[0]!, [{ ...spec!, partitions: 2 }], 1);
-    // As if it had been missing when this caller looked: the race's loser verifies what the winner made.
-    const blind = Object.assign(Object.create(admins[1]!) as Admin, { listTopics: async () => [] });
+    // As if it had been missing when this caller first looked: the race's loser verifies what the winner made.
+    let looked = false;
+    const blind = Object.assign(Object.create(admins[1]!) as Admin, { listTopics: async () => (looked ? admins[1]!.listTopics() : ((looked = true), [])) });
     await expect(ensureTopics(blind, [spec!], 1)).rejects.toThrow(`topic ${spec!.name} has 2 partitions, 3 wanted`);
   });
 });

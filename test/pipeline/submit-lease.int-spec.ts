@@ -1,7 +1,7 @@
 import { createEvent, Topic } from '#contracts';
 import { samplePayloads } from '#contracts/testing';
 import { BatchAssembler, type BatchProviderPort, GroqSubmissionProvider, prAnalysisLineBuilder, type SubmitRetryPolicy } from '#batching';
-import { retryBatch } from '#ledger';
+import { heldBatchText, reconcile, retryBatch } from '#ledger';
 import { EventPublisher, type OutboxRelay, OutboxRepository, writeControl } from '#platform';
 import { APIError } from 'groq-sdk';
 import { DEFAULT_GROQ_BATCH_CONFIG, GroqBatchClient, GroqBatchError, promptRegistry } from '#groq-batch';
@@ -253,29 +253,36 @@ describe('submission leases: renewed while a submitter works; a duplicate is can
     const flaky = providerWith(real, {
       create: async (request) => {
         calls++;
-        if (failing) throw unavailable(calls === 2 ? '2500' : undefined);
+        if (failing) throw unavailable(calls === 2 ? '4000' : undefined);
         return real.create(request);
       },
     });
-    const policy = { baseDelayMs: 200, maxDelayMs: 5_000, maxAttempts: 3 };
+    // The first wait is 0.5-1 s: long enough that the tick right after the failure finds it not due, even on a loaded machine.
+    const policy = { baseDelayMs: 1_000, maxDelayMs: 5_000, maxAttempts: 3 };
     const submitter = assembler(flaky, { submitRetry: policy });
     expect(await submitter.tick({ force: true })).toBe(0);
     let row = await batchRow();
     expect({ attempts: row.submit_attempts, owner: row.lease_owner, held: row.held_reason }).toEqual({ attempts: 1, owner: null, held: null });
     const waitFor = (row: { lease_until: Date }) => new Date(row.lease_until).getTime() - Date.now();
-    expect(waitFor(row)).toBeLessThanOrEqual(200);
+    expect(waitFor(row)).toBeLessThanOrEqual(1_000);
     // Not due yet: a tick right now does nothing.
     expect(await submitter.tick()).toBe(0);
     expect(calls).toBe(1);
     await eventually('the second attempt', async () => (await submitter.tick(), calls === 2));
     row = await batchRow();
-    // The provider asked for 2.5 s, longer than the second step of the backoff (at most 400 ms): its wait wins.
-    expect(waitFor(row)).toBeGreaterThan(1_500);
+    // The provider asked for 4 s, longer than the second step of the backoff (at most 2 s): its wait wins.
+    expect(waitFor(row)).toBeGreaterThan(2_500);
     await db.dataSource.query(`UPDATE batches SET lease_until = now()`);
     await eventually('the third attempt', async () => (await submitter.tick(), calls === 3));
     row = await batchRow();
     expect(row.held_reason).toMatch(/^gave up after 3 failed submissions \(SUBMIT_MAX_ATTEMPTS\): create batch .*HTTP 503/);
     expect(row.lease_until).toBeNull();
+    // Reconcile names it stranded in the words of `cascade status`.
+    const held = heldBatchText({ batchId: row.batch_id, attempts: 3, reason: row.held_reason });
+    const ledger = await reconcile(db.dataSource.manager, { defaultStageDeadlineMs: 3_600_000 });
+    expect(ledger.strandedRequests.map((request) => request.reason)).toEqual(ledger.strandedRequests.map(() => held));
+    expect(ledger.strandedRequests.length).toBeGreaterThan(0);
+    expect(ledger.inFlightRequests.filter((request) => request.stranded).map((request) => request.stranded)).toEqual(ledger.strandedRequests.map(() => held));
     // Held: never tried again by itself, and one upload served every attempt.
     expect(await submitter.tick()).toBe(0);
     expect(calls).toBe(3);

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { chunkBySize, createEvent, MAX_EVENT_BYTES, type RequestMetadata, Topic } from '#contracts';
 import { adoptableBatch, GroqBatchError, TERMINAL_BATCH_STATUSES } from '#groq-batch';
-import { crashPoint, inTransaction, type OutboxRelay, type OutboxRepository, readControl, setHold, clearHold } from '#platform';
+import { crashPoint, inTransaction, type OutboxRelay, type OutboxRepository, PeriodicTask, readControl, setHold, clearHold } from '#platform';
 import type { Logger } from 'pino';
 import type { DataSource, EntityManager } from 'typeorm';
 import { batchKeyOf } from './batch-key.js';
-import { BatchRepository, type BatchRow, type LeasedBatch, metadataOf, type PendingGroup, type SubmitLease } from './batch.repository.js';
+import { type BatchItem, BatchRepository, type BatchRow, type LeasedBatch, metadataOf, type PendingGroup, type SubmitLease } from './batch.repository.js';
 import type { BatchInputLine, BatchProviderPort, ProviderBatchRef } from './provider-port.js';
 import { finishedAs, StrayBatches } from './stray-batches.js';
 import { sweepProvider } from './provider-sweep.js';
@@ -39,7 +39,7 @@ const SWEEP_WINDOW_MS = 48 * 60 * 60 * 1000;
 
 
 /** Turns a stored PR (the guarded prompt input) into the provider's request body. */
-export type LineBuilder = (item: { metadata: RequestMetadata; pr: Record<string, unknown> }, batch: BatchRow) => BatchInputLine;
+export type LineBuilder = (item: BatchItem, batch: BatchRow) => BatchInputLine;
 
 /** Checked before each new batch: quotas and budgets may split a batch or hold submission back. */
 export interface SubmissionQuota {
@@ -59,9 +59,7 @@ export class BatchAssembler {
   private readonly strays = new StrayBatches();
   private readonly owner = `${process.pid}-${randomUUID().slice(0, 8)}`;
   private submittedRequests = 0;
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
-  private stopped = true;
+  private readonly loop: PeriodicTask;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -72,35 +70,20 @@ export class BatchAssembler {
     private readonly logger: Logger,
     private readonly settings: AssemblerSettings,
     private readonly quota: SubmissionQuota | null = null,
-  ) {}
+  ) {
+    this.loop = new PeriodicTask(() => this.tick(), logger, { intervalMs: settings.intervalMs, failureMessage: 'batch assembly pass failed; will retry' });
+  }
 
   /** The hold last written by this process, so an unchanged hold is not rewritten every tick. */
   private heldFor: string | null = null;
 
   start(): void {
-    this.stopped = false;
-    this.schedule(0);
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await this.running;
+    await this.loop.stop();
     await this.sweeping;
-  }
-
-  private schedule(delayMs: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.running = this.tick()
-        .then(() => undefined)
-        .catch((error: unknown) => this.logger.warn({ err: error }, 'batch assembly pass failed; will retry'))
-        .finally(() => {
-          this.running = null;
-          this.schedule(this.settings.intervalMs);
-        });
-    }, delayMs);
   }
 
   /** One pass: resume interrupted submissions, then form and submit every batch that is due. */
@@ -139,7 +122,7 @@ export class BatchAssembler {
           if (!batch) break;
           waiting -= batch.request_count;
           await startSubmit(batch);
-          if (this.stopped) break groups;
+          if (this.loop.stopped) break groups;
         }
       }
     } finally {
@@ -176,9 +159,11 @@ export class BatchAssembler {
         request_count: 0,
       };
       if (this.quota) {
-        const estimates = chosen.map((c) =>
-          this.quota!.estimate(group.model, requestBodyChars(this.buildLine({ metadata: metadataOf(c), pr: c.pr }, draft).body), group.max_tokens),
-        );
+        // Each line's prompt size, from its PR read a page at a time and dropped once measured.
+        const estimates: LineEstimate[] = [];
+        for await (const item of this.repository.prsOf(manager, chosen)) {
+          estimates.push(this.quota.estimate(group.model, requestBodyChars(this.buildLine(item, draft).body), group.max_tokens));
+        }
         const admission = await this.quota.admit(group.model, estimates);
         if (admission.admitted === 0) {
           await this.hold(manager, group.model, admission.limit!);
@@ -235,7 +220,6 @@ export class BatchAssembler {
   private async submitHeld(batch: LeasedBatch, lease: SubmitLease, resumed: boolean, adoptOnly: boolean, log: Logger): Promise<boolean> {
     let reusedFile = false;
     try {
-      const items = await this.repository.itemsOf(this.dataSource.manager, batch.batch_id);
       // A resumed batch may exist already: handed over by a replica that lost its lease, or created before a crash.
       const existing = resumed ? await this.existingFor(batch) : [];
       let chosen = adoptableBatch(existing);
@@ -255,7 +239,7 @@ export class BatchAssembler {
           return false;
         }
         reusedFile = batch.input_file_id !== null;
-        const inputFileId = batch.input_file_id ?? (await this.uploadFor(batch, lease, items, log));
+        const inputFileId = batch.input_file_id ?? (await this.uploadFor(batch, lease, log));
         if (!inputFileId) return false;
         chosen = await this.provider.create({
           batchKey: batch.batch_key,
@@ -271,7 +255,7 @@ export class BatchAssembler {
         });
       }
       crashPoint('submit:after-provider-create');
-      return await this.record(batch, lease, chosen, existing, items.map((i) => i.metadata), log);
+      return await this.record(batch, lease, chosen, existing, await this.repository.metadataOf(this.dataSource.manager, batch.batch_id), log);
     } catch (error) {
       if (!(await this.repository.holdsSubmitLease(this.dataSource.manager, batch.batch_id, lease).catch(() => true))) {
         log.warn({ err: error }, 'submission stopped: the lease was taken over; the batch is left to its new holder');
@@ -290,13 +274,14 @@ export class BatchAssembler {
   }
 
   /** Uploads the input file and keeps its id with the batch; null when the lease was lost meanwhile (the file is deleted). */
-  private async uploadFor(batch: LeasedBatch, lease: SubmitLease, items: Array<{ metadata: RequestMetadata; pr: Record<string, unknown> }>, log: Logger): Promise<string | null> {
+  private async uploadFor(batch: LeasedBatch, lease: SubmitLease, log: Logger): Promise<string | null> {
     const fileId = await this.provider.upload({
       batchKey: batch.batch_key,
-      // Built one at a time as the JSONL file is written: a batch's request bodies are never all in memory.
-      lines: (function* (build: LineBuilder) {
-        for (const item of items) yield build(item, batch);
-      })(this.buildLine),
+      // Read a page of PRs at a time and built one line at a time as the JSONL file is written: neither a
+      // batch's PRs nor its request bodies are ever all in memory.
+      lines: (async function* (items: AsyncIterable<BatchItem>, build: LineBuilder) {
+        for await (const item of items) yield build(item, batch);
+      })(this.repository.itemsOf(this.dataSource.manager, batch.batch_id), this.buildLine),
     });
     if (await this.repository.recordInputFile(this.dataSource.manager, batch.batch_id, lease, fileId)) return fileId;
     log.warn({ inputFileId: fileId }, 'lost the submission lease during the upload; the file is deleted and the batch left to its new holder');

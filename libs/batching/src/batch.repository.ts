@@ -11,6 +11,7 @@ export interface PendingGroup {
   oldest_age_ms: number;
 }
 
+/** A pending request claimed for a batch: its metadata and the size of its stored PR, never the PR itself. */
 export interface ClaimedRequest {
   request_id: string;
   prompt_version: string;
@@ -20,9 +21,17 @@ export interface ClaimedRequest {
   pr_number: number;
   content_hash: string;
   attempt: number;
-  pr: Record<string, unknown>;
   bytes: number;
 }
+
+/** One line's input: the request's metadata and its stored PR (the guarded prompt input). */
+export interface BatchItem {
+  metadata: RequestMetadata;
+  pr: Record<string, unknown>;
+}
+
+/** PR texts are read this many at a time: a batch's PRs are never all in memory. */
+export const ITEM_PAGE = 250;
 
 export interface BatchRow {
   batch_id: string;
@@ -75,7 +84,7 @@ export class BatchRepository {
 
   async claimPending(manager: EntityManager, group: PendingGroup, limit: number): Promise<ClaimedRequest[]> {
     return manager.query(
-      `SELECT request_id, prompt_version, correlation_id, team, repo, pr_number, content_hash, attempt, pr,
+      `SELECT request_id, prompt_version, correlation_id, team, repo, pr_number, content_hash, attempt,
               octet_length(pr::text) AS bytes
        FROM requests
        WHERE status = 'pending' AND pass = $1 AND model = $2 AND max_tokens = $3 AND prompt_version = $4
@@ -130,13 +139,45 @@ export class BatchRepository {
     return rows.map((row) => ({ ...row, lease_epoch: Number(row.lease_epoch) }));
   }
 
-  async itemsOf(manager: EntityManager, batchId: string): Promise<Array<{ metadata: RequestMetadata; pr: Record<string, unknown> }>> {
-    return manager.query(
-      `SELECT b.metadata, r.pr FROM batch_items b
-       JOIN requests r ON r.request_id = b.request_id AND r.prompt_version = b.prompt_version
-       WHERE b.batch_id = $1 ORDER BY b.request_id`,
+  /** The metadata of a batch's requests, in request id order (what its `BatchSubmitted` events carry). */
+  async metadataOf(manager: EntityManager, batchId: string): Promise<RequestMetadata[]> {
+    const rows: Array<{ metadata: RequestMetadata }> = await manager.query(
+      `SELECT metadata FROM batch_items WHERE batch_id = $1 ORDER BY request_id`,
       [batchId],
     );
+    return rows.map((row) => row.metadata);
+  }
+
+  /** A batch's items with their PRs, in request id order, read ITEM_PAGE at a time (keyset pages). */
+  async *itemsOf(manager: EntityManager, batchId: string): AsyncGenerator<BatchItem> {
+    for (let after = ''; ; ) {
+      const page: BatchItem[] = await manager.query(
+        `SELECT b.metadata, r.pr FROM batch_items b
+         JOIN requests r ON r.request_id = b.request_id AND r.prompt_version = b.prompt_version
+         WHERE b.batch_id = $1 AND b.request_id > $2 ORDER BY b.request_id LIMIT $3`,
+        [batchId, after, ITEM_PAGE],
+      );
+      yield* page;
+      if (page.length < ITEM_PAGE) return;
+      after = page[page.length - 1]!.metadata.requestId;
+    }
+  }
+
+  /** The stored PRs of claimed requests, ITEM_PAGE at a time, in the order given. */
+  async *prsOf(manager: EntityManager, claimed: readonly ClaimedRequest[]): AsyncGenerator<BatchItem> {
+    for (let start = 0; start < claimed.length; start += ITEM_PAGE) {
+      const slice = claimed.slice(start, start + ITEM_PAGE);
+      const rows: Array<{ request_id: string; prompt_version: string; pr: Record<string, unknown> }> = await manager.query(
+        `SELECT r.request_id, r.prompt_version, r.pr FROM requests r
+         JOIN unnest($1::text[], $2::text[]) AS k(request_id, prompt_version)
+           ON r.request_id = k.request_id AND r.prompt_version = k.prompt_version`,
+        [slice.map((c) => c.request_id), slice.map((c) => c.prompt_version)],
+      );
+      const prs = new Map(rows.map((row) => [`${row.request_id}\u0000${row.prompt_version}`, row.pr]));
+      for (const candidate of slice) {
+        yield { metadata: metadataOf(candidate), pr: prs.get(`${candidate.request_id}\u0000${candidate.prompt_version}`)! };
+      }
+    }
   }
 
   /** Extends this replica's lease on a batch it is creating; false when the lease is no longer its own. */

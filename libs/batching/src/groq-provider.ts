@@ -51,7 +51,7 @@ export class GroqSubmissionProvider implements BatchProviderPort {
     return (await this.client.findBatchesByKey(batchKey)).map(refOf);
   }
 
-  async upload(request: { batchKey: string; lines: Iterable<BatchInputLine> }): Promise<string> {
+  async upload(request: { batchKey: string; lines: Iterable<BatchInputLine> | AsyncIterable<BatchInputLine> }): Promise<string> {
     const dir = mkdtempSync(join(tmpdir(), 'cascade-batch-'));
     try {
       const files = await writeBatchInputFiles(request.lines, dir, this.limits, request.batchKey);

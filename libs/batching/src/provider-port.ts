@@ -36,7 +36,7 @@ export interface BatchProviderPort {
   /** Every provider batch whose metadata carries `batchKey`, newest first. */
   findByKey(batchKey: string): Promise<ProviderBatchRef[]>;
   /** Writes the lines as one JSONL input file, read once, in order, and uploads it; returns the file id. */
-  upload(request: { batchKey: string; lines: Iterable<BatchInputLine> }): Promise<string>;
+  upload(request: { batchKey: string; lines: Iterable<BatchInputLine> | AsyncIterable<BatchInputLine> }): Promise<string>;
   /**
    * Creates the batch; an unanswered create is looked up by key before it is made again, and only while
    * `mayCreate` (asked before each further create) says the caller still may.

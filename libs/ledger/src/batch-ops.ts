@@ -26,6 +26,11 @@ export interface BatchView {
   held_reason: string | null;
 }
 
+/** A batch whose submission is held for an operator: why, after how many attempts, and what resumes it (`cascade status` and `cascade reconcile` say it alike). */
+export function heldBatchText(held: { batchId: string; attempts: number; reason: string }): string {
+  return `submission of batch ${held.batchId} is HELD after ${held.attempts} failed attempts: ${held.reason} (cascade retry-batch ${held.batchId} resumes it)`;
+}
+
 const COLUMNS = `batch_id, provider_batch_id, state, provider_status, pass, model, prompt_version, request_count, cost_usd,
                  created_at, submitted_at, finished_at, input_file_deleted_at, last_error, lease_owner, lease_until, next_poll_at,
                  submit_attempts, held_reason`;

@@ -1,5 +1,6 @@
 import { DEFAULT_PROMPT_VERSION } from '#groq-batch';
 import type { EntityManager } from 'typeorm';
+import { heldBatchText } from './batch-ops.js';
 import { unstoredDeadLetterCount } from './dead-letters.js';
 
 export interface InFlightRequest {
@@ -76,6 +77,19 @@ export interface ReconcileOptions {
 /** A few maximum poll intervals: long enough for a batch at the slowest poll rate, short enough to page someone. */
 export const DEFAULT_STRANDED_AFTER_MS = 15 * 60 * 1000;
 
+/** The reason of a request whose batch is held: worded in `strandedText` from the columns `HELD_COLUMNS` select. */
+const HELD = 'held';
+const HELD_COLUMNS = `b.submit_attempts AS "heldAttempts", b.held_reason AS "heldReason"`;
+interface HeldColumns {
+  heldAttempts: number;
+  heldReason: string | null;
+}
+
+/** A stranded reason as shown: a held batch's is worded by `heldBatchText`, as `cascade status` words it. */
+function strandedText(reason: string | null, batchId: string | null, { heldAttempts, heldReason }: HeldColumns): string | null {
+  return reason === HELD ? heldBatchText({ batchId: batchId!, attempts: heldAttempts, reason: heldReason! }) : reason;
+}
+
 /**
  * Why an in-flight request cannot move, or NULL. Evaluated per request row `r` joined with its batch `b`
  * and its terminal record `res`; `$1` is the stranded-after interval in milliseconds.
@@ -90,9 +104,7 @@ const STRANDED_REASON = `
       THEN 'waiting for ' || CASE r.stage WHEN 'awaiting_merge' THEN 'the result-writer' ELSE 'the retry-service' END
            || ' since ' || to_char(r.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
            || COALESCE(' (batch ' || b.batch_id || ' ' || b.state || ')', '')
-    WHEN r.stage = 'submitting' AND b.state = 'creating' AND b.held_reason IS NOT NULL
-      THEN 'submission of batch ' || b.batch_id || ' is held after ' || b.submit_attempts || ' failed attempts: ' || b.held_reason
-           || ' (cascade retry-batch ' || b.batch_id || ' resumes it)'
+    WHEN r.stage = 'submitting' AND b.state = 'creating' AND b.held_reason IS NOT NULL THEN '${HELD}'
     WHEN r.stage = 'submitting' AND b.state = 'creating' AND COALESCE(b.lease_until, b.created_at) < now() - make_interval(secs => $1::float8 / 1000)
       THEN 'batch ' || b.batch_id || ' is being created under a lease of ' || COALESCE(b.lease_owner, 'nobody')
            || ' that ran out at ' || to_char(COALESCE(b.lease_until, b.created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
@@ -168,26 +180,27 @@ export async function reconcile(manager: EntityManager, options: ReconcileOption
     [strandedAfterMs, options.defaultStageDeadlineMs],
   );
   const listLimit = options.listLimit ?? 1_000;
-  const strandedRows: Array<Omit<StrandedRequest, 'since'> & { since: Date }> = await manager.query(
+  const strandedRows: Array<Omit<StrandedRequest, 'since'> & HeldColumns & { since: Date }> = await manager.query(
     `SELECT * FROM (
        SELECT r.request_id AS "requestId", r.prompt_version AS "promptVersion", r.stage, r.current_batch_id AS "batchId",
-              b.lease_owner AS holder, r.updated_at AS since, ${STRANDED_REASON} AS reason
+              b.lease_owner AS holder, r.updated_at AS since, ${STRANDED_REASON} AS reason, ${HELD_COLUMNS}
        ${REQUEST_JOINS} WHERE r.status = 'in_flight') s
      WHERE reason IS NOT NULL ORDER BY since LIMIT $2`,
     [strandedAfterMs, listLimit],
   );
-  const rows: Array<Omit<InFlightRequest, 'ageMs' | 'deadlineAt'> & { ageMs: string; deadlineAt: Date | null }> = await manager.query(
+  const rows: Array<Omit<InFlightRequest, 'ageMs' | 'deadlineAt'> & HeldColumns & { ageMs: string; deadlineAt: Date | null }> = await manager.query(
     `SELECT r.request_id AS "requestId", r.prompt_version AS "promptVersion", r.status, r.stage, r.current_batch_id AS "batchId",
             r.attempt, (extract(epoch FROM now() - r.ingested_at) * 1000)::bigint AS "ageMs",
-            ${deadline} AS "deadlineAt", ${deadline} < now() AS stuck, ${STRANDED_REASON} AS stranded
+            ${deadline} AS "deadlineAt", ${deadline} < now() AS stuck, ${STRANDED_REASON} AS stranded, ${HELD_COLUMNS}
      ${REQUEST_JOINS} WHERE r.status IN ('pending', 'in_flight')
      ORDER BY (${STRANDED_REASON}) IS NULL, (${deadline} < now()) DESC, r.ingested_at LIMIT $3`,
     [strandedAfterMs, options.defaultStageDeadlineMs, listLimit],
   );
-  const inFlightRequests = rows.map((row) => ({
+  const inFlightRequests = rows.map(({ heldAttempts, heldReason, ...row }) => ({
     ...row,
     ageMs: Number(row.ageMs),
     deadlineAt: row.deadlineAt ? new Date(row.deadlineAt).toISOString() : null,
+    stranded: strandedText(row.stranded, row.batchId, { heldAttempts, heldReason }),
   }));
   const ingested = requests.stored + deadLettered;
   const settled = records.succeeded + records.failed + records.excluded;
@@ -217,7 +230,11 @@ export async function reconcile(manager: EntityManager, options: ReconcileOption
     lost,
     stuck,
     stranded,
-    strandedRequests: strandedRows.map((row) => ({ ...row, since: new Date(row.since).toISOString() })),
+    strandedRequests: strandedRows.map(({ heldAttempts, heldReason, ...row }) => ({
+      ...row,
+      since: new Date(row.since).toISOString(),
+      reason: strandedText(row.reason, row.batchId, { heldAttempts, heldReason })!,
+    })),
     inFlightRequests,
     inFlightListed: inFlightRequests.length,
   };

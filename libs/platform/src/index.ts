@@ -25,5 +25,6 @@ export * from './ops/ops-token.guard.js';
 export * from './ops/control-state.js';
 export * from './kafka/keep-alive.js';
 export * from './faults/crash-point.js';
+export * from './scheduling/periodic-task.js';
 export * from './ops/host-allow-list.js';
 export * from './ops/security-headers.js';

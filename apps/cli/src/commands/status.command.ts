@@ -1,4 +1,4 @@
-import { batchDetail, ledgerEquation, reconcile } from '#ledger';
+import { batchDetail, heldBatchText, ledgerEquation, reconcile } from '#ledger';
 import { submissionStatus } from '#platform';
 import { Command, CommandRunner, Option } from 'nest-commander';
 import { fail, withDatabase } from '../cli-context.js';
@@ -34,7 +34,7 @@ export class StatusCommand extends CommandRunner {
         batch.state === 'submitted'
           ? `next poll ${batch.next_poll_at?.toISOString() ?? '-'}`
           : batch.held_reason
-            ? `submission HELD after ${batch.submit_attempts} failed attempts: ${batch.held_reason} (cascade retry-batch ${batch.batch_id} resumes it)`
+            ? heldBatchText({ batchId: batch.batch_id, attempts: batch.submit_attempts, reason: batch.held_reason })
             : `submission attempts failed so far ${batch.submit_attempts}${!leased && batch.lease_until ? `, next attempt ${batch.lease_until.toISOString()}` : ''}`;
       lines.push(`lease ${lease}  ${next}`);
     }
@@ -58,7 +58,7 @@ export class StatusCommand extends CommandRunner {
     const lines = [
       `submission: ${submission.message}`,
       `requests: ${ledgerEquation(summary)}; stranded ${summary.stranded}, stuck ${summary.stuck}, lost ${summary.lost.length}`,
-      ...heldBatches.map((held) => `batch ${held.batchId} HELD after ${held.attempts} failed submissions: ${held.reason} (cascade retry-batch ${held.batchId} resumes it)`),
+      ...heldBatches.map(heldBatchText),
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
   }

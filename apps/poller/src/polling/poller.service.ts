@@ -8,7 +8,7 @@ import {
   Topic,
 } from '#contracts';
 import { TERMINAL_BATCH_STATUSES } from '#groq-batch';
-import { crashPoint, inTransaction, OutboxRelay, OutboxRepository, ROOT_LOGGER } from '#platform';
+import { crashPoint, inTransaction, OutboxRelay, OutboxRepository, PeriodicTask, ROOT_LOGGER } from '#platform';
 import { type BeforeApplicationShutdown, Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { DataSource, type EntityManager } from 'typeorm';
@@ -43,9 +43,7 @@ const INPUT_CLEANUP_BATCH = 20;
 @Injectable()
 export class PollerService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly owner = `poller-${process.pid}-${randomUUID().slice(0, 8)}`;
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<unknown> | null = null;
-  private stopped = true;
+  private readonly loop: PeriodicTask;
   private nextInputCleanupAt = 0;
 
   constructor(
@@ -56,7 +54,10 @@ export class PollerService implements OnApplicationBootstrap, BeforeApplicationS
     @Inject(OutboxRelay) private readonly relay: OutboxRelay,
     @Inject(ROOT_LOGGER) private readonly rootLogger: Logger,
     @Inject(POLLER_SETTINGS) private readonly settings: PollerSettings,
-  ) {}
+  ) {
+    // The tick logs its own failures: the loop's message is for what escapes them.
+    this.loop = new PeriodicTask(() => this.tick(), this.logger, { intervalMs: settings.tickMs, failureMessage: 'poll tick failed; will retry' });
+  }
 
   private get logger(): Logger {
     return this.rootLogger.child({ component: 'poller' });
@@ -67,24 +68,11 @@ export class PollerService implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running;
+    await this.loop.stop();
   }
 
   start(): void {
-    this.stopped = false;
-    this.schedule(0);
-  }
-
-  private schedule(delayMs: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.running = this.tick().finally(() => {
-        this.running = null;
-        this.schedule(this.settings.tickMs);
-      });
-    }, delayMs);
+    this.loop.start();
   }
 
   /** The due polls, then, at most once per `inputCleanupRetryMs`, the input files whose delete failed. */

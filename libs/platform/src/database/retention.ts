@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
+import { PeriodicTask } from '../scheduling/periodic-task.js';
 
 export interface RetentionPolicy {
   /** Sent outbox rows older than this are deleted (unsent and parked rows never are); decimals allowed. */
@@ -21,9 +22,7 @@ type PrunedTable = 'outbox' | 'processed_events';
  * first through an index, repeated until a batch comes back short.
  */
 export class RetentionSweeper {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
-  private stopped = false;
+  private readonly loop: PeriodicTask;
   private readonly deleted: Counter<'table'>;
   private readonly batchSize: number;
 
@@ -33,6 +32,11 @@ export class RetentionSweeper {
     private readonly policy: RetentionPolicy,
     registry: Registry,
   ) {
+    this.loop = new PeriodicTask(() => this.sweep(), logger, {
+      intervalMs: policy.sweepMs,
+      failureMessage: 'retention sweep failed; the next one retries',
+      unref: true,
+    });
     this.batchSize = policy.batchSize ?? 1_000;
     this.deleted = new Counter({
       name: 'cascade_retention_deleted_total',
@@ -43,30 +47,11 @@ export class RetentionSweeper {
   }
 
   start(): void {
-    this.stopped = false;
-    this.schedule(0);
+    this.loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await this.running;
-  }
-
-  private schedule(delayMs: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.running = this.sweep()
-        .then(() => undefined)
-        .catch((error: unknown) => this.logger.warn({ err: error }, 'retention sweep failed; the next one retries'))
-        .finally(() => {
-          this.running = null;
-          this.schedule(this.policy.sweepMs);
-        });
-    }, delayMs);
-    this.timer.unref();
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** One sweep of both tables; returns what it deleted. */

@@ -37,25 +37,31 @@ export async function ensureTopics(admin: Admin, specs: TopicSpec[], replication
 async function topicsReady(admin: Admin, specs: TopicSpec[]): Promise<void> {
   const deadline = Date.now() + TOPICS_READY_MS;
   for (;;) {
-    let waitingFor: string;
-    try {
-      const { topics } = await admin.fetchTopicMetadata({ topics: specs.map((spec) => spec.name) });
-      const partitions = new Map(topics.map((topic) => [topic.name, topic.partitions]));
-      for (const spec of specs) {
-        const found = partitions.get(spec.name)?.length ?? 0;
-        if (found > 0 && found !== spec.partitions) throw new TopicMismatchError(`topic ${spec.name} has ${found} partitions, ${spec.partitions} wanted`);
-      }
-      const notReady = specs.filter((spec) => !partitions.get(spec.name)?.every((partition) => partition.leader >= 0));
-      if (notReady.length === 0) return;
-      waitingFor = `no leader yet for ${notReady.map((spec) => spec.name).join(', ')}`;
-    } catch (error) {
+    const waitingFor = await notReadyYet(admin, specs).catch((error: unknown) => {
       // Just created, a topic can be unknown to the broker answering metadata for a moment.
       if (error instanceof TopicMismatchError) throw error;
-      waitingFor = (error as Error).message;
-    }
+      return (error as Error).message;
+    });
+    if (waitingFor === null) return;
     if (Date.now() > deadline) throw new Error(`topics ${specs.map((spec) => spec.name).join(', ')} not ready after ${TOPICS_READY_MS} ms: ${waitingFor}`);
     await sleep(100);
   }
+}
+
+/** What the topics still wait for (null: nothing). */
+async function notReadyYet(admin: Admin, specs: TopicSpec[]): Promise<string | null> {
+  // Listed first: metadata asked for a topic the broker does not know yet answers an error kafkajs logs.
+  const listed = new Set(await admin.listTopics());
+  const unlisted = specs.filter((spec) => !listed.has(spec.name));
+  if (unlisted.length > 0) return `not listed yet: ${unlisted.map((spec) => spec.name).join(', ')}`;
+  const { topics } = await admin.fetchTopicMetadata({ topics: specs.map((spec) => spec.name) });
+  const partitions = new Map(topics.map((topic) => [topic.name, topic.partitions]));
+  for (const spec of specs) {
+    const found = partitions.get(spec.name)?.length ?? 0;
+    if (found > 0 && found !== spec.partitions) throw new TopicMismatchError(`topic ${spec.name} has ${found} partitions, ${spec.partitions} wanted`);
+  }
+  const leaderless = specs.filter((spec) => !partitions.get(spec.name)?.every((partition) => partition.leader >= 0));
+  return leaderless.length > 0 ? `no leader yet for ${leaderless.map((spec) => spec.name).join(', ')}` : null;
 }
 
 class TopicMismatchError extends Error {}
