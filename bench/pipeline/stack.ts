@@ -32,11 +32,11 @@ export function pipelineSettings(batchLines: number): Record<string, string> {
   };
 }
 
-/** The commit the bench runs, and whether the checkout differs from it. */
+/** The commit the bench runs, and whether the checkout differs from it (Markdown aside: editing the figures' page while a run goes on changes nothing it runs). */
 export function benchCommit(): string {
   try {
     const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', '.', ':(exclude)*.md'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
     return dirty ? `${commit} (with uncommitted changes)` : commit;
   } catch {
     return 'unknown'; // not a git checkout
