@@ -60,7 +60,7 @@ if (!Number.isFinite(PAUSE_MS) || PAUSE_MS < 0) throw new Error(`--pause-s must 
 /** The tables the retention sweep prunes: they must stop growing. */
 const PRUNED_TABLES = ['outbox', 'processed_events'] as const;
 /** The tables that hold the record of the work: they grow with it, by design. */
-const RECORD_TABLES = ['requests', 'results', 'attempts', 'batches', 'batch_items', 'dead_letters', 'stray_provider_batches'] as const;
+const RECORD_TABLES = ['requests', 'request_inputs', 'results', 'attempts', 'batches', 'batch_items', 'dead_letters', 'stray_provider_batches'] as const;
 const TABLES = [...PRUNED_TABLES, ...RECORD_TABLES];
 /** The second half's largest size may exceed the first half's by this much (noise) and still count as not growing. */
 const NOISE = 0.1;

@@ -48,9 +48,12 @@ describe('ops API (poller)', () => {
        VALUES ('b-finished', 'k-1', 1, 'openai/gpt-oss-20b', 'pr-analysis-v1', 1024, 'finished', 1, 'batch_gone')`,
     );
     await db.dataSource.query(
-      `INSERT INTO requests (request_id, prompt_version, correlation_id, team, repo, pr_number, content_hash, status, stage, attempt, pass, model, max_tokens, current_batch_id, pr)
-       VALUES ('acme/api#1', 'pr-analysis-v1', 'c', 'payments', 'acme/api', 1, $1, 'in_flight', 'submitted', 1, 1, 'openai/gpt-oss-20b', 1024, 'b-finished', '{"body": "confidential PR body text"}')`,
+      `INSERT INTO requests (request_id, prompt_version, correlation_id, team, repo, pr_number, content_hash, status, stage, attempt, pass, model, max_tokens, current_batch_id, pr_bytes)
+       VALUES ('acme/api#1', 'pr-analysis-v1', 'c', 'payments', 'acme/api', 1, $1, 'in_flight', 'submitted', 1, 1, 'openai/gpt-oss-20b', 1024, 'b-finished', 36)`,
       ['a'.repeat(64)],
+    );
+    await db.dataSource.query(
+      `INSERT INTO request_inputs (request_id, prompt_version, pr) VALUES ('acme/api#1', 'pr-analysis-v1', '{"body": "confidential PR body text"}')`,
     );
     await db.dataSource.query(
       `INSERT INTO batch_items (batch_id, request_id, prompt_version, attempt, metadata) VALUES ('b-finished', 'acme/api#1', 'pr-analysis-v1', 1, '{}')`,
@@ -93,8 +96,8 @@ describe('ops API (poller)', () => {
   it('retries a batch with the right token: only its requests without an outcome are sent again', async () => {
     // One more request of the finished batch, whose outcome exists and waits for the result-writer.
     await db.dataSource.query(
-      `INSERT INTO requests (request_id, prompt_version, correlation_id, team, repo, pr_number, content_hash, status, stage, attempt, pass, model, max_tokens, current_batch_id, pr)
-       VALUES ('acme/api#2', 'pr-analysis-v1', 'c', 'payments', 'acme/api', 2, $1, 'in_flight', 'awaiting_merge', 1, 1, 'openai/gpt-oss-20b', 1024, 'b-finished', '{}')`,
+      `INSERT INTO requests (request_id, prompt_version, correlation_id, team, repo, pr_number, content_hash, status, stage, attempt, pass, model, max_tokens, current_batch_id, pr_bytes)
+       VALUES ('acme/api#2', 'pr-analysis-v1', 'c', 'payments', 'acme/api', 2, $1, 'in_flight', 'awaiting_merge', 1, 1, 'openai/gpt-oss-20b', 1024, 'b-finished', 2)`,
       ['b'.repeat(64)],
     );
     const response = await post('/batches/b-finished/retry', TOKEN);

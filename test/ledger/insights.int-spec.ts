@@ -99,11 +99,12 @@ async function insert(ds: DataSource, fixture: Fixture): Promise<void> {
   for (const version of versions) {
     const status = fixture.requestStatus ?? fixture.results.find((r) => r.version === version)!.status;
     await ds.query(
-      `INSERT INTO requests (request_id, prompt_version, correlation_id, team, repo, pr_number, content_hash, status, stage, pr)
+      `INSERT INTO requests (request_id, prompt_version, correlation_id, team, repo, pr_number, content_hash, status, stage, pr_bytes)
        VALUES ($1, $2, $1, $3, $4, 1, 'hash', $5::text,
                CASE $5::text WHEN 'pending' THEN 'queued' WHEN 'in_flight' THEN 'submitted' WHEN 'excluded' THEN 'excluded' ELSE 'merged' END, $6)`,
-      [fixture.id, version, fixture.team, pr.repo, status, JSON.stringify(pr)],
+      [fixture.id, version, fixture.team, pr.repo, status, JSON.stringify(pr).length],
     );
+    await ds.query(`INSERT INTO request_inputs (request_id, prompt_version, pr) VALUES ($1, $2, $3)`, [fixture.id, version, JSON.stringify(pr)]);
   }
   for (const result of fixture.results) {
     const analysis = result.status === 'succeeded' ? { summary: 's', ai_assisted: result.ai, ai_tools: result.tools } : null;

@@ -18,13 +18,13 @@ describe('reconcile: stranded, lost and the invariant from independent sources',
   });
   afterAll(async () => db?.drop());
   beforeEach(async () => {
-    await ds.query('TRUNCATE requests, results, batch_items, stray_provider_batches, batches, dead_letters');
+    await ds.query('TRUNCATE requests, request_inputs, results, batch_items, stray_provider_batches, batches, dead_letters');
   });
 
   async function request(id: string, status: string, stage: string, options: { batch?: string; movedAgo?: string; hash?: string } = {}) {
     await ds.query(
-      `INSERT INTO requests (request_id, prompt_version, correlation_id, team, repo, pr_number, content_hash, status, stage, current_batch_id, pr, updated_at)
-       VALUES ($1, 'pr-analysis-v1', 'c', 'team', 'acme/api', 1, $2, $3, $4, $5, '{}'::jsonb, now() - $6::interval)`,
+      `INSERT INTO requests (request_id, prompt_version, correlation_id, team, repo, pr_number, content_hash, status, stage, current_batch_id, pr_bytes, updated_at)
+       VALUES ($1, 'pr-analysis-v1', 'c', 'team', 'acme/api', 1, $2, $3, $4, $5, 2, now() - $6::interval)`,
       [id, options.hash ?? 'h', status, stage, options.batch ?? null, options.movedAgo ?? '0 seconds'],
     );
   }

@@ -75,8 +75,8 @@ describe('poll leases: renewed while a poll works, short when its holder dies', 
       [batchId, lease?.owner ?? null, lease?.untilMs ?? 0],
     );
     await db.dataSource.query(
-      `INSERT INTO requests (request_id, prompt_version, correlation_id, team, repo, pr_number, content_hash, status, stage, current_batch_id, pr)
-       VALUES ($1, 'pr-analysis-v1', 'c', 'team', 'acme/api', 1, $2, 'in_flight', 'submitted', $3, '{}')`,
+      `INSERT INTO requests (request_id, prompt_version, correlation_id, team, repo, pr_number, content_hash, status, stage, current_batch_id, pr_bytes)
+       VALUES ($1, 'pr-analysis-v1', 'c', 'team', 'acme/api', 1, $2, 'in_flight', 'submitted', $3, 2)`,
       [request.requestId, request.contentHash, batchId],
     );
     await db.dataSource.query(`INSERT INTO batch_items (batch_id, request_id, prompt_version, attempt, metadata) VALUES ($1, $2, 'pr-analysis-v1', 1, $3)`, [

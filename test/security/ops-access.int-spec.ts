@@ -66,10 +66,13 @@ describe('ops HTTP access (poller)', () => {
       startPoller({ ...common, KAFKA_TOPIC_PREFIX: `secl${uniqueSuffix()}.`, OPS_TOKEN: WRITE, OPS_ALLOWED_HOSTS: 'ops.internal' }),
     ]);
     await db.dataSource.query(
-      `INSERT INTO requests (request_id, prompt_version, correlation_id, team, repo, pr_number, content_hash, status, stage, attempt, pass, model, max_tokens, pr)
-       VALUES ('acme/api#7', 'pr-analysis-v1', 'c', 'payments', 'acme/api', 7, $1, 'succeeded', 'merged', 1, 1, 'openai/gpt-oss-20b', 1024, $2)`,
-      ['c'.repeat(64), JSON.stringify({ body: PR_BODY, createdAt: '2026-01-05T10:00:00Z', mergedAt: '2026-01-06T10:00:00Z' })],
+      `INSERT INTO requests (request_id, prompt_version, correlation_id, team, repo, pr_number, content_hash, status, stage, attempt, pass, model, max_tokens, pr_bytes)
+       VALUES ('acme/api#7', 'pr-analysis-v1', 'c', 'payments', 'acme/api', 7, $1, 'succeeded', 'merged', 1, 1, 'openai/gpt-oss-20b', 1024, 100)`,
+      ['c'.repeat(64)],
     );
+    await db.dataSource.query(`INSERT INTO request_inputs (request_id, prompt_version, pr) VALUES ('acme/api#7', 'pr-analysis-v1', $1)`, [
+      JSON.stringify({ body: PR_BODY, createdAt: '2026-01-05T10:00:00Z', mergedAt: '2026-01-06T10:00:00Z' }),
+    ]);
     await db.dataSource.query(
       `INSERT INTO results (request_id, prompt_version, team, repo, pr_number, content_hash, status, model, pass, attempt, analysis)
        VALUES ('acme/api#7', 'pr-analysis-v1', 'payments', 'acme/api', 7, $1, 'succeeded', 'openai/gpt-oss-20b', 1, 1, $2)`,

@@ -320,7 +320,14 @@ export class BatchAssembler {
       const row = await this.repository.lockForRecord(m, batch.batch_id);
       if (row.state === 'creating' && row.lease_owner === lease.owner && row.lease_epoch === lease.epoch) {
         const handed = await this.strays.handedOver(m, batch.batch_id);
-        await this.repository.recordSubmitted(m, batch.batch_id, chosen.providerBatchId, chosen.inputFileId, this.settings.stageDeadlineMs);
+        await this.repository.recordSubmitted(
+          m,
+          batch,
+          requests.map((r) => r.requestId),
+          chosen.providerBatchId,
+          chosen.inputFileId,
+          this.settings.stageDeadlineMs,
+        );
         await this.strays.remove(m, chosen.providerBatchId);
         const others = new Map([...existing, ...handed].filter((r) => r.providerBatchId !== chosen.providerBatchId).map((r) => [r.providerBatchId, r]));
         for (const other of others.values()) {

@@ -70,7 +70,14 @@ export function metadataOf(row: ClaimedRequest): RequestMetadata {
   };
 }
 
-/** The SQL of batch formation and submission; the assembler decides, this only reads and writes. */
+/**
+ * The SQL of batch formation and submission; the assembler decides, this only reads and writes.
+ *
+ * A batch's requests are updated by primary key, from the ids the caller holds (`unnest` of an array), and
+ * checked by stage, never by status: joined through `batch_items` or filtered on `status = 'in_flight'`, the
+ * planner walked the status index over every in-flight request and their dead row versions, a cost per
+ * batch that grew with the table (see `stageOf`).
+ */
 export class BatchRepository {
   async pendingGroups(manager: EntityManager, minPass: number, maxPass: number): Promise<PendingGroup[]> {
     return manager.query(
@@ -85,7 +92,7 @@ export class BatchRepository {
   async claimPending(manager: EntityManager, group: PendingGroup, limit: number): Promise<ClaimedRequest[]> {
     return manager.query(
       `SELECT request_id, prompt_version, correlation_id, team, repo, pr_number, content_hash, attempt,
-              octet_length(pr::text) AS bytes
+              pr_bytes AS bytes
        FROM requests
        WHERE status = 'pending' AND pass = $1 AND model = $2 AND max_tokens = $3 AND prompt_version = $4
        ORDER BY updated_at, request_id LIMIT $5 FOR UPDATE SKIP LOCKED`,
@@ -114,8 +121,8 @@ export class BatchRepository {
     );
     await manager.query(
       `UPDATE requests r SET status = 'in_flight', stage = 'submitting', current_batch_id = $1, updated_at = now()
-       FROM batch_items b WHERE b.batch_id = $1 AND r.request_id = b.request_id AND r.prompt_version = b.prompt_version`,
-      [batch.batch_id],
+       FROM unnest($2::text[]) AS k(request_id) WHERE r.request_id = k.request_id AND r.prompt_version = $3`,
+      [batch.batch_id, items.map((item) => item.requestId), batch.prompt_version],
     );
   }
 
@@ -153,7 +160,7 @@ export class BatchRepository {
     for (let after = ''; ; ) {
       const page: BatchItem[] = await manager.query(
         `SELECT b.metadata, r.pr FROM batch_items b
-         JOIN requests r ON r.request_id = b.request_id AND r.prompt_version = b.prompt_version
+         JOIN request_inputs r ON r.request_id = b.request_id AND r.prompt_version = b.prompt_version
          WHERE b.batch_id = $1 AND b.request_id > $2 ORDER BY b.request_id LIMIT $3`,
         [batchId, after, ITEM_PAGE],
       );
@@ -168,7 +175,7 @@ export class BatchRepository {
     for (let start = 0; start < claimed.length; start += ITEM_PAGE) {
       const slice = claimed.slice(start, start + ITEM_PAGE);
       const rows: Array<{ request_id: string; prompt_version: string; pr: Record<string, unknown> }> = await manager.query(
-        `SELECT r.request_id, r.prompt_version, r.pr FROM requests r
+        `SELECT r.request_id, r.prompt_version, r.pr FROM request_inputs r
          JOIN unnest($1::text[], $2::text[]) AS k(request_id, prompt_version)
            ON r.request_id = k.request_id AND r.prompt_version = k.prompt_version`,
         [slice.map((c) => c.request_id), slice.map((c) => c.prompt_version)],
@@ -236,26 +243,25 @@ export class BatchRepository {
   /** Marks the batch submitted; the caller holds the row lock and has checked its lease's epoch. */
   async recordSubmitted(
     manager: EntityManager,
-    batchId: string,
+    batch: Pick<BatchRow, 'batch_id' | 'prompt_version'>,
+    requestIds: readonly string[],
     providerBatchId: string,
     inputFileId: string,
     stageDeadlineMs: number,
   ): Promise<void> {
+    const batchId = batch.batch_id;
     await manager.query(
       `UPDATE batches SET state = 'submitted', provider_batch_id = $2, input_file_id = $3, submitted_at = now(),
               next_poll_at = now(), last_error = NULL, held_reason = NULL, lease_owner = NULL, lease_until = NULL
        WHERE batch_id = $1 AND state = 'creating'`,
       [batchId, providerBatchId, inputFileId],
     );
-    // Reached through the batch's items (primary keys): `current_batch_id` has no index of its own, and the
-    // status index walks every in-flight request of every batch.
     await manager.query(
       `UPDATE requests r SET stage = 'submitted', updated_at = now(),
               stage_deadline_at = now() + make_interval(secs => $2::float8 / 1000)
-       FROM batch_items b
-       WHERE b.batch_id = $1 AND r.request_id = b.request_id AND r.prompt_version = b.prompt_version
-         AND r.current_batch_id = $1 AND r.status = 'in_flight'`,
-      [batchId, stageDeadlineMs],
+       FROM unnest($3::text[]) AS k(request_id)
+       WHERE r.request_id = k.request_id AND r.prompt_version = $4 AND r.current_batch_id = $1 AND r.stage = 'submitting'`,
+      [batchId, stageDeadlineMs, requestIds, batch.prompt_version],
     );
   }
 

@@ -69,17 +69,18 @@ export interface TeamInsights {
 /**
  * One row per analysed PR. A request may have succeeded under several prompt versions (a replay keeps
  * both): with $1 only that version counts, otherwise the latest resolved success, so no PR counts twice.
- * The PR's dates live only on the request row of the same version, hence the inner join.
+ * The PR's dates live only in the stored input of the same version, hence the inner joins.
  */
 const ANALYSED_PRS = `
   SELECT DISTINCT ON (res.request_id)
          res.request_id,
          req.team,
-         req.pr,
+         inp.pr,
          coalesce((res.analysis->>'ai_assisted')::boolean, false) AS ai,
          CASE WHEN jsonb_typeof(res.analysis->'ai_tools') = 'array' THEN res.analysis->'ai_tools' ELSE '[]'::jsonb END AS tools
   FROM results res
   JOIN requests req ON req.request_id = res.request_id AND req.prompt_version = res.prompt_version
+  JOIN request_inputs inp ON inp.request_id = res.request_id AND inp.prompt_version = res.prompt_version
   WHERE res.status = 'succeeded' AND ($1::text IS NULL OR res.prompt_version = $1)
   ORDER BY res.request_id, res.resolved_at DESC, res.prompt_version DESC`;
 

@@ -50,11 +50,12 @@ export async function cacheStats(manager: EntityManager, ttlHours: number): Prom
  */
 export async function requestHistory(manager: EntityManager, requestId: string, options: { includePrText?: boolean } = {}) {
   const requests = await manager.query(
-    `SELECT request_id AS "requestId", CASE WHEN $2::boolean THEN pr END AS pr, prompt_version AS "promptVersion", correlation_id AS "correlationId", team, repo,
+    `SELECT r.request_id AS "requestId", CASE WHEN $2::boolean THEN i.pr END AS pr, r.prompt_version AS "promptVersion", correlation_id AS "correlationId", team, repo,
             pr_number AS "prNumber", content_hash AS "contentHash", status, stage, exclusion_reason AS "exclusionReason",
             attempt, pass, model, current_batch_id AS "currentBatchId", flags, ingested_at AS "ingestedAt", updated_at AS "updatedAt",
             stage_deadline_at AS "stageDeadlineAt"
-     FROM requests WHERE request_id = $1 ORDER BY ingested_at`,
+     FROM requests r LEFT JOIN request_inputs i ON i.request_id = r.request_id AND i.prompt_version = r.prompt_version
+     WHERE r.request_id = $1 ORDER BY ingested_at`,
     [requestId, options.includePrText ?? false],
   );
   if (requests.length === 0) return null;

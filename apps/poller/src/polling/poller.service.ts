@@ -177,8 +177,8 @@ export class PollerService implements OnApplicationBootstrap, BeforeApplicationS
         await this.tracking.recordOutcomes(
           manager,
           batch.batch_id,
-          outcome.succeeded.map((s) => s.request.requestId),
-          outcome.failed.map((f) => f.request.requestId),
+          outcome.succeeded.map((s) => s.request),
+          outcome.failed.map((f) => f.request),
           this.settings.stageDeadlineMs,
         );
         await this.publish(manager, batch, state.status, outcome.succeeded, outcome.failed);

@@ -170,28 +170,39 @@ export class BatchTrackingRepository {
   ): Promise<Array<{ metadata: RequestMetadata; pr: Record<string, unknown> }>> {
     return manager.query(
       `SELECT b.metadata, r.pr FROM batch_items b
-       JOIN requests r ON r.request_id = b.request_id AND r.prompt_version = b.prompt_version
+       JOIN request_inputs r ON r.request_id = b.request_id AND r.prompt_version = b.prompt_version
        WHERE b.batch_id = $1 AND b.request_id = ANY($2::text[])`,
       [batchId, requestIds],
     );
   }
 
-  /** Moves each request of the batch to what it now waits for: its result written, or a retry decision. */
-  async recordOutcomes(manager: EntityManager, batchId: string, succeeded: string[], failed: string[], deadlineMs: number): Promise<void> {
+  /**
+   * Moves each request of the batch to what it now waits for: its result written, or a retry decision.
+   * The requests are named by primary key and checked by stage (see `stageOf`): joined through `batch_items`,
+   * the planner walked the status index over every in-flight request and their dead row versions.
+   */
+  async recordOutcomes(
+    manager: EntityManager,
+    batchId: string,
+    succeeded: readonly RequestMetadata[],
+    failed: readonly RequestMetadata[],
+    deadlineMs: number,
+  ): Promise<void> {
+    const succeededIds = succeeded.map((r) => r.requestId);
     await manager.query(
       `UPDATE batch_items SET outcome = CASE WHEN request_id = ANY($2::text[]) THEN 'succeeded' ELSE 'failed' END
        WHERE batch_id = $1`,
-      [batchId, succeeded],
+      [batchId, succeededIds],
     );
+    const all = [...succeeded, ...failed];
     await manager.query(
       `UPDATE requests r SET
-         stage = CASE WHEN r.request_id = ANY($2::text[]) THEN 'awaiting_merge' ELSE 'awaiting_retry' END,
-         stage_deadline_at = now() + make_interval(secs => $4::float8 / 1000), updated_at = now()
-       FROM batch_items b
-       WHERE b.batch_id = $1 AND r.request_id = b.request_id AND r.prompt_version = b.prompt_version
-         AND r.current_batch_id = $1 AND r.status = 'in_flight'
-         AND (r.request_id = ANY($2::text[]) OR r.request_id = ANY($3::text[]))`,
-      [batchId, succeeded, failed, deadlineMs],
+         stage = CASE WHEN k.succeeded THEN 'awaiting_merge' ELSE 'awaiting_retry' END,
+         stage_deadline_at = now() + make_interval(secs => $5::float8 / 1000), updated_at = now()
+       FROM unnest($2::text[], $3::text[], $4::boolean[]) AS k(request_id, prompt_version, succeeded)
+       WHERE r.request_id = k.request_id AND r.prompt_version = k.prompt_version
+         AND r.current_batch_id = $1 AND r.stage IN ('submitting', 'submitted')`,
+      [batchId, all.map((r) => r.requestId), all.map((r) => r.promptVersion), all.map((_, i) => i < succeeded.length), deadlineMs],
     );
   }
 }

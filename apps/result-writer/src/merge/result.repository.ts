@@ -1,4 +1,5 @@
 import type { PermanentFailure, SettledRequest, SucceededRequest } from '#contracts';
+import { stageOf } from '#platform';
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 
@@ -151,6 +152,7 @@ export class ResultRepository {
    */
   async settleRequests(manager: EntityManager, keys: Array<ResolvedKey & { content_hash: string }>): Promise<void> {
     if (keys.length === 0) return;
+    // Checked by stage, not status: see `stageOf`.
     await manager.query(
       `UPDATE requests r SET status = res.status,
               stage = CASE WHEN res.status = 'excluded' THEN 'excluded' WHEN res.attempt = 0 THEN 'reused' ELSE 'merged' END,
@@ -158,7 +160,7 @@ export class ResultRepository {
        FROM jsonb_to_recordset($1::jsonb) AS k(request_id text, prompt_version text, content_hash text), results res
        WHERE r.request_id = k.request_id AND r.prompt_version = k.prompt_version AND r.content_hash = k.content_hash
          AND res.request_id = k.request_id AND res.prompt_version = k.prompt_version
-         AND res.content_hash = r.content_hash AND r.status = 'in_flight'`,
+         AND res.content_hash = r.content_hash AND ${stageOf('r.stage', 'in_flight')}`,
       [JSON.stringify(keys)],
     );
   }

@@ -18,10 +18,22 @@ export const REQUEST_STAGES = {
 export type RequestStatus = keyof typeof REQUEST_STAGES;
 export type RequestStage = (typeof REQUEST_STAGES)[RequestStatus][number];
 
+const quote = (value: string) => `'${value.replace(/'/g, "''")}'`;
+
 /** The SQL check that keeps `requests.status` and `requests.stage` to the pairs above. */
 export function requestStageCheckSql(): string {
-  const quote = (value: string) => `'${value.replace(/'/g, "''")}'`;
   return Object.entries(REQUEST_STAGES)
     .map(([status, stages]) => `(status = ${quote(status)} AND stage IN (${stages.map(quote).join(', ')}))`)
     .join(' OR ');
+}
+
+/**
+ * `<column> IN (…)` over the stages of `status`: under the check above, the same rows as `status = '…'`,
+ * but never a condition the status index can serve. Updates that name their requests by primary key use
+ * it: with `status = 'in_flight'` the planner, on stale statistics, intersected each key's lookup with a
+ * walk of the status index over every in-flight request and their dead row versions (170 ms a key at
+ * 165,000 in-flight entries in the 100,000-PR bench).
+ */
+export function stageOf(column: string, status: RequestStatus): string {
+  return `${column} IN (${REQUEST_STAGES[status].map(quote).join(', ')})`;
 }

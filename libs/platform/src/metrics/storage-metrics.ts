@@ -2,7 +2,7 @@ import { Gauge, type Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
 
 /** The tables that grow with traffic: each must be pruned or bounded by the work it records. */
-export const MEASURED_TABLES = ['outbox', 'processed_events', 'requests', 'results', 'batches', 'batch_items', 'dead_letters'] as const;
+export const MEASURED_TABLES = ['outbox', 'processed_events', 'requests', 'request_inputs', 'results', 'batches', 'batch_items', 'dead_letters'] as const;
 
 /**
  * `cascade_table_rows{table}` (the planner's estimate, `pg_class.reltuples`: free to read, refreshed by

@@ -10,6 +10,7 @@ import { RequestSourceTime1763900008000 } from './1763900008000-request-source-t
 import { InputFileCleanup1763900009000 } from './1763900009000-input-file-cleanup.js';
 import { SubmissionFencing1763900010000 } from './1763900010000-submission-fencing.js';
 import { Retention1763900011000 } from './1763900011000-retention.js';
+import { RequestInputs1763900012000 } from './1763900012000-request-inputs.js';
 
 /** Listed explicitly (no glob): ESM builds and tests load exactly these, in this order. */
 export const ALL_MIGRATIONS = [
@@ -25,4 +26,5 @@ export const ALL_MIGRATIONS = [
   InputFileCleanup1763900009000,
   SubmissionFencing1763900010000,
   Retention1763900011000,
+  RequestInputs1763900012000,
 ];
