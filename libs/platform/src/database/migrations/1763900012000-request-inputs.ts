@@ -10,6 +10,13 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * request is ingested (or its text replaced) and only read after that: by batch formation, the upload
  * and the poller's rebuilding of failed lines. `requests.pr_bytes` keeps the text's size for batch
  * formation, which cuts batches by bytes without reading the text.
+ *
+ * `requests_status` (status, stage) becomes `requests_open` (status) over the open requests only. The
+ * updates that move a batch's requests name them by key and check their stage; with 1,000 keys the
+ * planner preferred walking `requests_status` by its second column (`stage = 'submitting'`: every request
+ * in that stage and their dead row versions) to 1,000 key lookups, and that one update took more database
+ * time than any other statement of the 40,000-PR bench. What reads requests by status reads open ones
+ * (`reconcile`, `cascade status`); the terminal ones are counted by scans either way.
  */
 export class RequestInputs1763900012000 implements MigrationInterface {
   name = 'RequestInputs1763900012000';
@@ -30,9 +37,13 @@ export class RequestInputs1763900012000 implements MigrationInterface {
     await queryRunner.query('ALTER TABLE requests DROP COLUMN pr');
     // Superseded by requests_claim (the same rows, in the order batches are formed); nothing reads it.
     await queryRunner.query('DROP INDEX requests_pending');
+    await queryRunner.query('DROP INDEX requests_status');
+    await queryRunner.query(`CREATE INDEX requests_open ON requests (status) WHERE status IN ('pending', 'in_flight')`);
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query('DROP INDEX requests_open');
+    await queryRunner.query('CREATE INDEX requests_status ON requests (status, stage)');
     await queryRunner.query(`CREATE INDEX requests_pending ON requests (pass, model, ingested_at) WHERE status = 'pending'`);
     await queryRunner.query('ALTER TABLE requests ADD COLUMN pr jsonb');
     await queryRunner.query('UPDATE requests r SET pr = i.pr FROM request_inputs i WHERE i.request_id = r.request_id AND i.prompt_version = r.prompt_version');
