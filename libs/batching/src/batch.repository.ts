@@ -73,10 +73,11 @@ export function metadataOf(row: ClaimedRequest): RequestMetadata {
 /**
  * The SQL of batch formation and submission; the assembler decides, this only reads and writes.
  *
- * A batch's requests are updated by primary key, from the ids the caller holds (`unnest` of an array), and
- * checked by stage, never by status: joined through `batch_items` or filtered on `status = 'in_flight'`, the
- * planner walked the status index over every in-flight request and their dead row versions, a cost per
- * batch that grew with the table (see `stageOf`).
+ * A batch's requests are updated by primary key, `request_id = ANY(ids) AND prompt_version = $v` from the ids
+ * the caller holds (both columns of the key in the index condition), and checked by stage, never by status.
+ * Joined through `batch_items`, joined to `unnest(ids)`, or filtered on `status = 'in_flight'`, the planner,
+ * on statistics that took the table for small, walked an index over every in-flight request and their dead
+ * row versions instead: a cost per batch that grew with the table (see `stageOf` and migration 1763900012000).
  */
 export class BatchRepository {
   async pendingGroups(manager: EntityManager, minPass: number, maxPass: number): Promise<PendingGroup[]> {
@@ -121,7 +122,7 @@ export class BatchRepository {
     );
     await manager.query(
       `UPDATE requests r SET status = 'in_flight', stage = 'submitting', current_batch_id = $1, updated_at = now()
-       FROM unnest($2::text[]) AS k(request_id) WHERE r.request_id = k.request_id AND r.prompt_version = $3`,
+       WHERE r.request_id = ANY($2::text[]) AND r.prompt_version = $3`,
       [batch.batch_id, items.map((item) => item.requestId), batch.prompt_version],
     );
   }
@@ -259,8 +260,7 @@ export class BatchRepository {
     await manager.query(
       `UPDATE requests r SET stage = 'submitted', updated_at = now(),
               stage_deadline_at = now() + make_interval(secs => $2::float8 / 1000)
-       FROM unnest($3::text[]) AS k(request_id)
-       WHERE r.request_id = k.request_id AND r.prompt_version = $4 AND r.current_batch_id = $1 AND r.stage = 'submitting'`,
+       WHERE r.request_id = ANY($3::text[]) AND r.prompt_version = $4 AND r.current_batch_id = $1 AND r.stage = 'submitting'`,
       [batchId, stageDeadlineMs, requestIds, batch.prompt_version],
     );
   }

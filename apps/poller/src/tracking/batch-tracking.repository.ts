@@ -178,8 +178,8 @@ export class BatchTrackingRepository {
 
   /**
    * Moves each request of the batch to what it now waits for: its result written, or a retry decision.
-   * The requests are named by primary key and checked by stage (see `stageOf`): joined through `batch_items`,
-   * the planner walked the status index over every in-flight request and their dead row versions.
+   * The requests are named by primary key (`request_id = ANY(ids) AND prompt_version = $v`) and checked by
+   * stage: see `BatchRepository` for the plans the other ways of writing it got.
    */
   async recordOutcomes(
     manager: EntityManager,
@@ -194,15 +194,17 @@ export class BatchTrackingRepository {
        WHERE batch_id = $1`,
       [batchId, succeededIds],
     );
+    // A batch holds one prompt version; grouped anyway, so that each statement names whole keys.
     const all = [...succeeded, ...failed];
-    await manager.query(
-      `UPDATE requests r SET
-         stage = CASE WHEN k.succeeded THEN 'awaiting_merge' ELSE 'awaiting_retry' END,
-         stage_deadline_at = now() + make_interval(secs => $5::float8 / 1000), updated_at = now()
-       FROM unnest($2::text[], $3::text[], $4::boolean[]) AS k(request_id, prompt_version, succeeded)
-       WHERE r.request_id = k.request_id AND r.prompt_version = k.prompt_version
-         AND r.current_batch_id = $1 AND r.stage IN ('submitting', 'submitted')`,
-      [batchId, all.map((r) => r.requestId), all.map((r) => r.promptVersion), all.map((_, i) => i < succeeded.length), deadlineMs],
-    );
+    for (const version of new Set(all.map((r) => r.promptVersion))) {
+      await manager.query(
+        `UPDATE requests r SET
+           stage = CASE WHEN r.request_id = ANY($4::text[]) THEN 'awaiting_merge' ELSE 'awaiting_retry' END,
+           stage_deadline_at = now() + make_interval(secs => $5::float8 / 1000), updated_at = now()
+         WHERE r.request_id = ANY($2::text[]) AND r.prompt_version = $3
+           AND r.current_batch_id = $1 AND r.stage IN ('submitting', 'submitted')`,
+        [batchId, all.filter((r) => r.promptVersion === version).map((r) => r.requestId), version, succeededIds, deadlineMs],
+      );
+    }
   }
 }
