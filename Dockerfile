@@ -22,5 +22,5 @@ COPY --from=build /app/prompts ./prompts
 USER node
 ARG SERVICE=batch-submitter
 ENV SERVICE=${SERVICE}
-# NODE_HEAP_MB, when set, is V8's old-space limit in MB (none is needed: docs/benchmarks.md).
+# NODE_HEAP_MB, when set, is V8's old-space limit in MB (the poller's keeps its peak RSS under 256 MB: docs/benchmarks.md).
 CMD ["sh", "-c", "exec node ${NODE_HEAP_MB:+--max-old-space-size=$NODE_HEAP_MB} dist/apps/${SERVICE}/src/main.js"]

@@ -1,9 +1,9 @@
-import { type RequestMetadata } from '#contracts';
+import { type RequestMetadata, type SucceededRequest } from '#contracts';
 import { samplePayloads } from '#contracts/testing';
 import { EventPublisher, type OutboxRelay, OutboxRepository } from '#platform';
 import type { Kafka } from 'kafkajs';
 import pino from 'pino';
-import type { BatchOutcomeReader, BatchToCollect, CollectedOutcome, OutcomeSink, ProviderBatchState } from '../../apps/poller/src/polling/batch-outcome.port.js';
+import type { BatchOutcomeReader, BatchToCollect, CollectedOutcome, ProviderBatchState } from '../../apps/poller/src/polling/batch-outcome.port.js';
 import { PollerService } from '../../apps/poller/src/polling/poller.service.js';
 import { BatchTrackingRepository } from '../../apps/poller/src/tracking/batch-tracking.repository.js';
 import { createTestDatabase, eventually, type TestDatabase } from '../support/infra.js';
@@ -26,14 +26,19 @@ function slowProvider(collectMs: number): BatchOutcomeReader & { collects: numbe
       return 'cancelling';
     },
     async deleteInputFile(): Promise<void> {},
-    async collect(_state: ProviderBatchState, batch: BatchToCollect, sent: RequestMetadata[], sink: OutcomeSink): Promise<CollectedOutcome> {
+    async collect(_state: ProviderBatchState, batch: BatchToCollect, sent: RequestMetadata[]): Promise<CollectedOutcome> {
       this.collects++;
       await new Promise((resolve) => setTimeout(resolve, collectMs));
-      for (const request of sent) {
-        await sink.succeeded({ request, analysis, model: batch.model, pass: batch.pass, usage: { promptTokens: 10, completionTokens: 5 }, costUsd: 0 });
-      }
+      const succeeded: SucceededRequest[] = sent.map((request) => ({
+        request,
+        analysis,
+        model: batch.model,
+        pass: batch.pass,
+        usage: { promptTokens: 10, completionTokens: 5 },
+        costUsd: 0,
+      }));
       const part = { lines: 0, promptTokens: 0, completionTokens: 0, usd: 0 };
-      return { succeeded: sent, failed: [], cost: { answered: part, failedAttempts: part, estimated: part, totalUsd: 0 }, anomalies: [] };
+      return { succeeded, failed: [], cost: { answered: part, failedAttempts: part, estimated: part, totalUsd: 0 }, anomalies: [] };
     },
   };
 }

@@ -1,7 +1,6 @@
 import { isOutputTooLong, normaliseFailureCode } from './classify.js';
 import type { LineOutcome, MalformedLine } from './outcome.js';
 import { collectOutcomes, parseBatchLine } from './parse.js';
-import { reconcileBatch } from './reconcile.js';
 import {
   asyncLines,
   errorLine,
@@ -173,29 +172,6 @@ describe('collectOutcomes', () => {
     ]);
     expect(failureFirst.outcomes.get('pr-9953')?.kind).toBe('succeeded');
     expect(failureFirst.duplicates).toHaveLength(1);
-  });
-
-  it('keeps what a keep hook makes of each answer kept, calling it once per custom_id; reconciliation takes it as is', async () => {
-    const seen: string[] = [];
-    const collected = await collectOutcomes(
-      [
-        { source: 'error', lines: [REAL_ERROR_LINE] },
-        { source: 'output', lines: asyncLines(successLine('pr-1'), successLine('pr-9953'), successLine('pr-1'), successLine('pr-2', { content: '{}' })) },
-      ],
-      {
-        keep: async (answer) => {
-          seen.push(`${answer.customId}@${answer.lineNumber}:${answer.analysis.change_type}`);
-          return { kind: answer.kind, customId: answer.customId, source: answer.source, lineNumber: answer.lineNumber, tokens: answer.usage.completionTokens };
-        },
-      },
-    );
-    // pr-1's second answer loses to the first, so it is never passed; pr-9953's answer beats its error line.
-    expect(seen).toEqual([`pr-1@1:${VALID_ANALYSIS.change_type}`, `pr-9953@2:${VALID_ANALYSIS.change_type}`]);
-    expect(collected.outcomes.get('pr-1')).toEqual({ kind: 'succeeded', customId: 'pr-1', source: 'output', lineNumber: 1, tokens: 143 });
-    expect(collected.outcomes.get('pr-2')?.kind).toBe('invalid_output');
-    const reconciled = reconcileBatch(['pr-1', 'pr-2', 'pr-9953'], 'completed', collected);
-    expect(reconciled.succeeded.map((answer) => [answer.customId, answer.tokens])).toEqual([['pr-1', 143], ['pr-9953', 143]]);
-    expect(reconciled.failed.map((failure) => failure.customId)).toEqual(['pr-2']);
   });
 
   it('keeps unreadable lines with their text and line number', async () => {

@@ -1,6 +1,5 @@
 import { isOutputTooLong } from './classify.js';
 import {
-  type FailedLineOutcome,
   type FileKind,
   type LineLocation,
   type LineOutcome,
@@ -9,7 +8,6 @@ import {
   OUR_CODES,
   type ProviderErrorOutcome,
   RAW_TEXT_LIMIT,
-  type SucceededOutcome,
   type Usage,
 } from './outcome.js';
 import { DEFAULT_PROMPT_VERSION } from './pr-analysis/pr-analysis.schema.js';
@@ -184,21 +182,9 @@ export interface DuplicateLine {
   otherAt: LineLocation;
 }
 
-/** What `collectOutcomes` keeps of an answer: at least whose it is and where it was read. */
-export type KeptAnswer = Pick<SucceededOutcome, 'kind' | 'customId' | 'source' | 'lineNumber'>;
-
-export interface CollectOptions<A extends KeptAnswer = SucceededOutcome> extends ParseOptions {
-  /**
-   * What to keep of an answer, called once for each answer kept (a duplicate that loses is never passed);
-   * the whole answer by default. A caller that writes the answers elsewhere keeps a small record instead,
-   * so the parsed analyses of a 50,000-line batch are never all in memory together.
-   */
-  keep?: (answer: SucceededOutcome) => A | Promise<A>;
-}
-
-export interface CollectedOutcomes<A extends KeptAnswer = SucceededOutcome> {
+export interface CollectedOutcomes {
   /** One outcome per custom_id found in the files. */
-  outcomes: Map<string, A | FailedLineOutcome>;
+  outcomes: Map<string, LineOutcome>;
   /** custom_ids seen more than once: reported, never silently overwritten. */
   duplicates: DuplicateLine[];
   /** Lines that could not be attributed to any request. */
@@ -209,19 +195,15 @@ export interface CollectedOutcomes<A extends KeptAnswer = SucceededOutcome> {
 }
 
 const isOutcome = (parsed: LineOutcome | MalformedLine): parsed is LineOutcome => 'kind' in parsed;
-const location = (outcome: LineLocation): LineLocation => ({ source: outcome.source, lineNumber: outcome.lineNumber });
+const location = (outcome: LineOutcome): LineLocation => ({ source: outcome.source, lineNumber: outcome.lineNumber });
 
 /**
  * Reads output and error files line by line, in any order, into one outcome per custom_id. When an
  * id appears twice, a valid answer beats a failure (it was paid for and is usable); otherwise the
  * first reading stays. Either way the duplicate is reported.
  */
-export async function collectOutcomes<A extends KeptAnswer = SucceededOutcome>(
-  sources: readonly OutcomeSource[],
-  options: CollectOptions<A> = {},
-): Promise<CollectedOutcomes<A>> {
-  const keep = options.keep ?? ((answer: SucceededOutcome) => answer as unknown as A);
-  const collected: CollectedOutcomes<A> = { outcomes: new Map(), duplicates: [], malformed: [], lines: 0, linesBySource: { output: 0, error: 0 } };
+export async function collectOutcomes(sources: readonly OutcomeSource[], options: ParseOptions = {}): Promise<CollectedOutcomes> {
+  const collected: CollectedOutcomes = { outcomes: new Map(), duplicates: [], malformed: [], lines: 0, linesBySource: { output: 0, error: 0 } };
   for await (const parsed of parseBatchLines(sources, options)) {
     collected.lines++;
     collected.linesBySource[parsed.source]++;
@@ -230,10 +212,13 @@ export async function collectOutcomes<A extends KeptAnswer = SucceededOutcome>(
       continue;
     }
     const earlier = collected.outcomes.get(parsed.customId);
-    const keepNew = !earlier || (earlier.kind !== 'succeeded' && parsed.kind === 'succeeded');
-    if (keepNew) collected.outcomes.set(parsed.customId, parsed.kind === 'succeeded' ? await keep(parsed) : parsed);
-    if (!earlier) continue;
+    if (!earlier) {
+      collected.outcomes.set(parsed.customId, parsed);
+      continue;
+    }
+    const keepNew = earlier.kind !== 'succeeded' && parsed.kind === 'succeeded';
     const [kept, other] = keepNew ? [parsed, earlier] : [earlier, parsed];
+    if (keepNew) collected.outcomes.set(parsed.customId, parsed);
     collected.duplicates.push({ customId: parsed.customId, kept: kept.kind, other: other.kind, keptAt: location(kept), otherAt: location(other) });
   }
   return collected;

@@ -1,5 +1,5 @@
-import type { CollectedOutcomes, DuplicateLine, KeptAnswer } from './parse.js';
-import { type FailedLineOutcome, type FailedOutcome, type FailureCause, type MalformedLine, OUR_CODES, type SucceededOutcome } from './outcome.js';
+import type { CollectedOutcomes, DuplicateLine } from './parse.js';
+import { type FailedOutcome, type FailureCause, type LineOutcome, type MalformedLine, OUR_CODES, type SucceededOutcome } from './outcome.js';
 
 /** The provider's batch statuses; only the terminal ones have final files. */
 export const TERMINAL_BATCH_STATUSES: ReadonlySet<string> = new Set(['completed', 'failed', 'expired', 'cancelled']);
@@ -56,9 +56,8 @@ export interface BatchToReconcile {
   errors?: unknown;
 }
 
-export interface ReconciledBatch<A extends KeptAnswer = SucceededOutcome> {
-  /** The answers as collected: whole, or what the collector's `keep` hook made of them. */
-  succeeded: A[];
+export interface ReconciledBatch {
+  succeeded: SucceededOutcome[];
   /**
    * Every sent id that did not succeed, one entry each: error-file lines, unusable or unreadable
    * lines, unfinished requests of an expired / cancelled / failed batch, and missing ids.
@@ -80,7 +79,7 @@ const UNFINISHED: Record<string, { code: string; reason: string }> = {
   failed: { code: OUR_CODES.batchFailed, reason: 'the batch failed validation, so nothing ran' },
 };
 
-function asFailure(outcome: FailedLineOutcome): FailedOutcome {
+function asFailure(outcome: Exclude<LineOutcome, SucceededOutcome>): FailedOutcome {
   const location = { source: outcome.source, lineNumber: outcome.lineNumber };
   const common = { kind: 'failed' as const, customId: outcome.customId, code: outcome.code, message: outcome.message, location };
   switch (outcome.kind) {
@@ -101,8 +100,6 @@ function asFailure(outcome: FailedLineOutcome): FailedOutcome {
   }
 }
 
-const isAnswer = <A extends KeptAnswer>(outcome: A | FailedLineOutcome): outcome is A => outcome.kind === 'succeeded';
-
 function absent(customId: string, cause: FailureCause, code: string, message: string): FailedOutcome {
   return { kind: 'failed', customId, cause, code, message, httpStatus: null, errorType: null, failedGeneration: null, raw: null, usage: null, location: null };
 }
@@ -117,19 +114,19 @@ function absent(customId: string, cause: FailureCause, code: string, message: st
  * `batch` is the provider batch (or just its status); `found` the collected outcomes (or their map).
  * A batch that is not terminal yet is refused: its files are not final.
  */
-export function reconcileBatch<A extends KeptAnswer = SucceededOutcome>(
+export function reconcileBatch(
   sent: readonly string[],
   batch: BatchToReconcile | string,
-  found: CollectedOutcomes<A> | ReadonlyMap<string, A | FailedLineOutcome>,
+  found: CollectedOutcomes | ReadonlyMap<string, LineOutcome>,
   batchErrors?: unknown,
-): ReconciledBatch<A> {
+): ReconciledBatch {
   const { id: batchId, status, errors } = typeof batch === 'string' ? { id: undefined, status: batch, errors: undefined } : batch;
   const where = batchId ? `batch ${batchId}` : 'a batch';
   if (!TERMINAL_BATCH_STATUSES.has(status)) {
     throw new Error(`cannot reconcile ${where} in status ${status}: only completed, failed, expired or cancelled batches have final files`);
   }
-  const outcomes = found instanceof Map ? found : (found as CollectedOutcomes<A>).outcomes;
-  const collected = found instanceof Map ? null : (found as CollectedOutcomes<A>);
+  const outcomes = found instanceof Map ? found : (found as CollectedOutcomes).outcomes;
+  const collected = found instanceof Map ? null : (found as CollectedOutcomes);
   const sentSet = new Set(sent);
   if (sentSet.size !== sent.length) {
     const seen = new Set<string>();
@@ -137,7 +134,7 @@ export function reconcileBatch<A extends KeptAnswer = SucceededOutcome>(
     throw new Error(`cannot reconcile ${where}: the sent ids repeat ${repeated.slice(0, 20).join(', ')}`);
   }
   const errorSummary = typeof batchErrors === 'string' ? batchErrors : describeBatchErrors(batchErrors ?? errors);
-  const result: ReconciledBatch<A> = {
+  const result: ReconciledBatch = {
     succeeded: [],
     failed: [],
     missing: [],
@@ -150,7 +147,7 @@ export function reconcileBatch<A extends KeptAnswer = SucceededOutcome>(
   const unfinished = UNFINISHED[status];
   for (const customId of sent) {
     const outcome = outcomes.get(customId);
-    if (outcome && isAnswer(outcome)) result.succeeded.push(outcome);
+    if (outcome?.kind === 'succeeded') result.succeeded.push(outcome);
     else if (outcome) result.failed.push(asFailure(outcome));
     else if (unfinished) {
       const detail = status === 'failed' && errorSummary ? `: ${errorSummary}` : '';

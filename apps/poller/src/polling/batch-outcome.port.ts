@@ -11,20 +11,9 @@ export interface ProviderBatchState {
   errors: string | null;
 }
 
-/**
- * Where the reader puts each sent request's outcome as soon as it is known, so that the answers of a
- * 50,000-line batch are never all in memory: the poller spools them and reads them back a message part
- * at a time.
- */
-export interface OutcomeSink {
-  succeeded(result: SucceededRequest): Promise<void>;
-  failed(failure: FailedRequest): Promise<void>;
-}
-
 export interface CollectedOutcome {
-  /** The requests that succeeded and those that failed: each one's record went to the sink, once. */
-  succeeded: RequestMetadata[];
-  failed: RequestMetadata[];
+  succeeded: SucceededRequest[];
+  failed: FailedRequest[];
   /** What the provider bills for the batch: answered, failed attempts with usage, and estimated. */
   cost: BilledCost;
   /** Lines that named ids we never sent, or named one twice: kept for the log, never silently merged. */
@@ -53,8 +42,7 @@ export interface BatchOutcomeReader {
   retrieve(providerBatchId: string): Promise<ProviderBatchState>;
   /** Asks the provider to cancel; returns the batch's status after the request. */
   cancel(providerBatchId: string): Promise<string>;
-  /** Every sent id's outcome: its record to `sink`, its request in the result. */
-  collect(state: ProviderBatchState, batch: BatchToCollect, sent: RequestMetadata[], sink: OutcomeSink): Promise<CollectedOutcome>;
+  collect(state: ProviderBatchState, batch: BatchToCollect, sent: RequestMetadata[]): Promise<CollectedOutcome>;
   /** Deletes a finished batch's input file at the provider; a file already gone counts as deleted. */
   deleteInputFile(fileId: string): Promise<void>;
 }

@@ -1,4 +1,4 @@
-import type { RequestMetadata } from '#contracts';
+import type { FailedRequest, RequestMetadata, SucceededRequest } from '#contracts';
 import {
   billedCostOf,
   billingOfFailure,
@@ -9,14 +9,12 @@ import {
   estimateFailedLine,
   type GroqBatchClient,
   GroqBatchError,
-  type KeptAnswer,
   type PriceTable,
   type PromptRegistry,
   reconcileBatch,
-  type SucceededOutcome,
   type Usage,
 } from '#groq-batch';
-import type { BatchOutcomeReader, BatchToCollect, CollectedOutcome, OutcomeSink, PromptTokenEstimator, ProviderBatchState } from './batch-outcome.port.js';
+import type { BatchOutcomeReader, BatchToCollect, CollectedOutcome, PromptTokenEstimator, ProviderBatchState } from './batch-outcome.port.js';
 
 /** Answered lines whose prompts are re-estimated to calibrate the estimate of failed lines without usage. */
 const CALIBRATION_SAMPLE = 50;
@@ -59,48 +57,37 @@ export class GroqOutcomeReader implements BatchOutcomeReader {
     }
   }
 
-  async collect(state: ProviderBatchState, batch: BatchToCollect, sent: RequestMetadata[], sink: OutcomeSink): Promise<CollectedOutcome> {
+  async collect(state: ProviderBatchState, batch: BatchToCollect, sent: RequestMetadata[]): Promise<CollectedOutcome> {
     const sources = [];
     if (state.outputFileId) sources.push({ source: 'output' as const, lines: this.client.fileLines(state.outputFileId) });
     if (state.errorFileId) sources.push({ source: 'error' as const, lines: this.client.fileLines(state.errorFileId) });
-    const metadata = new Map(sent.map((r) => [r.requestId, r]));
-    // Each answer of a sent id goes to the sink as it is read (collectOutcomes keeps one answer per id, so
-    // once); only its usage stays, for the cost. An answer for an id never sent is left to reconciliation.
-    const keep = async (answer: SucceededOutcome): Promise<KeptAnswer & { usage: Usage }> => {
-      const request = metadata.get(answer.customId);
-      if (request) {
-        await sink.succeeded({
-          request,
-          analysis: answer.analysis,
-          model: batch.model,
-          pass: batch.pass,
-          usage: answer.usage,
-          costUsd: costOfUsage(this.prices, batch.model, answer.usage),
-          ...(answer.normalised.length > 0 ? { normalised: answer.normalised } : {}),
-        });
-      }
-      return { kind: answer.kind, customId: answer.customId, source: answer.source, lineNumber: answer.lineNumber, usage: answer.usage };
-    };
     // One batch holds one prompt version: its answers are checked against that version's schema.
-    const collected = await collectOutcomes(sources, { promptVersion: sent[0]?.promptVersion, registry: this.prompts, keep });
+    const collected = await collectOutcomes(sources, { promptVersion: sent[0]?.promptVersion, registry: this.prompts });
     const reconciled = reconcileBatch(
       sent.map((r) => r.requestId),
       state.status,
       collected.outcomes,
       state.errors,
     );
+    const metadata = new Map(sent.map((r) => [r.requestId, r]));
+    const succeeded: SucceededRequest[] = reconciled.succeeded.map((outcome) => ({
+      request: metadata.get(outcome.customId)!,
+      analysis: outcome.analysis,
+      model: batch.model,
+      pass: batch.pass,
+      usage: outcome.usage,
+      costUsd: costOfUsage(this.prices, batch.model, outcome.usage),
+      ...(outcome.normalised.length > 0 ? { normalised: outcome.normalised } : {}),
+    }));
     // Failed lines that generated tokens are billed too: by their usage, or estimated when they report none.
     const failedWithUsage: Usage[] = [];
     const toEstimate: Array<{ customId: string; code: string }> = [];
-    const failed: RequestMetadata[] = [];
-    for (const outcome of reconciled.failed) {
+    const failed: FailedRequest[] = reconciled.failed.map((outcome) => {
       const billing = billingOfFailure(outcome);
       if (billing === 'usage') failedWithUsage.push(outcome.usage!);
       else if (billing === 'estimate') toEstimate.push({ customId: outcome.customId, code: outcome.code });
-      const request = metadata.get(outcome.customId)!;
-      failed.push(request);
-      await sink.failed({
-        request,
+      return {
+        request: metadata.get(outcome.customId)!,
         code: outcome.code.slice(0, 100),
         message: outcome.message.slice(0, 4_000),
         httpStatus: outcome.httpStatus,
@@ -109,8 +96,8 @@ export class GroqOutcomeReader implements BatchOutcomeReader {
         pass: batch.pass,
         maxTokens: batch.maxTokens,
         batchId: batch.batchId,
-      });
-    }
+      };
+    });
     // The estimates are calibrated on a sample of this batch's answered lines: our prompt estimate against
     // the provider's count, and the completion the answers took.
     const sample = toEstimate.length > 0 ? reconciled.succeeded.slice(0, CALIBRATION_SAMPLE) : [];
@@ -135,6 +122,6 @@ export class GroqOutcomeReader implements BatchOutcomeReader {
       ...reconciled.unexpected.map((id) => `custom_id ${id} is not in batch ${batch.batchId}`),
       ...(unestimated.length > 0 ? [`no stored request to estimate the billed input of ${unestimated.length} failed line(s), e.g. ${unestimated[0]}`] : []),
     ];
-    return { succeeded: reconciled.succeeded.map((outcome) => metadata.get(outcome.customId)!), failed, cost, anomalies };
+    return { succeeded, failed, cost, anomalies };
   }
 }

@@ -1,13 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import { createEvent, MAX_EVENT_BYTES, type RequestMetadata, Topic } from '#contracts';
+import {
+  chunkBySize,
+  createEvent,
+  type FailedRequest,
+  MAX_EVENT_BYTES,
+  type SucceededRequest,
+  Topic,
+} from '#contracts';
 import { TERMINAL_BATCH_STATUSES } from '#groq-batch';
 import { crashPoint, inTransaction, OutboxRelay, OutboxRepository, PeriodicTask, ROOT_LOGGER } from '#platform';
 import { type BeforeApplicationShutdown, Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { DataSource, type EntityManager } from 'typeorm';
 import { BatchTrackingRepository, type TrackedBatch } from '../tracking/batch-tracking.repository.js';
-import { BATCH_OUTCOME_READER, type BatchOutcomeReader, type ProviderBatchState } from './batch-outcome.port.js';
-import { OutcomeSpool } from './outcome-spool.js';
+import { BATCH_OUTCOME_READER, type BatchOutcomeReader } from './batch-outcome.port.js';
 
 export const POLLER_SETTINGS = Symbol('POLLER_SETTINGS');
 
@@ -29,9 +35,8 @@ const INPUT_CLEANUP_BATCH = 20;
 
 /**
  * Polls every tracked batch under a lease (several replicas never poll one batch together), with
- * backoff; on a terminal status, collects every sent id's outcome (spooled to a private temporary file, so
- * a 50,000-line batch's answers are never all in memory) and publishes the results and the failures through
- * the outbox in the transaction that marks the batch finished. Then deletes the
+ * backoff; on a terminal status, collects every sent id's outcome and publishes the results and the
+ * failures through the outbox in the transaction that marks the batch finished. Then deletes the
  * batch's input file at the provider (it holds PR text and takes up provider storage); a failed delete
  * is retried by the tick loop's occasional sweep.
  */
@@ -146,12 +151,53 @@ export class PollerService implements OnApplicationBootstrap, BeforeApplicationS
         return false;
       }
       const sent = await this.tracking.itemsOf(this.dataSource.manager, batch.batch_id);
-      const spool = await OutcomeSpool.open();
-      try {
-        return await this.finishBatch(batch, state, sent, spool, log);
-      } finally {
-        await spool.close();
+      const outcome = await this.reader.collect(
+        state,
+        { batchId: batch.batch_id, pass: batch.pass, model: batch.model, promptVersion: batch.prompt_version, maxTokens: batch.max_tokens },
+        sent,
+      );
+      if (outcome.succeeded.length + outcome.failed.length !== sent.length) {
+        throw new Error(
+          `reconciliation of batch ${batch.batch_id} accounts for ${outcome.succeeded.length + outcome.failed.length} of ${sent.length} sent ids`,
+        );
       }
+      crashPoint('poll:after-download');
+      for (const anomaly of outcome.anomalies) log.warn({ anomaly }, 'output anomaly');
+      const finished = await inTransaction(this.dataSource, async (manager) => {
+        const mine = await this.tracking.finish(manager, {
+          batchId: batch.batch_id,
+          owner: this.owner,
+          providerStatus: state.status,
+          outputFileId: state.outputFileId,
+          errorFileId: state.errorFileId,
+          counts: state.counts,
+          cost: outcome.cost,
+        });
+        if (!mine) return false;
+        await this.tracking.recordOutcomes(
+          manager,
+          batch.batch_id,
+          outcome.succeeded.map((s) => s.request),
+          outcome.failed.map((f) => f.request),
+          this.settings.stageDeadlineMs,
+        );
+        await this.publish(manager, batch, state.status, outcome.succeeded, outcome.failed);
+        return true;
+      });
+      if (finished) {
+        this.relay.kick();
+        log.info(
+          {
+            status: state.status,
+            succeeded: outcome.succeeded.length,
+            failed: outcome.failed.length,
+            costUsd: outcome.cost.totalUsd,
+            estimatedUsd: outcome.cost.estimated.usd,
+          },
+          'batch finished',
+        );
+      }
+      return finished;
     } catch (error) {
       log.warn({ err: error }, 'polling the batch failed; retrying later');
       await this.tracking
@@ -161,65 +207,16 @@ export class PollerService implements OnApplicationBootstrap, BeforeApplicationS
     }
   }
 
-  /**
-   * Collects every sent id's outcome into `spool`, then records them and enqueues their events in the one
-   * transaction that marks the batch finished: all of it commits, or none.
-   */
-  private async finishBatch(batch: TrackedBatch, state: ProviderBatchState, sent: RequestMetadata[], spool: OutcomeSpool, log: Logger): Promise<boolean> {
-    const outcome = await this.reader.collect(
-      state,
-      { batchId: batch.batch_id, pass: batch.pass, model: batch.model, promptVersion: batch.prompt_version, maxTokens: batch.max_tokens },
-      sent,
-      spool,
-    );
-    if (outcome.succeeded.length + outcome.failed.length !== sent.length) {
-      throw new Error(
-        `reconciliation of batch ${batch.batch_id} accounts for ${outcome.succeeded.length + outcome.failed.length} of ${sent.length} sent ids`,
-      );
-    }
-    if (spool.resultCount !== outcome.succeeded.length || spool.failureCount !== outcome.failed.length) {
-      throw new Error(
-        `batch ${batch.batch_id}: ${spool.resultCount} results and ${spool.failureCount} failures spooled for ` +
-          `${outcome.succeeded.length} succeeded and ${outcome.failed.length} failed requests`,
-      );
-    }
-    crashPoint('poll:after-download');
-    for (const anomaly of outcome.anomalies) log.warn({ anomaly }, 'output anomaly');
-    const finished = await inTransaction(this.dataSource, async (manager) => {
-      const mine = await this.tracking.finish(manager, {
-        batchId: batch.batch_id,
-        owner: this.owner,
-        providerStatus: state.status,
-        outputFileId: state.outputFileId,
-        errorFileId: state.errorFileId,
-        counts: state.counts,
-        cost: outcome.cost,
-      });
-      if (!mine) return false;
-      await this.tracking.recordOutcomes(manager, batch.batch_id, outcome.succeeded, outcome.failed, this.settings.stageDeadlineMs);
-      await this.publish(manager, batch, state.status, spool);
-      return true;
-    });
-    if (finished) {
-      this.relay.kick();
-      log.info(
-        {
-          status: state.status,
-          succeeded: outcome.succeeded.length,
-          failed: outcome.failed.length,
-          costUsd: outcome.cost.totalUsd,
-          estimatedUsd: outcome.cost.estimated.usd,
-        },
-        'batch finished',
-      );
-    }
-    return finished;
-  }
-
-  /** The batch's events, read back from the spool one message part at a time. */
-  private async publish(manager: EntityManager, batch: TrackedBatch, providerStatus: string, spool: OutcomeSpool): Promise<void> {
+  private async publish(
+    manager: EntityManager,
+    batch: TrackedBatch,
+    providerStatus: string,
+    succeeded: SucceededRequest[],
+    failed: FailedRequest[],
+  ): Promise<void> {
     const correlationId = `batch:${batch.batch_id}`;
-    for await (const { part, parts, items: results } of spool.resultParts(MAX_EVENT_BYTES)) {
+    const resultParts = succeeded.length > 0 ? chunkBySize(succeeded, MAX_EVENT_BYTES) : [];
+    for (const [index, results] of resultParts.entries()) {
       await this.outbox.enqueue(
         manager,
         Topic.BatchCompleted,
@@ -233,15 +230,16 @@ export class PollerService implements OnApplicationBootstrap, BeforeApplicationS
             model: batch.model,
             promptVersion: batch.prompt_version,
             requestCount: batch.request_count,
-            part,
-            parts,
+            part: index + 1,
+            parts: resultParts.length,
             results,
           },
           { correlationId, producer: PRODUCER },
         ),
       );
     }
-    for await (const { part, parts, items: failures } of spool.failureParts(MAX_EVENT_BYTES)) {
+    const failureParts = failed.length > 0 ? chunkBySize(failed, MAX_EVENT_BYTES) : [];
+    for (const [index, failures] of failureParts.entries()) {
       await this.outbox.enqueue(
         manager,
         Topic.RequestsFailed,
@@ -253,8 +251,8 @@ export class PollerService implements OnApplicationBootstrap, BeforeApplicationS
             pass: batch.pass,
             model: batch.model,
             promptVersion: batch.prompt_version,
-            part,
-            parts,
+            part: index + 1,
+            parts: failureParts.length,
             failures,
           },
           { correlationId, producer: PRODUCER },

