@@ -18,6 +18,8 @@ export const cliEnv = baseServiceEnv
     // The report's strong model (the last of the chain) and its price, as the dashboard reads them.
     MODEL_CHAIN: submissionEnv.shape.MODEL_CHAIN,
     MODEL_PRICES_JSON: submissionEnv.shape.MODEL_PRICES_JSON,
+    // `status` shows today's spend against it.
+    DAILY_SPEND_BUDGET_USD: submissionEnv.shape.DAILY_SPEND_BUDGET_USD,
   });
 export type CliEnv = z.infer<typeof cliEnv>;
 

@@ -43,7 +43,8 @@ export type LineBuilder = (item: BatchItem, batch: BatchRow) => BatchInputLine;
 
 /** Checked before each new batch: quotas and budgets may split a batch or hold submission back. */
 export interface SubmissionQuota {
-  admit(model: string, lines: readonly LineEstimate[]): Promise<Admission>;
+  /** `manager`: the transaction that forms the batch (today's spend is read in it). */
+  admit(model: string, lines: readonly LineEstimate[], manager: EntityManager): Promise<Admission>;
   record(model: string, lines: readonly LineEstimate[]): Promise<void>;
   estimate(model: string, requestBodyChars: number, maxTokens: number): LineEstimate;
 }
@@ -164,7 +165,7 @@ export class BatchAssembler {
         for await (const item of this.repository.prsOf(manager, chosen)) {
           estimates.push(this.quota.estimate(group.model, requestBodyChars(this.buildLine(item, draft).body), group.max_tokens));
         }
-        const admission = await this.quota.admit(group.model, estimates);
+        const admission = await this.quota.admit(group.model, estimates, manager);
         if (admission.admitted === 0) {
           await this.hold(manager, group.model, admission.limit!);
           return null;
@@ -176,7 +177,13 @@ export class BatchAssembler {
         admitted = estimates.slice(0, admission.admitted);
       }
       const items = chosen.map(metadataOf);
-      const batch: BatchRow = { ...draft, batch_key: batchKeyOf(group.pass, group.model, group.prompt_version, items), request_count: items.length };
+      const batch: BatchRow = {
+        ...draft,
+        batch_key: batchKeyOf(group.pass, group.model, group.prompt_version, items),
+        request_count: items.length,
+        // The most its lines can cost, counted against the spend budget until the batch finishes and settles.
+        reserved_usd: this.quota ? admitted.reduce((sum, line) => sum + line.costUsd, 0) : null,
+      };
       await this.repository.recordIntent(manager, batch, items, this.owner, this.settings.leaseMs);
       if (await clearHold(manager, group.model)) this.logger.info({ model: group.model }, 'submission hold released');
       this.heldFor = null;

@@ -41,6 +41,8 @@ export interface BatchRow {
   prompt_version: string;
   max_tokens: number;
   request_count: number;
+  /** What the batch was admitted at against the spend budget (null without a quota guard). */
+  reserved_usd?: number | null;
 }
 
 /** A batch leased for submission: the epoch it was taken under, the attempts so far, a file already uploaded. */
@@ -111,9 +113,9 @@ export class BatchRepository {
   ): Promise<void> {
     await manager.query(
       `INSERT INTO batches (batch_id, batch_key, pass, model, prompt_version, max_tokens, state, request_count,
-                            lease_owner, lease_until, lease_epoch)
-       VALUES ($1, $2, $3, $4, $5, $6, 'creating', $7, $8, now() + make_interval(secs => $9::float8 / 1000), 1)`,
-      [batch.batch_id, batch.batch_key, batch.pass, batch.model, batch.prompt_version, batch.max_tokens, batch.request_count, leaseOwner, leaseMs],
+                            lease_owner, lease_until, lease_epoch, reserved_usd)
+       VALUES ($1, $2, $3, $4, $5, $6, 'creating', $7, $8, now() + make_interval(secs => $9::float8 / 1000), 1, $10)`,
+      [batch.batch_id, batch.batch_key, batch.pass, batch.model, batch.prompt_version, batch.max_tokens, batch.request_count, leaseOwner, leaseMs, batch.reserved_usd ?? null],
     );
     await manager.query(
       `INSERT INTO batch_items (batch_id, request_id, prompt_version, attempt, metadata)

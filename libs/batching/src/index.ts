@@ -9,6 +9,7 @@ export * from './pipeline-settings.js';
 export * from './groq-provider.js';
 export * from './assembler.lifecycle.js';
 export * from './assembler.provider.js';
+export * from './quota/daily-spend.js';
 export * from './quota/quota-store.js';
 export * from './quota/quota-gate.js';
 export * from './quota/quota-guard.js';

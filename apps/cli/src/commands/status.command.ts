@@ -1,3 +1,4 @@
+import { dailySpend } from '#batching';
 import { batchDetail, heldBatchText, ledgerEquation, reconcile } from '#ledger';
 import { submissionStatus } from '#platform';
 import { Command, CommandRunner, Option } from 'nest-commander';
@@ -43,8 +44,9 @@ export class StatusCommand extends CommandRunner {
   }
 
   private async overall(options: { json?: boolean }): Promise<void> {
-    const { submission, summary, heldBatches } = await withDatabase(async (ds, env) => ({
+    const { submission, summary, heldBatches, spend } = await withDatabase(async (ds, env) => ({
       submission: await submissionStatus(ds.manager),
+      spend: { ...(await dailySpend(ds.manager)), budgetUsd: env.DAILY_SPEND_BUDGET_USD ?? null },
       heldBatches: (await ds.query(
         `SELECT batch_id AS "batchId", submit_attempts AS attempts, held_reason AS reason FROM batches
          WHERE state = 'creating' AND held_reason IS NOT NULL ORDER BY created_at LIMIT 20`,
@@ -52,12 +54,14 @@ export class StatusCommand extends CommandRunner {
       summary: await reconcile(ds.manager, { defaultStageDeadlineMs: env.STAGE_DEADLINE_MS, strandedAfterMs: env.STRANDED_AFTER_MS, defaultPromptVersion: env.PROMPT_VERSION, listLimit: 0 }),
     }));
     if (options.json) {
-      process.stdout.write(`${JSON.stringify({ submission, heldBatches, requests: summary }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ submission, spend, heldBatches, requests: summary }, null, 2)}\n`);
       return;
     }
     const lines = [
       `submission: ${submission.message}`,
       `requests: ${ledgerEquation(summary)}; stranded ${summary.stranded}, stuck ${summary.stuck}, lost ${summary.lost.length}`,
+      `spend today (UTC): $${spend.settledUsd.toFixed(6)} billed for finished batches, $${spend.reservedUsd.toFixed(6)} reserved for open ones` +
+        (spend.budgetUsd === null ? ' (no DAILY_SPEND_BUDGET_USD)' : ` (budget $${spend.budgetUsd.toFixed(4)})`),
       ...heldBatches.map(heldBatchText),
     ];
     process.stdout.write(`${lines.join('\n')}\n`);

@@ -21,7 +21,7 @@ export class OperationsController {
   ) {}
 
   @Get('quota')
-  @ApiOperation({ summary: "Per model: configured limits and today's / this minute's requests, tokens and committed spend" })
+  @ApiOperation({ summary: "Today's spend against the daily budget (billed for finished batches, reserved for open ones) and, per model, configured limits and today's / this minute's requests and tokens" })
   async quotaView() {
     return this.quota.view(this.settings.modelChain);
   }

@@ -1,7 +1,7 @@
 import { admitLines, estimateLine } from './quota-gate.js';
 import { MemoryQuotaStore } from './quota-store.js';
 
-const idle = { minute: { requests: 0, tokens: 0, spendMicroUsd: 0 }, day: { requests: 0, tokens: 0, spendMicroUsd: 0 } };
+const idle = { minute: { requests: 0, tokens: 0 }, day: { requests: 0, tokens: 0 } };
 const lines = (count: number, tokens = 1_000, costUsd = 0.001) => Array.from({ length: count }, () => ({ tokens, costUsd }));
 
 describe('admitLines', () => {
@@ -10,7 +10,7 @@ describe('admitLines', () => {
   });
 
   it('splits a batch at the daily token budget and says why', () => {
-    const usage = { ...idle, day: { requests: 10, tokens: 7_500, spendMicroUsd: 0 } };
+    const usage = { ...idle, day: { requests: 10, tokens: 7_500 } };
     const result = admitLines('cheap', lines(10), usage, 0, { tokensPerDay: 10_000 });
     // 7,500 used; 1,000 per line: 2 more lines fit (9,500), the third would make 10,500.
     expect(result.admitted).toBe(2);
@@ -32,7 +32,7 @@ describe('admitLines', () => {
   });
 
   it('applies per-minute limits on requests and tokens', () => {
-    const minuteUsage = { minute: { requests: 8, tokens: 0, spendMicroUsd: 0 }, day: { requests: 8, tokens: 0, spendMicroUsd: 0 } };
+    const minuteUsage = { minute: { requests: 8, tokens: 0 }, day: { requests: 8, tokens: 0 } };
     expect(admitLines('m', lines(5), minuteUsage, 0, { requestsPerMinute: 10 })).toMatchObject({ admitted: 2, limit: { kind: 'request_quota' } });
     expect(admitLines('m', lines(5, 400), idle, 0, { tokensPerMinute: 1_000 })).toMatchObject({ admitted: 2, limit: { kind: 'token_quota' } });
     expect(admitLines('m', lines(5), idle, 0, { requestsPerDay: 3 })).toMatchObject({ admitted: 3, limit: { kind: 'request_quota' } });
@@ -55,12 +55,12 @@ describe('MemoryQuotaStore', () => {
   it('keeps per-minute and per-day counters per model, and a new minute starts at zero', async () => {
     const store = new MemoryQuotaStore();
     const at = new Date('2026-11-23T10:00:30Z');
-    await store.record('a', { requests: 2, tokens: 100, spendMicroUsd: 5 }, at);
-    await store.record('a', { requests: 1, tokens: 50, spendMicroUsd: 1 }, new Date('2026-11-23T10:00:50Z'));
-    await store.record('b', { requests: 1, tokens: 1, spendMicroUsd: 1 }, at);
+    await store.record('a', { requests: 2, tokens: 100 }, at);
+    await store.record('a', { requests: 1, tokens: 50 }, new Date('2026-11-23T10:00:50Z'));
+    await store.record('b', { requests: 1, tokens: 1 }, at);
     expect(await store.usage('a', at)).toEqual({
-      minute: { requests: 3, tokens: 150, spendMicroUsd: 6 },
-      day: { requests: 3, tokens: 150, spendMicroUsd: 6 },
+      minute: { requests: 3, tokens: 150 },
+      day: { requests: 3, tokens: 150 },
     });
     const nextMinute = new Date('2026-11-23T10:01:05Z');
     expect((await store.usage('a', nextMinute)).minute.requests).toBe(0);

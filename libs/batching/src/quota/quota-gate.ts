@@ -57,7 +57,7 @@ export function admitLines(
       if (dailySpendBudgetUsd !== undefined && spent + line.costUsd > dailySpendBudgetUsd) {
         return {
           kind: 'spend_budget',
-          reason: `daily spend budget ${usd(dailySpendBudgetUsd)} reached: ${usd(spent)} committed today, the next request may cost up to ${usd(line.costUsd)}; new submissions stop until 00:00 UTC or a higher DAILY_SPEND_BUDGET_USD`,
+          reason: `daily spend budget ${usd(dailySpendBudgetUsd)} reached: ${usd(spent)} committed today (billed for finished batches, reserved for open ones), the next request may cost up to ${usd(line.costUsd)}; new submissions wait for open batches to settle, 00:00 UTC or a higher DAILY_SPEND_BUDGET_USD`,
         };
       }
       if (limits.tokensPerDay !== undefined && tokensDay + line.tokens > limits.tokensPerDay) {

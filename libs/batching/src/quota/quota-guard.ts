@@ -1,5 +1,7 @@
 import { type PriceTable, priceOf } from '#groq-batch';
+import type { DataSource, EntityManager } from 'typeorm';
 import type { SubmissionQuota } from '../batch-assembler.js';
+import { type DailySpend, dailySpend } from './daily-spend.js';
 import { type Admission, admitLines, estimateLine, type LineEstimate, type ModelLimits } from './quota-gate.js';
 import type { ModelUsage, QuotaStore } from './quota-store.js';
 
@@ -17,11 +19,16 @@ export interface ModelQuotaView {
   usage: ModelUsage;
 }
 
-/** The assembler's view of quotas: counters from the store, limits and budgets from configuration. */
+/**
+ * The assembler's view of quotas: request and token counters from the store, today's spend from the
+ * database (reserved while a batch is open, settled to what was billed once it finished), limits and
+ * budgets from configuration.
+ */
 export class QuotaGuard implements SubmissionQuota {
   constructor(
     readonly store: QuotaStore,
     private readonly settings: QuotaSettings,
+    private readonly dataSource: DataSource,
   ) {}
 
   limitsOf(model: string): ModelLimits {
@@ -33,35 +40,50 @@ export class QuotaGuard implements SubmissionQuota {
     return estimateLine(requestBodyChars, maxTokens, priceOf(this.settings.prices, model));
   }
 
-  async admit(model: string, lines: readonly LineEstimate[]): Promise<Admission> {
+  /**
+   * `manager`: the transaction forming the batch. With a spend budget, formations take turns (a transaction
+   * lock, released at commit): each reads today's spend with the reservations of the batches formed before
+   * it, so two replicas never both admit the last of the budget.
+   */
+  async admit(model: string, lines: readonly LineEstimate[], manager: EntityManager = this.dataSource.manager): Promise<Admission> {
+    if (this.settings.dailySpendBudgetUsd !== undefined) await manager.query('SELECT pg_advisory_xact_lock($1)', [SPEND_BUDGET_LOCK_ID]);
     const now = new Date();
-    const [usage, spent] = await Promise.all([this.store.usage(model, now), this.spentToday(now)]);
-    return admitLines(model, lines, usage, spent, this.limitsOf(model), this.settings.dailySpendBudgetUsd);
+    const [usage, spend] = await Promise.all([this.store.usage(model, now), dailySpend(manager, now)]);
+    return admitLines(model, lines, usage, committedUsd(spend), this.limitsOf(model), this.settings.dailySpendBudgetUsd);
   }
 
+  /** Counts the lines' requests and tokens; their spend is reserved with the batch (`batches.reserved_usd`). */
   async record(model: string, lines: readonly LineEstimate[]): Promise<void> {
     if (lines.length === 0) return;
     const tokens = lines.reduce((sum, l) => sum + l.tokens, 0);
-    const spendMicroUsd = Math.ceil(lines.reduce((sum, l) => sum + l.costUsd, 0) * 1_000_000);
-    await this.store.record(model, { requests: lines.length, tokens, spendMicroUsd });
+    await this.store.record(model, { requests: lines.length, tokens });
   }
 
-  /** Committed spend today across every model (the most the submitted lines can cost). */
-  async spentToday(now = new Date()): Promise<number> {
-    const models = await this.store.models(now);
-    const usages = await Promise.all(models.map((m) => this.store.usage(m, now)));
-    return usages.reduce((sum, u) => sum + u.day.spendMicroUsd, 0) / 1_000_000;
-  }
-
-  /** For the ops API: every configured or used model with its limits and today's counters. */
-  async view(knownModels: readonly string[] = []): Promise<{ store: QuotaStore['kind']; dailySpendBudgetUsd: number | null; spentTodayUsd: number; models: ModelQuotaView[] }> {
+  /** For the ops API: the spend budget against today's settled and reserved spend, every configured or used model with its limits and counters. */
+  async view(knownModels: readonly string[] = []): Promise<{
+    store: QuotaStore['kind'];
+    dailySpendBudgetUsd: number | null;
+    spentTodayUsd: number;
+    spend: DailySpend & { committedUsd: number };
+    models: ModelQuotaView[];
+  }> {
     const now = new Date();
     const models = [...new Set([...knownModels, ...Object.keys(this.settings.limits), ...(await this.store.models(now))])].sort();
+    const spend = await dailySpend(this.dataSource.manager, now);
     return {
       store: this.store.kind,
       dailySpendBudgetUsd: this.settings.dailySpendBudgetUsd ?? null,
-      spentTodayUsd: await this.spentToday(now),
+      spentTodayUsd: committedUsd(spend),
+      spend: { ...spend, committedUsd: committedUsd(spend) },
       models: await Promise.all(models.map(async (model) => ({ model, limits: this.limitsOf(model), usage: await this.store.usage(model, now) }))),
     };
   }
+}
+
+/** The transaction lock that makes admissions against the spend budget take turns (any constant no other lock uses). */
+const SPEND_BUDGET_LOCK_ID = 7_263_900_013;
+
+/** What the spend budget is weighed against: billed for finished batches, the worst case for open ones. */
+export function committedUsd(spend: DailySpend): number {
+  return spend.settledUsd + spend.reservedUsd;
 }

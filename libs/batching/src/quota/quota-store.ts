@@ -1,10 +1,9 @@
 import { Redis } from 'ioredis';
 
-/** What one submission adds to a model's counters. Spend is kept in micro-dollars so counters stay integers. */
+/** What one submission adds to a model's counters (spend is reserved and settled in the database: `dailySpend`). */
 export interface UsageDelta {
   requests: number;
   tokens: number;
-  spendMicroUsd: number;
 }
 
 export interface ModelUsage {
@@ -25,7 +24,7 @@ export interface QuotaStore {
   close(): Promise<void>;
 }
 
-const ZERO: UsageDelta = { requests: 0, tokens: 0, spendMicroUsd: 0 };
+const ZERO: UsageDelta = { requests: 0, tokens: 0 };
 export const dayBucket = (at: Date) => at.toISOString().slice(0, 10);
 export const minuteBucket = (at: Date) => at.toISOString().slice(0, 16);
 
@@ -101,7 +100,7 @@ export class RedisQuotaStore implements QuotaStore {
       [this.dayKey(model, at), 3 * 86_400],
       [this.minuteKey(model, at), 180],
     ] as const) {
-      multi.hincrby(key, 'requests', delta.requests).hincrby(key, 'tokens', delta.tokens).hincrby(key, 'spendMicroUsd', delta.spendMicroUsd);
+      multi.hincrby(key, 'requests', delta.requests).hincrby(key, 'tokens', delta.tokens);
       multi.expire(key, ttl);
     }
     multi.sadd(this.modelsKey(at), model).expire(this.modelsKey(at), 3 * 86_400);
@@ -125,11 +124,11 @@ export class RedisQuotaStore implements QuotaStore {
 }
 
 function add(a: UsageDelta, b: UsageDelta): UsageDelta {
-  return { requests: a.requests + b.requests, tokens: a.tokens + b.tokens, spendMicroUsd: a.spendMicroUsd + b.spendMicroUsd };
+  return { requests: a.requests + b.requests, tokens: a.tokens + b.tokens };
 }
 
 function fromHash(hash: Record<string, string>): UsageDelta {
-  return { requests: Number(hash.requests ?? 0), tokens: Number(hash.tokens ?? 0), spendMicroUsd: Number(hash.spendMicroUsd ?? 0) };
+  return { requests: Number(hash.requests ?? 0), tokens: Number(hash.tokens ?? 0) };
 }
 
 /** Redis when a URL is configured, otherwise counters in this process. */

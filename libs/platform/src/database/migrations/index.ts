@@ -11,6 +11,7 @@ import { InputFileCleanup1763900009000 } from './1763900009000-input-file-cleanu
 import { SubmissionFencing1763900010000 } from './1763900010000-submission-fencing.js';
 import { Retention1763900011000 } from './1763900011000-retention.js';
 import { RequestInputs1763900012000 } from './1763900012000-request-inputs.js';
+import { SpendSettlement1763900013000 } from './1763900013000-spend-settlement.js';
 
 /** Listed explicitly (no glob): ESM builds and tests load exactly these, in this order. */
 export const ALL_MIGRATIONS = [
@@ -27,4 +28,5 @@ export const ALL_MIGRATIONS = [
   SubmissionFencing1763900010000,
   Retention1763900011000,
   RequestInputs1763900012000,
+  SpendSettlement1763900013000,
 ];
