@@ -57,7 +57,7 @@ describe('cascade replay', () => {
     await publish(prs.slice(0, EDITED).map((pr) => ({ ...pr, body: `Edited text of ${pr.requestId}` })));
     await eventually('the edits analysed', async () => {
       const [{ n }] = await db.dataSource.query(
-        `SELECT count(*)::int AS n FROM requests WHERE status = 'succeeded' AND pr->>'body' LIKE 'Edited text of %'`,
+        `SELECT count(*)::int AS n FROM requests JOIN request_inputs USING (request_id, prompt_version) WHERE status = 'succeeded' AND pr->>'body' LIKE 'Edited text of %'`,
       );
       return n === EDITED;
     });
@@ -130,7 +130,7 @@ describe('cascade replay', () => {
     );
     expect({ v1, v2, ids }).toEqual({ v1: COUNT, v2: COUNT, ids: COUNT });
     const [{ edited }] = await db.dataSource.query(
-      `SELECT count(*)::int AS edited FROM requests WHERE prompt_version = 'pr-analysis-v2' AND pr->>'body' LIKE 'Edited text of %'`,
+      `SELECT count(*)::int AS edited FROM requests JOIN request_inputs USING (request_id, prompt_version) WHERE prompt_version = 'pr-analysis-v2' AND pr->>'body' LIKE 'Edited text of %'`,
     );
     expect(edited).toBe(EDITED);
     expect(await ingestedEnds()).toEqual(endsBefore);

@@ -104,7 +104,7 @@ describe('batched ingestion: one transaction per Kafka batch', () => {
     expect(outcomes).toEqual(['stale', 'queued', 'stale']);
     const [after] = await db.dataSource.query(`SELECT content_hash, attempt FROM requests WHERE request_id = 'o/1'`);
     expect(after).toEqual(before);
-    const [second] = await db.dataSource.query(`SELECT pr->>'body' AS body FROM requests WHERE request_id = 'o/2'`);
+    const [second] = await db.dataSource.query(`SELECT pr->>'body' AS body FROM request_inputs WHERE request_id = 'o/2'`);
     expect(second.body).toBe('Third text');
     // A newer copy still replaces it.
     outcomes = [];

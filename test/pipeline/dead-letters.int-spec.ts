@@ -93,7 +93,7 @@ describe('dead letters: accounted, and re-driven after a fix', () => {
     await eventually('the valid oddities analysed', async () => (await terminal(ids)) === ids.length, 120_000);
 
     const rows: Array<Record<string, unknown>> = await db.dataSource.query(
-      `SELECT request_id, team, correlation_id, pr_number, pr->>'title' AS title, pr->>'body' AS body FROM requests WHERE request_id = ANY($1)`,
+      `SELECT request_id, team, correlation_id, pr_number, pr->>'title' AS title, pr->>'body' AS body FROM requests JOIN request_inputs USING (request_id, prompt_version) WHERE request_id = ANY($1)`,
       [ids],
     );
     const byId = new Map(rows.map((row) => [row.request_id, row]));
