@@ -127,13 +127,13 @@ describe('a spend budget settled to real spend (real broker, PostgreSQL, simulat
       return status.state === 'held' && spend.open === 0 ? { status, spend } : null;
     }, 90_000);
     expect(settled.status.holds).toEqual([expect.objectContaining({ kind: 'spend_budget', model: MODEL })]);
-    // What was billed stays within the budget, and is what the simulator billed (short only of the completion
-    // tokens of failed lines, which no output reports).
+    // What was billed stays within the budget, and is close to what the simulator billed: answered lines at their
+    // usage; a failed line whose error reports no usage at its estimated prompt (above or below the real one).
     const simulatorBilled = fixture.sim.stats().billed.totalUsd;
     expect(settled.spend.billed).toBeGreaterThan(0);
     expect(settled.spend.billed).toBeLessThanOrEqual(BUDGET_USD);
-    expect(settled.spend.billed).toBeLessThanOrEqual(simulatorBilled * (1 + 1e-9));
     expect(settled.spend.billed).toBeGreaterThan(simulatorBilled * 0.9);
+    expect(settled.spend.billed).toBeLessThan(simulatorBilled * 1.1);
 
     // The ops API shows the two apart (a batch may have opened since: billed and reserved still within the budget).
     const quota = (await (await fetch(`${poller.url}/quota`)).json()) as { dailySpendBudgetUsd: number; spend: { settledUsd: number; reservedUsd: number; committedUsd: number } };
