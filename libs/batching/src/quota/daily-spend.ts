@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import { dayBucket } from './quota-store.js';
 
 /** Today's spend (UTC day of submission): billed for finished batches, reserved (the worst case) for open ones. */
 export interface DailySpend {
@@ -14,13 +15,14 @@ export interface DailySpend {
  * its billed lines, so the rest of its reservation is released), nothing if it never reached the provider.
  */
 export async function dailySpend(manager: EntityManager, at: Date = new Date()): Promise<DailySpend> {
+  // The same UTC day as the request and token counters.
+  const dayStart = new Date(`${dayBucket(at)}T00:00:00.000Z`);
   const [row] = await manager.query(
     `SELECT coalesce(sum(cost_usd) FILTER (WHERE state = 'finished'), 0)::float8 AS "settledUsd",
             coalesce(sum(reserved_usd) FILTER (WHERE state IN ('creating', 'submitted')), 0)::float8 AS "reservedUsd"
      FROM batches
-     WHERE created_at >= date_trunc('day', $1::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
-       AND created_at < (date_trunc('day', $1::timestamptz AT TIME ZONE 'UTC') + interval '1 day') AT TIME ZONE 'UTC'`,
-    [at.toISOString()],
+     WHERE created_at >= $1 AND created_at < $2`,
+    [dayStart.toISOString(), new Date(dayStart.getTime() + 86_400_000).toISOString()],
   );
   return { settledUsd: Number(row.settledUsd), reservedUsd: Number(row.reservedUsd) };
 }

@@ -70,11 +70,12 @@ export class QuotaGuard implements SubmissionQuota {
     const now = new Date();
     const models = [...new Set([...knownModels, ...Object.keys(this.settings.limits), ...(await this.store.models(now))])].sort();
     const spend = await dailySpend(this.dataSource.manager, now);
+    const committed = committedUsd(spend);
     return {
       store: this.store.kind,
       dailySpendBudgetUsd: this.settings.dailySpendBudgetUsd ?? null,
-      spentTodayUsd: committedUsd(spend),
-      spend: { ...spend, committedUsd: committedUsd(spend) },
+      spentTodayUsd: committed,
+      spend: { ...spend, committedUsd: committed },
       models: await Promise.all(models.map(async (model) => ({ model, limits: this.limitsOf(model), usage: await this.store.usage(model, now) }))),
     };
   }
