@@ -49,7 +49,7 @@ describe('poll leases: renewed while a poll works, short when its holder dies', 
   const outbox = new OutboxRepository(new EventPublisher(null as unknown as Kafka, ''));
   const relay = { kick: () => undefined } as unknown as OutboxRelay;
   const poller = (reader: BatchOutcomeReader) =>
-    new PollerService(db.dataSource, tracking, reader, outbox, relay, pino({ level: 'silent' }), {
+    new PollerService(db.dataSource, tracking, { for: () => reader }, outbox, relay, pino({ level: 'silent' }), {
       tickMs: 100,
       concurrency: 4,
       leaseMs: LEASE_MS,

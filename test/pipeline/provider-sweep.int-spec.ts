@@ -2,8 +2,8 @@ import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { createEvent, Topic } from '#contracts';
 import { samplePayloads } from '#contracts/testing';
-import { BatchAssembler, GroqSubmissionProvider, prAnalysisLineBuilder, sweepProvider } from '#batching';
-import { DEFAULT_GROQ_BATCH_CONFIG, GroqBatchClient, promptRegistry } from '#groq-batch';
+import { BatchAssembler, GroqSubmissionProvider, sweepProvider } from '#batching';
+import { DEFAULT_GROQ_BATCH_CONFIG, GroqBatchClient } from '#groq-batch';
 import { EventPublisher, type OutboxRelay, OutboxRepository } from '#platform';
 import type { Kafka } from 'kafkajs';
 import pino from 'pino';
@@ -12,6 +12,7 @@ import { RequestRepository } from '../../apps/batch-submitter/src/ingestion/requ
 import { type GroqSimulator, startGroqSimulator } from '../../tools/groq-simulator/src/simulator.js';
 import { createTestDatabase, type TestDatabase } from '../support/infra.js';
 import { providerWith, SUBMITTER_SETTINGS } from '../support/pipeline.js';
+import { groqProviders } from '../support/providers.js';
 
 const KEY = 'fake-provider-sweep-test-key';
 const root = resolve(import.meta.dirname, '../..');
@@ -52,7 +53,7 @@ describe('the provider sweep', () => {
   const batchRow = async () => (await db.dataSource.query(`SELECT batch_id, batch_key, state, provider_batch_id, input_file_id FROM batches`))[0];
   const strays = () => db.dataSource.query(`SELECT provider_batch_id, batch_id, disposition, found_by FROM stray_provider_batches ORDER BY found_at, provider_batch_id`);
   const assembler = (provider = real as Parameters<typeof providerWith>[0]) =>
-    new BatchAssembler(db.dataSource, provider, prAnalysisLineBuilder(promptRegistry()), outbox, relay, pino({ level: 'silent' }), { ...settings, submitRetry: retryAtOnce });
+    new BatchAssembler(db.dataSource, groqProviders(provider), outbox, relay, pino({ level: 'silent' }), { ...settings, submitRetry: retryAtOnce });
   /** Run without blocking: the simulator answering the CLI lives in this process. */
   const cli = (...args: string[]) =>
     new Promise<{ status: number; stdout: string; stderr: string }>((done) =>
@@ -79,7 +80,7 @@ describe('the provider sweep', () => {
     expect(dry.stdout).toMatch(/FAIL {2}provider batches known to the database: 1 provider batches carry our keys, 1 were unknown \(dry run: 1 left as they are\)/);
     expect(await strays()).toEqual([]);
 
-    const first = await sweepProvider(db.dataSource, real);
+    const first = await sweepProvider(db.dataSource, { name: 'groq', port: real });
     expect(first.unknown).toEqual([expect.objectContaining({ providerBatchId: created!.providerBatchId, action: 'handed_over', batchId: intent.batch_id })]);
     expect(first.unknownAfter).toBe(0);
     // Its submitter adopts it at its next attempt: nothing is created twice.
@@ -97,7 +98,7 @@ describe('the provider sweep', () => {
     // An upload of ours whose id was never recorded (the process died between the upload and its record).
     const orphanFile = await real.upload({ batchKey: intent.batch_key, lines: [{ customId: 'y-1', body: { model: 'openai/gpt-oss-20b', messages: [] } }] });
 
-    const second = await sweepProvider(db.dataSource, real, { orphanFileAgeMs: 0 });
+    const second = await sweepProvider(db.dataSource, { name: 'groq', port: real }, { orphanFileAgeMs: 0 });
     expect(second.unknown.map((b) => [b.providerBatchId, b.action, b.batchId])).toEqual([[duplicate.providerBatchId, 'cancelled', intent.batch_id]]);
     expect(second.foreign).toEqual([{ providerBatchId: foreign.providerBatchId, batchKey: foreignKey, status: expect.any(String) }]);
     expect(['cancelling', 'cancelled']).toContain((await client.retrieveBatch(duplicate.providerBatchId)).status);
@@ -123,7 +124,7 @@ describe('the provider sweep', () => {
        VALUES ($1, $2, $3, $4, 'validating', 'handed_over', 'create')`,
       [orphaned.providerBatchId, recorded.batch_key, recorded.batch_id, recorded.input_file_id],
     );
-    const first = await sweepProvider(db.dataSource, real);
+    const first = await sweepProvider(db.dataSource, { name: 'groq', port: real });
     expect(first.cancelsRetried).toEqual([{ providerBatchId: orphaned.providerBatchId, outcome: 'cancelled' }]);
     expect(['cancelling', 'cancelled']).toContain((await client.retrieveBatch(orphaned.providerBatchId)).status);
 
@@ -145,10 +146,10 @@ describe('the provider sweep', () => {
     const recorded = await batchRow();
     const duplicate = await real.create({ batchKey: recorded.batch_key, inputFileId: recorded.input_file_id, metadata: { cascade_batch_key: recorded.batch_key } });
     const refusing = providerWith(real, { cancel: async () => Promise.reject(new Error('cancel batch failed with HTTP 503')) });
-    const first = await sweepProvider(db.dataSource, refusing);
+    const first = await sweepProvider(db.dataSource, { name: 'groq', port: refusing });
     expect(first.unknown.map((b) => b.action)).toEqual(['cancel_failed']);
     expect(await strays()).toEqual([{ provider_batch_id: duplicate.providerBatchId, batch_id: recorded.batch_id, disposition: 'cancel_failed', found_by: 'sweep' }]);
-    const second = await sweepProvider(db.dataSource, real);
+    const second = await sweepProvider(db.dataSource, { name: 'groq', port: real });
     expect(second.unknown).toEqual([]);
     expect(second.cancelsRetried).toEqual([{ providerBatchId: duplicate.providerBatchId, outcome: 'cancelled' }]);
     expect((await strays())[0].disposition).toBe('cancelled');

@@ -2,8 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { createEvent, Topic } from '#contracts';
 import { samplePayloads } from '#contracts/testing';
-import { BatchAssembler, GroqSubmissionProvider, prAnalysisLineBuilder } from '#batching';
-import { DEFAULT_GROQ_BATCH_CONFIG, GroqBatchClient, promptRegistry } from '#groq-batch';
+import { BatchAssembler, GroqSubmissionProvider } from '#batching';
+import { DEFAULT_GROQ_BATCH_CONFIG, GroqBatchClient } from '#groq-batch';
 import { reconcile } from '#ledger';
 import { ConsumerMetrics, DLQ_HEADERS, EventInbox, EventPublisher, inTransaction, type OutgoingMessage, OutboxRelay, OutboxRepository } from '#platform';
 import type { Kafka } from 'kafkajs';
@@ -12,6 +12,7 @@ import { IngestionService } from '../../apps/batch-submitter/src/ingestion/inges
 import { RequestRepository } from '../../apps/batch-submitter/src/ingestion/request.repository.js';
 import { testKafka, uniqueSuffix } from '../support/infra.js';
 import { providerWith, SUBMITTER_SETTINGS, usePipeline } from '../support/pipeline.js';
+import { groqProviders } from '../support/providers.js';
 
 const logger = pino({ level: 'silent' });
 const root = resolve(import.meta.dirname, '../..');
@@ -56,13 +57,13 @@ describe('recovery: crashes, stuck requests, failed writes', () => {
         throw new Error('killed after the provider created the batch');
       },
     });
-    const before = new BatchAssembler(db().dataSource, crashing, prAnalysisLineBuilder(promptRegistry()), outbox, relay, logger, assemblerSettings);
+    const before = new BatchAssembler(db().dataSource, groqProviders(crashing), outbox, relay, logger, assemblerSettings);
     expect(await before.tick({ force: true })).toBe(0);
     const [intent] = await db().dataSource.query(`SELECT batch_id, batch_key, state FROM batches`);
     expect(intent.state).toBe('creating');
     expect(fixture.sim.stats().batchesCreated).toBe(1);
 
-    const restarted = new BatchAssembler(db().dataSource, real, prAnalysisLineBuilder(promptRegistry()), outbox, relay, logger, assemblerSettings);
+    const restarted = new BatchAssembler(db().dataSource, groqProviders(real), outbox, relay, logger, assemblerSettings);
     expect(await restarted.tick()).toBe(1);
     expect(fixture.sim.stats().batchesCreated).toBe(1);
     const [batch] = await db().dataSource.query(`SELECT state, provider_batch_id FROM batches WHERE batch_id = $1`, [intent.batch_id]);

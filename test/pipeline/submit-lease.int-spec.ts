@@ -1,10 +1,10 @@
 import { createEvent, Topic } from '#contracts';
 import { samplePayloads } from '#contracts/testing';
-import { BatchAssembler, type BatchProviderPort, GroqSubmissionProvider, prAnalysisLineBuilder, type SubmitRetryPolicy } from '#batching';
+import { BatchAssembler, type BatchProviderPort, GroqSubmissionProvider, type SubmitRetryPolicy } from '#batching';
 import { heldBatchText, reconcile, retryBatch } from '#ledger';
 import { EventPublisher, type OutboxRelay, OutboxRepository, writeControl } from '#platform';
 import { APIError } from 'groq-sdk';
-import { DEFAULT_GROQ_BATCH_CONFIG, GroqBatchClient, GroqBatchError, promptRegistry } from '#groq-batch';
+import { DEFAULT_GROQ_BATCH_CONFIG, GroqBatchClient, GroqBatchError } from '#groq-batch';
 import type { Kafka } from 'kafkajs';
 import pino from 'pino';
 import { IngestionService } from '../../apps/batch-submitter/src/ingestion/ingestion.service.js';
@@ -12,6 +12,7 @@ import { RequestRepository } from '../../apps/batch-submitter/src/ingestion/requ
 import { type GroqSimulator, startGroqSimulator } from '../../tools/groq-simulator/src/simulator.js';
 import { createTestDatabase, eventually, type TestDatabase } from '../support/infra.js';
 import { providerWith, SUBMITTER_SETTINGS } from '../support/pipeline.js';
+import { groqProviders } from '../support/providers.js';
 
 const LEASE_MS = 1_500;
 const logger = pino({ level: process.env.TEST_LOG ?? 'silent' });
@@ -38,7 +39,7 @@ describe('submission leases: renewed while a submitter works; a duplicate is can
     producer: 'test',
   };
   const assembler = (provider: BatchProviderPort, extra: Partial<typeof settings> & { submitRetry?: SubmitRetryPolicy } = {}) =>
-    new BatchAssembler(db.dataSource, provider, prAnalysisLineBuilder(promptRegistry()), outbox, relay, logger, { ...settings, ...extra });
+    new BatchAssembler(db.dataSource, groqProviders(provider), outbox, relay, logger, { ...settings, ...extra });
   /** The real provider (the simulator), with a pause before each create. */
   const slow = (real: GroqSubmissionProvider, beforeCreate: () => Promise<void>): BatchProviderPort =>
     providerWith(real, {

@@ -1,5 +1,5 @@
 import { Topic } from '#contracts';
-import { AssemblerLifecycle, batchAssemblerProvider, QuotaLifecycle, quotaGuardProvider } from '#batching';
+import { AssemblerLifecycle, batchAssemblerProvider, QuotaLifecycle, quotaGuardProvider, providerSecrets } from '#batching';
 import type { ServiceDefinition } from '#platform';
 import { Module } from '@nestjs/common';
 import { batchSubmitterEnv, SUBMITTER_SETTINGS, submitterSettingsFrom } from './batch-submitter.settings.js';
@@ -15,7 +15,7 @@ export const batchSubmitterService: ServiceDefinition<typeof batchSubmitterEnv> 
   env: batchSubmitterEnv,
   consumes: [Topic.PrIngested, Topic.PrReplayed],
   consumesInBatches: [Topic.PrIngested, Topic.PrReplayed],
-  secrets: (config) => [config.env.GROQ_API_KEY],
+  secrets: (config) => providerSecrets(config.env),
   module: (platform, config) => ({
     module: BatchSubmitterModule,
     imports: [platform],

@@ -1,5 +1,5 @@
 import { Topic } from '#contracts';
-import { groqClientFrom, prAnalysisLineBuilder, promptRegistryFrom, QuotaLifecycle, quotaGuardProvider, strongModelOf, submissionEnv } from '#batching';
+import { promptRegistryFrom, QuotaLifecycle, quotaGuardProvider, strongModelOf, submissionEnv, providerSecrets } from '#batching';
 import { priceTableFrom } from '#groq-batch';
 import { consumerGroupOf, type ServiceDefinition, topicName } from '#platform';
 import { Module } from '@nestjs/common';
@@ -10,10 +10,9 @@ import { DashboardController } from './ops/dashboard.controller.js';
 import { OperationsController } from './ops/operations.controller.js';
 import { OPS_SETTINGS, type OpsSettings } from './ops/ops-settings.js';
 import { RequestsController } from './ops/requests.controller.js';
-import { BATCH_OUTCOME_READER } from './polling/batch-outcome.port.js';
-import { GroqOutcomeReader } from './polling/groq-outcome.reader.js';
+import { BATCH_OUTCOME_READERS } from './polling/batch-outcome.port.js';
+import { outcomeReadersFrom } from './polling/outcome-readers.js';
 import { POLLER_SETTINGS, PollerService } from './polling/poller.service.js';
-import { StoredRequestPromptEstimator } from './polling/prompt-token.estimator.js';
 import { BatchSubmittedController } from './tracking/batch-submitted.controller.js';
 import { BatchTrackingRepository } from './tracking/batch-tracking.repository.js';
 
@@ -47,7 +46,7 @@ export const pollerDefinition: ServiceDefinition<typeof pollerEnv> = {
   identity: { name: 'poller', defaultHttpPort: 3102 },
   env: pollerEnv,
   consumes: [Topic.BatchSubmitted],
-  secrets: (config) => [config.env.GROQ_API_KEY],
+  secrets: (config) => providerSecrets(config.env),
   module: (platform, config) => ({
     module: PollerModule,
     imports: [platform],
@@ -55,18 +54,10 @@ export const pollerDefinition: ServiceDefinition<typeof pollerEnv> = {
     providers: [
       BatchTrackingRepository,
       {
-        provide: BATCH_OUTCOME_READER,
+        provide: BATCH_OUTCOME_READERS,
         inject: [DataSource, BatchTrackingRepository],
-        useFactory: (dataSource: DataSource, tracking: BatchTrackingRepository) => {
-          const prompts = promptRegistryFrom(config.env);
-          return new GroqOutcomeReader(
-            groqClientFrom(config.env),
-            priceTableFrom(config.env.MODEL_PRICES_JSON),
-            // The same line builder the assemblers submit with, so the estimate reads the body that was sent.
-            new StoredRequestPromptEstimator(dataSource, tracking, prAnalysisLineBuilder(prompts)),
-            prompts,
-          );
-        },
+        useFactory: (dataSource: DataSource, tracking: BatchTrackingRepository) =>
+          outcomeReadersFrom(config.env, promptRegistryFrom(config.env), priceTableFrom(config.env.MODEL_PRICES_JSON), dataSource, tracking),
       },
       {
         provide: POLLER_SETTINGS,

@@ -1,5 +1,5 @@
 import { Topic } from '#contracts';
-import { AssemblerLifecycle, batchAssemblerProvider, submissionEnv, QuotaLifecycle, quotaGuardProvider } from '#batching';
+import { AssemblerLifecycle, batchAssemblerProvider, submissionEnv, QuotaLifecycle, quotaGuardProvider, providerSecrets } from '#batching';
 import type { ServiceDefinition } from '#platform';
 import { Module } from '@nestjs/common';
 import { z } from 'zod';
@@ -18,7 +18,7 @@ export const retryServiceDefinition: ServiceDefinition<typeof retryServiceEnv> =
   identity: { name: 'retry-service', defaultHttpPort: 3103 },
   env: retryServiceEnv,
   consumes: [Topic.RequestsFailed],
-  secrets: (config) => [config.env.GROQ_API_KEY],
+  secrets: (config) => providerSecrets(config.env),
   module: (platform, config) => ({
     module: RetryServiceModule,
     imports: [platform],

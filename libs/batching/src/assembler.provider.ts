@@ -3,21 +3,20 @@ import type { FactoryProvider } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { BatchAssembler } from './batch-assembler.js';
-import { GroqSubmissionProvider, groqClientFrom, prAnalysisLineBuilder } from './groq-provider.js';
+import { batchProvidersFrom } from './providers/provider-factory.js';
 import { QuotaGuard } from './quota/quota-guard.js';
 import { assemblerSettingsFrom, promptRegistryFrom, type SubmissionEnv } from './pipeline-settings.js';
 
-/** The assembler of a service (needs `quotaGuardProvider(env)` and `QuotaLifecycle` beside it) that submits the given passes through the Groq Batch API. */
+/** The assembler of a service (needs `quotaGuardProvider(env)` and `QuotaLifecycle` beside it) that submits the given passes to each model's provider. */
 export function batchAssemblerProvider(env: SubmissionEnv, passes: { minPass: number; maxPass: number }, producer: string): FactoryProvider<BatchAssembler> {
-  const prompts = promptRegistryFrom(env);
+  const providers = batchProvidersFrom(env, promptRegistryFrom(env));
   return {
     provide: BatchAssembler,
     inject: [DataSource, OutboxRepository, OutboxRelay, ROOT_LOGGER, QuotaGuard],
     useFactory: (dataSource: DataSource, outbox: OutboxRepository, relay: OutboxRelay, logger: Logger, quota: QuotaGuard) =>
       new BatchAssembler(
         dataSource,
-        new GroqSubmissionProvider(groqClientFrom(env), { maxLines: env.BATCH_MAX_LINES, maxBytes: env.BATCH_MAX_BYTES }),
-        prAnalysisLineBuilder(prompts),
+        providers,
         outbox,
         relay,
         logger.child({ component: 'assembler' }),

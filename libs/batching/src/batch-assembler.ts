@@ -6,7 +6,8 @@ import type { Logger } from 'pino';
 import type { DataSource, EntityManager } from 'typeorm';
 import { batchKeyOf } from './batch-key.js';
 import { type BatchItem, BatchRepository, type BatchRow, type LeasedBatch, metadataOf, type PendingGroup, type SubmitLease } from './batch.repository.js';
-import type { BatchInputLine, BatchProviderPort, ProviderBatchRef } from './provider-port.js';
+import type { BatchInputLine, ProviderBatchRef } from './provider-port.js';
+import type { BatchLimits, BatchProvider, ProviderSet } from './providers/provider-set.js';
 import { finishedAs, StrayBatches } from './stray-batches.js';
 import { sweepProvider } from './provider-sweep.js';
 import { DEFAULT_SUBMIT_RETRY, nextSubmitAttempt, type SubmitRetryPolicy } from './submit-retry.js';
@@ -16,6 +17,7 @@ export interface AssemblerSettings {
   /** Which passes this service submits: the batch-submitter takes pass 1, the retry-service the rest. */
   minPass: number;
   maxPass: number;
+  /** BATCH_MAX_LINES and BATCH_MAX_BYTES: each provider's own ceiling may lower them further. */
   maxLines: number;
   maxBytes: number;
   lingerMs: number;
@@ -64,8 +66,7 @@ export class BatchAssembler {
 
   constructor(
     private readonly dataSource: DataSource,
-    private readonly provider: BatchProviderPort,
-    private readonly buildLine: LineBuilder,
+    private readonly providers: ProviderSet,
     private readonly outbox: OutboxRepository,
     private readonly relay: OutboxRelay,
     private readonly logger: Logger,
@@ -107,7 +108,7 @@ export class BatchAssembler {
     // Submission is mostly waiting (provider upload and create): several run at once, each batch still formed in order.
     const inFlight = new Set<Promise<void>>();
     const startSubmit = async (batch: BatchRow) => {
-      const submission: Promise<void> = this.submit({ ...batch, lease_epoch: 1, submit_attempts: 0, input_file_id: null, held_reason: null }, false, false).then((ok) => {
+      const submission: Promise<void> = this.submit({ ...batch, intent_at: Math.floor(Date.now() / 1000), lease_epoch: 1, submit_attempts: 0, input_file_id: null, held_reason: null }, false, false).then((ok) => {
         if (ok) submitted++;
         inFlight.delete(submission);
       });
@@ -117,9 +118,10 @@ export class BatchAssembler {
     try {
       groups: for (const group of groups) {
         let waiting = group.waiting;
-        while (waiting > 0 && (options.force || waiting >= this.settings.maxLines || group.oldest_age_ms >= this.settings.lingerMs)) {
+        const limits = this.limitsOf(group.model);
+        while (waiting > 0 && (options.force || waiting >= limits.maxLines || group.oldest_age_ms >= this.settings.lingerMs)) {
           if (this.remainingAllowance() === 0) break groups;
-          const batch = await this.formBatch(group);
+          const batch = await this.formBatch(group, limits);
           if (!batch) break;
           waiting -= batch.request_count;
           await startSubmit(batch);
@@ -132,20 +134,27 @@ export class BatchAssembler {
     return submitted;
   }
 
+  /** The configured batch limits, lowered to the provider's own where it allows less. */
+  private limitsOf(model: string): BatchLimits {
+    const provider = this.providers.for(model).limits;
+    return { maxLines: Math.min(provider.maxLines, this.settings.maxLines), maxBytes: Math.min(provider.maxBytes, this.settings.maxBytes) };
+  }
+
   private remainingAllowance(): number {
     return this.settings.submitLimit === undefined ? Number.MAX_SAFE_INTEGER : Math.max(0, this.settings.submitLimit - this.submittedRequests);
   }
 
-  private async formBatch(group: PendingGroup): Promise<BatchRow | null> {
+  private async formBatch(group: PendingGroup, limits: BatchLimits): Promise<BatchRow | null> {
     let admitted: LineEstimate[] = [];
+    const { buildLine } = this.providers.for(group.model);
     const batch = await inTransaction(this.dataSource, async (manager) => {
-      const candidates = await this.repository.claimPending(manager, group, Math.min(this.settings.maxLines, this.remainingAllowance()));
+      const candidates = await this.repository.claimPending(manager, group, Math.min(limits.maxLines, this.remainingAllowance()));
       let chosen = [];
       let bytes = 0;
       for (const candidate of candidates) {
         // Prompt and schema add a few KB per line on top of the stored PR text.
         const lineBytes = Number(candidate.bytes) + 4_096;
-        if (chosen.length > 0 && bytes + lineBytes > this.settings.maxBytes) break;
+        if (chosen.length > 0 && bytes + lineBytes > limits.maxBytes) break;
         chosen.push(candidate);
         bytes += lineBytes;
       }
@@ -163,7 +172,7 @@ export class BatchAssembler {
         // Each line's prompt size, from its PR read a page at a time and dropped once measured.
         const estimates: LineEstimate[] = [];
         for await (const item of this.repository.prsOf(manager, chosen)) {
-          estimates.push(this.quota.estimate(group.model, requestBodyChars(this.buildLine(item, draft).body), group.max_tokens));
+          estimates.push(this.quota.estimate(group.model, requestBodyChars(buildLine(item, draft).body), group.max_tokens));
         }
         const admission = await this.quota.admit(group.model, estimates, manager);
         if (admission.admitted === 0) {
@@ -226,9 +235,10 @@ export class BatchAssembler {
 
   private async submitHeld(batch: LeasedBatch, lease: SubmitLease, resumed: boolean, adoptOnly: boolean, log: Logger): Promise<boolean> {
     let reusedFile = false;
+    const provider = this.providers.for(batch.model);
     try {
       // A resumed batch may exist already: handed over by a replica that lost its lease, or created before a crash.
-      const existing = resumed ? await this.existingFor(batch) : [];
+      const existing = resumed ? await this.existingFor(batch, provider) : [];
       let chosen = adoptableBatch(existing);
       if (chosen) {
         log.warn({ providerBatchId: chosen.providerBatchId, found: existing.length }, 'adopted the provider batch created before the interruption');
@@ -246,9 +256,9 @@ export class BatchAssembler {
           return false;
         }
         reusedFile = batch.input_file_id !== null;
-        const inputFileId = batch.input_file_id ?? (await this.uploadFor(batch, lease, log));
+        const inputFileId = batch.input_file_id ?? (await this.uploadFor(batch, provider, lease, log));
         if (!inputFileId) return false;
-        chosen = await this.provider.create({
+        chosen = await provider.port.create({
           batchKey: batch.batch_key,
           inputFileId,
           // Asked before any create after an unanswered one: a submitter whose lease was taken meanwhile stops.
@@ -262,7 +272,7 @@ export class BatchAssembler {
         });
       }
       crashPoint('submit:after-provider-create');
-      return await this.record(batch, lease, chosen, existing, await this.repository.metadataOf(this.dataSource.manager, batch.batch_id), log);
+      return await this.record(batch, provider, lease, chosen, existing, await this.repository.metadataOf(this.dataSource.manager, batch.batch_id), log);
     } catch (error) {
       if (!(await this.repository.holdsSubmitLease(this.dataSource.manager, batch.batch_id, lease).catch(() => true))) {
         log.warn({ err: error }, 'submission stopped: the lease was taken over; the batch is left to its new holder');
@@ -281,25 +291,25 @@ export class BatchAssembler {
   }
 
   /** Uploads the input file and keeps its id with the batch; null when the lease was lost meanwhile (the file is deleted). */
-  private async uploadFor(batch: LeasedBatch, lease: SubmitLease, log: Logger): Promise<string | null> {
-    const fileId = await this.provider.upload({
+  private async uploadFor(batch: LeasedBatch, provider: BatchProvider, lease: SubmitLease, log: Logger): Promise<string | null> {
+    const fileId = await provider.port.upload({
       batchKey: batch.batch_key,
       // Read a page of PRs at a time and built one line at a time as the JSONL file is written: neither a
       // batch's PRs nor its request bodies are ever all in memory.
       lines: (async function* (items: AsyncIterable<BatchItem>, build: LineBuilder) {
         for await (const item of items) yield build(item, batch);
-      })(this.repository.itemsOf(this.dataSource.manager, batch.batch_id), this.buildLine),
+      })(this.repository.itemsOf(this.dataSource.manager, batch.batch_id), provider.buildLine),
     });
     if (await this.repository.recordInputFile(this.dataSource.manager, batch.batch_id, lease, fileId)) return fileId;
     log.warn({ inputFileId: fileId }, 'lost the submission lease during the upload; the file is deleted and the batch left to its new holder');
-    await this.provider.deleteFile(fileId).catch((error: unknown) => log.warn({ err: error, inputFileId: fileId }, 'could not delete the unused input file; the provider sweep will'));
+    await provider.port.deleteFile(fileId).catch((error: unknown) => log.warn({ err: error, inputFileId: fileId }, 'could not delete the unused input file; the provider sweep will'));
     return null;
   }
 
   /** Provider batches already made for this batch: handed over in the database, or found at the provider by key. */
-  private async existingFor(batch: BatchRow): Promise<ProviderBatchRef[]> {
+  private async existingFor(batch: LeasedBatch, provider: BatchProvider): Promise<ProviderBatchRef[]> {
     const handed = await this.strays.handedOver(this.dataSource.manager, batch.batch_id);
-    const found = await this.provider.findByKey(batch.batch_key);
+    const found = await provider.port.findByKey(batch.batch_key, { sinceSeconds: batch.intent_at, lines: batch.request_count });
     const byId = new Map([...handed, ...found].map((ref) => [ref.providerBatchId, ref]));
     // The provider's view of status wins over what was noted when the batch was handed over.
     for (const ref of found) byId.set(ref.providerBatchId, ref);
@@ -314,6 +324,7 @@ export class BatchAssembler {
    */
   private async record(
     batch: BatchRow,
+    provider: BatchProvider,
     lease: SubmitLease,
     chosen: ProviderBatchRef,
     existing: ProviderBatchRef[],
@@ -341,7 +352,7 @@ export class BatchAssembler {
           await stray(other, 'cancelling', `another provider batch (${chosen.providerBatchId}) was recorded for the key`);
           toCancel.push(other);
         }
-        await this.publishSubmitted(m, batch, chosen.providerBatchId, chosen.inputFileId, requests);
+        await this.publishSubmitted(m, batch, provider, chosen.providerBatchId, chosen.inputFileId, requests);
         return 'recorded' as const;
       }
       if (row.state === 'creating') {
@@ -359,24 +370,24 @@ export class BatchAssembler {
     } else if (outcome === 'handed_over') {
       log.warn({ providerBatchId: chosen.providerBatchId }, 'lost the submission lease after creating: the provider batch is handed over to the new holder');
     }
-    for (const ref of toCancel) await this.cancelStray(ref, log);
+    for (const ref of toCancel) await this.cancelStray(provider, ref, log);
     return outcome === 'recorded';
   }
 
   /** Cancels a provider batch we will not use, and keeps what the provider answered (a failed cancel is retried by the sweep). */
-  private async cancelStray(ref: ProviderBatchRef, log: Logger): Promise<void> {
-    await this.cancelStrayOnce(ref, log).catch((error: unknown) =>
+  private async cancelStray(provider: BatchProvider, ref: ProviderBatchRef, log: Logger): Promise<void> {
+    await this.cancelStrayOnce(provider, ref, log).catch((error: unknown) =>
       log.error({ err: error, providerBatchId: ref.providerBatchId }, 'could not settle a duplicate provider batch; `cascade reconcile --provider` tries again'),
     );
   }
 
-  private async cancelStrayOnce(ref: ProviderBatchRef, log: Logger): Promise<void> {
+  private async cancelStrayOnce(provider: BatchProvider, ref: ProviderBatchRef, log: Logger): Promise<void> {
     if (TERMINAL_BATCH_STATUSES.has(ref.status)) {
       await this.strays.settle(this.dataSource.manager, ref.providerBatchId, finishedAs(ref.status), ref.status, 'already over when found');
       return;
     }
     try {
-      const status = await this.provider.cancel(ref.providerBatchId);
+      const status = await provider.port.cancel(ref.providerBatchId);
       await this.strays.settle(this.dataSource.manager, ref.providerBatchId, 'cancelled', status, null);
       log.warn({ providerBatchId: ref.providerBatchId, status }, 'cancelled a duplicate provider batch for this key');
     } catch (error) {
@@ -393,18 +404,22 @@ export class BatchAssembler {
     const every = this.settings.providerSweepMs;
     if (!every || this.sweeping || Date.now() - this.lastSweep < every) return;
     this.lastSweep = Date.now();
-    this.sweeping = sweepProvider(this.dataSource, this.provider, { sinceSeconds: Math.floor((Date.now() - SWEEP_WINDOW_MS) / 1000) })
-      .then((report) => {
-        if (report.unknown.length + report.cancelsRetried.length + report.filesDeleted.length === 0) return;
+    const sinceSeconds = Math.floor((Date.now() - SWEEP_WINDOW_MS) / 1000);
+    this.sweeping = (async () => {
+      for (const provider of this.providers.all()) {
+        const report = await sweepProvider(this.dataSource, provider, { sinceSeconds });
+        if (report.unknown.length + report.cancelsRetried.length + report.filesDeleted.length === 0) continue;
         this.logger.warn(
           {
+            provider: provider.name,
             unknown: report.unknown.map((b) => ({ providerBatchId: b.providerBatchId, batchId: b.batchId, status: b.status, action: b.action })),
             cancelsRetried: report.cancelsRetried.length,
             filesDeleted: report.filesDeleted.length,
           },
           'provider sweep: provider batches the database did not know were handed over or cancelled',
         );
-      })
+      }
+    })()
       .catch((error: unknown) => this.logger.warn({ err: error }, 'provider sweep failed; it runs again later'))
       .finally(() => (this.sweeping = null));
   }
@@ -412,6 +427,7 @@ export class BatchAssembler {
   private async publishSubmitted(
     manager: EntityManager,
     batch: BatchRow,
+    provider: BatchProvider,
     providerBatchId: string,
     inputFileId: string,
     requests: RequestMetadata[],
@@ -427,7 +443,7 @@ export class BatchAssembler {
           {
             batchId: batch.batch_id,
             batchKey: batch.batch_key,
-            provider: 'groq',
+            provider: provider.name,
             providerBatchId,
             inputFileId,
             pass: batch.pass,

@@ -47,6 +47,8 @@ export interface BatchRow {
 
 /** A batch leased for submission: the epoch it was taken under, the attempts so far, a file already uploaded. */
 export interface LeasedBatch extends BatchRow {
+  /** When the intent was recorded (unix seconds): no provider batch of it can be older. */
+  intent_at: number;
   lease_epoch: number;
   submit_attempts: number;
   input_file_id: string | null;
@@ -143,7 +145,8 @@ export class BatchRepository {
            AND (held_reason IS NULL
                 OR EXISTS (SELECT 1 FROM stray_provider_batches s WHERE s.batch_id = batches.batch_id AND s.disposition = 'handed_over'))
          ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
-       RETURNING batch_id, batch_key, pass, model, prompt_version, max_tokens, request_count, lease_epoch, submit_attempts, input_file_id, held_reason`,
+       RETURNING batch_id, batch_key, pass, model, prompt_version, max_tokens, request_count, lease_epoch, submit_attempts, input_file_id, held_reason,
+         floor(extract(epoch FROM created_at))::int AS intent_at`,
       [minPass, maxPass, owner, leaseMs],
     ));
     return rows.map((row) => ({ ...row, lease_epoch: Number(row.lease_epoch) }));

@@ -15,13 +15,15 @@ import {
 import type { LineBuilder } from './batch-assembler.js';
 import type { SubmissionEnv } from './pipeline-settings.js';
 import type { BatchInputLine, BatchProviderPort, KeyedProviderBatch, ProviderBatchRef, UploadedInputFile } from './provider-port.js';
+import { modelRefOf } from './providers/model-ref.js';
 
 export function groqClientFrom(
   env: Pick<SubmissionEnv, 'GROQ_API_KEY' | 'GROQ_BASE_URL' | 'GROQ_TIMEOUT_MS' | 'GROQ_COMPLETION_WINDOW' | 'BATCH_MAX_BYTES' | 'GROQ_LIST_SETTLE_MS'>,
 ): GroqBatchClient {
   return new GroqBatchClient({
     ...DEFAULT_GROQ_BATCH_CONFIG,
-    apiKey: env.GROQ_API_KEY,
+    // Checked before any client is made (`configuredProviders`); an empty key is refused by the client itself.
+    apiKey: env.GROQ_API_KEY ?? '',
     baseURL: env.GROQ_BASE_URL,
     timeoutMs: env.GROQ_TIMEOUT_MS,
     completionWindow: env.GROQ_COMPLETION_WINDOW,
@@ -108,9 +110,13 @@ export class GroqSubmissionProvider implements BatchProviderPort {
   }
 }
 
-/** The PR-analysis request for one stored request, on the batch's model, output budget and prompt version (read from `prompts`). */
+/**
+ * The PR-analysis request for one stored request, on the batch's model (sent by its provider's name for it),
+ * output budget and prompt version (read from `prompts`), as a chat-completions body.
+ */
 export function prAnalysisLineBuilder(prompts: PromptRegistry, strictModels: readonly string[] = DEFAULT_STRICT_MODELS): LineBuilder {
   return (item, batch) => {
+    const model = modelRefOf(batch.model).name;
     const pr = item.pr as unknown as Omit<PrForAnalysis, 'repo'>;
     return {
       customId: item.metadata.requestId,
@@ -126,7 +132,7 @@ export function prAnalysisLineBuilder(prompts: PromptRegistry, strictModels: rea
           changedFiles: pr.changedFiles ?? 0,
           reviews: pr.reviews ?? [],
         },
-        { model: batch.model, maxTokens: batch.max_tokens, promptVersion: batch.prompt_version, strictModels, registry: prompts },
+        { model, maxTokens: batch.max_tokens, promptVersion: batch.prompt_version, strictModels, registry: prompts },
       ),
     };
   };

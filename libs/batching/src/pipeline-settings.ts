@@ -3,6 +3,7 @@ import { ConfigError } from '#platform';
 import { DEFAULT_STRANDED_AFTER_MS } from '#ledger';
 import { z } from 'zod';
 import type { AssemblerSettings } from './batch-assembler.js';
+import { modelEntryProblem, modelRefOf } from './providers/model-ref.js';
 import { DEFAULT_SUBMIT_RETRY } from './submit-retry.js';
 
 const positiveInt = z.coerce.number().int().positive();
@@ -40,11 +41,22 @@ const modelQuotasJson = z
 
 /** Variables shared by the two services that submit batches (batch-submitter and retry-service). */
 export const submissionEnv = z.object({
+  /**
+   * The models each request goes through, cheapest first: `provider:model` (groq, openai, anthropic), a plain
+   * name meaning Groq. Read as model ids (`modelRefOf`): Groq's keep their plain name.
+   */
   MODEL_CHAIN: z
     .string()
     .default('openai/gpt-oss-20b,llama-3.3-70b-versatile')
     .transform((value) => value.split(',').map((m) => m.trim()).filter(Boolean))
-    .pipe(z.array(z.string().min(1)).min(1, 'must name at least one model')),
+    .pipe(z.array(z.string().min(1)).min(1, 'must name at least one model'))
+    .superRefine((models, ctx) => {
+      for (const model of models) {
+        const problem = modelEntryProblem(model);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      }
+    })
+    .transform((models) => models.map((model) => modelRefOf(model).id)),
   MAX_TOKENS: positiveInt.default(1_024),
   MAX_TOKENS_CEILING: positiveInt.default(8_192),
   MAX_ATTEMPTS: positiveInt.default(3),
@@ -64,7 +76,8 @@ export const submissionEnv = z.object({
   STAGE_DEADLINE_MS: positiveInt.default(26 * 60 * 60 * 1000),
   /** How long an in-flight request may go without it or its batch moving before `reconcile` calls it stranded. */
   STRANDED_AFTER_MS: positiveInt.default(DEFAULT_STRANDED_AFTER_MS),
-  GROQ_API_KEY: z.string({ error: 'is required (the demo sets it to a placeholder for its local simulator)' }).min(1),
+  /** Required when MODEL_CHAIN names a Groq model (checked at boot by `providerSetFrom`). */
+  GROQ_API_KEY: z.string().min(1).optional(),
   GROQ_BASE_URL: z
     .url({ protocol: /^https?$/ })
     .refine((url) => !/\/openai\/v1\/?$/.test(url), 'must be the host root: the SDK appends /openai/v1 itself')
@@ -77,6 +90,20 @@ export const submissionEnv = z.object({
   GROQ_TIMEOUT_MS: positiveInt.default(60_000),
   /** How long a batch whose create went unanswered is looked for by its key before it is created again (0: one look). */
   GROQ_LIST_SETTLE_MS: z.coerce.number().int().nonnegative().default(30_000),
+  /** Required when MODEL_CHAIN names an OpenAI model. */
+  OPENAI_API_KEY: z.string().min(1).optional(),
+  /** The OpenAI API root, /v1 included (the SDK's convention). */
+  OPENAI_BASE_URL: z.url({ protocol: /^https?$/ }).default('https://api.openai.com/v1'),
+  OPENAI_TIMEOUT_MS: positiveInt.default(60_000),
+  /** How long a batch whose create went unanswered is looked for by its key before it is created again (0: one look). */
+  OPENAI_LIST_SETTLE_MS: z.coerce.number().int().nonnegative().default(30_000),
+  /** Required when MODEL_CHAIN names an Anthropic model; use a workspace of its own (see the README: its batches carry no metadata). */
+  ANTHROPIC_API_KEY: z.string().min(1).optional(),
+  /** The Anthropic API root (the SDK adds /v1/messages/batches). */
+  ANTHROPIC_BASE_URL: z.url({ protocol: /^https?$/ }).default('https://api.anthropic.com'),
+  ANTHROPIC_TIMEOUT_MS: positiveInt.default(60_000),
+  /** How long an unanswered create looks for the batch it may have made before deciding (0: one look). */
+  ANTHROPIC_LIST_SETTLE_MS: z.coerce.number().int().nonnegative().default(30_000),
   /** How long a submission is leased before another replica may resume it (default: 3 provider timeouts, at least 2 min). */
   SUBMIT_LEASE_MS: positiveInt.optional(),
   /** A failed submission is tried again after this, doubled after each failure up to SUBMIT_RETRY_MAX_MS (or the provider's retry-after). */
@@ -144,7 +171,7 @@ export function assemblerSettingsFrom(
     lingerMs: env.BATCH_LINGER_MS,
     intervalMs: env.BATCH_ASSEMBLE_INTERVAL_MS,
     stageDeadlineMs: env.STAGE_DEADLINE_MS,
-    leaseMs: env.SUBMIT_LEASE_MS ?? Math.max(120_000, env.GROQ_TIMEOUT_MS * 3),
+    leaseMs: env.SUBMIT_LEASE_MS ?? Math.max(120_000, 3 * Math.max(env.GROQ_TIMEOUT_MS, env.OPENAI_TIMEOUT_MS, env.ANTHROPIC_TIMEOUT_MS)),
     producer,
     submitLimit: env.SUBMIT_LIMIT,
     submitConcurrency: env.BATCH_SUBMIT_CONCURRENCY,

@@ -33,8 +33,11 @@ export interface UploadedInputFile {
  * in two steps so that a failed create reuses the file already uploaded.
  */
 export interface BatchProviderPort {
-  /** Every provider batch whose metadata carries `batchKey`, newest first. */
-  findByKey(batchKey: string): Promise<ProviderBatchRef[]>;
+  /**
+   * Every provider batch made for `batchKey`, newest first. `hint` is what the intent recorded (when, how many
+   * lines): a provider whose batches carry no metadata narrows its search with it.
+   */
+  findByKey(batchKey: string, hint?: { sinceSeconds: number; lines: number }): Promise<ProviderBatchRef[]>;
   /** Writes the lines as one JSONL input file, read once, in order, and uploads it; returns the file id. */
   upload(request: { batchKey: string; lines: Iterable<BatchInputLine> | AsyncIterable<BatchInputLine> }): Promise<string>;
   /**

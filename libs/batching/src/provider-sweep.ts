@@ -2,6 +2,8 @@ import { TERMINAL_BATCH_STATUSES } from '#groq-batch';
 import { inTransaction } from '#platform';
 import type { DataSource } from 'typeorm';
 import type { BatchProviderPort, KeyedProviderBatch } from './provider-port.js';
+import { modelRefOf } from './providers/model-ref.js';
+import type { BatchProvider } from './providers/provider-set.js';
 import { finishedAs, type StrayDisposition, StrayBatches } from './stray-batches.js';
 
 /** What the sweep did with one provider batch the database did not know. */
@@ -53,7 +55,8 @@ export interface SweepOptions {
  * cancels a batch a submitter is recording. Cancels the provider refused earlier are tried again, and input
  * files of ours that no live batch needs are deleted. Keys no batch of ours carries are left alone.
  */
-export async function sweepProvider(dataSource: DataSource, provider: BatchProviderPort, options: SweepOptions = {}): Promise<SweepReport> {
+export async function sweepProvider(dataSource: DataSource, of: Pick<BatchProvider, 'name' | 'port'>, options: SweepOptions = {}): Promise<SweepReport> {
+  const provider = of.port;
   const strays = new StrayBatches();
   const report: SweepReport = { providerBatchesSeen: 0, unknown: [], foreign: [], cancelsRetried: [], filesDeleted: [], unknownAfter: 0, finishedUnused: 0 };
 
@@ -98,7 +101,9 @@ export async function sweepProvider(dataSource: DataSource, provider: BatchProvi
   report.unknownAfter = options.dryRun ? report.unknown.length : 0;
   if (options.dryRun) return report;
 
-  for (const stray of await strays.unsettled(dataSource.manager)) {
+  // Each provider's strays are stopped at that provider (a stray is of its batch's model's provider).
+  const ofThisProvider = (model: string | null) => (model === null ? of.name === 'groq' : modelRefOf(model).provider === of.name);
+  for (const stray of (await strays.unsettled(dataSource.manager)).filter((s) => ofThisProvider(s.model))) {
     const status = await provider.retrieve(stray.providerBatchId).then((b) => b.status, () => null);
     const outcome = status !== null && TERMINAL_BATCH_STATUSES.has(status) ? finishedAs(status) : await cancel(provider, stray.providerBatchId);
     await strays.settle(dataSource.manager, stray.providerBatchId, outcome, status, outcome === 'cancel_failed' ? 'the provider refused the cancel again' : null);

@@ -65,9 +65,9 @@ export class StrayBatches {
    * Strays still to be stopped (for the sweep): those whose cancel was not accepted yet, and those handed over
    * to a batch that was then submitted with another provider batch (nobody will adopt them now).
    */
-  async unsettled(manager: EntityManager): Promise<Array<{ providerBatchId: string; batchKey: string; batchId: string | null }>> {
+  async unsettled(manager: EntityManager): Promise<Array<{ providerBatchId: string; batchKey: string; batchId: string | null; model: string | null }>> {
     return manager.query(
-      `SELECT s.provider_batch_id AS "providerBatchId", s.batch_key AS "batchKey", s.batch_id AS "batchId"
+      `SELECT s.provider_batch_id AS "providerBatchId", s.batch_key AS "batchKey", s.batch_id AS "batchId", b.model
        FROM stray_provider_batches s LEFT JOIN batches b ON b.batch_id = s.batch_id
        WHERE s.disposition IN ('cancelling', 'cancel_failed') OR (s.disposition = 'handed_over' AND b.state IS DISTINCT FROM 'creating')
        ORDER BY s.found_at`,

@@ -1,4 +1,4 @@
-import { GroqSubmissionProvider, groqClientFrom, submissionEnv, type SweepReport, sweepProvider } from '#batching';
+import { batchProvidersFrom, promptRegistryFrom, submissionEnv, type SweepReport, sweepProvider } from '#batching';
 import { formatReconcile, reconcile, reconcileFailed, type ReconcileReport } from '#ledger';
 import { parseEnv } from '#platform';
 import { Command, CommandRunner, Option } from 'nest-commander';
@@ -13,17 +13,6 @@ interface ReconcileOptions {
   provider?: boolean;
   dryRun?: boolean;
 }
-
-/** The provider variables the sweep needs, as the submitting services read them. */
-const providerEnv = submissionEnv.pick({
-  GROQ_API_KEY: true,
-  GROQ_BASE_URL: true,
-  GROQ_TIMEOUT_MS: true,
-  GROQ_COMPLETION_WINDOW: true,
-  GROQ_LIST_SETTLE_MS: true,
-  BATCH_MAX_LINES: true,
-  BATCH_MAX_BYTES: true,
-});
 
 @Command({
   name: 'reconcile',
@@ -66,10 +55,12 @@ export class ReconcileCommand extends CommandRunner {
     if (reconcileFailed(report)) process.exitCode = 1;
   }
 
+  /** Sweeps every provider the submitting services would reach (read from the same variables), one after another. */
   private async sweep(ds: Parameters<typeof sweepProvider>[0], dryRun: boolean): Promise<SweepReport> {
-    const env = parseEnv(providerEnv);
-    const provider = new GroqSubmissionProvider(groqClientFrom(env), { maxLines: env.BATCH_MAX_LINES, maxBytes: env.BATCH_MAX_BYTES });
-    return sweepProvider(ds, provider, { dryRun });
+    const env = parseEnv(submissionEnv);
+    const reports: SweepReport[] = [];
+    for (const provider of batchProvidersFrom(env, promptRegistryFrom(env)).all()) reports.push(await sweepProvider(ds, provider, { dryRun }));
+    return mergeSweepReports(reports);
   }
 
   @Option({
@@ -104,6 +95,19 @@ export class ReconcileCommand extends CommandRunner {
   parseSkipTopics(): boolean {
     return true;
   }
+}
+
+/** One report for the sweeps of several providers; `finishedUnused` counts every provider's strays already. */
+function mergeSweepReports(reports: SweepReport[]): SweepReport {
+  return {
+    providerBatchesSeen: reports.reduce((sum, r) => sum + r.providerBatchesSeen, 0),
+    unknown: reports.flatMap((r) => r.unknown),
+    foreign: reports.flatMap((r) => r.foreign),
+    cancelsRetried: reports.flatMap((r) => r.cancelsRetried),
+    filesDeleted: reports.flatMap((r) => r.filesDeleted),
+    unknownAfter: reports.reduce((sum, r) => sum + r.unknownAfter, 0),
+    finishedUnused: Math.max(0, ...reports.map((r) => r.finishedUnused)),
+  };
 }
 
 function positiveMs(flag: string, value: string): number {

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { IntegerInput, TextInput } from './ops-input.js';
 import { OpsMutation } from './ops-mutation.decorator.js';
-import { BATCH_OUTCOME_READER, type BatchOutcomeReader } from '../polling/batch-outcome.port.js';
+import { BATCH_OUTCOME_READERS, type BatchOutcomeReaders } from '../polling/batch-outcome.port.js';
 
 /** Operators' view of batches; the calls that change something need the ops token. */
 @ApiTags('batches')
@@ -14,7 +14,7 @@ import { BATCH_OUTCOME_READER, type BatchOutcomeReader } from '../polling/batch-
 export class BatchesController {
   constructor(
     @Inject(DataSource) private readonly dataSource: DataSource,
-    @Inject(BATCH_OUTCOME_READER) private readonly provider: BatchOutcomeReader,
+    @Inject(BATCH_OUTCOME_READERS) private readonly providers: BatchOutcomeReaders,
     @Inject(ROOT_LOGGER) private readonly logger: Logger,
   ) {}
 
@@ -65,7 +65,7 @@ export class BatchesController {
     if (!detail?.batch.provider_batch_id) throw new NotFoundException(`no submitted batch with id ${id}`);
     let status: string;
     try {
-      status = await this.provider.cancel(detail.batch.provider_batch_id);
+      status = await this.providers.for(detail.batch.model).cancel(detail.batch.provider_batch_id);
     } catch (error) {
       // The provider's refusal (already finished, expired…) is the operator's answer, not a server fault.
       const providerStatus = (error as { status?: unknown }).status;

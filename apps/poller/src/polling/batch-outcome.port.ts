@@ -47,4 +47,9 @@ export interface BatchOutcomeReader {
   deleteInputFile(fileId: string): Promise<void>;
 }
 
-export const BATCH_OUTCOME_READER = Symbol('BATCH_OUTCOME_READER');
+/** The outcome reader of each batch's provider, found by the batch's model id. */
+export interface BatchOutcomeReaders {
+  for(model: string): BatchOutcomeReader;
+}
+
+export const BATCH_OUTCOME_READERS = Symbol('BATCH_OUTCOME_READERS');

@@ -13,7 +13,7 @@ import { type BeforeApplicationShutdown, Inject, Injectable, type OnApplicationB
 import type { Logger } from 'pino';
 import { DataSource, type EntityManager } from 'typeorm';
 import { BatchTrackingRepository, type TrackedBatch } from '../tracking/batch-tracking.repository.js';
-import { BATCH_OUTCOME_READER, type BatchOutcomeReader } from './batch-outcome.port.js';
+import { BATCH_OUTCOME_READERS, type BatchOutcomeReaders } from './batch-outcome.port.js';
 
 export const POLLER_SETTINGS = Symbol('POLLER_SETTINGS');
 
@@ -49,7 +49,7 @@ export class PollerService implements OnApplicationBootstrap, BeforeApplicationS
   constructor(
     @Inject(DataSource) private readonly dataSource: DataSource,
     @Inject(BatchTrackingRepository) private readonly tracking: BatchTrackingRepository,
-    @Inject(BATCH_OUTCOME_READER) private readonly reader: BatchOutcomeReader,
+    @Inject(BATCH_OUTCOME_READERS) private readonly readers: BatchOutcomeReaders,
     @Inject(OutboxRepository) private readonly outbox: OutboxRepository,
     @Inject(OutboxRelay) private readonly relay: OutboxRelay,
     @Inject(ROOT_LOGGER) private readonly rootLogger: Logger,
@@ -115,7 +115,7 @@ export class PollerService implements OnApplicationBootstrap, BeforeApplicationS
       clearInterval(heartbeat);
     }
     // After the heartbeat: a finished batch has no lease left to renew.
-    if (finished && batch.input_file_id) await this.deleteInputFile(batch.batch_id, batch.input_file_id, log);
+    if (finished && batch.input_file_id) await this.deleteInputFile(batch, batch.input_file_id, log);
     return finished;
   }
 
@@ -125,14 +125,14 @@ export class PollerService implements OnApplicationBootstrap, BeforeApplicationS
    */
   private async deleteInputFilesLeft(): Promise<void> {
     const left = await this.tracking.inputFilesLeft(this.dataSource.manager, this.settings.inputCleanupRetryMs, INPUT_CLEANUP_BATCH);
-    await Promise.all(left.map((batch) => this.deleteInputFile(batch.batch_id, batch.input_file_id, this.logger.child({ batchId: batch.batch_id }))));
+    await Promise.all(left.map((batch) => this.deleteInputFile(batch, batch.input_file_id, this.logger.child({ batchId: batch.batch_id }))));
   }
 
   /** Never throws: the batch stays finished and recorded whatever the provider answers; the sweep tries again. */
-  private async deleteInputFile(batchId: string, inputFileId: string, log: Logger): Promise<void> {
+  private async deleteInputFile(batch: { batch_id: string; model: string }, inputFileId: string, log: Logger): Promise<void> {
     try {
-      await this.reader.deleteInputFile(inputFileId);
-      await this.tracking.markInputFileDeleted(this.dataSource.manager, batchId);
+      await this.readers.for(batch.model).deleteInputFile(inputFileId);
+      await this.tracking.markInputFileDeleted(this.dataSource.manager, batch.batch_id);
     } catch (error) {
       log.warn({ err: error, inputFileId }, 'deleting the input file at the provider failed; will retry');
     }
@@ -145,13 +145,14 @@ export class PollerService implements OnApplicationBootstrap, BeforeApplicationS
         await this.tracking.reschedule(this.dataSource.manager, batch.batch_id, this.owner, 'awaiting_items', {}, this.settings.firstPollDelayMs);
         return false;
       }
-      const state = await this.reader.retrieve(batch.provider_batch_id);
+      const reader = this.readers.for(batch.model);
+      const state = await reader.retrieve(batch.provider_batch_id);
       if (!TERMINAL_BATCH_STATUSES.has(state.status)) {
         await this.tracking.reschedule(this.dataSource.manager, batch.batch_id, this.owner, state.status, state.counts, this.delayFor(batch));
         return false;
       }
       const sent = await this.tracking.itemsOf(this.dataSource.manager, batch.batch_id);
-      const outcome = await this.reader.collect(
+      const outcome = await reader.collect(
         state,
         { batchId: batch.batch_id, pass: batch.pass, model: batch.model, promptVersion: batch.prompt_version, maxTokens: batch.max_tokens },
         sent,

@@ -144,9 +144,9 @@ export class BatchTrackingRepository {
   }
 
   /** Finished batches whose input file is still at the provider, finished at least `finishedForMs` ago (the oldest first). */
-  async inputFilesLeft(manager: EntityManager, finishedForMs: number, limit: number): Promise<Array<{ batch_id: string; input_file_id: string }>> {
+  async inputFilesLeft(manager: EntityManager, finishedForMs: number, limit: number): Promise<Array<{ batch_id: string; model: string; input_file_id: string }>> {
     return manager.query(
-      `SELECT batch_id, input_file_id FROM batches
+      `SELECT batch_id, model, input_file_id FROM batches
        WHERE state = 'finished' AND input_file_id IS NOT NULL AND input_file_deleted_at IS NULL
          AND finished_at < now() - make_interval(secs => $1::float8 / 1000)
        ORDER BY finished_at LIMIT $2`,

@@ -13,6 +13,12 @@ export const REDACTED_PATHS = [
   'headers.authorization',
   'GROQ_API_KEY',
   '*.GROQ_API_KEY',
+  'OPENAI_API_KEY',
+  '*.OPENAI_API_KEY',
+  'ANTHROPIC_API_KEY',
+  '*.ANTHROPIC_API_KEY',
+  'req.headers["x-api-key"]',
+  'headers["x-api-key"]',
   'OPS_TOKEN',
   '*.OPS_TOKEN',
   'OPS_READ_TOKEN',
@@ -20,7 +26,7 @@ export const REDACTED_PATHS = [
 ];
 
 /** Patterns of provider keys and bearer tokens, scrubbed from free text (error messages, stacks). */
-const SECRET_PATTERNS = [/gsk_[A-Za-z0-9]{8,}/g, /Bearer\s+[A-Za-z0-9._~+/=-]{8,}/gi];
+const SECRET_PATTERNS = [/gsk_[A-Za-z0-9]{8,}/g, /sk-(?:ant-|proj-)?[A-Za-z0-9_-]{8,}/g, /Bearer\s+[A-Za-z0-9._~+/=-]{8,}/gi];
 
 export function scrubSecrets(text: string, secrets: readonly string[] = []): string {
   let scrubbed = text;

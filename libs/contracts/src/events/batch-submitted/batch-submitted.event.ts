@@ -7,7 +7,8 @@ export const BATCH_SUBMITTED_TYPE = 'BatchSubmitted';
 export const BatchSubmittedPayload = z.object({
   batchId: text({ min: 1, max: 200 }),
   batchKey: text({ min: 1, max: 200 }),
-  provider: z.literal('groq'),
+  /** The batch API the batch went to (its model's provider). */
+  provider: z.enum(['groq', 'openai', 'anthropic']),
   providerBatchId: text({ min: 1, max: 200 }),
   inputFileId: text({ min: 1, max: 200 }),
   pass: PositiveInt,
