@@ -20,6 +20,8 @@ describe('classifyFailure', () => {
     ['context_length_exceeded', 'Please reduce the length of the messages.', 400, 'permanent'],
     ['invalid_request_error', 'This model\'s maximum context length is 131072 tokens', 400, 'permanent'],
     ['content_policy_violation', 'refused', 400, 'permanent'],
+    ['request_timeout', 'The request timed out.', null, 'transient'],
+    ['refusal', "the model refused: I'm sorry, I can't help with that.", null, 'invalid_output'],
   ])('%s (%s) is %s', (code, message, httpStatus, expected) => {
     expect(classifyFailure({ code, message, httpStatus })).toBe(expected);
   });

@@ -50,8 +50,12 @@ export function isOutputTooLong(signals: FailureSignals): boolean {
  */
 export type FailureClass = 'invalid_output' | 'output_too_long' | 'transient' | 'permanent';
 
-/** Output that came back unusable: the cheap model's weakness. */
-const INVALID_OUTPUT_CODES = new Set<string>(['json_validate_failed', OUR_CODES.schemaInvalid, 'invalid_json', OUR_CODES.malformedLine]);
+/**
+ * Output that came back unusable: the cheap model's weakness. A refusal counts here too: the request
+ * itself was accepted (an input the provider rejects fails with an error, not a refusal), and a PR
+ * analysis refused by one model is one another model may answer; the chain's end bounds the cost.
+ */
+const INVALID_OUTPUT_CODES = new Set<string>(['json_validate_failed', OUR_CODES.schemaInvalid, 'invalid_json', OUR_CODES.malformedLine, OUR_CODES.refusal]);
 /** Lost, not failed: the batch expired, was cancelled or failed, a line went missing, the provider had a bad moment. */
 const TRANSIENT_CODES = new Set<string>([
   OUR_CODES.batchExpired,
@@ -64,6 +68,8 @@ const TRANSIENT_CODES = new Set<string>([
   'rate_limit_exceeded',
   'rate_limited',
   'timeout',
+  // OpenAI: the request ran out of time inside the batch (an error-file line with no HTTP answer).
+  'request_timeout',
   'duplicate_custom_id',
 ]);
 /** The same request fails the same way on every model: retrying cannot help. */

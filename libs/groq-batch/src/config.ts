@@ -1,12 +1,16 @@
 /**
- * How the client reaches the provider, how hard it retries, and the limits it respects. The services
- * build it from their validated environment (`groqClientFrom` in libs/batching, over these defaults);
- * this library reads no environment variable.
+ * How a batch client reaches its provider, how hard it retries, and the limits it respects. The services
+ * build it from their validated environment (`groqClientFrom` in libs/batching, over the provider's
+ * defaults); this library reads no environment variable. Field notes name Groq's variables; OpenAI's
+ * differences are in `OpenAiBatchConfig`.
  */
-export interface GroqBatchConfig {
-  /** GROQ_API_KEY. Never logged, never put in an error. */
+export interface BatchClientConfig {
+  /** GROQ_API_KEY (OPENAI_API_KEY). Never logged, never put in an error. */
   apiKey: string;
-  /** The host root (https://api.groq.com, or the simulator's http://127.0.0.1:PORT): the SDK adds /openai/v1. */
+  /**
+   * Groq: the host root (https://api.groq.com, or the simulator's http://127.0.0.1:PORT): the SDK adds
+   * /openai/v1. OpenAI: the API root with its version, as the openai SDK takes it (https://api.openai.com/v1).
+   */
   baseURL: string;
   /** Per request, until the response headers arrive; for downloads also the longest silence inside the body. */
   timeoutMs: number;
@@ -18,7 +22,7 @@ export interface GroqBatchConfig {
   retryMaxDelayMs: number;
   /** A retry-after longer than this is not waited for in-process: the call fails and the caller retries later. */
   maxRetryAfterMs: number;
-  /** Groq accepts 24h to 7d. */
+  /** Groq accepts 24h to 7d; OpenAI only 24h. */
   completionWindow: string;
   maxLinesPerFile: number;
   maxBytesPerFile: number;
@@ -32,6 +36,9 @@ export interface GroqBatchConfig {
    */
   listSettleMs: number;
 }
+
+/** The Groq client's configuration: the shared fields, read with Groq's conventions (host-root base URL, 24h–7d). */
+export type GroqBatchConfig = BatchClientConfig;
 
 export const DEFAULT_STRICT_MODELS: readonly string[] = ['openai/gpt-oss-20b', 'openai/gpt-oss-120b'];
 
@@ -53,15 +60,19 @@ export const DEFAULT_GROQ_BATCH_CONFIG: Omit<GroqBatchConfig, 'apiKey'> = {
 };
 
 /** Thrown for a configuration value that cannot work; names the variable, never echoes a secret. */
-export class GroqBatchConfigError extends Error {
+export class BatchConfigError extends Error {
   constructor(
     readonly variable: string,
     problem: string,
   ) {
     super(`${variable}: ${problem}`);
-    this.name = 'GroqBatchConfigError';
+    this.name = 'BatchConfigError';
   }
 }
+
+/** The name this error had when the library spoke to Groq only; the same class. */
+export const GroqBatchConfigError = BatchConfigError;
+export type GroqBatchConfigError = BatchConfigError;
 
 /** Returns the base URL without trailing slashes; refuses one that already ends in /openai/v1. */
 export function checkBaseUrl(baseURL: string, variable = 'GROQ_BASE_URL'): string {
@@ -69,13 +80,13 @@ export function checkBaseUrl(baseURL: string, variable = 'GROQ_BASE_URL'): strin
   try {
     url = new URL(baseURL);
   } catch {
-    throw new GroqBatchConfigError(variable, `"${baseURL}" is not a URL (expected the host root, e.g. https://api.groq.com)`);
+    throw new BatchConfigError(variable, `"${baseURL}" is not a URL (expected the host root, e.g. https://api.groq.com)`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new GroqBatchConfigError(variable, `"${baseURL}" must be an http or https URL`);
+    throw new BatchConfigError(variable, `"${baseURL}" must be an http or https URL`);
   }
   if (/\/openai\/v1\/?$/.test(url.pathname)) {
-    throw new GroqBatchConfigError(
+    throw new BatchConfigError(
       variable,
       `"${baseURL}" ends in /openai/v1; give the host root (e.g. https://api.groq.com): the SDK appends /openai/v1 itself`,
     );
@@ -88,7 +99,7 @@ export function checkCompletionWindow(window: string, variable = 'GROQ_COMPLETIO
   const match = /^(\d+)(h|d)$/.exec(window);
   const hours = match ? Number(match[1]) * (match[2] === 'd' ? 24 : 1) : NaN;
   if (!(hours >= 24 && hours <= 168)) {
-    throw new GroqBatchConfigError(variable, `"${window}" is not a completion window from 24h to 7d (e.g. 24h, 48h, 7d)`);
+    throw new BatchConfigError(variable, `"${window}" is not a completion window from 24h to 7d (e.g. 24h, 48h, 7d)`);
   }
   return window;
 }

@@ -1,7 +1,7 @@
-import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'groq-sdk';
+import { isSdkApiError, isSdkConnectionError, isSdkTimeoutError, isSdkUserAbortError } from './sdk-errors.js';
 
-/** Provider keys and bearer tokens, wherever they show up in a message or a stack. */
-const SECRET_PATTERNS = [/gsk_[A-Za-z0-9]{8,}/g, /Bearer\s+[A-Za-z0-9._~+/=-]{6,}/gi];
+/** Provider keys (Groq's `gsk_…`, OpenAI's `sk-…` and `sk-proj-…`) and bearer tokens, wherever they show up in a message or a stack. */
+const SECRET_PATTERNS = [/gsk_[A-Za-z0-9]{8,}/g, /\bsk-[A-Za-z0-9_-]{16,}/g, /Bearer\s+[A-Za-z0-9._~+/=-]{6,}/gi];
 
 export function redact(text: string, secrets: readonly (string | undefined)[] = []): string {
   let out = text;
@@ -11,7 +11,7 @@ export function redact(text: string, secrets: readonly (string | undefined)[] = 
 }
 
 /** What a failed provider call concerned: the error message names each one that is known. */
-export interface GroqBatchSubject {
+export interface BatchApiSubject {
   batchId?: string;
   fileId?: string;
   batchKey?: string;
@@ -28,22 +28,22 @@ export interface ProviderFailure {
   timedOut: boolean;
 }
 
-/** Reads status, code, type and message from what the SDK threw (its `error` is the whole JSON body). */
+/** Reads status, code, type and message from what either SDK threw (its `error` is the whole JSON body). */
 export function providerFailureOf(error: unknown): ProviderFailure {
-  if (error instanceof APIConnectionTimeoutError) {
+  if (isSdkTimeoutError(error)) {
     const message = error.message && error.message !== 'Request timed out.' ? `the request timed out (${error.message})` : 'the request timed out';
     return { status: null, code: 'timeout', type: null, message, timedOut: true };
   }
-  if (error instanceof APIUserAbortError) {
+  if (isSdkUserAbortError(error)) {
     return { status: null, code: 'aborted', type: null, message: 'the request was aborted', timedOut: false };
   }
-  if (error instanceof APIConnectionError) {
+  if (isSdkConnectionError(error)) {
     const cause = (error as { cause?: unknown }).cause;
     const nested = (cause as { cause?: { message?: unknown } } | undefined)?.cause?.message;
     const detail = cause instanceof Error && cause.message !== '{}' ? `${cause.message}${typeof nested === 'string' ? ` (${nested})` : ''}` : '';
     return { status: null, code: 'connection_error', type: null, message: `connection error${detail ? `: ${detail}` : ''}`, timedOut: false };
   }
-  if (error instanceof APIError) {
+  if (isSdkApiError(error)) {
     const body = error.error as { error?: Record<string, unknown> } & Record<string, unknown> | undefined;
     const inner = (body?.error && typeof body.error === 'object' ? body.error : body) ?? {};
     const text = (value: unknown) => (typeof value === 'string' && value ? value : null);
@@ -61,7 +61,7 @@ export function providerFailureOf(error: unknown): ProviderFailure {
   return { status: null, code: null, type: null, message: error instanceof Error ? error.message : String(error), timedOut: false };
 }
 
-function describeSubject(subject: GroqBatchSubject): string {
+function describeSubject(subject: BatchApiSubject): string {
   const parts = [
     subject.batchId && `batch ${subject.batchId}`,
     subject.fileId && `file ${subject.fileId}`,
@@ -74,11 +74,12 @@ function describeSubject(subject: GroqBatchSubject): string {
 /**
  * A provider call that failed: names the operation and the batch, file or key it concerned, keeps
  * the HTTP status and provider code, and never carries the API key. Message and stack are scrubbed,
- * and the SDK's error is not kept (its request options hold the key).
+ * and the SDK's error is not kept (its request options hold the key). Thrown by every client of this
+ * library (Groq and OpenAI), so a caller handles a provider failure the same way whichever it talks to.
  */
-export class GroqBatchError extends Error {
+export class BatchApiError extends Error {
   readonly operation: string;
-  readonly subject: GroqBatchSubject;
+  readonly subject: BatchApiSubject;
   readonly status: number | null;
   readonly code: string | null;
   readonly type: string | null;
@@ -92,7 +93,7 @@ export class GroqBatchError extends Error {
 
   constructor(
     operation: string,
-    subject: GroqBatchSubject,
+    subject: BatchApiSubject,
     cause: unknown,
     options: {
       secrets?: readonly (string | undefined)[];
@@ -111,7 +112,7 @@ export class GroqBatchError extends Error {
     const tries = attempts > 1 ? ` after ${attempts} attempts` : '';
     const note = options.note ? ` (${redact(options.note, secrets)})` : '';
     super(redact(`${operation}${describeSubject(subject)} failed${status}${code}${tries}: ${providerMessage}${note}`, secrets));
-    this.name = 'GroqBatchError';
+    this.name = 'BatchApiError';
     this.operation = operation;
     this.subject = { ...subject };
     this.status = failure.status;
@@ -140,6 +141,11 @@ export class GroqBatchError extends Error {
     };
   }
 }
+
+/** The name this error had when the library spoke to Groq only; the same class. */
+export const GroqBatchError = BatchApiError;
+export type GroqBatchError = BatchApiError;
+export type GroqBatchSubject = BatchApiSubject;
 
 /** 408 timeout, 409 lock conflict, 429 rate limit, 498 flex capacity, 5xx: worth another attempt. */
 export function isRetryableStatus(status: number): boolean {

@@ -14,3 +14,6 @@ export * from './pr-analysis/prompt-registry.js';
 export * from './pr-analysis/prompt.js';
 export * from './pr-analysis/validate.js';
 export * from './pr-analysis/strict-schema.js';
+export * from './openai-config.js';
+export * from './openai-client.js';
+export * from './sdk-errors.js';

@@ -4,10 +4,10 @@ import { type IncomingMessage, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { APIConnectionError, APIError } from 'groq-sdk';
+import { isSdkApiError, type SdkErrorClasses } from './sdk-errors.js';
 
 export interface MultipartFileUpload {
-  /** Full URL of the files route, e.g. `https://api.groq.com/openai/v1/files`. */
+  /** Full URL of the files route, e.g. `https://api.groq.com/openai/v1/files` or `https://api.openai.com/v1/files`. */
   url: string;
   apiKey: string;
   path: string;
@@ -16,6 +16,8 @@ export interface MultipartFileUpload {
   fileName: string;
   fields: Record<string, string>;
   signal: AbortSignal;
+  /** The error classes of the client's SDK, so an upload fails like every other call of that client. */
+  sdkErrors: SdkErrorClasses;
 }
 
 /** Longest answer body read from the files route: a File object or an error, never large. */
@@ -23,10 +25,10 @@ const MAX_ANSWER_BYTES = 1_000_000;
 
 /**
  * POSTs a file as multipart/form-data with the body streamed from disk, on node:http(s).
- * groq-sdk's `files.create` reads the whole file into memory first (about 5× the file size at peak,
- * measured), and a streamed fetch body still costs over 100 MB more than node's own streams for a
- * 100 MB file. Errors take the SDK's types (`APIError.generate`, `APIConnectionError`) so the retry
- * policy and error wrapping treat an upload like every other call.
+ * The SDKs' `files.create` reads the whole file into memory first (groq-sdk: about 5× the file size at
+ * peak, measured), and a streamed fetch body still costs over 100 MB more than node's own streams for
+ * a 100 MB file. Errors take the client's SDK types (`APIError.generate`, `APIConnectionError`) so the
+ * retry policy and error wrapping treat an upload like every other call.
  */
 export async function postMultipartFile(upload: MultipartFileUpload): Promise<unknown> {
   const boundary = `----cascade-${randomBytes(12).toString('hex')}`;
@@ -80,10 +82,10 @@ export async function postMultipartFile(upload: MultipartFileUpload): Promise<un
     if (status >= 200 && status < 300) return json;
     const headers = new Headers();
     for (const [name, value] of Object.entries(response.headers)) if (typeof value === 'string') headers.set(name, value);
-    throw APIError.generate(status, json as object | undefined, json === undefined ? text.slice(0, 2_000) : undefined, headers);
+    throw upload.sdkErrors.APIError.generate(status, json as object | undefined, json === undefined ? text.slice(0, 2_000) : undefined, headers);
   } catch (error) {
-    if (error instanceof APIError) throw error;
-    throw new APIConnectionError({ message: `upload did not complete: ${(error as Error).message}`, cause: error as Error });
+    if (isSdkApiError(error)) throw error;
+    throw new upload.sdkErrors.APIConnectionError({ message: `upload did not complete: ${(error as Error).message}`, cause: error as Error });
   } finally {
     request.destroy();
   }

@@ -9,6 +9,8 @@ export interface Usage {
 export const OUR_CODES = {
   schemaInvalid: 'schema_invalid',
   outputTooLong: 'output_too_long',
+  /** A 200 answer whose message is a refusal (OpenAI's `message.refusal`) instead of content. */
+  refusal: 'refusal',
   malformedLine: 'malformed_line',
   missing: 'missing',
   batchExpired: 'batch_expired',
@@ -52,13 +54,13 @@ export interface ProviderErrorOutcome extends LineLocation {
   usage: Usage | null;
 }
 
-/** A 200 answer we cannot use: content not JSON, not matching the schema, or cut at max_tokens. */
+/** A 200 answer we cannot use: content not JSON, not matching the schema, cut at max_tokens, or a refusal. */
 export interface InvalidOutputOutcome extends LineLocation {
   kind: 'invalid_output';
   customId: string;
-  code: typeof OUR_CODES.schemaInvalid | typeof OUR_CODES.outputTooLong;
+  code: typeof OUR_CODES.schemaInvalid | typeof OUR_CODES.outputTooLong | typeof OUR_CODES.refusal;
   message: string;
-  /** The content as returned (capped at RAW_TEXT_LIMIT characters). */
+  /** The content as returned, or the refusal text (capped at RAW_TEXT_LIMIT characters). */
   raw: string;
   /** ajv error paths and messages, e.g. `/confidence: must be <= 1`. */
   validationErrors: string[];

@@ -122,6 +122,71 @@ describe('parseBatchLine', () => {
   });
 });
 
+/** Lines as OpenAI's Batch API writes them (openai-python `batch_request_output.py`, chat.completion bodies). */
+describe('parseBatchLine on OpenAI lines', () => {
+  const answer = (customId: string, message: Record<string, unknown>, finishReason = 'stop') =>
+    JSON.stringify({
+      id: `batch_req_${customId}`,
+      custom_id: customId,
+      response: {
+        status_code: 200,
+        request_id: `req_${customId}`,
+        body: {
+          id: 'chatcmpl-1',
+          object: 'chat.completion',
+          created: 1_766_000_000,
+          model: 'gpt-4.1-mini-2025-04-14',
+          choices: [{ index: 0, message: { role: 'assistant', annotations: [], ...message }, logprobs: null, finish_reason: finishReason }],
+          usage: { prompt_tokens: 700, completion_tokens: 90, total_tokens: 790, prompt_tokens_details: { cached_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0 } },
+          service_tier: 'default',
+          system_fingerprint: 'fp_1',
+        },
+      },
+      error: null,
+    });
+  const unanswered = (customId: string, code: string, message: string) => JSON.stringify({ id: `batch_req_${customId}`, custom_id: customId, response: null, error: { code, message } });
+
+  it('reads a strict structured-output answer (refusal: null) as a success', () => {
+    expect(parseBatchLine(answer('pr-1', { content: JSON.stringify(VALID_ANALYSIS), refusal: null }), 'output', 1)).toMatchObject({
+      kind: 'succeeded',
+      model: 'gpt-4.1-mini-2025-04-14',
+      usage: { promptTokens: 700, completionTokens: 90 },
+    });
+  });
+
+  it('files a refusal as invalid output with code refusal, keeping its text and usage', () => {
+    expect(parseBatchLine(answer('pr-2', { content: null, refusal: "I'm sorry, I can't help with that request." }), 'output', 2)).toMatchObject({
+      kind: 'invalid_output',
+      code: 'refusal',
+      message: "the model refused: I'm sorry, I can't help with that request.",
+      raw: "I'm sorry, I can't help with that request.",
+      usage: { promptTokens: 700, completionTokens: 90 },
+    });
+  });
+
+  it('files an answer cut at max_tokens (finish_reason length) as output_too_long', () => {
+    expect(parseBatchLine(answer('pr-3', { content: '{"summary":"Adds ret', refusal: null }, 'length'), 'output', 3)).toMatchObject({ kind: 'invalid_output', code: 'output_too_long', raw: '{"summary":"Adds ret' });
+  });
+
+  it.each([
+    ['batch_expired', 'This request could not be executed before the completion window expired.'],
+    ['batch_cancelled', 'This request was not executed because the batch was cancelled.'],
+    ['request_timeout', 'The request timed out.'],
+  ])('reads an error-file line without an HTTP answer: %s', (code, message) => {
+    expect(parseBatchLine(unanswered('pr-4', code, message), 'error', 4)).toMatchObject({ kind: 'provider_error', customId: 'pr-4', httpStatus: null, code, providerCode: code, message });
+  });
+
+  it('reads an HTTP error line: status, type and code of the body', () => {
+    const line = JSON.stringify({
+      id: 'batch_req_5',
+      custom_id: 'pr-5',
+      response: { status_code: 500, request_id: 'req_5', body: { error: { message: 'The server had an error processing your request.', type: 'server_error', param: null, code: null } } },
+      error: null,
+    });
+    expect(parseBatchLine(line, 'error', 5)).toMatchObject({ kind: 'provider_error', httpStatus: 500, code: 'server_error', providerCode: null, type: 'server_error' });
+  });
+});
+
 describe('output-too-long classifier', () => {
   it.each([
     [{ finishReason: 'length' }, true],

@@ -74,8 +74,10 @@ function malformed(customId: string, at: LineLocation, raw: string, reason: stri
 }
 
 /**
- * Turns one line of an output or error file into the outcome of its request, in Groq's formats
- * (and the OpenAI-style `error` member used for expired / cancelled lines). A line that cannot be
+ * Turns one line of an output or error file into the outcome of its request, in Groq's and OpenAI's
+ * formats (they share one: `{id, custom_id, response:{status_code, request_id, body}|null,
+ * error:{code, message}|null}`; OpenAI's lines that never got an HTTP answer carry `error` only, with
+ * `batch_expired`, `batch_cancelled` or `request_timeout`). A line that cannot be
  * parsed is still attributed to its request when its custom_id can be read from the text.
  */
 export function parseBatchLine(raw: string, source: FileKind, lineNumber: number, options: ParseOptions = {}): LineOutcome | MalformedLine {
@@ -143,6 +145,11 @@ function parseLine(raw: string, source: FileKind, lineNumber: number, check: Ret
       raw: content ?? '',
       validationErrors: [],
     };
+  }
+  // Strict structured outputs answer a refusal in its own field, with no content to validate.
+  const refusal = text(message?.refusal);
+  if (refusal) {
+    return { ...invalid, code: OUR_CODES.refusal, message: `the model refused: ${detach(refusal, 1_000)}`, raw: detach(refusal), validationErrors: [] };
   }
   if (content === null) {
     return { ...invalid, code: OUR_CODES.schemaInvalid, message: 'the response has no message content', raw: '', validationErrors: [] };

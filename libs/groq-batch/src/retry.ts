@@ -1,5 +1,5 @@
-import { APIConnectionError, APIError, APIUserAbortError } from 'groq-sdk';
 import { isRetryableStatus } from './errors.js';
+import { isSdkApiError, isSdkConnectionError, isSdkUserAbortError } from './sdk-errors.js';
 
 export interface RetryPolicy {
   /** Retries after the first attempt. */
@@ -39,22 +39,23 @@ export function backoffDelayMs(attempt: number, policy: Pick<RetryPolicy, 'retry
 export type RetryVerdict = { retry: false; reason: string; explain?: string } | { retry: true; delayMs: number; reason: string };
 
 /**
- * Whether a failed attempt is worth repeating and after how long. The server's retry-after wins over
+ * Whether a failed attempt is worth repeating and after how long, for an error of either SDK (groq-sdk,
+ * openai). The server's retry-after wins over
  * our backoff; one beyond `maxRetryAfterMs` ends the call instead of blocking the caller for that long.
  */
 export function retryVerdict(error: unknown, attempt: number, policy: RetryPolicy, random = Math.random): RetryVerdict {
   if (attempt > policy.maxRetries) return { retry: false, reason: `no retries left (${policy.maxRetries} allowed)` };
-  if (error instanceof APIUserAbortError) return { retry: false, reason: 'aborted' };
-  if (error instanceof APIConnectionError) {
+  if (isSdkUserAbortError(error)) return { retry: false, reason: 'aborted' };
+  if (isSdkConnectionError(error)) {
     return { retry: true, delayMs: backoffDelayMs(attempt, policy, random), reason: error.message || 'connection error' };
   }
-  if (!(error instanceof APIError) || error.status === undefined) return { retry: false, reason: 'not a provider error' };
+  if (!isSdkApiError(error) || error.status === undefined) return { retry: false, reason: 'not a provider error' };
   const shouldRetry = error.headers?.get('x-should-retry');
   if (shouldRetry === 'false') return { retry: false, reason: `HTTP ${error.status}, x-should-retry: false` };
   if (shouldRetry !== 'true' && !isRetryableStatus(error.status)) return { retry: false, reason: `HTTP ${error.status} is not retryable` };
   const asked = retryAfterMs(error.headers);
   if (asked !== null && asked > policy.maxRetryAfterMs) {
-    const explain = `the provider asked to wait ${Math.round(asked / 1000)} s, above the ${Math.round(policy.maxRetryAfterMs / 1000)} s bound (GROQ_MAX_RETRY_AFTER_MS)`;
+    const explain = `the provider asked to wait ${Math.round(asked / 1000)} s, above the ${Math.round(policy.maxRetryAfterMs / 1000)} s bound (maxRetryAfterMs)`;
     return { retry: false, reason: explain, explain };
   }
   return {

@@ -3,8 +3,8 @@ import { validateBatchInput } from './batch-validation.js';
 import { seededUnit, ulidId } from './determinism.js';
 import { discard, type FileStore } from './file-store.js';
 import { JsonlWriter, readJsonlLines } from './jsonl.js';
-import { answerChatRequest, lineDigest } from './line-answer.js';
-import { type SimulatorOptions, STRONG_MODEL_PROFILE } from './options.js';
+import { answerChatRequest, type LineAnswer, lineDigest } from './line-answer.js';
+import { baseProfileFor, type SimulatorApi, type SimulatorOptions } from './options.js';
 import type { StatsRecorder } from './stats.js';
 
 export interface RunnerContext {
@@ -105,15 +105,28 @@ async function pause(ms: number, wake: () => boolean): Promise<void> {
   }
 }
 
+/**
+ * One line of the output or error file. Groq's error lines carry neither a request id nor `error`
+ * (as in its real error file); OpenAI's lines all have the same four members.
+ */
+function outputRecord(api: SimulatorApi, customId: string, answer: LineAnswer): Record<string, unknown> {
+  const id = ulidId('batch_req_out');
+  if (answer.statusCode === 200 || api === 'openai') {
+    return { id, custom_id: customId, response: { status_code: answer.statusCode, request_id: answer.requestId, body: answer.body }, error: null };
+  }
+  return { id, custom_id: customId, response: { status_code: answer.statusCode, body: answer.body } };
+}
+
 const UNFINISHED_MESSAGES = {
   batch_expired: 'This request could not be executed before the completion window expired.',
   batch_cancelled: 'This request was not executed because the batch was cancelled.',
 } as const;
 
 /**
- * Runs one batch through Groq's lifecycle: validating → in_progress → finalizing → completed, or failed
- * at validation, expired part-way, or cancelled. Input is streamed line by line and output and error
- * files are written as streams, so a 50,000-line batch needs no more memory than a small one.
+ * Runs one batch through the Batch API lifecycle (Groq's and OpenAI's are the same): validating →
+ * in_progress → finalizing → completed, or failed at validation, expired part-way, or cancelled. Input
+ * is streamed line by line and output and error files are written as streams, so a 50,000-line batch
+ * needs no more memory than a small one.
  */
 export async function runBatch(job: BatchJob, ctx: RunnerContext): Promise<void> {
   const { batch } = job;
@@ -186,7 +199,8 @@ async function processLines(job: BatchJob, inputPath: string, ctx: RunnerContext
       }
       if (stop) {
         stats.outcome(batch.id, customId, stop);
-        if (faults.unfinishedInErrorFile) {
+        // OpenAI documents that unfinished lines go to the error file; for Groq it is unconfirmed, so a fault decides.
+        if (options.api === 'openai' || faults.unfinishedInErrorFile) {
           const record = { id: ulidId('batch_req_out'), custom_id: customId, response: null, error: { code: stop, message: UNFINISHED_MESSAGES[stop] } };
           const flushed = errors.write(JSON.stringify(record), customId);
           if (flushed) await flushed;
@@ -198,9 +212,10 @@ async function processLines(job: BatchJob, inputPath: string, ctx: RunnerContext
       const digest = lineDigest(text);
       const attempt = attempts.next(customId, model, digest);
       const answer = answerChatRequest(customId, line.body, {
+        api: options.api,
         seed: options.seed,
         model,
-        profile: options.profiles[model] ?? STRONG_MODEL_PROFILE,
+        profile: options.profiles[model] ?? baseProfileFor(options.api),
         attempt,
         outputTooLongAs: options.outputTooLongAs,
         nowSeconds: nowSeconds(),
@@ -220,10 +235,7 @@ async function processLines(job: BatchJob, inputPath: string, ctx: RunnerContext
       if (dropped) {
         stats.outcome(batch.id, customId, 'missing');
       } else {
-        const record =
-          answer.statusCode === 200
-            ? { id: ulidId('batch_req_out'), custom_id: customId, response: { status_code: 200, request_id: answer.requestId, body: answer.body }, error: null }
-            : { id: ulidId('batch_req_out'), custom_id: customId, response: { status_code: answer.statusCode, body: answer.body } };
+        const record = outputRecord(options.api, customId, answer);
         let serialised = JSON.stringify(record);
         if (malformed) {
           serialised = serialised.slice(0, Math.floor(serialised.length * (0.4 + (malformedRoll / faults.malformedRate) * 0.5)));

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { contentDigest, seededRolls, seededUnit, ulidId } from './determinism.js';
-import type { ModelProfile, OutputTooLongForm } from './options.js';
+import type { ModelProfile, OutputTooLongForm, SimulatorApi } from './options.js';
 import { analysePullRequest, isPrAnalysisSchema, userText, valueForSchema } from './pr-analysis-content.js';
-import { strictSchemaProblems } from './strict-schema.js';
+import { GROQ_STRICT_RULES, OPENAI_STRICT_RULES, strictSchemaProblems } from './strict-schema.js';
 
+/** A chat.completion as Groq writes it (timings, `x_groq`, `reasoning`) or as OpenAI does (`refusal`, token details). */
 export interface ChatCompletion {
   id: string;
   object: 'chat.completion';
@@ -11,22 +12,25 @@ export interface ChatCompletion {
   model: string;
   choices: Array<{
     index: number;
-    message: { role: 'assistant'; content: string; reasoning?: string };
+    /** content is null only in an OpenAI refusal. */
+    message: { role: 'assistant'; content: string | null; reasoning?: string; refusal?: string | null; annotations?: unknown[] };
     logprobs: null;
     finish_reason: 'stop' | 'length';
   }>;
   usage: {
-    queue_time: number;
     prompt_tokens: number;
-    prompt_time: number;
     completion_tokens: number;
-    completion_time: number;
     total_tokens: number;
-    total_time: number;
+    queue_time?: number;
+    prompt_time?: number;
+    completion_time?: number;
+    total_time?: number;
+    prompt_tokens_details?: { cached_tokens: number; audio_tokens: number };
+    completion_tokens_details?: { reasoning_tokens: number; audio_tokens: number; accepted_prediction_tokens: number; rejected_prediction_tokens: number };
   };
   system_fingerprint: string;
-  x_groq: { id: string };
-  service_tier: 'batch';
+  x_groq?: { id: string };
+  service_tier: 'batch' | 'default';
 }
 
 export interface ApiErrorBody {
@@ -51,6 +55,8 @@ export interface BilledTokens {
 }
 
 export interface AnswerContext {
+  /** Whose models and line shapes (default groq). */
+  api?: SimulatorApi;
   seed: number;
   model: string;
   profile: ModelProfile;
@@ -65,6 +71,9 @@ export interface AnswerContext {
 /** As in the error file Groq wrote for the field data (Dec 2025). */
 export const JSON_VALIDATE_FAILED_MESSAGE = 'Failed to validate JSON. Please adjust your prompt.';
 export const CONTEXT_LENGTH_MESSAGE = 'Please reduce the length of the messages or completion.';
+/** OpenAI's wordings, as its API answers them on the synchronous endpoint. */
+export const OPENAI_SERVER_ERROR_MESSAGE = 'The server had an error while processing your request. Sorry about that!';
+export const OPENAI_REFUSAL = "I'm sorry, but I can't help with that request.";
 
 interface ResponseFormat {
   type?: unknown;
@@ -93,11 +102,11 @@ function promptCharacters(messages: unknown[]): number {
 
 // Every line of a batch usually carries the same schema: check each distinct one once.
 const strictChecks = new Map<string, string[]>();
-function strictProblemsCached(schema: unknown): string[] {
-  const key = JSON.stringify(schema);
+function strictProblemsCached(schema: unknown, api: SimulatorApi): string[] {
+  const key = `${api}:${JSON.stringify(schema)}`;
   let problems = strictChecks.get(key);
   if (!problems) {
-    problems = strictSchemaProblems(schema);
+    problems = strictSchemaProblems(schema, '#', api === 'openai' ? OPENAI_STRICT_RULES : GROQ_STRICT_RULES);
     if (strictChecks.size >= 64) strictChecks.delete(strictChecks.keys().next().value!);
     strictChecks.set(key, problems);
   }
@@ -162,9 +171,115 @@ function reasoningText(content: string): string {
   return `The user wants a JSON classification of the pull request. Reading the title, size and body; ${content.length > 200 ? 'several signals' : 'a few signals'} to weigh. Output the object only.`;
 }
 
-/** The simulated model: the answer Groq would write for one batch line, decided from seed, request and model. */
+/** The refusals of a request that exceeds what the model reads or may write, in each provider's wording. */
+function contextTooLong(api: SimulatorApi, requestId: string, contextTokens: number, promptTokens: number): LineAnswer {
+  const message =
+    api === 'openai'
+      ? `This model's maximum context length is ${contextTokens} tokens. However, your messages resulted in ${promptTokens} tokens. Please reduce the length of the messages.`
+      : CONTEXT_LENGTH_MESSAGE;
+  return apiError(400, requestId, { message, type: 'invalid_request_error', code: 'context_length_exceeded', param: 'messages' });
+}
+
+function maxTokensTooLarge(api: SimulatorApi, requestId: string, allowed: number, requested: number): LineAnswer {
+  if (api === 'openai') {
+    return apiError(400, requestId, {
+      message: `max_tokens is too large: ${requested}. This model supports at most ${allowed} completion tokens, whereas you provided ${requested}.`,
+      type: 'invalid_request_error',
+      code: 'invalid_value',
+      param: 'max_tokens',
+    });
+  }
+  return apiError(
+    400,
+    requestId,
+    {
+      message: `\`max_tokens\` must be less than or equal to \`${allowed}\`, the maximum value for \`max_tokens\` is less than the \`context_window\` for this model`,
+      type: 'invalid_request_error',
+      code: null,
+      param: 'max_tokens',
+    },
+    'invalid_max_tokens',
+  );
+}
+
+/** A transient failure of one line: the roll includes the attempt, so the same line retried usually goes through. */
+function serverError(api: SimulatorApi, requestId: string): LineAnswer {
+  return api === 'openai'
+    ? apiError(500, requestId, { message: OPENAI_SERVER_ERROR_MESSAGE, type: 'server_error', code: null, param: null })
+    : apiError(500, requestId, { message: 'Internal Server Error. Please try again later.', type: 'internal_server_error', code: 'internal_server_error' });
+}
+
+interface Generated {
+  model: string;
+  message: ChatCompletion['choices'][number]['message'];
+  finishReason: 'stop' | 'length';
+  promptTokens: number;
+  completionTokens: number;
+  reasoningTokens: number;
+  requestId: string;
+  digest: string;
+  customId: string;
+}
+
+/** The chat.completion body of a 200 line, in the provider's shape. */
+function completion(api: SimulatorApi, generated: Generated, ctx: AnswerContext): ChatCompletion {
+  const { promptTokens, completionTokens } = generated;
+  const head = {
+    id: `chatcmpl-${randomUUID()}`,
+    object: 'chat.completion' as const,
+    created: ctx.nowSeconds,
+    model: generated.model,
+    choices: [{ index: 0, message: generated.message, logprobs: null, finish_reason: generated.finishReason }],
+  };
+  const fingerprint = `fp_${generated.digest.slice(0, 10).toLowerCase().replace(/[^a-z0-9]/g, '0')}`;
+  if (api === 'openai') {
+    return {
+      ...head,
+      usage: {
+        prompt_tokens: promptTokens,
+        completion_tokens: completionTokens,
+        total_tokens: promptTokens + completionTokens,
+        prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+        completion_tokens_details: { reasoning_tokens: generated.reasoningTokens, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+      },
+      service_tier: 'default',
+      system_fingerprint: fingerprint,
+    };
+  }
+  const promptTime = Math.round((promptTokens / 25_000) * 1e6) / 1e6;
+  const completionTime = Math.round((completionTokens / 600) * 1e6) / 1e6;
+  const queueTime = Math.round(seededUnit(ctx.seed, 'queue', generated.customId) * 0.05 * 1e6) / 1e6;
+  return {
+    ...head,
+    usage: {
+      queue_time: queueTime,
+      prompt_tokens: promptTokens,
+      prompt_time: promptTime,
+      completion_tokens: completionTokens,
+      completion_time: completionTime,
+      total_tokens: promptTokens + completionTokens,
+      total_time: Math.round((promptTime + completionTime) * 1e6) / 1e6,
+    },
+    system_fingerprint: fingerprint,
+    x_groq: { id: generated.requestId },
+    service_tier: 'batch',
+  };
+}
+
+/** The assistant message with its content, in the provider's shape (OpenAI always names `refusal`). */
+function assistantMessage(api: SimulatorApi, content: string, reasoning: string | null): ChatCompletion['choices'][number]['message'] {
+  if (api === 'openai') return { role: 'assistant', content, refusal: null, annotations: [] };
+  return reasoning === null ? { role: 'assistant', content } : { role: 'assistant', content, reasoning };
+}
+
+/**
+ * The simulated model: the answer Groq or OpenAI would write for one batch line, decided from seed,
+ * request and model. On OpenAI a cut output is always a 200 line with `finish_reason: "length"`, and
+ * `json_validate_failed` (Groq's) never happens: its failing lines are the long ones.
+ */
 export function answerChatRequest(customId: string, body: Record<string, unknown>, ctx: AnswerContext): LineAnswer {
   const { profile, model } = ctx;
+  const api = ctx.api ?? 'groq';
   const requestId = ulidId('req');
   const messages = body.messages;
   if (!Array.isArray(messages) || messages.length === 0) {
@@ -172,23 +287,9 @@ export function answerChatRequest(customId: string, body: Record<string, unknown
   }
   const requested = body.max_completion_tokens ?? body.max_tokens;
   const maxTokens = typeof requested === 'number' && requested > 0 ? Math.floor(requested) : null;
-  if (maxTokens !== null && maxTokens > profile.maxCompletionTokens) {
-    return apiError(
-      400,
-      requestId,
-      {
-        message: `\`max_tokens\` must be less than or equal to \`${profile.maxCompletionTokens}\`, the maximum value for \`max_tokens\` is less than the \`context_window\` for this model`,
-        type: 'invalid_request_error',
-        code: null,
-        param: 'max_tokens',
-      },
-      'invalid_max_tokens',
-    );
-  }
+  if (maxTokens !== null && maxTokens > profile.maxCompletionTokens) return maxTokensTooLarge(api, requestId, profile.maxCompletionTokens, maxTokens);
   const promptTokens = Math.ceil(promptCharacters(messages) / 4) + 3 * messages.length;
-  if (promptTokens > profile.contextTokens) {
-    return apiError(400, requestId, { message: CONTEXT_LENGTH_MESSAGE, type: 'invalid_request_error', code: 'context_length_exceeded', param: 'messages' });
-  }
+  if (promptTokens > profile.contextTokens) return contextTooLong(api, requestId, profile.contextTokens, promptTokens);
 
   const format = (typeof body.response_format === 'object' && body.response_format !== null ? body.response_format : {}) as ResponseFormat;
   const jsonMode = format.type === 'json_schema' || format.type === 'json_object';
@@ -214,7 +315,7 @@ export function answerChatRequest(customId: string, body: Record<string, unknown
         param: 'response_format',
       });
     }
-    const problems = strictProblemsCached(schema);
+    const problems = strictProblemsCached(schema, api);
     if (problems.length > 0) {
       return apiError(400, requestId, {
         message: `invalid JSON schema for strict mode: ${problems.slice(0, 3).join('; ')}${problems.length > 3 ? ` (and ${problems.length - 3} more)` : ''}`,
@@ -226,10 +327,7 @@ export function answerChatRequest(customId: string, body: Record<string, unknown
   }
 
   const digest = ctx.digest;
-  // Transient by design: the roll includes the attempt, so the same line retried usually goes through.
-  if (seededUnit(ctx.seed, '5xx', customId, model, digest, ctx.attempt) < profile.serverErrorRate) {
-    return apiError(500, requestId, { message: 'Internal Server Error. Please try again later.', type: 'internal_server_error', code: 'internal_server_error' });
-  }
+  if (seededUnit(ctx.seed, '5xx', customId, model, digest, ctx.attempt) < profile.serverErrorRate) return serverError(api, requestId);
 
   const [failRoll, kindRoll, lengthRoll, cutRoll, reasoningRoll, violationRoll] = seededRolls(ctx.seed, ['line', customId, model, digest], 6) as [
     number,
@@ -245,9 +343,23 @@ export function answerChatRequest(customId: string, body: Record<string, unknown
   let content = JSON.stringify(value);
   const contentTokens = Math.ceil(content.length / 4);
   const reasoningTokens = profile.reasoningTokens > 0 ? Math.round(profile.reasoningTokens * (0.5 + reasoningRoll)) : 0;
+  const generated = { model, requestId, digest, customId, promptTokens, reasoningTokens };
+
+  // A refusal is a content decision, like the other content failures: the same request refuses again on the same model.
+  if (profile.refusalRate > 0 && seededUnit(ctx.seed, 'refusal', customId, model, digest) < profile.refusalRate) {
+    const completionTokens = Math.ceil(OPENAI_REFUSAL.length / 4) + reasoningTokens;
+    return {
+      statusCode: 200,
+      requestId,
+      outcome: 'refusal',
+      billed: { promptTokens, completionTokens },
+      body: completion(api, { ...generated, message: { role: 'assistant', content: null, refusal: OPENAI_REFUSAL, annotations: [] }, finishReason: 'stop', completionTokens }, ctx),
+    };
+  }
 
   const failing = failRoll < profile.failureRate;
-  if (failing && kindRoll < profile.jsonValidateShare && jsonMode) {
+  const jsonValidateFailed = api === 'groq' && failing && kindRoll < profile.jsonValidateShare;
+  if (jsonValidateFailed && jsonMode) {
     return billedError(apiError(400, requestId, {
       message: JSON_VALIDATE_FAILED_MESSAGE,
       type: 'invalid_request_error',
@@ -257,14 +369,15 @@ export function answerChatRequest(customId: string, body: Record<string, unknown
   }
   // Whether a line runs out of room depends only on the requested max_tokens against what it generates,
   // so the same line retried with a larger max_tokens succeeds.
-  const longOutput = failing && kindRoll >= profile.jsonValidateShare;
+  const longOutput = failing && (api === 'openai' || kindRoll >= profile.jsonValidateShare);
   const generatedTokens = longOutput ? Math.round(profile.longOutputTokens * (0.8 + 0.5 * lengthRoll)) : contentTokens + reasoningTokens;
+  const outputTooLongAs = api === 'openai' ? 'finish_reason_length' : ctx.outputTooLongAs;
   let finishReason: 'stop' | 'length' = 'stop';
   let outcome = 'ok';
   let completionTokens = generatedTokens;
   if (maxTokens !== null && generatedTokens > maxTokens) {
     const cut = content.slice(0, Math.min(content.length - 1, Math.floor((content.length * maxTokens) / generatedTokens)));
-    if (ctx.outputTooLongAs === 'error') {
+    if (outputTooLongAs === 'error') {
       return billedError(apiError(400, requestId, {
         message: `The model reached max_tokens (${maxTokens}) before it finished the JSON output (finish_reason: length). Please increase max_tokens.`,
         type: 'invalid_request_error',
@@ -293,35 +406,12 @@ export function answerChatRequest(customId: string, body: Record<string, unknown
     }
   }
 
-  const promptTime = Math.round((promptTokens / 25_000) * 1e6) / 1e6;
-  const completionTime = Math.round((completionTokens / 600) * 1e6) / 1e6;
-  const queueTime = Math.round(seededUnit(ctx.seed, 'queue', customId) * 0.05 * 1e6) / 1e6;
-  const message: ChatCompletion['choices'][number]['message'] = { role: 'assistant', content };
-  if (reasoningTokens > 0) message.reasoning = reasoningText(content);
   return {
     statusCode: 200,
     requestId,
     outcome,
     ...(deviations.length > 0 ? { deviations } : {}),
     billed: { promptTokens, completionTokens },
-    body: {
-      id: `chatcmpl-${randomUUID()}`,
-      object: 'chat.completion',
-      created: ctx.nowSeconds,
-      model,
-      choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason }],
-      usage: {
-        queue_time: queueTime,
-        prompt_tokens: promptTokens,
-        prompt_time: promptTime,
-        completion_tokens: completionTokens,
-        completion_time: completionTime,
-        total_tokens: promptTokens + completionTokens,
-        total_time: Math.round((promptTime + completionTime) * 1e6) / 1e6,
-      },
-      system_fingerprint: `fp_${digest.slice(0, 10).toLowerCase().replace(/[^a-z0-9]/g, '0')}`,
-      x_groq: { id: requestId },
-      service_tier: 'batch',
-    },
+    body: completion(api, { ...generated, message: assistantMessage(api, content, reasoningTokens > 0 ? reasoningText(content) : null), finishReason, completionTokens }, ctx),
   };
 }

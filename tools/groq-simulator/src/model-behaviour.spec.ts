@@ -2,9 +2,9 @@ import { describe, expect, it } from '@jest/globals';
 import { Ajv } from 'ajv';
 import { prAnalysisJsonSchema } from '../../../libs/groq-batch/src/pr-analysis/pr-analysis.schema.js';
 import { type AnswerContext, answerChatRequest, type ApiErrorBody, type ChatCompletion, lineDigest } from './line-answer.js';
-import { CHEAP_MODEL_PROFILE, type ModelProfile, parseFaults, parseProfile, STRONG_MODEL_PROFILE } from './options.js';
+import { CHEAP_MODEL_PROFILE, type ModelProfile, OPENAI_CHEAP_MODEL_PROFILE, parseFaults, parseProfile, STRONG_MODEL_PROFILE } from './options.js';
 import { analysePullRequest, classifyChange, detectAiTools, isPrAnalysisSchema, valueForSchema } from './pr-analysis-content.js';
-import { strictSchemaProblems } from './strict-schema.js';
+import { OPENAI_STRICT_RULES, strictSchemaProblems } from './strict-schema.js';
 import { CHEAP, FALLBACK, prUserText, requestLine } from './testing/batch-fixtures.js';
 
 const ajv = new Ajv({ strict: false, validateFormats: false });
@@ -126,7 +126,7 @@ describe('answerChatRequest', () => {
     const chars = messages.reduce((sum, m) => sum + m.content.length, 0);
     expect(body.usage.prompt_tokens).toBe(Math.ceil(chars / 4) + 3 * messages.length);
     expect(body.usage.total_tokens).toBe(body.usage.prompt_tokens + body.usage.completion_tokens);
-    expect(validPrAnalysis(JSON.parse(body.choices[0]!.message.content))).toBe(true);
+    expect(validPrAnalysis(JSON.parse(body.choices[0]!.message.content!))).toBe(true);
   });
 
   it('decides the same way for the same seed, request and model, whatever the max_tokens', () => {
@@ -160,7 +160,7 @@ describe('answerChatRequest', () => {
     const profile = { ...STRONG_MODEL_PROFILE, schemaViolationRate: 1 };
     const loose = answer('v-1', requestLine('v-1', { model: FALLBACK }), profile);
     expect(loose.outcome).toBe('schema_violation');
-    expect(validPrAnalysis(JSON.parse((loose.body as ChatCompletion).choices[0]!.message.content))).toBe(false);
+    expect(validPrAnalysis(JSON.parse((loose.body as ChatCompletion).choices[0]!.message.content!))).toBe(false);
     const strict = answer('v-2', requestLine('v-2', { model: CHEAP }), { ...CHEAP_MODEL_PROFILE, failureRate: 0, serverErrorRate: 0, schemaViolationRate: 1 });
     expect(strict.outcome).toBe('ok');
   });
@@ -169,7 +169,7 @@ describe('answerChatRequest', () => {
     const profile = { ...CHEAP_MODEL_PROFILE, failureRate: 0, serverErrorRate: 0, repeatedItemRate: 1, emptySummaryRate: 1 };
     const ai = answer('d-1', requestLine('d-1', { pr: { body: 'Generated with Claude Code' } }), profile);
     expect(ai).toMatchObject({ statusCode: 200, outcome: 'ok', deviations: ['repeated_item', 'empty_summary'] });
-    const content = JSON.parse((ai.body as ChatCompletion).choices[0]!.message.content);
+    const content = JSON.parse((ai.body as ChatCompletion).choices[0]!.message.content!);
     expect(content).toMatchObject({ ai_tools: ['Claude', 'Claude'], summary: '' });
     expect(validPrAnalysis(content)).toBe(true);
     // No list to repeat an item of: only the summary deviates.
@@ -203,5 +203,41 @@ describe('control input checks', () => {
     expect(() => parseFaults([1])).toThrow(/object/);
     expect(parseProfile({ failureRate: 0.1 })).toEqual({ failureRate: 0.1 });
     expect(() => parseProfile({ failRate: 0.1 })).toThrow(/failRate/);
+  });
+});
+
+describe('answerChatRequest as OpenAI', () => {
+  const openai = { api: 'openai' as const, outputTooLongAs: 'error' as const };
+  const strictLine = (customId: string, maxTokens = 1_024) =>
+    requestLine(customId, { model: 'gpt-4.1-mini', maxTokens, responseFormat: { type: 'json_schema', json_schema: { name: 'pr_analysis', strict: true, schema: prAnalysisJsonSchema } } });
+
+  it('never fails with json_validate_failed: its failing lines run long, answered as finish_reason length whatever outputTooLongAs says', () => {
+    const profile = { ...OPENAI_CHEAP_MODEL_PROFILE, failureRate: 1, jsonValidateShare: 1, serverErrorRate: 0, refusalRate: 0 };
+    const cut = answer('o-1', strictLine('o-1'), profile, openai);
+    expect(cut).toMatchObject({ statusCode: 200, outcome: 'finish_reason_length', billed: { completionTokens: 1_024 } });
+    const body = cut.body as ChatCompletion;
+    expect(body.choices[0]!.message).toMatchObject({ refusal: null, annotations: [] });
+    expect(body).not.toHaveProperty('x_groq');
+    expect(answer('o-2', strictLine('o-2', 4_096), profile, openai).outcome).toBe('ok');
+  });
+
+  it('refuses at its rate with content null, billed for the refusal it wrote', () => {
+    const refused = answer('o-3', strictLine('o-3'), { ...OPENAI_CHEAP_MODEL_PROFILE, refusalRate: 1, serverErrorRate: 0 }, openai);
+    expect(refused).toMatchObject({ statusCode: 200, outcome: 'refusal', billed: { completionTokens: expect.any(Number) } });
+    expect((refused.body as ChatCompletion).choices[0]).toMatchObject({ message: { content: null, refusal: expect.stringMatching(/can't help/) }, finish_reason: 'stop' });
+  });
+
+  it('words a 5xx and an over-long input as OpenAI does', () => {
+    const failing = answer('o-4', strictLine('o-4'), { ...OPENAI_CHEAP_MODEL_PROFILE, serverErrorRate: 1 }, openai);
+    expect(failing).toMatchObject({ statusCode: 500, outcome: 'server_error', body: { error: { type: 'server_error', code: null } } });
+    const long = answer('o-5', strictLine('o-5'), { ...OPENAI_CHEAP_MODEL_PROFILE, contextTokens: 10 }, openai);
+    expect(long).toMatchObject({ statusCode: 400, outcome: 'context_length_exceeded', body: { error: { message: expect.stringMatching(/maximum context length is 10 tokens/) } } });
+  });
+
+  it('checks strict schemas by OpenAI\'s rules: nullable allowed, an object at the root', () => {
+    const nullable = { type: 'object', additionalProperties: false, required: ['a'], properties: { a: { type: ['string', 'null'] } } };
+    expect(strictSchemaProblems(nullable, '#', OPENAI_STRICT_RULES)).toEqual([]);
+    expect(strictSchemaProblems(nullable)).toEqual(['#/properties/a allows null']);
+    expect(strictSchemaProblems({ anyOf: [nullable] }, '#', OPENAI_STRICT_RULES)).toContain('# must be an object schema, not anyOf');
   });
 });

@@ -1,6 +1,13 @@
 import { DEFAULT_PRICE_TABLE } from '../../../libs/groq-batch/src/cost.js';
 import type { ModelPrice } from './stats.js';
 
+/**
+ * Which provider's Batch API the simulator speaks. Both are OpenAI-compatible; `openai` serves
+ * `/v1/...` instead of `/openai/v1/...`, pages lists OpenAI's way, accepts only the `24h` window, writes
+ * OpenAI's line shapes and has OpenAI's models (see `openaiProfiles`).
+ */
+export type SimulatorApi = 'groq' | 'openai';
+
 /** Per-model behaviour: how often lines fail, how, and the limits the model enforces. */
 export interface ModelProfile {
   /** Share of lines whose generation goes wrong (json_validate_failed or output too long). */
@@ -15,6 +22,8 @@ export interface ModelProfile {
   repeatedItemRate: number;
   /** Share of valid answers whose `summary` is an empty string (the schema sent has no minLength). */
   emptySummaryRate: number;
+  /** Share of lines the model refuses (`message.refusal` set, content null): OpenAI models only, 0 on Groq's. */
+  refusalRate: number;
   /** Context window in tokens; inputs estimated above it fail with context_length_exceeded. */
   contextTokens: number;
   /** Largest `max_tokens` / `max_completion_tokens` the model accepts. */
@@ -48,7 +57,7 @@ export interface SimulatorFaults {
   responseDelayMs: number;
   /** Stop processing after this share of lines and mark the batch expired (null: never). */
   expireAfterFraction: number | null;
-  /** Whether unfinished lines of expired / cancelled batches appear in the error file (unconfirmed on Groq). */
+  /** Whether unfinished lines of expired / cancelled batches appear in the error file (unconfirmed on Groq; OpenAI always writes them). */
   unfinishedInErrorFile: boolean;
   /** Fail every batch at validation. */
   failValidation: boolean;
@@ -68,6 +77,8 @@ export interface SimulatorFaults {
 export type OutputTooLongForm = 'error' | 'finish_reason_length';
 
 export interface SimulatorOptions {
+  /** The provider API served (default `groq`); fixed for the simulator's life. */
+  api: SimulatorApi;
   host: string;
   /** 0: a free port chosen by the OS. */
   port: number;
@@ -82,6 +93,7 @@ export interface SimulatorOptions {
   chunkLines: number;
   /** Lines held back at most when shuffling (memory stays bounded by it). */
   shuffleWindowLines: number;
+  /** Groq only: OpenAI always answers a cut output as a 200 line with `finish_reason: "length"`. */
   outputTooLongAs: OutputTooLongForm;
   /** Lines per input file; more fails validation with `too_many_tasks`. */
   maxLinesPerFile: number;
@@ -112,6 +124,7 @@ export const CHEAP_MODEL_PROFILE: ModelProfile = {
   // The field run on 3,898 real PRs: 448 answers named a tool twice, 58 had an empty summary.
   repeatedItemRate: 0.115,
   emptySummaryRate: 0.015,
+  refusalRate: 0,
   contextTokens: 131_072,
   maxCompletionTokens: 65_536,
   supportsStrict: true,
@@ -158,7 +171,70 @@ export function defaultProfiles(): Record<string, ModelProfile> {
   };
 }
 
+/**
+ * OpenAI models, under OpenAI's own names. The rates are this simulator's assumptions, not measurements:
+ * with strict structured outputs an answer always follows the schema, so what remains is output cut at
+ * `max_tokens` (`failureRate`: all of it needs more room, none is `json_validate_failed`, which is
+ * Groq's), refusals, and occasional per-line 5xx. The cheaper the model, the more often it runs long.
+ */
+export const OPENAI_CHEAP_MODEL_PROFILE: ModelProfile = {
+  failureRate: 0.02,
+  jsonValidateShare: 0,
+  serverErrorRate: 0.002,
+  // Only without strict mode (json_object or strict: false); strict answers follow the schema.
+  schemaViolationRate: 0.01,
+  repeatedItemRate: 0,
+  emptySummaryRate: 0,
+  refusalRate: 0.003,
+  contextTokens: 1_047_576,
+  maxCompletionTokens: 32_768,
+  supportsStrict: true,
+  reasoningTokens: 0,
+  longOutputTokens: 1_400,
+};
+
+export const OPENAI_STRONG_MODEL_PROFILE: ModelProfile = { ...OPENAI_CHEAP_MODEL_PROFILE, failureRate: 0.002, schemaViolationRate: 0, refusalRate: 0.001 };
+
+export function openaiProfiles(): Record<string, ModelProfile> {
+  return {
+    'gpt-4.1-nano': { ...OPENAI_CHEAP_MODEL_PROFILE, failureRate: 0.04, refusalRate: 0.005, schemaViolationRate: 0.02 },
+    'gpt-4.1-mini': { ...OPENAI_CHEAP_MODEL_PROFILE },
+    'gpt-4o-mini': { ...OPENAI_CHEAP_MODEL_PROFILE, failureRate: 0.03, contextTokens: 128_000, maxCompletionTokens: 16_384 },
+    'gpt-4.1': { ...OPENAI_STRONG_MODEL_PROFILE },
+    'gpt-4o': { ...OPENAI_STRONG_MODEL_PROFILE, failureRate: 0.003, contextTokens: 128_000, maxCompletionTokens: 16_384 },
+  };
+}
+
+/**
+ * OpenAI's batch prices (50 % of the standard price list of 2025-04 for gpt-4.1*, 2024-08 for gpt-4o*),
+ * USD per 1M tokens: what the simulated account is billed at when Cascade's table has no price for a
+ * model. Cascade's table wins where it has one.
+ */
+export const OPENAI_BATCH_PRICES: Record<string, ModelPrice> = {
+  'gpt-4.1': { inputPerMillion: 1, outputPerMillion: 4 },
+  'gpt-4.1-mini': { inputPerMillion: 0.2, outputPerMillion: 0.8 },
+  'gpt-4.1-nano': { inputPerMillion: 0.05, outputPerMillion: 0.2 },
+  'gpt-4o': { inputPerMillion: 1.25, outputPerMillion: 5 },
+  'gpt-4o-mini': { inputPerMillion: 0.075, outputPerMillion: 0.3 },
+};
+
+/** The models a simulator of `api` knows; any other fails validation with model_not_found. */
+export function profilesFor(api: SimulatorApi): Record<string, ModelProfile> {
+  return api === 'openai' ? openaiProfiles() : defaultProfiles();
+}
+
+/** Prices the bill is computed at: Cascade's table, over OpenAI's list prices for an OpenAI simulator. */
+export function pricesFor(api: SimulatorApi): Record<string, ModelPrice> {
+  return api === 'openai' ? { ...OPENAI_BATCH_PRICES, ...defaultPrices() } : defaultPrices();
+}
+
+/** What a new model added with `setProfile` starts from. */
+export function baseProfileFor(api: SimulatorApi): ModelProfile {
+  return api === 'openai' ? OPENAI_STRONG_MODEL_PROFILE : STRONG_MODEL_PROFILE;
+}
+
 export const DEFAULT_SIMULATOR_OPTIONS: Readonly<SimulatorOptions> = {
+  api: 'groq',
   host: '127.0.0.1',
   port: 0,
   seed: 42,
@@ -179,15 +255,17 @@ export const DEFAULT_SIMULATOR_OPTIONS: Readonly<SimulatorOptions> = {
 
 /** Full options from a partial set: profiles and faults are merged key by key, never shared. */
 export function resolveOptions(overrides: Partial<SimulatorOptions> = {}): SimulatorOptions {
-  const profiles = defaultProfiles();
+  const api = overrides.api ?? DEFAULT_SIMULATOR_OPTIONS.api;
+  const profiles = profilesFor(api);
   for (const [model, profile] of Object.entries(overrides.profiles ?? {})) {
-    profiles[model] = { ...(profiles[model] ?? STRONG_MODEL_PROFILE), ...profile };
+    profiles[model] = { ...(profiles[model] ?? baseProfileFor(api)), ...profile };
   }
   return {
     ...DEFAULT_SIMULATOR_OPTIONS,
     ...overrides,
+    api,
     profiles,
-    prices: { ...defaultPrices(), ...overrides.prices },
+    prices: { ...pricesFor(api), ...overrides.prices },
     faults: { ...NO_FAULTS, ...overrides.faults },
   };
 }
@@ -219,6 +297,7 @@ const PROFILE_FIELDS: Record<keyof ModelProfile, FieldKind> = {
   schemaViolationRate: 'number',
   repeatedItemRate: 'number',
   emptySummaryRate: 'number',
+  refusalRate: 'number',
   contextTokens: 'number',
   maxCompletionTokens: 'number',
   supportsStrict: 'boolean',

@@ -10,13 +10,14 @@ import { discard, FileStore } from './file-store.js';
 import { ApiError, delay, readJsonBody, sendApiError, sendJson } from './http-util.js';
 import { MultipartError, multipartBoundary, type MultipartUpload, readMultipart } from './multipart.js';
 import {
+  baseProfileFor,
   type ModelProfile,
   parseFaults,
   parseProfile,
   resolveOptions,
+  type SimulatorApi,
   type SimulatorFaults,
   type SimulatorOptions,
-  STRONG_MODEL_PROFILE,
 } from './options.js';
 import { type SimulatorStats, StatsRecorder } from './stats.js';
 
@@ -32,8 +33,15 @@ export interface SimulatorSpeed {
 }
 
 export interface GroqSimulator {
+  /** The provider API it speaks. */
+  api: SimulatorApi;
   /** The host root, e.g. `http://127.0.0.1:18080`: give it to groq-sdk as `baseURL` (the SDK adds `/openai/v1`). */
   url: string;
+  /**
+   * What the provider's SDK takes as `baseURL`: the host root for groq-sdk, the host root plus `/v1`
+   * for openai (its base URL includes the version).
+   */
+  baseURL: string;
   port: number;
   /** The simulator's own directory for uploads and produced files; removed by stop(). */
   dataDir: string;
@@ -50,20 +58,56 @@ export interface GroqSimulator {
   stop(): Promise<void>;
 }
 
-const API_ROUTE = /^\/openai\/v1\/(files|batches)(?:\/([^/]+))?(?:\/(content|cancel))?\/?$/;
+/** The Files and Batches routes under the API's prefix: `/openai/v1` on Groq, `/v1` on OpenAI. */
+interface ApiRoutes {
+  prefix: string;
+  pattern: RegExp;
+}
+
+function apiRoutes(api: SimulatorApi): ApiRoutes {
+  const prefix = api === 'openai' ? '/v1' : '/openai/v1';
+  return { prefix, pattern: new RegExp(`^${prefix}/(files|batches)(?:/([^/]+))?(?:/(content|cancel))?/?$`) };
+}
 
 /** `POST /openai/v1/batches/{id}/cancel` style keys, one per route, for the call counters. */
-function routeKey(method: string, path: string): string {
-  const match = API_ROUTE.exec(path);
+function routeKey(routes: ApiRoutes, method: string, path: string): string {
+  const match = routes.pattern.exec(path);
   if (!match) return `${method} ${path}`;
   const [, resource, id, action] = match;
-  return `${method} /openai/v1/${resource}${id ? '/{id}' : ''}${action ? `/${action}` : ''}`;
+  return `${method} ${routes.prefix}/${resource}${id ? '/{id}' : ''}${action ? `/${action}` : ''}`;
 }
 
 const isStringMap = (value: unknown): value is Record<string, string> =>
   typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'string');
 
-/** The simulator's state and its HTTP API: Groq's Files and Batches routes plus the `/_sim/` control routes. */
+/**
+ * OpenAI's list page: the items after `after` (by id), `limit` of them, `has_more` when more follow.
+ * A limit out of range is refused as OpenAI does.
+ */
+function openAiListPage<T extends { id: string }>(items: T[], query: URLSearchParams, bounds: { defaultLimit: number; maxLimit: number }): Record<string, unknown> {
+  const given = query.get('limit');
+  const limit = given === null ? bounds.defaultLimit : Number(given);
+  if (!Number.isInteger(limit) || limit < 1 || limit > bounds.maxLimit) {
+    throw new ApiError(400, `Invalid 'limit': expected an integer from 1 to ${bounds.maxLimit}, got ${JSON.stringify(given)}.`, 'invalid_request_error', 'invalid_value', 'limit');
+  }
+  const after = query.get('after');
+  const at = after ? items.findIndex((item) => item.id === after) : -1;
+  const rest = at >= 0 ? items.slice(at + 1) : items;
+  const data = rest.slice(0, limit);
+  return { object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: rest.length > limit };
+}
+
+/** OpenAI's documented metadata limits: at most 16 pairs, keys up to 64 characters, values up to 512. */
+function checkOpenAiMetadata(metadata: Record<string, string>): void {
+  const entries = Object.entries(metadata);
+  const problem =
+    entries.length > 16
+      ? `metadata has ${entries.length} pairs; at most 16 are allowed`
+      : entries.map(([key, value]) => (key.length > 64 ? `metadata key '${key}' is longer than 64 characters` : value.length > 512 ? `metadata value of '${key}' is longer than 512 characters` : null)).find(Boolean);
+  if (problem) throw new ApiError(400, `Invalid 'metadata': ${problem}.`, 'invalid_request_error', 'invalid_value', 'metadata');
+}
+
+/** The simulator's state and its HTTP API: the provider's Files and Batches routes plus the `/_sim/` control routes. */
 
 /** The 5xx answers of `serverErrorsFirst`, in turn. */
 const SERVER_ERRORS: Array<[number, string]> = [
@@ -89,8 +133,11 @@ class Simulation {
   private readonly createdAtMs = new Map<string, number>();
   stopping = false;
 
+  private readonly routes: ApiRoutes;
+
   constructor(readonly options: SimulatorOptions) {
     this.files = new FileStore(() => this.nowSeconds());
+    this.routes = apiRoutes(options.api);
   }
 
   nowSeconds(): number {
@@ -106,7 +153,7 @@ class Simulation {
   }
 
   setProfile(model: string, profile: Partial<ModelProfile>): void {
-    this.options.profiles[model] = { ...(this.options.profiles[model] ?? STRONG_MODEL_PROFILE), ...profile };
+    this.options.profiles[model] = { ...(this.options.profiles[model] ?? baseProfileFor(this.options.api)), ...profile };
   }
 
   setSpeed(speed: SimulatorSpeed): void {
@@ -130,7 +177,7 @@ class Simulation {
     const method = request.method ?? 'GET';
     if (url.pathname.startsWith('/_sim/')) return this.control(method, url.pathname, request, response);
 
-    const key = routeKey(method, url.pathname);
+    const key = routeKey(this.routes, method, url.pathname);
     this.stats.call(key);
     if (!/^Bearer\s+\S+/i.test(request.headers.authorization ?? '')) {
       throw new ApiError(401, 'Invalid API Key', 'invalid_request_error', 'invalid_api_key');
@@ -156,18 +203,25 @@ class Simulation {
       throw new ApiError(status, message, 'internal_server_error', 'internal_server_error');
     }
 
-    const match = API_ROUTE.exec(url.pathname);
+    const match = this.routes.pattern.exec(url.pathname);
     if (!match) {
       throw new ApiError(404, `Unknown request URL: ${method} ${url.pathname}. Please check the URL for typos.`, 'invalid_request_error', 'unknown_url');
     }
     const [, resource, id, action] = match as unknown as [string, 'files' | 'batches', string | undefined, 'content' | 'cancel' | undefined];
-    if (resource === 'files') return this.filesRoute(method, id, action, request, response);
+    if (resource === 'files') return this.filesRoute(method, id, action, url, request, response);
     return this.batchesRoute(method, id, action, url, request, response);
   }
 
-  private async filesRoute(method: string, id: string | undefined, action: string | undefined, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  private async filesRoute(
+    method: string,
+    id: string | undefined,
+    action: string | undefined,
+    url: URL,
+    request: IncomingMessage,
+    response: ServerResponse,
+  ): Promise<void> {
     if (!id && method === 'POST') return this.upload(request, response);
-    if (!id && method === 'GET') return sendJson(response, 200, { object: 'list', data: this.files.list() });
+    if (!id && method === 'GET') return sendJson(response, 200, this.listFiles(url.searchParams));
     if (!id || (action && action !== 'content')) throw this.methodNotAllowed(method, 'files');
     const file = this.files.get(id);
     if (!file) throw new ApiError(404, `File ${id} not found.`, 'invalid_request_error', 'not_found');
@@ -260,13 +314,11 @@ class Simulation {
       throw new ApiError(400, `Unsupported endpoint ${JSON.stringify(body.endpoint ?? null)}; use /v1/chat/completions.`, 'invalid_request_error', null, 'endpoint');
     }
     const window = typeof body.completion_window === 'string' ? body.completion_window : '';
-    const windowSeconds = completionWindowSeconds(window);
-    if (windowSeconds === null) {
-      throw new ApiError(400, `Invalid completion_window ${JSON.stringify(body.completion_window ?? null)}: durations from 24h to 7d are supported.`, 'invalid_request_error', null, 'completion_window');
-    }
+    const windowSeconds = this.completionWindowSeconds(window, body.completion_window);
     if (body.metadata !== undefined && body.metadata !== null && !isStringMap(body.metadata)) {
       throw new ApiError(400, 'metadata must be an object of string keys to string values.', 'invalid_request_error', null, 'metadata');
     }
+    if (this.options.api === 'openai' && isStringMap(body.metadata)) checkOpenAiMetadata(body.metadata);
     const nowMs = this.options.clock();
     const createdAt = Math.floor(nowMs / 1000);
     const batch: BatchObject = {
@@ -323,19 +375,28 @@ class Simulation {
     response.end(snapshot);
   }
 
+  /** Groq: `24h` to `7d`; OpenAI: `24h` only. Anything else is a 400 in the provider's wording. */
+  private completionWindowSeconds(window: string, given: unknown): number {
+    if (this.options.api === 'openai') {
+      if (window === '24h') return 24 * 3_600;
+      throw new ApiError(400, `Invalid value for 'completion_window': ${JSON.stringify(given ?? null)}. Supported values are: '24h'.`, 'invalid_request_error', 'invalid_value', 'completion_window');
+    }
+    const seconds = completionWindowSeconds(window);
+    if (seconds === null) {
+      throw new ApiError(400, `Invalid completion_window ${JSON.stringify(given ?? null)}: durations from 24h to 7d are supported.`, 'invalid_request_error', null, 'completion_window');
+    }
+    return seconds;
+  }
+
   /**
-   * Newest first, OpenAI-style paging (`limit`, `after`), Groq's `cursor` and repeated `id` filters.
+   * Newest first. Groq: OpenAI-style paging (`limit`, `after`) plus its own `cursor` and repeated `id`
+   * filters and `paging.next_cursor`. OpenAI: `limit` (1–100, default 20) and `after` only.
    * Batches younger than `listDelayMs` are left out, whatever the filters: an eventually consistent listing.
    */
   private listBatches(query: URLSearchParams): Record<string, unknown> {
+    if (this.options.api === 'openai') return openAiListPage(this.listableBatches([]), query, { defaultLimit: 20, maxLimit: 100 });
     const ids = query.getAll('id');
-    const listDelayMs = this.options.faults.listDelayMs;
-    const listedBefore = this.options.clock() - listDelayMs;
-    let data = [...this.jobs.values()]
-      .map((job) => job.batch)
-      .filter((batch) => listDelayMs === 0 || (this.createdAtMs.get(batch.id) ?? 0) <= listedBefore)
-      .filter((batch) => ids.length === 0 || ids.includes(batch.id))
-      .sort((a, b) => b.created_at - a.created_at || (this.order.get(b.id) ?? 0) - (this.order.get(a.id) ?? 0));
+    let data = this.listableBatches(ids);
     const after = query.get('after') ?? query.get('cursor');
     if (after) {
       const at = data.findIndex((batch) => batch.id === after);
@@ -346,6 +407,23 @@ class Simulation {
     if (hasMore) data = data.slice(0, limit);
     const lastId = data.at(-1)?.id ?? null;
     return { object: 'list', data, first_id: data[0]?.id ?? null, last_id: lastId, has_more: hasMore, paging: { next_cursor: hasMore ? lastId : null } };
+  }
+
+  /** The batches a list shows, newest first: all but those younger than `listDelayMs`, and only `ids` if given. */
+  private listableBatches(ids: string[]): BatchObject[] {
+    const listDelayMs = this.options.faults.listDelayMs;
+    const listedBefore = this.options.clock() - listDelayMs;
+    return [...this.jobs.values()]
+      .map((job) => job.batch)
+      .filter((batch) => listDelayMs === 0 || (this.createdAtMs.get(batch.id) ?? 0) <= listedBefore)
+      .filter((batch) => ids.length === 0 || ids.includes(batch.id))
+      .sort((a, b) => b.created_at - a.created_at || (this.order.get(b.id) ?? 0) - (this.order.get(a.id) ?? 0));
+  }
+
+  /** Groq answers every file in one list; OpenAI pages it (`limit` 1–10,000, default 10,000, and `after`). */
+  private listFiles(query: URLSearchParams): Record<string, unknown> {
+    if (this.options.api === 'openai') return openAiListPage(this.files.list(), query, { defaultLimit: 10_000, maxLimit: 10_000 });
+    return { object: 'list', data: this.files.list() };
   }
 
   private methodNotAllowed(method: string, resource: string): ApiError {
@@ -399,8 +477,9 @@ class Simulation {
 }
 
 /**
- * Starts a local Groq Files + Batches API: same routes, JSON shapes, JSONL formats and error bodies, so
- * unmodified groq-sdk works against it with `baseURL: simulator.url`.
+ * Starts a local Files + Batches API, Groq's by default (`api: 'openai'` for OpenAI's): same routes, JSON
+ * shapes, JSONL formats and error bodies, so the unmodified SDK works against it with
+ * `baseURL: simulator.baseURL` (groq-sdk: the same as `url`).
  */
 export async function startGroqSimulator(overrides: Partial<SimulatorOptions> = {}): Promise<GroqSimulator> {
   const options = resolveOptions(overrides);
@@ -421,13 +500,16 @@ export async function startGroqSimulator(overrides: Partial<SimulatorOptions> = 
     await once(server, 'listening');
   } catch (error) {
     simulation.files.destroy();
-    throw new Error(`Groq simulator could not listen on ${options.host}:${options.port}: ${(error as Error).message}`, { cause: error });
+    throw new Error(`${options.api === 'openai' ? 'OpenAI' : 'Groq'} simulator could not listen on ${options.host}:${options.port}: ${(error as Error).message}`, { cause: error });
   }
   const port = (server.address() as AddressInfo).port;
   const host = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
 
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    api: options.api,
+    url,
+    baseURL: options.api === 'openai' ? `${url}/v1` : url,
     port,
     dataDir: simulation.files.dir,
     stats: () => simulation.stats.snapshot(),
