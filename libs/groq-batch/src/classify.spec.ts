@@ -20,6 +20,14 @@ describe('classifyFailure', () => {
     ['context_length_exceeded', 'Please reduce the length of the messages.', 400, 'permanent'],
     ['invalid_request_error', 'This model\'s maximum context length is 131072 tokens', 400, 'permanent'],
     ['content_policy_violation', 'refused', 400, 'permanent'],
+    // Anthropic's errored results carry an error type and no HTTP status.
+    ['rate_limit_error', 'Number of request tokens has exceeded your per-minute rate limit', null, 'transient'],
+    ['overloaded_error', 'Overloaded', null, 'transient'],
+    ['api_error', 'Internal server error', null, 'transient'],
+    ['timeout_error', 'Request timed out', null, 'transient'],
+    ['invalid_request_error', 'max_tokens: Field required', null, 'permanent'],
+    ['not_found_error', 'model: claude-x', null, 'permanent'],
+    ['refusal', 'the model declined to answer (stop_reason: refusal)', null, 'invalid_output'],
   ])('%s (%s) is %s', (code, message, httpStatus, expected) => {
     expect(classifyFailure({ code, message, httpStatus })).toBe(expected);
   });

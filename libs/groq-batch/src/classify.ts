@@ -50,8 +50,8 @@ export function isOutputTooLong(signals: FailureSignals): boolean {
  */
 export type FailureClass = 'invalid_output' | 'output_too_long' | 'transient' | 'permanent';
 
-/** Output that came back unusable: the cheap model's weakness. */
-const INVALID_OUTPUT_CODES = new Set<string>(['json_validate_failed', OUR_CODES.schemaInvalid, 'invalid_json', OUR_CODES.malformedLine]);
+/** Output that came back unusable: the cheap model's weakness. A refusal (Anthropic's `stop_reason: "refusal"`) too: a stronger model may answer. */
+const INVALID_OUTPUT_CODES = new Set<string>(['json_validate_failed', OUR_CODES.schemaInvalid, 'invalid_json', OUR_CODES.malformedLine, 'refusal']);
 /** Lost, not failed: the batch expired, was cancelled or failed, a line went missing, the provider had a bad moment. */
 const TRANSIENT_CODES = new Set<string>([
   OUR_CODES.batchExpired,
@@ -65,9 +65,19 @@ const TRANSIENT_CODES = new Set<string>([
   'rate_limited',
   'timeout',
   'duplicate_custom_id',
+  // Anthropic's error types for a request that met a bad moment (its errored batch results).
+  'rate_limit_error',
+  'overloaded_error',
+  'api_error',
+  'timeout_error',
 ]);
 /** The same request fails the same way on every model: retrying cannot help. */
 const PERMANENT_CODES = new Set<string>([...INPUT_TOO_LONG_CODES, 'content_policy_violation', 'invalid_api_key', 'model_not_found']);
+/**
+ * Anthropic's error types for a request it refuses as such: permanent, but checked after the output-length
+ * wording, since Groq files its output-too-long lines under `invalid_request_error` too.
+ */
+const REFUSED_REQUEST_CODES = new Set<string>(['invalid_request_error', 'not_found_error']);
 const INPUT_TOO_LONG_MESSAGE = /context.{0,20}(length|window)|too many (input )?tokens|reduce the length/i;
 
 export function classifyFailure(facts: FailureSignals & { code: string; httpStatus: number | null }): FailureClass {
@@ -75,6 +85,7 @@ export function classifyFailure(facts: FailureSignals & { code: string; httpStat
   if (PERMANENT_CODES.has(code) || INPUT_TOO_LONG_MESSAGE.test(facts.message ?? '')) return 'permanent';
   if (isOutputTooLong(facts)) return 'output_too_long';
   if (INVALID_OUTPUT_CODES.has(code)) return 'invalid_output';
+  if (REFUSED_REQUEST_CODES.has(code)) return 'permanent';
   if (TRANSIENT_CODES.has(code) || (facts.httpStatus !== null && (facts.httpStatus >= 500 || facts.httpStatus === 429))) return 'transient';
   // An unknown 4xx is a request the provider refuses as such: retrying it unchanged cannot help.
   return 'permanent';
