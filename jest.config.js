@@ -23,6 +23,7 @@ const common = {
     '^#batching$': '<rootDir>/libs/batching/src/index.ts',
     '^#ledger$': '<rootDir>/libs/ledger/src/index.ts',
     '^#groq-batch$': '<rootDir>/libs/groq-batch/src/index.ts',
+    '^#anthropic-batch$': '<rootDir>/libs/anthropic-batch/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   testEnvironment: 'node',

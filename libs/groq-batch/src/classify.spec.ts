@@ -22,6 +22,13 @@ describe('classifyFailure', () => {
     ['content_policy_violation', 'refused', 400, 'permanent'],
     ['request_timeout', 'The request timed out.', null, 'transient'],
     ['refusal', "the model refused: I'm sorry, I can't help with that.", null, 'invalid_output'],
+    // Anthropic's errored results carry an error type and no HTTP status.
+    ['rate_limit_error', 'Number of request tokens has exceeded your per-minute rate limit', null, 'transient'],
+    ['overloaded_error', 'Overloaded', null, 'transient'],
+    ['api_error', 'Internal server error', null, 'transient'],
+    ['timeout_error', 'Request timed out', null, 'transient'],
+    ['invalid_request_error', 'max_tokens: Field required', null, 'permanent'],
+    ['not_found_error', 'model: claude-x', null, 'permanent'],
   ])('%s (%s) is %s', (code, message, httpStatus, expected) => {
     expect(classifyFailure({ code, message, httpStatus })).toBe(expected);
   });

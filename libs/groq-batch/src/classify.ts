@@ -52,7 +52,7 @@ export type FailureClass = 'invalid_output' | 'output_too_long' | 'transient' | 
 
 /**
  * Output that came back unusable: the cheap model's weakness. A refusal counts here too: the request
- * itself was accepted (an input the provider rejects fails with an error, not a refusal), and a PR
+ * itself was accepted (an input the provider rejects fails with an error, not a refusal: OpenAI's `message.refusal`, Anthropic's `stop_reason: "refusal"`), and a PR
  * analysis refused by one model is one another model may answer; the chain's end bounds the cost.
  */
 const INVALID_OUTPUT_CODES = new Set<string>(['json_validate_failed', OUR_CODES.schemaInvalid, 'invalid_json', OUR_CODES.malformedLine, OUR_CODES.refusal]);
@@ -71,9 +71,19 @@ const TRANSIENT_CODES = new Set<string>([
   // OpenAI: the request ran out of time inside the batch (an error-file line with no HTTP answer).
   'request_timeout',
   'duplicate_custom_id',
+  // Anthropic's error types for a request that met a bad moment (its errored batch results).
+  'rate_limit_error',
+  'overloaded_error',
+  'api_error',
+  'timeout_error',
 ]);
 /** The same request fails the same way on every model: retrying cannot help. */
 const PERMANENT_CODES = new Set<string>([...INPUT_TOO_LONG_CODES, 'content_policy_violation', 'invalid_api_key', 'model_not_found']);
+/**
+ * Anthropic's error types for a request it refuses as such: permanent, but checked after the output-length
+ * wording, since Groq files its output-too-long lines under `invalid_request_error` too.
+ */
+const REFUSED_REQUEST_CODES = new Set<string>(['invalid_request_error', 'not_found_error']);
 const INPUT_TOO_LONG_MESSAGE = /context.{0,20}(length|window)|too many (input )?tokens|reduce the length/i;
 
 export function classifyFailure(facts: FailureSignals & { code: string; httpStatus: number | null }): FailureClass {
@@ -81,6 +91,7 @@ export function classifyFailure(facts: FailureSignals & { code: string; httpStat
   if (PERMANENT_CODES.has(code) || INPUT_TOO_LONG_MESSAGE.test(facts.message ?? '')) return 'permanent';
   if (isOutputTooLong(facts)) return 'output_too_long';
   if (INVALID_OUTPUT_CODES.has(code)) return 'invalid_output';
+  if (REFUSED_REQUEST_CODES.has(code)) return 'permanent';
   if (TRANSIENT_CODES.has(code) || (facts.httpStatus !== null && (facts.httpStatus >= 500 || facts.httpStatus === 429))) return 'transient';
   // An unknown 4xx is a request the provider refuses as such: retrying it unchanged cannot help.
   return 'permanent';

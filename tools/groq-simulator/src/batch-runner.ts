@@ -32,7 +32,7 @@ export class AttemptCounter {
  * Holds back up to `size` lines and releases a pseudo-random one as each new line arrives: output
  * comes out of input order, as Groq's does, with memory bounded by the window, not the batch.
  */
-class ShuffleWindow {
+export class ShuffleWindow {
   private readonly held: string[] = [];
 
   constructor(

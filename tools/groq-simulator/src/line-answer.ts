@@ -123,7 +123,7 @@ function billedError(error: LineAnswer, billed: BilledTokens): LineAnswer {
 }
 
 /** A plausible broken generation: empty (as in the real error file), cut short, wrapped in prose, or off-schema. */
-function failedGeneration(content: string, roll: number): string {
+export function failedGeneration(content: string, roll: number): string {
   if (roll < 0.25) return '';
   if (roll < 0.7) return content.slice(0, Math.max(1, Math.floor(content.length * (0.2 + roll * 0.6))));
   if (roll < 0.85) return `Here is the analysis of the pull request:\n\`\`\`json\n${content}\n\`\`\``;
@@ -131,7 +131,7 @@ function failedGeneration(content: string, roll: number): string {
 }
 
 /** Valid JSON that a non-strict model can return although it breaks the schema. */
-function violateSchema(value: unknown, roll: number): unknown {
+export function violateSchema(value: unknown, roll: number): unknown {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return { result: value };
   const copy: Record<string, unknown> = { ...value };
   const keys = Object.keys(copy);
@@ -148,7 +148,7 @@ function violateSchema(value: unknown, roll: number): unknown {
  */
 export type Deviation = 'repeated_item' | 'empty_summary';
 
-function deviate(value: unknown, profile: ModelProfile, rolls: { repeat: number; emptySummary: number }): { value: unknown; deviations: Deviation[] } {
+export function deviate(value: unknown, profile: Pick<ModelProfile, 'repeatedItemRate' | 'emptySummaryRate'>, rolls: { repeat: number; emptySummary: number }): { value: unknown; deviations: Deviation[] } {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return { value, deviations: [] };
   const copy: Record<string, unknown> = { ...value };
   const deviations: Deviation[] = [];

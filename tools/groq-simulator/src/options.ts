@@ -270,7 +270,7 @@ export function resolveOptions(overrides: Partial<SimulatorOptions> = {}): Simul
   };
 }
 
-type FieldKind = 'boolean' | 'number' | 'number|null' | 'string|null';
+export type FieldKind = 'boolean' | 'number' | 'number|null' | 'string|null';
 
 const FAULT_FIELDS: Record<keyof SimulatorFaults, FieldKind> = {
   shuffle: 'boolean',
@@ -312,7 +312,7 @@ function fits(kind: FieldKind, value: unknown): boolean {
   return typeof value === 'string';
 }
 
-function parseFields<T>(what: string, fields: Record<string, FieldKind>, input: unknown): Partial<T> {
+export function parseFields<T>(what: string, fields: Record<string, FieldKind>, input: unknown): Partial<T> {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new Error(`${what} must be a JSON object`);
   }
