@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { createEvent, Topic } from '#contracts';
 import { samplePayloads } from '#contracts/testing';
-import { BatchAssembler, GroqSubmissionProvider, sweepProvider } from '#batching';
+import { BatchAssembler, FileBatchSubmissionProvider, sweepProvider } from '#batching';
 import { DEFAULT_GROQ_BATCH_CONFIG, GroqBatchClient } from '#groq-batch';
 import { EventPublisher, type OutboxRelay, OutboxRepository } from '#platform';
 import type { Kafka } from 'kafkajs';
@@ -26,7 +26,7 @@ describe('the provider sweep', () => {
   let db: TestDatabase;
   let sim: GroqSimulator;
   let client: GroqBatchClient;
-  let real: GroqSubmissionProvider;
+  let real: FileBatchSubmissionProvider;
   const outbox = new OutboxRepository(new EventPublisher(null as unknown as Kafka, ''));
   const relay = { kick: () => undefined } as unknown as OutboxRelay;
   const settings = { minPass: 1, maxPass: 1, maxLines: 100, maxBytes: 50_000_000, lingerMs: 0, intervalMs: 100, stageDeadlineMs: 60_000, leaseMs: 60_000, producer: 'test' };
@@ -37,7 +37,7 @@ describe('the provider sweep', () => {
     // Batches stay in `validating` for a while, so a cancel reaches them before they run.
     sim = await startGroqSimulator({ seed: 9, stageDelayMs: 3_000 });
     client = new GroqBatchClient({ ...DEFAULT_GROQ_BATCH_CONFIG, apiKey: KEY, baseURL: sim.url });
-    real = new GroqSubmissionProvider(client, { maxLines: 100, maxBytes: 50_000_000 });
+    real = new FileBatchSubmissionProvider(client, { maxLines: 100, maxBytes: 50_000_000 });
     const ingestion = new IngestionService(new RequestRepository(), SUBMITTER_SETTINGS, outbox);
     const base = samplePayloads()[Topic.PrIngested];
     for (let i = 0; i < 4; i++) {

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { createEvent, Topic } from '#contracts';
 import { samplePayloads } from '#contracts/testing';
-import { BatchAssembler, GroqSubmissionProvider } from '#batching';
+import { BatchAssembler, FileBatchSubmissionProvider } from '#batching';
 import { DEFAULT_GROQ_BATCH_CONFIG, GroqBatchClient } from '#groq-batch';
 import { reconcile } from '#ledger';
 import { ConsumerMetrics, DLQ_HEADERS, EventInbox, EventPublisher, inTransaction, type OutgoingMessage, OutboxRelay, OutboxRepository } from '#platform';
@@ -49,7 +49,7 @@ describe('recovery: crashes, stuck requests, failed writes', () => {
 
   it('a crash between provider batch creation and its recording adopts that batch on restart: one provider batch, one BatchSubmitted', async () => {
     const client = new GroqBatchClient({ ...DEFAULT_GROQ_BATCH_CONFIG, apiKey: 'fake-recovery-test-key', baseURL: fixture.sim.url });
-    const real = new GroqSubmissionProvider(client, { maxLines: 100, maxBytes: 50_000_000 });
+    const real = new FileBatchSubmissionProvider(client, { maxLines: 100, maxBytes: 50_000_000 });
     // The process "dies" right after the provider accepted the batch, before anything is recorded.
     const crashing = providerWith(real, {
       create: async (request) => {

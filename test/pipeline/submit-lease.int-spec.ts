@@ -1,6 +1,6 @@
 import { createEvent, Topic } from '#contracts';
 import { samplePayloads } from '#contracts/testing';
-import { BatchAssembler, type BatchProviderPort, GroqSubmissionProvider, type SubmitRetryPolicy } from '#batching';
+import { BatchAssembler, type BatchProviderPort, FileBatchSubmissionProvider, type SubmitRetryPolicy } from '#batching';
 import { heldBatchText, reconcile, retryBatch } from '#ledger';
 import { EventPublisher, type OutboxRelay, OutboxRepository, writeControl } from '#platform';
 import { APIError } from 'groq-sdk';
@@ -41,7 +41,7 @@ describe('submission leases: renewed while a submitter works; a duplicate is can
   const assembler = (provider: BatchProviderPort, extra: Partial<typeof settings> & { submitRetry?: SubmitRetryPolicy } = {}) =>
     new BatchAssembler(db.dataSource, groqProviders(provider), outbox, relay, logger, { ...settings, ...extra });
   /** The real provider (the simulator), with a pause before each create. */
-  const slow = (real: GroqSubmissionProvider, beforeCreate: () => Promise<void>): BatchProviderPort =>
+  const slow = (real: FileBatchSubmissionProvider, beforeCreate: () => Promise<void>): BatchProviderPort =>
     providerWith(real, {
       create: async (request) => {
         await beforeCreate();
@@ -73,7 +73,7 @@ describe('submission leases: renewed while a submitter works; a duplicate is can
   const expireLease = () => db.dataSource.query(`UPDATE batches SET lease_until = now() - interval '1 second'`);
 
   it('a create three leases long keeps its lease: the other replica resumes nothing, one provider batch is paid for', async () => {
-    const real = new GroqSubmissionProvider(client, { maxLines: 100, maxBytes: 50_000_000 });
+    const real = new FileBatchSubmissionProvider(client, { maxLines: 100, maxBytes: 50_000_000 });
     const first = assembler(slow(real, () => new Promise((resolve) => setTimeout(resolve, 3 * LEASE_MS)))).tick({ force: true });
     await eventually('the first replica recorded its intent', async () => (await batchRow())?.state === 'creating');
     const other = assembler(real);
@@ -88,7 +88,7 @@ describe('submission leases: renewed while a submitter works; a duplicate is can
   }, 30_000);
 
   it('a replica that lost its lease mid-create and finds the batch recorded by another cancels its own provider batch, and keeps a record of it', async () => {
-    const real = new GroqSubmissionProvider(client, { maxLines: 100, maxBytes: 50_000_000 });
+    const real = new FileBatchSubmissionProvider(client, { maxLines: 100, maxBytes: 50_000_000 });
     let release!: () => void;
     const paused = new Promise<void>((resolve) => (release = resolve));
     // The first replica stalls before its create (a long GC pause, a frozen VM) …
@@ -112,7 +112,7 @@ describe('submission leases: renewed while a submitter works; a duplicate is can
   }, 30_000);
 
   it('a replica whose lease was taken over before its create creates nothing (fenced by the lease epoch)', async () => {
-    const real = new GroqSubmissionProvider(client, { maxLines: 100, maxBytes: 50_000_000 });
+    const real = new FileBatchSubmissionProvider(client, { maxLines: 100, maxBytes: 50_000_000 });
     let release!: () => void;
     const paused = new Promise<void>((resolve) => (release = resolve));
     // Frozen before it starts the upload: the fence check comes after the pause.
@@ -130,7 +130,7 @@ describe('submission leases: renewed while a submitter works; a duplicate is can
   }, 30_000);
 
   it('a replica that lost its lease after creating hands its batch over: the next holder adopts it, nothing is paid twice', async () => {
-    const real = new GroqSubmissionProvider(client, { maxLines: 100, maxBytes: 50_000_000 });
+    const real = new FileBatchSubmissionProvider(client, { maxLines: 100, maxBytes: 50_000_000 });
     let release!: () => void;
     const paused = new Promise<void>((resolve) => (release = resolve));
     // It created the batch, then froze before it could record it.
@@ -152,7 +152,7 @@ describe('submission leases: renewed while a submitter works; a duplicate is can
   }, 30_000);
 
   it('POST /batches/{id}/retry while a submitter creates the batch is refused: the lease stays, one batch is created', async () => {
-    const real = new GroqSubmissionProvider(client, { maxLines: 100, maxBytes: 50_000_000 });
+    const real = new FileBatchSubmissionProvider(client, { maxLines: 100, maxBytes: 50_000_000 });
     let release!: () => void;
     const paused = new Promise<void>((resolve) => (release = resolve));
     const first = assembler(slow(real, () => paused)).tick({ force: true });
@@ -170,7 +170,7 @@ describe('submission leases: renewed while a submitter works; a duplicate is can
   }, 30_000);
 
   it('several provider batches for one key: the resuming replica adopts the oldest and cancels the rest', async () => {
-    const real = new GroqSubmissionProvider(client, { maxLines: 100, maxBytes: 50_000_000 });
+    const real = new FileBatchSubmissionProvider(client, { maxLines: 100, maxBytes: 50_000_000 });
     // Two replicas crashed after their creates (the second after the first's lease ran out): two batches carry the key.
     const crashing = providerWith(real, { create: async (request) => { await real.create(request); throw new Error('killed after the create'); } });
     expect(await assembler(crashing).tick({ force: true })).toBe(0);
@@ -190,7 +190,7 @@ describe('submission leases: renewed while a submitter works; a duplicate is can
   }, 30_000);
 
   it('while submission is paused, a resumed batch adopts what the provider already made, and nothing new is created', async () => {
-    const real = new GroqSubmissionProvider(client, { maxLines: 100, maxBytes: 50_000_000 });
+    const real = new FileBatchSubmissionProvider(client, { maxLines: 100, maxBytes: 50_000_000 });
     let creates = 0;
     // Two batches: the first is created at the provider before its submitter dies, the second dies before its create.
     const dying = providerWith(real, {
@@ -221,7 +221,7 @@ describe('submission leases: renewed while a submitter works; a duplicate is can
   }, 30_000);
 
   it('a held batch is leased again only to adopt a provider batch handed over for it, and then leaves the hold', async () => {
-    const real = new GroqSubmissionProvider(client, { maxLines: 100, maxBytes: 50_000_000 });
+    const real = new FileBatchSubmissionProvider(client, { maxLines: 100, maxBytes: 50_000_000 });
     const refused = providerWith(real, {
       create: async () => Promise.reject(new GroqBatchError('create batch', {}, new APIError(400, { error: { message: 'bad' } }, undefined, new Headers()))),
     });
@@ -244,7 +244,7 @@ describe('submission leases: renewed while a submitter works; a duplicate is can
   }, 30_000);
 
   it('failed submissions back off exponentially on the same uploaded file, honour retry-after, and are held after the cap until an operator retries', async () => {
-    const real = new GroqSubmissionProvider(client, { maxLines: 100, maxBytes: 50_000_000 });
+    const real = new FileBatchSubmissionProvider(client, { maxLines: 100, maxBytes: 50_000_000 });
     let failing = true;
     const unavailable = (retryAfter?: string) =>
       new GroqBatchError('create batch', {}, new APIError(503, { error: { message: 'Service Unavailable' } }, undefined, new Headers()), {

@@ -307,6 +307,23 @@ export class AnthropicBatchClient {
     return found;
   }
 
+  /**
+   * Ended batches created since `sinceSeconds` (all listed when unset), newest first, each with the batch-key
+   * tag of its first result (null: none of ours): what the provider sweep attributes batches by.
+   */
+  async *endedBatchesWithTags(sinceSeconds?: number): AsyncGenerator<{ batch: AnthropicBatch; tag: string | null }> {
+    let afterId: string | undefined;
+    for (let page = 0; page < this.config.maxListPages; page++) {
+      const listed = await this.listBatches({ afterId, limit: this.config.listPageSize });
+      for (const batch of listed.data) {
+        if (sinceSeconds !== undefined && Date.parse(batch.created_at) / 1000 < sinceSeconds) return;
+        if (batch.processing_status === 'ended') yield { batch, tag: await this.firstResultTag(batch) };
+      }
+      if (!listed.hasMore || !listed.lastId) return;
+      afterId = listed.lastId;
+    }
+  }
+
   /** The batch-key tag of an ended batch's first result, or null when it has none of ours. */
   private async firstResultTag(batch: AnthropicBatch): Promise<string | null> {
     for await (const line of this.resultLines(batch.id, batch.results_url ?? undefined)) {

@@ -1,6 +1,7 @@
 import type { ValidateFunction } from 'ajv';
 import {
   type CollectedOutcomes,
+  collectParsed,
   type LineLocation,
   type LineOutcome,
   type MalformedLine,
@@ -127,33 +128,24 @@ function answered(customId: string, at: LineLocation, message: Json, validate: V
 }
 
 /**
- * Reads a batch's results, in any order, into one outcome per custom_id, by the rule `collectOutcomes`
- * of `#groq-batch` follows: when an id appears twice a valid answer wins, else the first reading stays,
- * and the duplicate is reported either way.
+ * Reads a batch's results, in any order, into one outcome per request, by the rule `collectOutcomes` of
+ * `#groq-batch` applies to Groq's and OpenAI's files. `requestIdOf` maps a custom_id back to our request id
+ * (`customIdMap`); a custom_id it does not know keeps its own, and reconciliation reports it as unexpected.
  */
-export async function collectAnthropicOutcomes(lines: AsyncIterable<string> | Iterable<string>, options: AnthropicParseOptions): Promise<CollectedOutcomes> {
-  const collected: CollectedOutcomes = { outcomes: new Map(), duplicates: [], malformed: [], lines: 0, linesBySource: { output: 0, error: 0 } };
-  let lineNumber = 0;
-  for await (const raw of lines) {
-    lineNumber++;
-    if (raw.trim() === '') continue;
-    collected.lines++;
-    collected.linesBySource.output++;
-    const parsed = parseAnthropicResultLine(raw, lineNumber, options);
-    if (!('kind' in parsed)) {
-      collected.malformed.push(parsed);
-      continue;
-    }
-    const earlier = collected.outcomes.get(parsed.customId);
-    if (!earlier) {
-      collected.outcomes.set(parsed.customId, parsed);
-      continue;
-    }
-    const keepNew = earlier.kind !== 'succeeded' && parsed.kind === 'succeeded';
-    const [kept, other] = keepNew ? [parsed, earlier] : [earlier, parsed];
-    if (keepNew) collected.outcomes.set(parsed.customId, parsed);
-    const where = (o: LineOutcome): LineLocation => ({ source: o.source, lineNumber: o.lineNumber });
-    collected.duplicates.push({ customId: parsed.customId, kept: kept.kind, other: other.kind, keptAt: where(kept), otherAt: where(other) });
-  }
-  return collected;
+export function collectAnthropicOutcomes(
+  lines: AsyncIterable<string> | Iterable<string>,
+  options: AnthropicParseOptions & { requestIdOf?: (customId: string) => string | undefined },
+): Promise<CollectedOutcomes> {
+  return collectParsed(
+    (async function* () {
+      let lineNumber = 0;
+      for await (const raw of lines) {
+        lineNumber++;
+        if (raw.trim() === '') continue;
+        const parsed = parseAnthropicResultLine(raw, lineNumber, options);
+        const requestId = 'customId' in parsed ? options.requestIdOf?.(parsed.customId) : undefined;
+        yield requestId === undefined ? parsed : { ...parsed, customId: requestId };
+      }
+    })(),
+  );
 }

@@ -4,7 +4,7 @@ import { adoptableBatch, GroqBatchError, TERMINAL_BATCH_STATUSES } from '#groq-b
 import { crashPoint, inTransaction, type OutboxRelay, type OutboxRepository, PeriodicTask, readControl, setHold, clearHold } from '#platform';
 import type { Logger } from 'pino';
 import type { DataSource, EntityManager } from 'typeorm';
-import { batchKeyOf } from './batch-key.js';
+import { batchKeyOf, DRAFT_BATCH_KEY } from './batch-key.js';
 import { type BatchItem, BatchRepository, type BatchRow, type LeasedBatch, metadataOf, type PendingGroup, type SubmitLease } from './batch.repository.js';
 import type { BatchInputLine, ProviderBatchRef } from './provider-port.js';
 import type { BatchLimits, BatchProvider, ProviderSet } from './providers/provider-set.js';
@@ -161,7 +161,7 @@ export class BatchAssembler {
       if (chosen.length === 0) return null;
       const draft: BatchRow = {
         batch_id: randomUUID(),
-        batch_key: '',
+        batch_key: DRAFT_BATCH_KEY,
         pass: group.pass,
         model: group.model,
         prompt_version: group.prompt_version,

@@ -12,3 +12,6 @@ export function batchKeyOf(pass: number, model: string, promptVersion: string, i
   }
   return `cascade-${hash.digest('hex').slice(0, 40)}`;
 }
+
+/** A key of the right shape for lines built before their batch has its own key (sizing them for a quota). */
+export const DRAFT_BATCH_KEY = `cascade-${'0'.repeat(40)}`;

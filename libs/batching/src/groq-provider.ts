@@ -4,9 +4,12 @@ import { join } from 'node:path';
 import {
   BATCH_KEY_METADATA,
   buildPrAnalysisRequest,
+  type CompatibleBatchClient,
   DEFAULT_GROQ_BATCH_CONFIG,
+  DEFAULT_OPENAI_BATCH_CONFIG,
   DEFAULT_STRICT_MODELS,
   GroqBatchClient,
+  OpenAiBatchClient,
   type PromptRegistry,
   type ProviderBatch,
   type PrForAnalysis,
@@ -32,6 +35,18 @@ export function groqClientFrom(
   });
 }
 
+export function openAiClientFrom(env: Pick<SubmissionEnv, 'OPENAI_API_KEY' | 'OPENAI_BASE_URL' | 'OPENAI_TIMEOUT_MS' | 'OPENAI_LIST_SETTLE_MS' | 'BATCH_MAX_BYTES'>): OpenAiBatchClient {
+  return new OpenAiBatchClient({
+    ...DEFAULT_OPENAI_BATCH_CONFIG,
+    // Checked before any client is made (`configuredProviders`); an empty key is refused by the client itself.
+    apiKey: env.OPENAI_API_KEY ?? '',
+    baseURL: env.OPENAI_BASE_URL,
+    timeoutMs: env.OPENAI_TIMEOUT_MS,
+    listSettleMs: env.OPENAI_LIST_SETTLE_MS,
+    maxBytesPerFile: Math.min(DEFAULT_OPENAI_BATCH_CONFIG.maxBytesPerFile, env.BATCH_MAX_BYTES),
+  });
+}
+
 const refOf = (batch: ProviderBatch): ProviderBatchRef => ({
   providerBatchId: batch.id,
   inputFileId: batch.input_file_id,
@@ -42,10 +57,13 @@ const refOf = (batch: ProviderBatch): ProviderBatchRef => ({
 /** Our input files are named `<batch key>-<n>.jsonl` (see `writeBatchInputFiles`). */
 const INPUT_FILE_NAME = /^(cascade-[0-9a-f]{40})-\d+\.jsonl$/;
 
-/** Submission through the Groq Batch API: JSONL written to a temp file, streamed up, batch created under its key. */
-export class GroqSubmissionProvider implements BatchProviderPort {
+/**
+ * Submission through a Files + Batches API (Groq's, OpenAI's): JSONL written to a temp file, streamed up,
+ * batch created under its key, which travels in the batch's metadata.
+ */
+export class FileBatchSubmissionProvider implements BatchProviderPort {
   constructor(
-    private readonly client: GroqBatchClient,
+    private readonly client: CompatibleBatchClient,
     private readonly limits: { maxLines: number; maxBytes: number },
   ) {}
 
@@ -135,5 +153,18 @@ export function prAnalysisLineBuilder(prompts: PromptRegistry, strictModels: rea
         { model, maxTokens: batch.max_tokens, promptVersion: batch.prompt_version, strictModels, registry: prompts },
       ),
     };
+  };
+}
+
+/**
+ * The same request for OpenAI: strict structured outputs on the models that take them, and the output budget
+ * as `max_completion_tokens` (OpenAI's reasoning models refuse `max_tokens`; the others read both).
+ */
+export function openAiLineBuilder(prompts: PromptRegistry, strictModels: readonly string[] = DEFAULT_OPENAI_BATCH_CONFIG.strictModels): LineBuilder {
+  const chat = prAnalysisLineBuilder(prompts, strictModels);
+  return (item, batch) => {
+    const line = chat(item, batch);
+    const { max_tokens: budget, ...body } = line.body as Record<string, unknown> & { max_tokens: number };
+    return { customId: line.customId, body: { ...body, max_completion_tokens: budget } };
   };
 }

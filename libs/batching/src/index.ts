@@ -10,6 +10,8 @@ export * from './groq-provider.js';
 export * from './providers/model-ref.js';
 export * from './providers/provider-set.js';
 export * from './providers/provider-factory.js';
+export * from './providers/provider-records.js';
+export * from './anthropic-provider.js';
 export * from './assembler.lifecycle.js';
 export * from './assembler.provider.js';
 export * from './quota/daily-spend.js';

@@ -17,16 +17,26 @@ export interface PriceTable {
 }
 
 /**
- * Batch prices recorded by the field team (Dec 2025; 50 % of on-demand). Prices live in
- * configuration: override or extend them with MODEL_PRICES_JSON, never by editing code.
+ * Batch prices, per provider and model id (a plain name is Groq's, others are `provider:model`): Groq's
+ * recorded by the field team (Dec 2025), OpenAI's and Anthropic's from their published list prices
+ * (Oct 2025) at their batch discount, 50 % on both. Prices live in configuration: override or extend
+ * them with MODEL_PRICES_JSON, never by editing code.
  */
 export const DEFAULT_PRICE_TABLE: PriceTable = {
   asOf: '2025-12-01',
-  source: 'field team batch prices (Groq Batch API, 50 % of on-demand)',
+  source: 'Groq: field team batch prices (50 % of on-demand); OpenAI and Anthropic: published list prices at their 50 % batch discount',
   models: {
     'openai/gpt-oss-20b': { inputPerMillion: 0.0375, outputPerMillion: 0.15 },
     'openai/gpt-oss-120b': { inputPerMillion: 0.075, outputPerMillion: 0.3 },
     'llama-3.3-70b-versatile': { inputPerMillion: 0.295, outputPerMillion: 0.395 },
+    'openai:gpt-4o-mini': { inputPerMillion: 0.075, outputPerMillion: 0.3, asOf: '2025-10-01' },
+    'openai:gpt-4.1-nano': { inputPerMillion: 0.05, outputPerMillion: 0.2, asOf: '2025-10-01' },
+    'openai:gpt-4.1-mini': { inputPerMillion: 0.2, outputPerMillion: 0.8, asOf: '2025-10-01' },
+    'openai:gpt-4.1': { inputPerMillion: 1, outputPerMillion: 4, asOf: '2025-10-01' },
+    'openai:gpt-4o': { inputPerMillion: 1.25, outputPerMillion: 5, asOf: '2025-10-01' },
+    'anthropic:claude-haiku-4-5': { inputPerMillion: 0.5, outputPerMillion: 2.5, asOf: '2025-10-01' },
+    'anthropic:claude-sonnet-4-5': { inputPerMillion: 1.5, outputPerMillion: 7.5, asOf: '2025-10-01' },
+    'anthropic:claude-opus-4-1': { inputPerMillion: 7.5, outputPerMillion: 37.5, asOf: '2025-10-01' },
   },
 };
 

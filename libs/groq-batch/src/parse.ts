@@ -210,8 +210,13 @@ const location = (outcome: LineOutcome): LineLocation => ({ source: outcome.sour
  * first reading stays. Either way the duplicate is reported.
  */
 export async function collectOutcomes(sources: readonly OutcomeSource[], options: ParseOptions = {}): Promise<CollectedOutcomes> {
+  return collectParsed(parseBatchLines(sources, options));
+}
+
+/** The rule of `collectOutcomes` over lines already parsed, whatever the provider's line format. */
+export async function collectParsed(lines: AsyncIterable<LineOutcome | MalformedLine>): Promise<CollectedOutcomes> {
   const collected: CollectedOutcomes = { outcomes: new Map(), duplicates: [], malformed: [], lines: 0, linesBySource: { output: 0, error: 0 } };
-  for await (const parsed of parseBatchLines(sources, options)) {
+  for await (const parsed of lines) {
     collected.lines++;
     collected.linesBySource[parsed.source]++;
     if (!isOutcome(parsed)) {

@@ -1,4 +1,4 @@
-import { type FieldKind, parseFields, parsePrices, type SimulatorFaults } from '../../groq-simulator/src/options.js';
+import { type FieldKind, parseFields, parsePrices, providerPrices, type SimulatorFaults } from '../../groq-simulator/src/options.js';
 import type { ModelPrice } from '../../groq-simulator/src/stats.js';
 
 export { parsePrices };
@@ -103,13 +103,9 @@ export const STRONG_CLAUDE_PROFILE: AnthropicModelProfile = {
   emptySummaryRate: 0,
 };
 
-/** Claude batch prices (50 % of the standard per-token prices, as published in Oct 2025). */
+/** Claude batch prices from Cascade's table (50 % of the standard per-token prices, as published in Oct 2025). */
 export function defaultPrices(): Record<string, ModelPrice> {
-  return {
-    'claude-haiku-4-5': { inputPerMillion: 0.5, outputPerMillion: 2.5 },
-    'claude-sonnet-4-5': { inputPerMillion: 1.5, outputPerMillion: 7.5 },
-    'claude-opus-4-1': { inputPerMillion: 7.5, outputPerMillion: 37.5 },
-  };
+  return providerPrices('anthropic');
 }
 
 /** The models this simulator knows; any other is an `invalid_request_error` result (add one with `setProfile`). */

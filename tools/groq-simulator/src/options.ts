@@ -109,11 +109,24 @@ export interface SimulatorOptions {
   faults: SimulatorFaults;
 }
 
-/** Cascade's default batch prices, so the simulator's bill and the pipeline's figures are priced alike. */
-export function defaultPrices(): Record<string, ModelPrice> {
+/**
+ * Cascade's default batch prices of one provider, keyed by the provider's own model names, so the
+ * simulator's bill and the pipeline's figures are priced alike (Groq's ids are plain names; the others
+ * carry `provider:`).
+ */
+export function providerPrices(provider: 'groq' | 'openai' | 'anthropic'): Record<string, ModelPrice> {
   return Object.fromEntries(
-    Object.entries(DEFAULT_PRICE_TABLE.models).map(([model, price]) => [model, { inputPerMillion: price.inputPerMillion, outputPerMillion: price.outputPerMillion }]),
+    Object.entries(DEFAULT_PRICE_TABLE.models).flatMap(([id, price]) => {
+      const qualified = /^(openai|anthropic):(.+)$/.exec(id);
+      const [owner, name] = qualified ? [qualified[1], qualified[2]!] : ['groq', id];
+      return owner === provider ? [[name, { inputPerMillion: price.inputPerMillion, outputPerMillion: price.outputPerMillion }]] : [];
+    }),
   );
+}
+
+/** Cascade's default Groq batch prices. */
+export function defaultPrices(): Record<string, ModelPrice> {
+  return providerPrices('groq');
 }
 
 export const CHEAP_MODEL_PROFILE: ModelProfile = {
@@ -205,27 +218,17 @@ export function openaiProfiles(): Record<string, ModelProfile> {
   };
 }
 
-/**
- * OpenAI's batch prices (50 % of the standard price list of 2025-04 for gpt-4.1*, 2024-08 for gpt-4o*),
- * USD per 1M tokens: what the simulated account is billed at when Cascade's table has no price for a
- * model. Cascade's table wins where it has one.
- */
-export const OPENAI_BATCH_PRICES: Record<string, ModelPrice> = {
-  'gpt-4.1': { inputPerMillion: 1, outputPerMillion: 4 },
-  'gpt-4.1-mini': { inputPerMillion: 0.2, outputPerMillion: 0.8 },
-  'gpt-4.1-nano': { inputPerMillion: 0.05, outputPerMillion: 0.2 },
-  'gpt-4o': { inputPerMillion: 1.25, outputPerMillion: 5 },
-  'gpt-4o-mini': { inputPerMillion: 0.075, outputPerMillion: 0.3 },
-};
+/** OpenAI's batch prices, from Cascade's table (50 % of OpenAI's list prices). */
+export const OPENAI_BATCH_PRICES: Record<string, ModelPrice> = providerPrices('openai');
 
 /** The models a simulator of `api` knows; any other fails validation with model_not_found. */
 export function profilesFor(api: SimulatorApi): Record<string, ModelProfile> {
   return api === 'openai' ? openaiProfiles() : defaultProfiles();
 }
 
-/** Prices the bill is computed at: Cascade's table, over OpenAI's list prices for an OpenAI simulator. */
+/** Prices the bill is computed at: Cascade's table, the provider's part of it. */
 export function pricesFor(api: SimulatorApi): Record<string, ModelPrice> {
-  return api === 'openai' ? { ...OPENAI_BATCH_PRICES, ...defaultPrices() } : defaultPrices();
+  return api === 'openai' ? providerPrices('openai') : defaultPrices();
 }
 
 /** What a new model added with `setProfile` starts from. */

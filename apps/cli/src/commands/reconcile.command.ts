@@ -1,4 +1,4 @@
-import { batchProvidersFrom, promptRegistryFrom, submissionEnv, type SweepReport, sweepProvider } from '#batching';
+import { batchProvidersFrom, databaseRecords, promptRegistryFrom, submissionEnv, type SweepReport, sweepProvider } from '#batching';
 import { formatReconcile, reconcile, reconcileFailed, type ReconcileReport } from '#ledger';
 import { parseEnv } from '#platform';
 import { Command, CommandRunner, Option } from 'nest-commander';
@@ -59,7 +59,7 @@ export class ReconcileCommand extends CommandRunner {
   private async sweep(ds: Parameters<typeof sweepProvider>[0], dryRun: boolean): Promise<SweepReport> {
     const env = parseEnv(submissionEnv);
     const reports: SweepReport[] = [];
-    for (const provider of batchProvidersFrom(env, promptRegistryFrom(env)).all()) reports.push(await sweepProvider(ds, provider, { dryRun }));
+    for (const provider of batchProvidersFrom(env, promptRegistryFrom(env), databaseRecords(ds)).all()) reports.push(await sweepProvider(ds, provider, { dryRun }));
     return mergeSweepReports(reports);
   }
 

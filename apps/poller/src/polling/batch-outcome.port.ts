@@ -23,6 +23,8 @@ export interface CollectedOutcome {
 /** The batch as the outcome reader sees it. */
 export interface BatchToCollect {
   batchId: string;
+  /** What a provider without batch metadata ties its lines to the batch by (Anthropic's custom_ids). */
+  batchKey: string;
   pass: number;
   model: string;
   promptVersion: string;

@@ -154,7 +154,7 @@ export class PollerService implements OnApplicationBootstrap, BeforeApplicationS
       const sent = await this.tracking.itemsOf(this.dataSource.manager, batch.batch_id);
       const outcome = await reader.collect(
         state,
-        { batchId: batch.batch_id, pass: batch.pass, model: batch.model, promptVersion: batch.prompt_version, maxTokens: batch.max_tokens },
+        { batchId: batch.batch_id, batchKey: batch.batch_key, pass: batch.pass, model: batch.model, promptVersion: batch.prompt_version, maxTokens: batch.max_tokens },
         sent,
       );
       if (outcome.succeeded.length + outcome.failed.length !== sent.length) {

@@ -3,7 +3,7 @@ import { sampleRequestMetadata } from '#contracts/testing';
 import { promptRegistry } from '#groq-batch';
 import { estimatePromptTokens } from './prompt-token.estimator.js';
 
-const batch = { batchId: 'b-1', pass: 1, model: 'openai/gpt-oss-20b', promptVersion: 'pr-analysis-v1', maxTokens: 1_024 };
+const batch = { batchId: 'b-1', batchKey: `cascade-${'0'.repeat(40)}`, pass: 1, model: 'openai/gpt-oss-20b', promptVersion: 'pr-analysis-v1', maxTokens: 1_024 };
 const pr = (body: string) => ({ title: 'fix: retry loop', body, author: 'octocat', labels: [], additions: 10, deletions: 2, changedFiles: 1, reviews: [] });
 
 describe('prompt tokens of a billed failed line', () => {

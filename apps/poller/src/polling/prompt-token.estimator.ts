@@ -15,7 +15,7 @@ export function estimatePromptTokens(
 ): Map<string, number> {
   const row: BatchRow = {
     batch_id: batch.batchId,
-    batch_key: '',
+    batch_key: batch.batchKey,
     pass: batch.pass,
     model: batch.model,
     prompt_version: batch.promptVersion,

@@ -6,6 +6,7 @@ import type { EntityManager } from 'typeorm';
 
 export interface TrackedBatch {
   batch_id: string;
+  batch_key: string;
   provider_batch_id: string;
   input_file_id: string | null;
   pass: number;
@@ -74,7 +75,7 @@ export class BatchTrackingRepository {
          WHERE state = 'submitted' AND tracked_at IS NOT NULL AND next_poll_at <= now()
            AND (lease_until IS NULL OR lease_until < now())
          ORDER BY next_poll_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-       RETURNING b.batch_id, b.provider_batch_id, b.input_file_id, b.pass, b.model, b.prompt_version, b.max_tokens, b.request_count,
+       RETURNING b.batch_id, b.batch_key, b.provider_batch_id, b.input_file_id, b.pass, b.model, b.prompt_version, b.max_tokens, b.request_count,
                  b.poll_count, b.submitted_at,
                  (SELECT count(*)::int FROM batch_items i WHERE i.batch_id = b.batch_id) AS known_items`,
       [owner, limit, leaseMs],
