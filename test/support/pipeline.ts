@@ -7,6 +7,9 @@ import { Partitioners, type Producer } from 'kafkajs';
 import type { SubmitterSettings } from '../../apps/batch-submitter/src/batch-submitter.settings.js';
 import { type GroqSimulator, startGroqSimulator } from '../../tools/groq-simulator/src/simulator.js';
 import type { SimulatorOptions } from '../../tools/groq-simulator/src/options.js';
+import { type OpenAiSimulator, startOpenAiSimulator } from '../../tools/openai-simulator/src/simulator.js';
+import { type AnthropicSimulator, startAnthropicSimulator } from '../../tools/anthropic-simulator/src/simulator.js';
+import type { AnthropicSimulatorOptions } from '../../tools/anthropic-simulator/src/options.js';
 import { waitForConsumed } from './consumption.js';
 import { brokers, createTestDatabase, eventually, type TestDatabase, testKafka, uniqueSuffix } from './infra.js';
 
@@ -90,6 +93,10 @@ export interface PipelineFixtureOptions {
   name: string;
   /** Start a simulator with these options (a seed at least); without it there is no provider. */
   simulator?: Partial<SimulatorOptions> & { seed: number };
+  /** Also start OpenAI's simulator (the services get OPENAI_BASE_URL and a key). */
+  openai?: Partial<Omit<SimulatorOptions, 'api'>> & { seed: number };
+  /** Also start Anthropic's simulator (the services get ANTHROPIC_BASE_URL and a key). */
+  anthropic?: Partial<AnthropicSimulatorOptions> & { seed: number };
   /** Start the four services in this process with this extra environment (needs `simulator`). */
   services?: { env?: Record<string, string>; replicas?: number };
 }
@@ -98,6 +105,8 @@ export interface PipelineFixture {
   readonly prefix: string;
   readonly db: TestDatabase;
   readonly sim: GroqSimulator;
+  readonly openaiSim: OpenAiSimulator;
+  readonly anthropicSim: AnthropicSimulator;
   /** The four services started by the fixture (`services` option), else none. */
   readonly services: Record<string, RunningService>;
   /** The services' environment, with `extra` on top of the fixture's. */
@@ -114,7 +123,7 @@ export interface PipelineFixture {
   settled(count: number, timeoutMs: number): Promise<ReconcileReport>;
   /** Until every service's consumer group has committed its topics up to their end (lag 0). */
   waitForConsumed(timeoutMs?: number): Promise<void>;
-  /** One provider batch per batch key, and the provider created no batch we did not record. */
+  /** One provider batch per batch key, and no provider created a batch we did not record. */
   expectOneProviderBatchPerKey(): Promise<void>;
 }
 
@@ -126,6 +135,8 @@ export function usePipeline(options: PipelineFixtureOptions): PipelineFixture {
   const prefix = `${options.name}${uniqueSuffix()}.`;
   let db: TestDatabase | null = null;
   let sim: GroqSimulator | null = null;
+  let openaiSim: OpenAiSimulator | null = null;
+  let anthropicSim: AnthropicSimulator | null = null;
   let connected: Promise<Producer> | null = null;
   const started = new Set<RunningService>();
   const services: Record<string, RunningService> = {};
@@ -142,9 +153,23 @@ export function usePipeline(options: PipelineFixtureOptions): PipelineFixture {
     get sim() {
       return need(sim, 'simulator');
     },
+    get openaiSim() {
+      return need(openaiSim, 'OpenAI simulator');
+    },
+    get anthropicSim() {
+      return need(anthropicSim, 'Anthropic simulator');
+    },
     services,
     env: (extra = {}) =>
-      pipelineEnv({ prefix, databaseUrl: fixture.db.url, groqUrl: fixture.sim.url }, { ...options.services?.env, ...extra }),
+      pipelineEnv(
+        { prefix, databaseUrl: fixture.db.url, groqUrl: fixture.sim.url },
+        {
+          ...(openaiSim ? { OPENAI_BASE_URL: openaiSim.baseURL, OPENAI_API_KEY: 'fake-pipeline-test-key' } : {}),
+          ...(anthropicSim ? { ANTHROPIC_BASE_URL: anthropicSim.url, ANTHROPIC_API_KEY: 'fake-pipeline-test-key' } : {}),
+          ...options.services?.env,
+          ...extra,
+        },
+      ),
     async startService(name, extra) {
       const service = await startService(name, fixture.env(extra));
       started.add(service);
@@ -186,13 +211,16 @@ export function usePipeline(options: PipelineFixtureOptions): PipelineFixture {
     async expectOneProviderBatchPerKey() {
       const [{ batches, keys }] = await fixture.db.dataSource.query(`SELECT count(*)::int AS batches, count(DISTINCT batch_key)::int AS keys FROM batches`);
       expect(batches).toBe(keys);
-      expect(fixture.sim.stats().batchesCreated).toBe(batches);
+      const created = [sim, openaiSim, anthropicSim].reduce((sum, simulator) => sum + (simulator?.stats().batchesCreated ?? 0), 0);
+      expect(created).toBe(batches);
     },
   };
 
   beforeAll(async () => {
     db = await createTestDatabase();
     if (options.simulator) sim = await startGroqSimulator(options.simulator);
+    if (options.openai) openaiSim = await startOpenAiSimulator(options.openai);
+    if (options.anthropic) anthropicSim = await startAnthropicSimulator(options.anthropic);
     if (options.services) {
       const pipeline = await startPipeline(fixture.env(), options.services.replicas ?? 1);
       Object.assign(services, pipeline.services);
@@ -205,6 +233,8 @@ export function usePipeline(options: PipelineFixtureOptions): PipelineFixture {
     for (const service of started) await service.app.close();
     started.clear();
     await sim?.stop();
+    await openaiSim?.stop();
+    await anthropicSim?.stop();
     await db?.drop();
   });
 
@@ -214,7 +244,7 @@ export function usePipeline(options: PipelineFixtureOptions): PipelineFixture {
 /** A provider that does what `real` does, except for the calls `overrides` replaces (a slow create, a crash after it). */
 export function providerWith(real: BatchProviderPort, overrides: Partial<BatchProviderPort>): BatchProviderPort {
   return {
-    findByKey: (key) => real.findByKey(key),
+    findByKey: (key, hint) => real.findByKey(key, hint),
     upload: (request) => real.upload(request),
     create: (request) => real.create(request),
     cancel: (id) => real.cancel(id),
