@@ -29,6 +29,9 @@ describe('classifyFailure', () => {
     ['timeout_error', 'Request timed out', null, 'transient'],
     ['invalid_request_error', 'max_tokens: Field required', null, 'permanent'],
     ['not_found_error', 'model: claude-x', null, 'permanent'],
+    ['billing_error', 'Your credit balance is too low to access the Anthropic API.', null, 'transient'],
+    ['invalid_request_error', 'Your credit balance is too low to access the Anthropic API.', null, 'transient'],
+    ['authentication_error', 'invalid x-api-key', null, 'transient'],
   ])('%s (%s) is %s', (code, message, httpStatus, expected) => {
     expect(classifyFailure({ code, message, httpStatus })).toBe(expected);
   });

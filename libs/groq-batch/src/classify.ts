@@ -76,6 +76,11 @@ const TRANSIENT_CODES = new Set<string>([
   'overloaded_error',
   'api_error',
   'timeout_error',
+  // Anthropic: the account, not the request, stood in the way (a key, a permission, the balance): the
+  // request goes again once an operator fixes it, within its attempts.
+  'authentication_error',
+  'permission_error',
+  'billing_error',
 ]);
 /** The same request fails the same way on every model: retrying cannot help. */
 const PERMANENT_CODES = new Set<string>([...INPUT_TOO_LONG_CODES, 'content_policy_violation', 'invalid_api_key', 'model_not_found']);
@@ -85,12 +90,15 @@ const PERMANENT_CODES = new Set<string>([...INPUT_TOO_LONG_CODES, 'content_polic
  */
 const REFUSED_REQUEST_CODES = new Set<string>(['invalid_request_error', 'not_found_error']);
 const INPUT_TOO_LONG_MESSAGE = /context.{0,20}(length|window)|too many (input )?tokens|reduce the length/i;
+/** Anthropic files an empty balance under `invalid_request_error` (bespokelabsai/curator#296): the account's problem, not the request's. */
+const ACCOUNT_MESSAGE = /credit balance is too low/i;
 
 export function classifyFailure(facts: FailureSignals & { code: string; httpStatus: number | null }): FailureClass {
   const code = facts.code.toLowerCase();
   if (PERMANENT_CODES.has(code) || INPUT_TOO_LONG_MESSAGE.test(facts.message ?? '')) return 'permanent';
   if (isOutputTooLong(facts)) return 'output_too_long';
   if (INVALID_OUTPUT_CODES.has(code)) return 'invalid_output';
+  if (ACCOUNT_MESSAGE.test(facts.message ?? '')) return 'transient';
   if (REFUSED_REQUEST_CODES.has(code)) return 'permanent';
   if (TRANSIENT_CODES.has(code) || (facts.httpStatus !== null && (facts.httpStatus >= 500 || facts.httpStatus === 429))) return 'transient';
   // An unknown 4xx is a request the provider refuses as such: retrying it unchanged cannot help.
