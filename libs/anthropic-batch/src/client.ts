@@ -309,16 +309,19 @@ export class AnthropicBatchClient {
 
   /**
    * Ended batches created since `sinceSeconds` (all listed when unset), newest first, each with the batch-key
-   * tag of its first result (null: none of ours): what the provider sweep attributes batches by.
+   * tag of its first result (null: none of ours): what the provider sweep attributes batches by. Those
+   * `isKnown` says the database records are left out, so their results are not read again each sweep.
    */
-  async *endedBatchesWithTags(sinceSeconds?: number): AsyncGenerator<{ batch: AnthropicBatch; tag: string | null }> {
+  async *endedBatchesWithTags(sinceSeconds?: number, isKnown: (ids: string[]) => Promise<Set<string>> = noneKnown): AsyncGenerator<{ batch: AnthropicBatch; tag: string | null }> {
     let afterId: string | undefined;
     for (let page = 0; page < this.config.maxListPages; page++) {
       const listed = await this.listBatches({ afterId, limit: this.config.listPageSize });
-      for (const batch of listed.data) {
-        if (sinceSeconds !== undefined && Date.parse(batch.created_at) / 1000 < sinceSeconds) return;
-        if (batch.processing_status === 'ended') yield { batch, tag: await this.firstResultTag(batch) };
+      const recent = listed.data.filter((batch) => sinceSeconds === undefined || Date.parse(batch.created_at) / 1000 >= sinceSeconds);
+      const known = recent.length > 0 ? await isKnown(recent.map((batch) => batch.id)) : new Set<string>();
+      for (const batch of recent) {
+        if (batch.processing_status === 'ended' && !known.has(batch.id)) yield { batch, tag: await this.firstResultTag(batch) };
       }
+      if (recent.length < listed.data.length) return;
       if (!listed.hasMore || !listed.lastId) return;
       afterId = listed.lastId;
     }

@@ -49,9 +49,12 @@ export function anthropicStatusOf(batch: AnthropicBatch): string {
 /** Spooled request bodies are named so: the input "file" of an Anthropic batch exists only on the submitter's disk. */
 const SPOOL_PREFIX = 'spool:';
 
-const refOf = (batch: AnthropicBatch, inputFileId: string): ProviderBatchRef => ({
+/** What an Anthropic batch records as its input file: its requests went with the create, and no file exists. */
+export const INLINE_INPUT = 'inline';
+
+const refOf = (batch: AnthropicBatch): ProviderBatchRef => ({
   providerBatchId: batch.id,
-  inputFileId,
+  inputFileId: INLINE_INPUT,
   status: anthropicStatusOf(batch),
   createdAt: Math.floor(Date.parse(batch.created_at) / 1000),
 });
@@ -91,7 +94,7 @@ export class AnthropicSubmissionProvider implements BatchProviderPort {
     if (!hint) return [];
     const found = await this.client.findBatchesByKey(batchKey, { sinceSeconds: hint.sinceSeconds, lineCount: hint.lines, isKnown: (ids) => this.records.known(ids) });
     if (found.matches.length === 0 && found.undecided.length > 0) throw new CreateInDoubtError(batchKey, found.undecided.map((batch) => batch.id));
-    return found.matches.map((batch) => refOf(batch, '')).sort((a, b) => b.createdAt - a.createdAt);
+    return found.matches.map((batch) => refOf(batch)).sort((a, b) => b.createdAt - a.createdAt);
   }
 
   async upload(request: { batchKey: string; lines: Iterable<BatchInputLine> | AsyncIterable<BatchInputLine> }): Promise<string> {
@@ -130,7 +133,7 @@ export class AnthropicSubmissionProvider implements BatchProviderPort {
       mayCreate: request.mayCreate,
     });
     await this.deleteFile(request.inputFileId);
-    return refOf(batch, request.inputFileId);
+    return refOf(batch);
   }
 
   async cancel(providerBatchId: string): Promise<string> {
@@ -138,7 +141,7 @@ export class AnthropicSubmissionProvider implements BatchProviderPort {
   }
 
   async retrieve(providerBatchId: string): Promise<ProviderBatchRef> {
-    return refOf(await this.client.retrieveBatch(providerBatchId), '');
+    return refOf(await this.client.retrieveBatch(providerBatchId));
   }
 
   /** Drops a spool; a provider-side file never exists. */
@@ -150,13 +153,14 @@ export class AnthropicSubmissionProvider implements BatchProviderPort {
   }
 
   /**
-   * Our batches back to `sinceSeconds`: only ended ones can be told ours (by the key tag of their first result,
-   * mapped back to the key by the database); a running batch is attributed once it ends.
+   * Our batches back to `sinceSeconds` that the database does not record (the sweep's concern): only ended ones
+   * can be told ours (by the key tag of their first result, mapped back to the key by the database); a running
+   * batch is attributed once it ends.
    */
   async *listKeyed(options: { sinceSeconds?: number } = {}): AsyncIterable<KeyedProviderBatch> {
-    for await (const batch of this.client.endedBatchesWithTags(options.sinceSeconds)) {
+    for await (const batch of this.client.endedBatchesWithTags(options.sinceSeconds, (ids) => this.records.known(ids))) {
       const batchKey = batch.tag ? await this.records.keyOfTag(batch.tag) : null;
-      if (batchKey) yield { ...refOf(batch.batch, ''), batchKey };
+      if (batchKey) yield { ...refOf(batch.batch), batchKey };
     }
   }
 

@@ -10,6 +10,7 @@ export const BatchSubmittedPayload = z.object({
   /** The batch API the batch went to (its model's provider). */
   provider: z.enum(['groq', 'openai', 'anthropic']),
   providerBatchId: text({ min: 1, max: 200 }),
+  /** The uploaded input file; `inline` where the requests went with the create (Anthropic). */
   inputFileId: text({ min: 1, max: 200 }),
   pass: PositiveInt,
   model: ModelName,
