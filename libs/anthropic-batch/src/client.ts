@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
-import { backoffDelayMs, GroqBatchConfigError, type GroqBatchSubject, type RetryEvent, retryAfterMs, retryVerdict, sleep, splitLines, withRetries } from '#groq-batch';
+import { ANTHROPIC_SDK_ERRORS, backoffDelayMs, GroqBatchConfigError, postStreamed, type GroqBatchSubject, type RetryEvent, retryAfterMs, retryVerdict, sleep, watchedLines, withRetries } from '#groq-batch';
 import { type AnthropicBatchConfig, checkAnthropicBaseUrl } from './config.js';
 import { batchKeyTag, batchKeyTagOf } from './custom-id.js';
 import { AnthropicBatchError, CreateInDoubtError, inGroqShape } from './errors.js';
-import { postJsonFile } from './post-json-file.js';
 import { type AnthropicBatchRequest, writeRequestsBody } from './request-body.js';
 
 export type ProcessingStatus = 'in_progress' | 'canceling' | 'ended';
@@ -137,7 +137,7 @@ const noneKnown = async () => new Set<string>();
  * The Anthropic Message Batches client Cascade uses, on @anthropic-ai/sdk with the SDK's retries off
  * and `#groq-batch`'s retry policy instead (backoff with jitter, retry-after honoured, bounded
  * attempts): the SDK would repeat a create blindly, with no idempotency key. The create body is
- * written to disk and streamed (see `postJsonFile`). Batches carry no metadata, so a batch whose create
+ * written to disk and streamed (see `postStreamed` of `#groq-batch`). Batches carry no metadata, so a batch whose create
  * answer was lost is recognised by the key's tag in its custom_ids (see `findBatchesByKey`).
  */
 export class AnthropicBatchClient {
@@ -221,12 +221,15 @@ export class AnthropicBatchClient {
         try {
           const created = await this.timed(
             (signal) =>
-              postJsonFile({
+              // Streamed from disk: the SDK would build the whole request list as one string.
+              postStreamed({
                 url: `${this.baseURL}/v1/messages/batches`,
-                headers: { 'x-api-key': this.config.apiKey, 'anthropic-version': this.config.anthropicVersion },
-                path: body.path,
+                headers: { 'x-api-key': this.config.apiKey, 'anthropic-version': this.config.anthropicVersion, 'Content-Type': 'application/json' },
+                body: createReadStream(body.path, { highWaterMark: 256 * 1024 }),
                 bytes: body.bytes,
                 signal,
+                sdkErrors: ANTHROPIC_SDK_ERRORS,
+                what: 'the create',
               }),
             this.config.createTimeoutMs,
           );
@@ -397,31 +400,11 @@ export class AnthropicBatchClient {
       { retryNotFound: true },
     );
     if (!response.body) return;
-    let idle: ReturnType<typeof setTimeout> | undefined;
-    const timeoutMs = this.config.timeoutMs;
-    // Only the wait for the network is timed, not the reader's own work between chunks.
-    async function* watched(body: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-      const chunks = body[Symbol.asyncIterator]();
-      for (;;) {
-        idle = setTimeout(() => controller.abort(), timeoutMs);
-        const next = await chunks.next();
-        clearTimeout(idle);
-        if (next.done) return;
-        yield next.value;
-      }
-    }
-    try {
-      yield* splitLines(watched(response.body as unknown as AsyncIterable<Uint8Array>));
-    } catch (error) {
-      const timedOut = controller.signal.aborted;
-      throw new AnthropicBatchError('download results', subject, timedOut ? new Error(`no data for ${timeoutMs} ms mid-results`) : error, {
+    yield* watchedLines(response.body as unknown as AsyncIterable<Uint8Array>, controller, this.config.timeoutMs, (error, timedOut) =>
+      new AnthropicBatchError('download results', subject, timedOut ? new Error(`no data for ${this.config.timeoutMs} ms mid-results`) : error, {
         secrets: [this.config.apiKey],
         retryable: true,
-      });
-    } finally {
-      clearTimeout(idle);
-      // Releases the connection when the reader stops early.
-      if (!controller.signal.aborted) controller.abort();
-    }
+      }),
+    );
   }
 }

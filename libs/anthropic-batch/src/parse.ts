@@ -1,6 +1,13 @@
 import type { ValidateFunction } from 'ajv';
 import {
   type CollectedOutcomes,
+  detach,
+  isObject,
+  type Json,
+  malformedOutcome,
+  salvageCustomId,
+  textOrNull,
+  tokenCount,
   collectParsed,
   type LineLocation,
   type LineOutcome,
@@ -9,7 +16,6 @@ import {
   normaliseFailureCode,
   OUR_CODES,
   type ProviderErrorOutcome,
-  RAW_TEXT_LIMIT,
   type Usage,
   validateAnswer,
 } from '#groq-batch';
@@ -22,27 +28,10 @@ export interface AnthropicParseOptions {
   validate: ValidateFunction;
 }
 
-type Json = Record<string, unknown>;
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
-const text = (value: unknown): string | null => (typeof value === 'string' ? value : null);
-const count = (value: unknown): number => (typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : 0);
+const text = textOrNull;
+const count = tokenCount;
 
-/** A private copy of a kept string, so it does not pin the downloaded chunk it was cut from. */
-const detach = (value: string, limit = RAW_TEXT_LIMIT): string => Buffer.from(value.slice(0, limit), 'utf8').toString('utf8');
-
-function salvageCustomId(raw: string): string | null {
-  const match = /"custom_id"\s*:\s*"((?:[^"\\]|\\.)*)"/.exec(raw);
-  if (!match) return null;
-  try {
-    return detach(JSON.parse(`"${match[1]}"`) as string);
-  } catch {
-    return null;
-  }
-}
-
-function malformed(customId: string, at: LineLocation, raw: string, reason: string): MalformedOutcome {
-  return { kind: 'malformed', customId, code: OUR_CODES.malformedLine, message: `results line ${at.lineNumber}: ${reason}`, raw: detach(raw), ...at };
-}
+const malformed = (customId: string, at: LineLocation, raw: string, reason: string): MalformedOutcome => malformedOutcome(customId, at, raw, 'results', reason);
 
 function usageOf(message: Json): Usage {
   const usage = isObject(message.usage) ? message.usage : {};

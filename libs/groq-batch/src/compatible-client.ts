@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { type BatchClientConfig, BatchConfigError } from './config.js';
 import { BatchApiError, type BatchApiSubject } from './errors.js';
-import { splitLines } from './file-lines.js';
+import { watchedLines } from './file-lines.js';
 import { BATCH_ENDPOINT, type BatchInputFile, type BatchInputLine, type InputFileLimits, writeBatchInputFiles } from './input-file.js';
 import { postMultipartFile } from './multipart-upload.js';
 import { type CollectedOutcomes, collectOutcomes, type OutcomeSource } from './parse.js';
@@ -455,32 +455,12 @@ export class CompatibleBatchClient {
       this.dialect.fileContent(fileId, AbortSignal.any([signal, controller.signal])),
     );
     if (!response.body) return;
-    let idle: ReturnType<typeof setTimeout> | undefined;
-    const timeoutMs = this.config.timeoutMs;
-    // Only the wait for the network is timed, not the reader's own work between chunks.
-    async function* watched(body: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-      const chunks = body[Symbol.asyncIterator]();
-      for (;;) {
-        idle = setTimeout(() => controller.abort(), timeoutMs);
-        const next = await chunks.next();
-        clearTimeout(idle);
-        if (next.done) return;
-        yield next.value;
-      }
-    }
-    try {
-      yield* splitLines(watched(response.body as unknown as AsyncIterable<Uint8Array>));
-    } catch (error) {
-      const timedOut = controller.signal.aborted;
-      throw new BatchApiError('download file', { fileId }, timedOut ? new Error(`no data for ${this.config.timeoutMs} ms mid-file`) : error, {
+    yield* watchedLines(response.body as unknown as AsyncIterable<Uint8Array>, controller, this.config.timeoutMs, (error, timedOut) =>
+      new BatchApiError('download file', { fileId }, timedOut ? new Error(`no data for ${this.config.timeoutMs} ms mid-file`) : error, {
         secrets: [this.config.apiKey],
         retryable: true,
-      });
-    } finally {
-      clearTimeout(idle);
-      // Releases the connection when the reader stops early.
-      if (!controller.signal.aborted) controller.abort();
-    }
+      }),
+    );
   }
 
   /** Streams a terminal batch's output and error files into one outcome per custom_id. */

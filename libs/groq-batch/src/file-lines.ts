@@ -27,3 +27,36 @@ export async function* splitLines(chunks: AsyncIterable<Uint8Array>): AsyncGener
 }
 
 const stripCarriageReturn = (line: string) => (line.endsWith('\r') ? line.slice(0, -1) : line);
+
+/**
+ * The lines of a downloaded body with an idle watchdog: a body silent for `idleMs` is aborted through
+ * `controller` (the one its request was made with, so the connection is released too, as it is when the
+ * reader stops early). Only the waits for the network are timed, not the reader's own work between
+ * chunks. An error mid-body goes through `fail`, told whether the watchdog ended it.
+ */
+export async function* watchedLines(
+  body: AsyncIterable<Uint8Array>,
+  controller: AbortController,
+  idleMs: number,
+  fail: (error: unknown, timedOut: boolean) => Error,
+): AsyncGenerator<string> {
+  let idle: ReturnType<typeof setTimeout> | undefined;
+  async function* watched(): AsyncGenerator<Uint8Array> {
+    const chunks = body[Symbol.asyncIterator]();
+    for (;;) {
+      idle = setTimeout(() => controller.abort(), idleMs);
+      const next = await chunks.next();
+      clearTimeout(idle);
+      if (next.done) return;
+      yield next.value;
+    }
+  }
+  try {
+    yield* splitLines(watched());
+  } catch (error) {
+    throw fail(error, controller.signal.aborted);
+  } finally {
+    clearTimeout(idle);
+    if (!controller.signal.aborted) controller.abort();
+  }
+}

@@ -20,7 +20,7 @@ export interface MultipartFileUpload {
   sdkErrors: SdkErrorClasses;
 }
 
-/** Longest answer body read from the files route: a File object or an error, never large. */
+/** Longest answer body read: a File object, a batch or an error, never large. */
 const MAX_ANSWER_BYTES = 1_000_000;
 
 /**
@@ -46,25 +46,52 @@ export async function postMultipartFile(upload: MultipartFileUpload): Promise<un
     yield tail;
   }
 
-  const url = new URL(upload.url);
+  return postStreamed({
+    url: upload.url,
+    headers: { Authorization: `Bearer ${upload.apiKey}`, 'Content-Type': `multipart/form-data; boundary=${boundary}` },
+    body: Readable.from(body()),
+    bytes: head.length + upload.bytes + tail.length,
+    signal: upload.signal,
+    sdkErrors: upload.sdkErrors,
+    what: 'upload',
+  });
+}
+
+/** A POST whose body is streamed (from disk), answered by a small JSON document. */
+export interface StreamedPost {
+  url: string;
+  /** Auth and Content-Type; Accept and Content-Length are added. */
+  headers: Record<string, string>;
+  body: Readable;
+  /** Bytes of `body`, for Content-Length. */
+  bytes: number;
+  signal: AbortSignal;
+  /** The error classes of the caller's SDK, so the call fails like every other call of that client. */
+  sdkErrors: SdkErrorClasses;
+  /** What the call is, for a connection error's message (`upload`, `the create`). */
+  what: string;
+}
+
+/**
+ * POSTs a streamed body on node:http(s) and reads the JSON answer: the shared transport of Groq's and
+ * OpenAI's uploads and of Anthropic's creates, whose SDKs would hold the whole body in memory. The
+ * provider may answer (e.g. 413, 401) before it has read the body: that answer wins. Errors take the
+ * SDK's types (`APIError.generate`, `APIConnectionError`).
+ */
+export async function postStreamed(post: StreamedPost): Promise<unknown> {
+  const url = new URL(post.url);
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
   const request = send(url, {
     method: 'POST',
-    signal: upload.signal,
-    headers: {
-      Authorization: `Bearer ${upload.apiKey}`,
-      Accept: 'application/json',
-      'Content-Type': `multipart/form-data; boundary=${boundary}`,
-      'Content-Length': String(head.length + upload.bytes + tail.length),
-    },
+    signal: post.signal,
+    headers: { ...post.headers, Accept: 'application/json', 'Content-Length': String(post.bytes) },
   });
   const answered = new Promise<IncomingMessage>((resolve, reject) => {
     request.once('response', resolve);
     request.once('error', reject);
   });
   try {
-    // The provider may answer (e.g. 413, 401) before reading the whole body: that answer wins.
-    const [response] = await Promise.all([answered, pipeline(Readable.from(body()), request).catch(() => undefined)]);
+    const [response] = await Promise.all([answered, pipeline(post.body, request).catch(() => undefined)]);
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of response as AsyncIterable<Buffer>) {
@@ -82,10 +109,10 @@ export async function postMultipartFile(upload: MultipartFileUpload): Promise<un
     if (status >= 200 && status < 300) return json;
     const headers = new Headers();
     for (const [name, value] of Object.entries(response.headers)) if (typeof value === 'string') headers.set(name, value);
-    throw upload.sdkErrors.APIError.generate(status, json as object | undefined, json === undefined ? text.slice(0, 2_000) : undefined, headers);
+    throw post.sdkErrors.APIError.generate(status, json as object | undefined, json === undefined ? text.slice(0, 2_000) : undefined, headers);
   } catch (error) {
     if (isSdkApiError(error)) throw error;
-    throw new upload.sdkErrors.APIConnectionError({ message: `upload did not complete: ${(error as Error).message}`, cause: error as Error });
+    throw new post.sdkErrors.APIConnectionError({ message: `${post.what} did not complete: ${(error as Error).message}`, cause: error as Error });
   } finally {
     request.destroy();
   }

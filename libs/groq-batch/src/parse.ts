@@ -1,4 +1,5 @@
 import { isOutputTooLong } from './classify.js';
+import { detach, isObject, type Json, malformedOutcome, salvageCustomId, textOrNull, tokenCount } from './line-reading.js';
 import {
   type FileKind,
   type LineLocation,
@@ -7,14 +8,12 @@ import {
   type MalformedOutcome,
   OUR_CODES,
   type ProviderErrorOutcome,
-  RAW_TEXT_LIMIT,
   type Usage,
 } from './outcome.js';
 import { DEFAULT_PROMPT_VERSION } from './pr-analysis/pr-analysis.schema.js';
 import { type PromptRegistry, promptRegistry } from './pr-analysis/prompt-registry.js';
 import { validateAnswer } from './pr-analysis/validate.js';
 
-type Json = Record<string, unknown>;
 
 /** How the lines of one batch are read: its answers are checked against its prompt version's schema. */
 export interface ParseOptions {
@@ -28,15 +27,8 @@ function checkerFor(options: ParseOptions) {
   return (options.registry ?? promptRegistry()).get(options.promptVersion ?? DEFAULT_PROMPT_VERSION).validate;
 }
 
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
-const text = (value: unknown): string | null => (typeof value === 'string' ? value : null);
-const count = (value: unknown): number => (typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : 0);
-
-/**
- * A private copy of a string kept past its line: a substring would otherwise pin the whole
- * downloaded chunk it was cut from, and a file of bad lines would stay in memory whole.
- */
-const detach = (value: string, limit = RAW_TEXT_LIMIT): string => Buffer.from(value.slice(0, limit), 'utf8').toString('utf8');
+const text = textOrNull;
+const count = tokenCount;
 
 /** Model names repeat on every line: one copy each. */
 const internedModels = new Map<string, string>();
@@ -52,26 +44,8 @@ function usageOf(body: Json | null): Usage | null {
   return { promptTokens: count(body.usage.prompt_tokens), completionTokens: count(body.usage.completion_tokens) };
 }
 
-function salvageCustomId(raw: string): string | null {
-  const match = /"custom_id"\s*:\s*"((?:[^"\\]|\\.)*)"/.exec(raw);
-  if (!match) return null;
-  try {
-    return detach(JSON.parse(`"${match[1]}"`) as string);
-  } catch {
-    return null;
-  }
-}
-
-function malformed(customId: string, at: LineLocation, raw: string, reason: string): MalformedOutcome {
-  return {
-    kind: 'malformed',
-    customId,
-    code: OUR_CODES.malformedLine,
-    message: `${at.source} file line ${at.lineNumber}: ${reason}`,
-    raw: detach(raw),
-    ...at,
-  };
-}
+const malformed = (customId: string, at: LineLocation, raw: string, reason: string): MalformedOutcome =>
+  malformedOutcome(customId, at, raw, `${at.source} file`, reason);
 
 /**
  * Turns one line of an output or error file into the outcome of its request, in Groq's and OpenAI's

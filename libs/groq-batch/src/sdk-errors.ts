@@ -1,17 +1,18 @@
+import * as anthropic from '@anthropic-ai/sdk';
 import * as groq from 'groq-sdk';
 import * as openai from 'openai';
 
 /**
- * The error classes of one Stainless-generated SDK. groq-sdk and openai define the same classes with
- * the same fields (`status`, `headers`, `error`), but as distinct classes: an `instanceof` against one
- * SDK misses the other's errors. Every rule that reads an SDK error goes through the helpers below,
- * so it holds for both SDKs without being written twice.
+ * The error classes of one Stainless-generated SDK. groq-sdk, openai and @anthropic-ai/sdk define the
+ * same classes with the same fields (`status`, `headers`, `error`), but as distinct classes: an
+ * `instanceof` against one SDK misses the others' errors. Every rule that reads an SDK error goes
+ * through the helpers below, so it holds for every SDK without being written again.
  */
 export interface SdkErrorClasses {
-  APIError: typeof groq.APIError | typeof openai.APIError;
-  APIConnectionError: typeof groq.APIConnectionError | typeof openai.APIConnectionError;
-  APIConnectionTimeoutError: typeof groq.APIConnectionTimeoutError | typeof openai.APIConnectionTimeoutError;
-  APIUserAbortError: typeof groq.APIUserAbortError | typeof openai.APIUserAbortError;
+  APIError: typeof groq.APIError | typeof openai.APIError | typeof anthropic.APIError;
+  APIConnectionError: typeof groq.APIConnectionError | typeof openai.APIConnectionError | typeof anthropic.APIConnectionError;
+  APIConnectionTimeoutError: typeof groq.APIConnectionTimeoutError | typeof openai.APIConnectionTimeoutError | typeof anthropic.APIConnectionTimeoutError;
+  APIUserAbortError: typeof groq.APIUserAbortError | typeof openai.APIUserAbortError | typeof anthropic.APIUserAbortError;
 }
 
 export const GROQ_SDK_ERRORS: SdkErrorClasses = {
@@ -28,7 +29,14 @@ export const OPENAI_SDK_ERRORS: SdkErrorClasses = {
   APIUserAbortError: openai.APIUserAbortError,
 };
 
-const KNOWN_SDKS: readonly SdkErrorClasses[] = [GROQ_SDK_ERRORS, OPENAI_SDK_ERRORS];
+export const ANTHROPIC_SDK_ERRORS: SdkErrorClasses = {
+  APIError: anthropic.APIError,
+  APIConnectionError: anthropic.APIConnectionError,
+  APIConnectionTimeoutError: anthropic.APIConnectionTimeoutError,
+  APIUserAbortError: anthropic.APIUserAbortError,
+};
+
+const KNOWN_SDKS: readonly SdkErrorClasses[] = [GROQ_SDK_ERRORS, OPENAI_SDK_ERRORS, ANTHROPIC_SDK_ERRORS];
 
 /** What the rules read from an SDK's APIError, whichever SDK threw it. */
 export interface SdkApiError extends Error {
