@@ -1,10 +1,10 @@
-import { createEvent, Topic } from '#contracts';
 import { runReport } from '#ledger';
-import { createKafka, dropDatabase, EventPublisher } from '#platform';
+import { dropDatabase } from '#platform';
 import { Command, CommandRunner, Option } from 'nest-commander';
 import { cliConfig } from '../cli-context.js';
 import { startPipelineStack, withCleanups } from '../demo/pipeline-stack.js';
 import { parseChain, providerRoutes } from '../demo/provider-plan.js';
+import { publishPrs } from '../demo/publish-prs.js';
 import { followStages } from '../demo/stage-bars.js';
 import { syntheticPrs } from '../demo/synthetic-prs.js';
 import { strongModelBasis } from '../pricing.js';
@@ -50,17 +50,7 @@ export class DemoCommand extends CommandRunner {
       const dashboard = poller ? `http://127.0.0.1:${poller.port}/dashboard` : null;
       if (dashboard) log(`live dashboard: ${dashboard} (ops API and OpenAPI at http://127.0.0.1:${poller!.port}/docs)`);
       log(`publishing ${count} synthetic PRs, analysed on ${chain.join(' → ')}…`);
-      const publisher = new EventPublisher(createKafka('cascade-demo', stack.brokers.split(',')), String(stack.env.KAFKA_TOPIC_PREFIX));
-      await publisher.connect();
-      const prs = syntheticPrs({ count, seed });
-      for (let i = 0; i < prs.length; i += 500) {
-        await publisher.send(
-          prs
-            .slice(i, i + 500)
-            .map((pr) => publisher.encode(Topic.PrIngested, createEvent(Topic.PrIngested, pr, { correlationId: `demo-${pr.requestId}`, producer: 'cascade-demo' }))),
-        );
-      }
-      await publisher.disconnect();
+      await publishPrs(stack, syntheticPrs({ count, seed }), 'cascade-demo');
       const done = await followStages(stack.dataSource, count, timeoutMs, (c) => c.ingested === count && c.merged === count);
       const report = await runReport(stack.dataSource.manager, { ...strongBasis, defaultStageDeadlineMs: 26 * 3_600_000 });
       process.stdout.write(`\n${runReportText(report)}\n`);
