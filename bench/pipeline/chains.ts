@@ -195,11 +195,12 @@ async function main(): Promise<void> {
     out.push(`  ${f.chain.join(',').padEnd(72)} ${f.byProvider.map((p) => `${p.provider} ${usd((p.totalUsd / Math.max(f.ingested, 1)) * 1000)}`).join(' + ')}`);
   }
   const cross = figures.filter((f) => f.chain.length > 1 && providersOf(f.chain).length > 1 && f.lost === 0 && f.finished);
-  const best = cross.sort((a, b) => per1k(a) - per1k(b))[0];
+  // A chain that leaves PRs unanalysed is not cheaper for it: the fewest permanent failures first, then the cost.
+  const best = cross.sort((a, b) => a.failed - b.failed || per1k(a) - per1k(b))[0];
   out.push('');
   out.push(
     best
-      ? `best cross-provider chain (lowest cost per 1,000 PRs, nothing lost): ${best.chain.join(',')} at ${usd(per1k(best))}`
+      ? `best cross-provider chain (nothing lost, the fewest permanent failures, then the lowest cost per 1,000 PRs): ${best.chain.join(',')} at ${usd(per1k(best))}, ${best.failed} permanent failures`
       : 'no cross-provider chain finished with nothing lost',
   );
   const unfinished = figures.filter((f) => !f.finished || f.lost > 0);
