@@ -24,7 +24,7 @@ describe('cascade ingest + run', () => {
       DATABASE_URL: db.url,
       LOG_LEVEL: 'warn',
     };
-    delete env.GROQ_API_KEY;
+    for (const key of ['GROQ_API_KEY', 'OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'MODEL_CHAIN']) delete env[key];
   });
   afterAll(async () => {
     await db?.drop();
@@ -32,6 +32,17 @@ describe('cascade ingest + run', () => {
   });
 
   const cascade = (...args: string[]) => spawnSync(process.execPath, [resolve(root, 'bin/cascade.js'), ...args], { cwd: root, env, encoding: 'utf8', timeout: 280_000 });
+
+  it('without --poll, refuses a chain whose providers would run on simulators, naming each missing key', () => {
+    const result = spawnSync(process.execPath, [resolve(root, 'bin/cascade.js'), 'run', '--with-fallback'], {
+      cwd: root,
+      env: { ...env, MODEL_CHAIN: 'groq:openai/gpt-oss-20b,anthropic:claude-haiku-4-5' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('without GROQ_API_KEY, ANTHROPIC_API_KEY the local simulators live only as long as this command: add --poll');
+  });
 
   it('ingest reports bad lines by number and request id, and publishes the good ones', () => {
     const prs = syntheticPrs({ count: 120, seed: 77, emptyBodyRate: 0 });

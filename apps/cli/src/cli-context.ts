@@ -13,8 +13,11 @@ export const cliEnv = baseServiceEnv
     STRANDED_AFTER_MS: submissionEnv.shape.STRANDED_AFTER_MS,
     PROMPT_VERSION: submissionEnv.shape.PROMPT_VERSION,
     PROMPTS_DIR: submissionEnv.shape.PROMPTS_DIR,
-    // Set: `run` and `demo` use the Groq Batch API; unset: the local simulator (the services get a placeholder).
+    // For each provider the chain names, set: `run` and `demo` use its Batch API; unset: its local simulator
+    // (the services get a placeholder key). See `providerRoutes`.
     GROQ_API_KEY: submissionEnv.shape.GROQ_API_KEY.optional(),
+    OPENAI_API_KEY: submissionEnv.shape.OPENAI_API_KEY.optional(),
+    ANTHROPIC_API_KEY: submissionEnv.shape.ANTHROPIC_API_KEY.optional(),
     // The report's strong model (the last of the chain) and its price, as the dashboard reads them.
     MODEL_CHAIN: submissionEnv.shape.MODEL_CHAIN,
     MODEL_PRICES_JSON: submissionEnv.shape.MODEL_PRICES_JSON,

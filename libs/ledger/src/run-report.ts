@@ -227,7 +227,33 @@ async function billedCost(manager: EntityManager, pv: string | null, strongPrice
 const pct = (value: number) => `${(value * 100).toFixed(1)} %`;
 const usd = (value: number) => `$${value.toFixed(4)}`;
 
-export function formatRunReport(report: RunReport): string {
+/** The billed cost of one provider: the sum of its models' rows. */
+export interface ProviderCostRow {
+  provider: string;
+  models: string[];
+  batches: number;
+  totalUsd: number;
+}
+
+/** `cost.byModel` summed per provider, in the order the providers first appear (pass order). */
+export function billedCostByProvider(cost: BilledCostReport, providerOf: (model: string) => string): ProviderCostRow[] {
+  const rows = new Map<string, ProviderCostRow>();
+  for (const m of cost.byModel) {
+    const provider = providerOf(m.model);
+    const row = rows.get(provider) ?? { provider, models: [], batches: 0, totalUsd: 0 };
+    if (!row.models.includes(m.model)) row.models.push(m.model);
+    row.batches += m.batches;
+    row.totalUsd += m.totalUsd;
+    rows.set(provider, row);
+  }
+  return [...rows.values()];
+}
+
+/**
+ * The report as text. With `providerOf` (the model id's provider; the ledger does not know the naming rule),
+ * the billed cost is also summed per provider.
+ */
+export function formatRunReport(report: RunReport, options: { providerOf?: (model: string) => string } = {}): string {
   const out: string[] = [];
   out.push('Coverage per team (analysed / processable; excluded never sent)');
   out.push('  team          ingested  excluded  processable  analysed  failed  coverage   AI-assisted');
@@ -262,6 +288,12 @@ export function formatRunReport(report: RunReport): string {
     out.push(
       `  pass ${m.pass}  ${m.model.padEnd(28)} ${String(m.batches).padStart(4)} batches  answered ${m.answeredLines} ${usd(m.answeredUsd)}  failed attempts ${m.failedLines} ${usd(m.failedAttemptsUsd)}  estimated ${m.estimatedLines} ${usd(m.estimatedUsd)}  total ${usd(m.totalUsd)}`,
     );
+  }
+  if (options.providerOf) {
+    out.push('Billed cost by provider');
+    for (const p of billedCostByProvider(cost, options.providerOf)) {
+      out.push(`  ${p.provider.padEnd(10)} ${String(p.batches).padStart(4)} batches  ${usd(p.totalUsd)}  (${p.models.join(', ')})`);
+    }
   }
   out.push(
     `Total billed ${usd(cost.totalUsd)} = answered ${usd(cost.answeredUsd)} + failed attempts ${usd(cost.failedAttemptsUsd)} + estimated ${usd(cost.estimatedUsd)}` +

@@ -1,5 +1,5 @@
 import type { RunReport, TeamInsights } from '#ledger';
-import { parseReportFormat, renderReport, runSummary } from './report-output.js';
+import { parseReportFormat, renderReport, runReportText, runSummary } from './report-output.js';
 
 const none = { prs: 0, medianHours: null };
 
@@ -93,5 +93,23 @@ describe('cascade report output', () => {
     expect(html).toMatch(/^<!doctype html>/);
     expect(html).toContain('Read from the database at 2025-03-01T12:00:00.000Z');
     expect(html).toContain('<dt>coverage (analysed / processable)</dt><dd>2 / 4 = 50.0 %</dd>');
+  });
+
+  it('sums the billed cost per provider, plain (Groq) model names included', () => {
+    const row = { pass: 1, answeredLines: 0, failedLines: 0, estimatedLines: 0, answeredUsd: 0, failedAttemptsUsd: 0, estimatedUsd: 0 };
+    const byModel = [
+      { ...row, model: 'openai/gpt-oss-20b', batches: 2, totalUsd: 0.01 },
+      { ...row, model: 'anthropic:claude-haiku-4-5', pass: 2, batches: 1, totalUsd: 0.002 },
+      { ...row, model: 'anthropic:claude-sonnet-4-5', pass: 3, batches: 1, totalUsd: 0.0003 },
+    ];
+    const text = runReportText({ ...run, cost: { ...run.cost, byModel } });
+    expect(text).toContain(
+      [
+        'Billed cost by provider',
+        '  groq          2 batches  $0.0100  (openai/gpt-oss-20b)',
+        '  anthropic     2 batches  $0.0023  (anthropic:claude-haiku-4-5, anthropic:claude-sonnet-4-5)',
+      ].join('\n'),
+    );
+    expect(text.indexOf('Billed cost by provider')).toBeLessThan(text.indexOf('Total billed'));
   });
 });

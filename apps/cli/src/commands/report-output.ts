@@ -1,3 +1,4 @@
+import { modelRefOf } from '#batching';
 import { formatInsightsTable, formatRunReport, renderInsightsHtml, type RunReport, type TeamInsights } from '#ledger';
 
 export const REPORT_FORMATS = ['table', 'json', 'html'] as const;
@@ -34,6 +35,11 @@ export function runSummary(run: RunReport): Array<{ label: string; value: string
   ];
 }
 
+/** The run report as `demo`, `run` and `report` print it, the billed cost also summed per provider. */
+export function runReportText(run: RunReport): string {
+  return formatRunReport(run, { providerOf: (model) => modelRefOf(model).provider });
+}
+
 /** What `cascade report` prints (or writes with --out) for each format. */
 export function renderReport(format: ReportFormat, run: RunReport, insights: TeamInsights, now = new Date()): string {
   switch (format) {
@@ -42,6 +48,6 @@ export function renderReport(format: ReportFormat, run: RunReport, insights: Tea
     case 'html':
       return renderInsightsHtml(insights, { title: 'Cascade team insights', note: `Read from the database at ${now.toISOString()}`, summary: runSummary(run) });
     case 'table':
-      return `${formatRunReport(run)}\n\n${formatInsightsTable(insights)}\n`;
+      return `${runReportText(run)}\n\n${formatInsightsTable(insights)}\n`;
   }
 }

@@ -1,12 +1,14 @@
 import { Topic } from '#contracts';
-import { formatRunReport, runReport } from '#ledger';
+import { runReport } from '#ledger';
 import { consumerGroupOf, createKafka, topicName } from '#platform';
 import { Command, CommandRunner, Option } from 'nest-commander';
 import { cliConfig } from '../cli-context.js';
 import { startPipelineStack, withCleanups } from '../demo/pipeline-stack.js';
+import { providerRoutes } from '../demo/provider-plan.js';
 import { followStages } from '../demo/stage-bars.js';
 import { strongModelBasis } from '../pricing.js';
 import { positiveInteger } from './options.js';
+import { runReportText } from './report-output.js';
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -27,13 +29,17 @@ interface RunOptions {
 export class RunCommand extends CommandRunner {
   async run(_params: string[], options: RunOptions): Promise<void> {
     const env = cliConfig();
-    if (!env.GROQ_API_KEY && !options.poll) {
-      log('without GROQ_API_KEY the Groq simulator lives only as long as this command: add --poll');
+    const chain = env.MODEL_CHAIN;
+    const used = options.withFallback ? chain : chain.slice(0, 1);
+    const routes = providerRoutes(used, env);
+    const simulated = routes.filter((route) => route.simulated);
+    if (simulated.length > 0 && !options.poll) {
+      const keys = simulated.map((route) => route.keyVariable).join(', ');
+      log(`without ${keys} the local simulator${simulated.length > 1 ? 's live' : ' lives'} only as long as this command: add --poll`);
       process.exitCode = 2;
       return;
     }
-    const chain = env.MODEL_CHAIN;
-    const timeoutMs = options.timeoutMs ?? (env.GROQ_API_KEY ? 26 * 3_600_000 : 600_000);
+    const timeoutMs = options.timeoutMs ?? (routes.some((route) => !route.simulated) ? 26 * 3_600_000 : 600_000);
     const startedAt = new Date();
     process.exitCode = await withCleanups(async (cleanups) => {
       const stack = await startPipelineStack(
@@ -41,12 +47,10 @@ export class RunCommand extends CommandRunner {
           // The stack's PostgreSQL is DATABASE_URL when set (else the local or embedded one): use it as is.
           database: async (stackUrl) => stackUrl,
           topicPrefix: env.KAFKA_TOPIC_PREFIX,
+          chain: used,
           seed: 42,
           log,
-          extraEnv: {
-            MODEL_CHAIN: options.withFallback ? chain.join(',') : chain[0]!,
-            ...(options.limit ? { SUBMIT_LIMIT: String(options.limit) } : {}),
-          },
+          extraEnv: options.limit ? { SUBMIT_LIMIT: String(options.limit) } : {},
         },
         cleanups,
       );
@@ -65,7 +69,7 @@ export class RunCommand extends CommandRunner {
       }
       const done = await followStages(stack.dataSource, 0, timeoutMs, (c) => c.underWay === 0);
       const report = await runReport(stack.dataSource.manager, { ...strongModelBasis(env), defaultStageDeadlineMs: 26 * 3_600_000 });
-      process.stdout.write(`\n${formatRunReport(report)}\n`);
+      process.stdout.write(`\n${runReportText(report)}\n`);
       return done && report.reconcile.lost.length === 0 ? 0 : 1;
     }, log);
   }
