@@ -49,6 +49,15 @@ export function anthropicStatusOf(batch: AnthropicBatch): string {
 /** Spooled request bodies are named so: the input "file" of an Anthropic batch exists only on the submitter's disk. */
 const SPOOL_PREFIX = 'spool:';
 
+/**
+ * The input of a batch found at the provider (by key tag, or by the sweep) rather than created by this
+ * process: the key's requests, sent inline by a process whose spool is gone. Every ref needs an input id, since
+ * adopting one records it with the batch and in BatchSubmitted, whose contract requires it.
+ */
+export function foundInputOf(batchKey: string): string {
+  return `${SPOOL_PREFIX}${batchKey}`;
+}
+
 const refOf = (batch: AnthropicBatch, inputFileId: string): ProviderBatchRef => ({
   providerBatchId: batch.id,
   inputFileId,
@@ -91,7 +100,7 @@ export class AnthropicSubmissionProvider implements BatchProviderPort {
     if (!hint) return [];
     const found = await this.client.findBatchesByKey(batchKey, { sinceSeconds: hint.sinceSeconds, lineCount: hint.lines, isKnown: (ids) => this.records.known(ids) });
     if (found.matches.length === 0 && found.undecided.length > 0) throw new CreateInDoubtError(batchKey, found.undecided.map((batch) => batch.id));
-    return found.matches.map((batch) => refOf(batch, '')).sort((a, b) => b.createdAt - a.createdAt);
+    return found.matches.map((batch) => refOf(batch, foundInputOf(batchKey))).sort((a, b) => b.createdAt - a.createdAt);
   }
 
   async upload(request: { batchKey: string; lines: Iterable<BatchInputLine> | AsyncIterable<BatchInputLine> }): Promise<string> {
@@ -156,7 +165,7 @@ export class AnthropicSubmissionProvider implements BatchProviderPort {
   async *listKeyed(options: { sinceSeconds?: number } = {}): AsyncIterable<KeyedProviderBatch> {
     for await (const batch of this.client.endedBatchesWithTags(options.sinceSeconds)) {
       const batchKey = batch.tag ? await this.records.keyOfTag(batch.tag) : null;
-      if (batchKey) yield { ...refOf(batch.batch, ''), batchKey };
+      if (batchKey) yield { ...refOf(batch.batch, foundInputOf(batchKey)), batchKey };
     }
   }
 
