@@ -105,6 +105,36 @@ describe('recovery on Anthropic: a batch created before a crash is adopted by it
     await expectAdoptedOnce(intent, fixture.anthropicSim.stats().batchesCreated);
   });
 
+  it('a submitter killed after spooling, before create: its successor, without the spool, spools again and creates once', async () => {
+    round++;
+    const ingestion = new IngestionService(new RequestRepository(), settings, outbox);
+    const base = samplePayloads()[Topic.PrIngested];
+    for (let i = 0; i < 5; i++) {
+      const event = createEvent(Topic.PrIngested, { ...base, requestId: `r${round}-${i}`, body: `Body ${round}-${i}` }, { correlationId: `c${round}-${i}`, producer: 'test' });
+      await db().dataSource.transaction((m) => ingestion.accept(event, m));
+    }
+    const createdBefore = fixture.anthropicSim.stats().batchesCreated;
+    // The spool is written (and its id recorded with the batch) on this process's disk; the process "dies" before the create.
+    const dying = providerWith(realPort(), {
+      create: async () => {
+        throw new Error('killed before the create');
+      },
+    });
+    expect(await new BatchAssembler(db().dataSource, providers(dying), outbox, relay, logger, assemblerSettings).tick({ force: true })).toBe(0);
+    const [intent] = await db().dataSource.query(`SELECT batch_id, input_file_id FROM batches WHERE state = 'creating'`);
+    expect(intent.input_file_id).toMatch(/^spool:/);
+
+    // Another process: the spool named with the batch is not on its disk (the "file" is gone), so it spools the requests again.
+    const successor = new BatchAssembler(db().dataSource, providers(realPort()), outbox, relay, logger, assemblerSettings);
+    let submitted = 0;
+    for (let tick = 0; tick < 3 && submitted === 0; tick++) submitted += await successor.tick();
+    expect(submitted).toBe(1);
+    const [batch] = await db().dataSource.query(`SELECT state, submit_attempts, held_reason, input_file_id FROM batches WHERE batch_id = $1`, [intent.batch_id]);
+    expect(batch).toMatchObject({ state: 'submitted', held_reason: null, input_file_id: expect.stringMatching(/^spool:/) });
+    expect(batch.input_file_id).not.toBe(intent.input_file_id);
+    expect(fixture.anthropicSim.stats().batchesCreated).toBe(createdBefore + 1);
+  });
+
   it('a batch the provider sweep handed over first is adopted the same way', async () => {
     const intent = await crashAfterCreate();
     const report = await sweepProvider(db().dataSource, { name: 'anthropic', port: realPort() });
