@@ -1,6 +1,7 @@
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { anthropicCustomId } from '#anthropic-batch';
 import { createEvent, type PrIngestedPayload, Topic } from '#contracts';
 import type { SweepReport } from '#batching';
 import type { ReconcileReport } from '#ledger';
@@ -8,8 +9,11 @@ import { consumerGroupOf } from '#platform';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import pg from 'pg';
 import { syntheticPrs } from '../../apps/cli/src/demo/synthetic-prs.js';
-import { type GroqSimulator, startGroqSimulator } from '../../tools/groq-simulator/src/simulator.js';
+import { type GroqSimulator, type SimulatorStats, startGroqSimulator } from '../../tools/groq-simulator/src/simulator.js';
 import type { SimulatorOptions } from '../../tools/groq-simulator/src/options.js';
+import { type OpenAiSimulator, startOpenAiSimulator } from '../../tools/openai-simulator/src/simulator.js';
+import { type AnthropicSimulator, startAnthropicSimulator } from '../../tools/anthropic-simulator/src/simulator.js';
+import type { AnthropicSimulatorOptions } from '../../tools/anthropic-simulator/src/options.js';
 import { brokers as defaultBrokers, createTestDatabase, eventually, freePort, type TestDatabase, uniqueSuffix } from '../support/infra.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -18,13 +22,62 @@ export type ServiceName = (typeof SERVICES)[number];
 
 /** The secrets every scenario runs with; the security check scans all output for them. */
 export const GROQ_KEY = 'fake-fault-suite-groq-key-7f3a9c';
+export const OPENAI_KEY = 'fake-fault-suite-openai-key-2c91d4';
+export const ANTHROPIC_KEY = 'fake-fault-suite-anthropic-key-e5a017';
 export const OPS_TOKEN = 'fault-suite-ops-token-0b8d2e61';
+/** Every secret above: none may appear in any output of a scenario. */
+export const FAULT_SECRETS = [GROQ_KEY, OPENAI_KEY, ANTHROPIC_KEY, OPS_TOKEN] as const;
+
+export type ProviderName = 'groq' | 'openai' | 'anthropic';
+
+/**
+ * The chains the fault suite runs on: each provider alone (a cheap model, then a strong one of the same
+ * provider) and one chain across all three. `groq` is the services' default MODEL_CHAIN.
+ */
+export const FAULT_CHAINS = {
+  groq: ['openai/gpt-oss-20b', 'llama-3.3-70b-versatile'],
+  openai: ['openai:gpt-4.1-mini', 'openai:gpt-4.1'],
+  anthropic: ['anthropic:claude-haiku-4-5', 'anthropic:claude-sonnet-4-5'],
+  cross: ['groq:openai/gpt-oss-20b', 'openai:gpt-4.1-mini', 'anthropic:claude-sonnet-4-5'],
+} as const satisfies Record<string, readonly string[]>;
+export type FaultChain = keyof typeof FAULT_CHAINS;
+
+/** The providers a chain's models are on, in chain order. */
+export function providersOfChain(chain: FaultChain): ProviderName[] {
+  return [...new Set(FAULT_CHAINS[chain].map((model) => (/^(openai|anthropic):/.exec(model)?.[1] ?? 'groq') as ProviderName))];
+}
+
+/** `{ TIMEOUT_MS: '3000' }` → `GROQ_TIMEOUT_MS`, `OPENAI_TIMEOUT_MS`, … for each provider of the chain. */
+export function perProvider(chain: FaultChain, settings: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(providersOfChain(chain).flatMap((provider) => Object.entries(settings).map(([name, value]) => [`${provider.toUpperCase()}_${name}`, value])));
+}
+
+/** The simulators' route keys (`stats().calls`, `rateLimitRoute`) for the calls the scenarios count. */
+export const PROVIDER_ROUTES: Record<ProviderName, { create: string; list: string; cancel: string; results: string }> = {
+  groq: { create: 'POST /openai/v1/batches', list: 'GET /openai/v1/batches', cancel: 'POST /openai/v1/batches/{id}/cancel', results: 'GET /openai/v1/files/{id}/content' },
+  openai: { create: 'POST /v1/batches', list: 'GET /v1/batches', cancel: 'POST /v1/batches/{id}/cancel', results: 'GET /v1/files/{id}/content' },
+  anthropic: {
+    create: 'POST /v1/messages/batches',
+    list: 'GET /v1/messages/batches',
+    cancel: 'POST /v1/messages/batches/{id}/cancel',
+    results: 'GET /v1/messages/batches/{id}/results',
+  },
+};
+
+/** The simulators a stack runs, one per provider of its chain. */
+export interface StackSimulators {
+  groq?: GroqSimulator;
+  openai?: OpenAiSimulator;
+  anthropic?: AnthropicSimulator;
+}
 
 /** PRs per scenario: a few thousand by default, fewer in CI (CASCADE_FAULT_PRS). */
 export const FAULT_PRS = Number(process.env.CASCADE_FAULT_PRS ?? (process.env.CI ? 600 : 2_000));
 
 export interface FaultStackOptions {
   seed: number;
+  /** The MODEL_CHAIN to run (default `groq`); a simulator is started for each of its providers. */
+  chain?: FaultChain;
   /** Extra environment for every service. */
   env?: Record<string, string>;
   /** Environment for the first process of one service only (e.g. a crash point). */
@@ -32,7 +85,9 @@ export interface FaultStackOptions {
   replicas?: number;
   brokers?: string;
   databaseUrl: string;
+  /** Options of the Groq and OpenAI simulators (the same simulator, two APIs). */
   simulator?: Partial<SimulatorOptions>;
+  anthropicSimulator?: Partial<AnthropicSimulatorOptions>;
 }
 
 interface Managed {
@@ -48,19 +103,22 @@ interface Managed {
 }
 
 /**
- * The four services as processes of their own (from the build), on a broker, a database and the
- * simulator, with what the fault scenarios need: kill -9 and restart any of them, crash points,
- * replicas, every line of output kept for the security scan, and the end-of-run verification.
+ * The four services as processes of their own (from the build), on a broker, a database and a simulator
+ * per provider of the chain, with what the fault scenarios need: kill -9 and restart any of them, crash
+ * points, replicas, every line of output kept for the security scan, and the end-of-run verification
+ * across every simulator.
  */
 export class FaultStack {
   readonly prefix = `faults${uniqueSuffix()}.`;
   readonly output: string[] = [];
   readonly processes = new Map<string, Managed>();
   readonly logDir: string;
-  sim!: GroqSimulator;
+  readonly chain: FaultChain;
+  readonly sims: StackSimulators = {};
   private brokersList: string;
 
   private constructor(private readonly options: FaultStackOptions) {
+    this.chain = options.chain ?? 'groq';
     this.brokersList = options.brokers ?? defaultBrokers().join(',');
     this.logDir = join(ROOT, '.cascade/test-logs', this.prefix);
     mkdirSync(this.logDir, { recursive: true });
@@ -68,8 +126,12 @@ export class FaultStack {
 
   static async start(options: FaultStackOptions): Promise<FaultStack> {
     const stack = new FaultStack(options);
-    stack.sim = await startGroqSimulator({ seed: options.seed, stageDelayMs: 100, ...options.simulator });
     try {
+      // One seed per stack, a different stream per provider; the same stage delay on each.
+      const providers = providersOfChain(stack.chain);
+      if (providers.includes('groq')) stack.sims.groq = await startGroqSimulator({ seed: options.seed, stageDelayMs: 100, ...options.simulator });
+      if (providers.includes('openai')) stack.sims.openai = await startOpenAiSimulator({ seed: options.seed + 1, stageDelayMs: 100, ...options.simulator });
+      if (providers.includes('anthropic')) stack.sims.anthropic = await startAnthropicSimulator({ seed: options.seed + 2, stageDelayMs: 100, ...options.anthropicSimulator });
       for (let replica = 0; replica < (options.replicas ?? 1); replica++) {
         for (const name of SERVICES) {
           const own = replica === 0 ? (options.serviceEnv?.[name] ?? {}) : {};
@@ -85,6 +147,28 @@ export class FaultStack {
     return stack;
   }
 
+  /** The Groq simulator (a chain with a Groq model). */
+  get sim(): GroqSimulator {
+    if (!this.sims.groq) throw new Error(`the ${this.chain} chain runs no Groq simulator`);
+    return this.sims.groq;
+  }
+
+  /** Every simulator of the stack, by provider. */
+  simulators(): Array<{ provider: ProviderName; stats: () => SimulatorStats }> {
+    return (Object.entries(this.sims) as Array<[ProviderName, GroqSimulator | AnthropicSimulator]>).map(([provider, sim]) => ({ provider, stats: () => sim.stats() }));
+  }
+
+  /** Each provider's key, base URL and MODEL_CHAIN, as the services and the CLI read them. */
+  providerEnv(): Record<string, string> {
+    const { groq, openai, anthropic } = this.sims;
+    return {
+      ...(this.chain === 'groq' ? {} : { MODEL_CHAIN: FAULT_CHAINS[this.chain].join(',') }),
+      ...(groq ? { GROQ_API_KEY: GROQ_KEY, GROQ_BASE_URL: groq.url, GROQ_TIMEOUT_MS: '10000' } : {}),
+      ...(openai ? { OPENAI_API_KEY: OPENAI_KEY, OPENAI_BASE_URL: openai.baseURL, OPENAI_TIMEOUT_MS: '10000' } : {}),
+      ...(anthropic ? { ANTHROPIC_API_KEY: ANTHROPIC_KEY, ANTHROPIC_BASE_URL: anthropic.url, ANTHROPIC_TIMEOUT_MS: '10000' } : {}),
+    };
+  }
+
   baseEnv(): NodeJS.ProcessEnv {
     return {
       PATH: process.env.PATH,
@@ -93,9 +177,7 @@ export class FaultStack {
       KAFKA_PARTITIONS: '3',
       DATABASE_URL: this.options.databaseUrl,
       DATABASE_POOL_SIZE: '4',
-      GROQ_API_KEY: GROQ_KEY,
-      GROQ_BASE_URL: this.sim.url,
-      GROQ_TIMEOUT_MS: '10000',
+      ...this.providerEnv(),
       OPS_TOKEN,
       LOG_LEVEL: 'info',
       BATCH_MAX_LINES: '150',
@@ -219,6 +301,20 @@ export class FaultStack {
     return [...this.processes.values()].reduce((sum, p) => sum + p.restarts, 0);
   }
 
+  /** The services' log records (JSON lines) whose message holds `message`, read from every process's log file. */
+  logged(message: string): Array<Record<string, unknown>> {
+    return readdirSync(this.logDir)
+      .flatMap((file) => readFileSync(join(this.logDir, file), 'utf8').split('\n'))
+      .filter((line) => line.includes(message))
+      .flatMap((line) => {
+        try {
+          return [JSON.parse(line) as Record<string, unknown>];
+        } catch {
+          return [];
+        }
+      });
+  }
+
   /** The services' own record of crash points reached. */
   crashesAt(point: string): number {
     return this.output.join('').split(`at ${point} `).length - 1;
@@ -245,7 +341,7 @@ export class FaultStack {
   cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
     const result = spawnSync(process.execPath, [join(ROOT, 'bin/cascade.js'), ...args], {
       cwd: ROOT,
-      env: { ...process.env, KAFKA_BROKERS: this.brokersList, KAFKA_TOPIC_PREFIX: this.prefix, DATABASE_URL: this.options.databaseUrl },
+      env: { ...process.env, KAFKA_BROKERS: this.brokersList, KAFKA_TOPIC_PREFIX: this.prefix, DATABASE_URL: this.options.databaseUrl, ...this.providerEnv() },
       encoding: 'utf8',
       timeout: 300_000,
     });
@@ -254,8 +350,8 @@ export class FaultStack {
   }
 
   /**
-   * `cascade reconcile --provider --json`: the provider sweep, then the ledger. Run without blocking, since
-   * the simulator it reads lives in this process.
+   * `cascade reconcile --provider --json`: the provider sweep of every provider of the chain, then the
+   * ledger. Run without blocking, since the simulators it reads live in this process.
    */
   async sweep(): Promise<{ status: number; report: (ReconcileReport & { provider?: SweepReport }) | null; stderr: string }> {
     const result = await new Promise<{ status: number; stdout: string; stderr: string }>((done) =>
@@ -264,7 +360,7 @@ export class FaultStack {
         [join(ROOT, 'bin/cascade.js'), 'reconcile', '--provider', '--json', '--deadline-ms', '600000'],
         {
           cwd: ROOT,
-          env: { ...process.env, KAFKA_BROKERS: this.brokersList, KAFKA_TOPIC_PREFIX: this.prefix, DATABASE_URL: this.options.databaseUrl, GROQ_API_KEY: GROQ_KEY, GROQ_BASE_URL: this.sim.url },
+          env: { ...process.env, KAFKA_BROKERS: this.brokersList, KAFKA_TOPIC_PREFIX: this.prefix, DATABASE_URL: this.options.databaseUrl, ...this.providerEnv() },
           encoding: 'utf8',
           timeout: 300_000,
           maxBuffer: 64 * 1024 * 1024,
@@ -325,14 +421,24 @@ export class FaultStack {
         // The provider sees a custom_id once per attempt of each prompt version it is analysed under.
         (await client.query(`SELECT request_id, sum(attempt)::int AS attempt FROM requests GROUP BY request_id`)).rows.map((r) => [r.request_id, r.attempt]),
       );
-      const stats = this.sim.stats();
+      // Every provider of the chain: an id's attempts are counted across all of them.
+      const simulators = this.simulators().map((sim) => ({ ...sim, stats: sim.stats() }));
+      const stats = simulators.map((sim) => sim.stats);
+      const outcomes = stats.flatMap((s) => Object.entries(s.outcomes));
+      // Anthropic's custom_id is `<batch key tag>-<digest of the request id>`: read back by the digest.
+      const byDigest = new Map([...attempts.keys()].map((id) => [anthropicCustomId(ANY_BATCH_KEY, id).slice(TAG_AND_DASH), id]));
       const sentTimes = new Map<string, number>();
       // Lines a batch never ran (cancelled or expired before their turn) reached no model and cost nothing.
-      for (const byId of Object.values(stats.outcomes)) {
-        for (const [id, outcome] of Object.entries(byId)) if (!NOT_RUN.has(outcome)) sentTimes.set(id, (sentTimes.get(id) ?? 0) + 1);
+      for (const sim of simulators) {
+        for (const byCustomId of Object.values(sim.stats.outcomes)) {
+          for (const [customId, outcome] of Object.entries(byCustomId)) {
+            const id = sim.provider === 'anthropic' ? (byDigest.get(customId.slice(TAG_AND_DASH)) ?? customId) : customId;
+            if (!NOT_RUN.has(outcome)) sentTimes.set(id, (sentTimes.get(id) ?? 0) + 1);
+          }
+        }
       }
       const overSent = [...sentTimes].filter(([id, times]) => times > (attempts.get(id) ?? 0));
-      const providerBatches = Object.keys(stats.outcomes);
+      const providerBatches = outcomes.map(([batchId]) => batchId);
       const unrecorded = providerBatches.filter((id) => !recorded.includes(id));
       return {
         reconcileExit: status,
@@ -347,7 +453,7 @@ export class FaultStack {
         results,
         distinctResultIds: ids,
         providerBatches: providerBatches.length,
-        batchesCreatedAtProvider: stats.batchesCreated,
+        batchesCreatedAtProvider: stats.reduce((sum, s) => sum + s.batchesCreated, 0),
         unrecordedProviderBatches: unrecorded,
         overSent: overSent.slice(0, 10),
       };
@@ -372,7 +478,7 @@ export class FaultStack {
         clearTimeout(timer);
       }),
     );
-    await this.sim?.stop();
+    for (const sim of Object.values(this.sims)) await sim.stop();
   }
 }
 
@@ -440,7 +546,11 @@ export function useScenario(): { readonly db: TestDatabase; stack: FaultStack | 
   return scenario;
 }
 
-const NOT_RUN = new Set(['batch_cancelled', 'batch_expired']);
+const ANY_BATCH_KEY = `cascade-${'0'.repeat(40)}`;
+const TAG_AND_DASH = 17;
+
+/** Outcomes of lines a batch never ran: Groq's and OpenAI's, then Anthropic's. */
+const NOT_RUN = new Set(['batch_cancelled', 'batch_expired', 'canceled', 'expired']);
 
 export const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 

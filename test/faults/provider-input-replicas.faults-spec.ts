@@ -3,9 +3,25 @@ import { join } from 'node:path';
 import { createEvent, type PrIngestedPayload, Topic } from '#contracts';
 import { validatePrAnalysis } from '#groq-batch';
 import { Kafka, logLevel } from 'kafkajs';
-import { CHEAP_MODEL_PROFILE, NO_FAULTS } from '../../tools/groq-simulator/src/options.js';
+import { CHEAP_MODEL_PROFILE, NO_FAULTS, type SimulatorFaults } from '../../tools/groq-simulator/src/options.js';
+import type { SimulatorStats } from '../../tools/groq-simulator/src/stats.js';
+import { OPENAI_CHEAP_MODEL_PROFILE } from '../../tools/openai-simulator/src/simulator.js';
+import { type AnthropicSimulatorFaults, CHEAP_CLAUDE_PROFILE, NO_FAULTS as ANTHROPIC_NO_FAULTS } from '../../tools/anthropic-simulator/src/options.js';
 import { eventually, GiveUp, uniqueSuffix } from '../support/infra.js';
-import { expectNothingLost, FaultStack, useScenario, GROQ_KEY, OPS_TOKEN, ROOT, SERVICES, sleep } from './harness.js';
+import {
+  expectNothingLost,
+  FAULT_SECRETS,
+  type FaultChain,
+  FaultStack,
+  OPS_TOKEN,
+  perProvider,
+  PROVIDER_ROUTES,
+  providersOfChain,
+  ROOT,
+  SERVICES,
+  sleep,
+  useScenario,
+} from './harness.js';
 
 const CHEAP = 'openai/gpt-oss-20b';
 
@@ -55,37 +71,69 @@ async function expectNoSecrets(stack: FaultStack, databaseUrl: string, options: 
   }
   const everything = chunks.join('\n');
   expect(everything.length).toBeGreaterThan(1_000);
-  expect(everything.includes(GROQ_KEY)).toBe(false);
-  expect(everything.includes(OPS_TOKEN)).toBe(false);
+  for (const secret of FAULT_SECRETS) expect({ secret, found: everything.includes(secret) }).toEqual({ secret, found: false });
 }
 
-describe('fault suite: provider faults, bad input, replicas', () => {
+/** Each provider's cheap model (the first of its one-provider chain) and the profile it starts from. */
+const CHEAP_MODELS = {
+  groq: { model: CHEAP, profile: CHEAP_MODEL_PROFILE },
+  openai: { model: 'gpt-4.1-mini', profile: OPENAI_CHEAP_MODEL_PROFILE },
+  anthropic: { model: 'claude-haiku-4-5', profile: CHEAP_CLAUDE_PROFILE },
+} as const;
+
+/** No faults on any simulator of the stack, every profile as it started. */
+function calm(stack: FaultStack): void {
+  stack.sims.groq?.setFaults({ ...NO_FAULTS });
+  stack.sims.openai?.setFaults({ ...NO_FAULTS });
+  stack.sims.anthropic?.setFaults({ ...ANTHROPIC_NO_FAULTS });
+  stack.sims.groq?.setProfile(CHEAP_MODELS.groq.model, { ...CHEAP_MODELS.groq.profile });
+  stack.sims.openai?.setProfile(CHEAP_MODELS.openai.model, { ...CHEAP_MODELS.openai.profile });
+  stack.sims.anthropic?.setProfile(CHEAP_MODELS.anthropic.model, { ...CHEAP_MODELS.anthropic.profile });
+}
+
+/** The same faults on every simulator of the stack, in the terms each API has. */
+function everywhere(stack: FaultStack, faults: Partial<SimulatorFaults & AnthropicSimulatorFaults>, speed?: { perLineDelayMs: number }): void {
+  const { downloadErrorsFirst, unfinishedInErrorFile, failValidation, resultsErrorsFirst, notFoundAfterCreateMs, ...shared } = faults;
+  const fileApi = { ...shared, ...(downloadErrorsFirst === undefined ? {} : { downloadErrorsFirst }), ...(unfinishedInErrorFile === undefined ? {} : { unfinishedInErrorFile }), ...(failValidation === undefined ? {} : { failValidation }) };
+  stack.sims.groq?.setFaults(fileApi);
+  stack.sims.openai?.setFaults(fileApi);
+  stack.sims.anthropic?.setFaults({ ...shared, ...(resultsErrorsFirst === undefined ? {} : { resultsErrorsFirst }), ...(notFoundAfterCreateMs === undefined ? {} : { notFoundAfterCreateMs }) });
+  if (speed) for (const sim of Object.values(stack.sims)) sim.setSpeed(speed);
+}
+
+const CHAINS: FaultChain[] = ['groq', 'openai', 'anthropic', 'cross'];
+
+describe.each(CHAINS)('fault suite: provider faults and replicas on the %s chain', (chain) => {
   const scenario = useScenario();
+  const first = providersOfChain(chain)[0]!;
 
   it('provider faults: 429 storms, 5xx on every route, slow calls and timeouts, expiry with partial output, a cancel, malformed and missing lines, an all-failed batch', async () => {
-    const stack = (scenario.stack = await FaultStack.start({ seed: 41, databaseUrl: scenario.db.url, env: { GROQ_TIMEOUT_MS: '3000', BATCH_MAX_LINES: '100' } }));
-    const sim = stack.sim;
+    const stack = (scenario.stack = await FaultStack.start({ seed: 41, chain, databaseUrl: scenario.db.url, env: { ...perProvider(chain, { TIMEOUT_MS: '3000' }), BATCH_MAX_LINES: '100' } }));
     const prs = stack.prs().map((pr, i) => ({ ...pr, title: `${pr.title} ${PR_TEXT_CANARY}`, body: `${pr.body}\n\n${PR_TEXT_CANARY}-${i}` }));
     const chunk = Math.ceil(prs.length / 5);
+    // Each phase's faults on every simulator; its PRs' first pass runs on the chain's first provider, where its
+    // effects are counted below (in the cross chain, later passes meet whatever phase is on when they run).
     const phases: Array<() => void> = [
-      () => sim.setFaults({ rateLimitFirst: 30, rateLimitRoute: null, rateLimitRetryAfterMs: 300, serverErrorsFirst: 15, downloadErrorsFirst: 5 }),
-      () => sim.setFaults({ ...NO_FAULTS, missingRate: 0.03, malformedRate: 0.03, shuffle: true }),
-      () => sim.setFaults({ ...NO_FAULTS, expireAfterFraction: 0.5 }),
+      // Anthropic has no file downloads: its 503s are on the results stream (529 overloaded).
+      () => everywhere(stack, { rateLimitFirst: 30, rateLimitRoute: null, rateLimitRetryAfterMs: 300, serverErrorsFirst: 15, downloadErrorsFirst: 5, resultsErrorsFirst: 5 }),
+      () => (calm(stack), everywhere(stack, { missingRate: 0.03, malformedRate: 0.03, shuffle: true })),
+      () => (calm(stack), everywhere(stack, { expireAfterFraction: 0.5 })),
+      // Slow lines for this phase, so that a batch is still running when the operator cancels it.
+      () => (calm(stack), everywhere(stack, { responseDelayMs: 400 }, { perLineDelayMs: 40 })),
       () => {
-        sim.setFaults({ ...NO_FAULTS, responseDelayMs: 400 });
-        // Slow lines for this phase, so that a batch is still running when the operator cancels it.
-        sim.setSpeed({ perLineDelayMs: 40 });
-      },
-      () => {
-        sim.setFaults({ ...NO_FAULTS });
-        sim.setProfile(CHEAP, { failureRate: 1 });
+        calm(stack);
+        const cheap = CHEAP_MODELS[first];
+        // Under structured outputs an unusable Claude answer follows the schema instead: only over-long ones fail.
+        if (first === 'anthropic') stack.sims.anthropic!.setProfile(cheap.model, { failureRate: 1, invalidOutputShare: 0 });
+        else stack.sims[first]!.setProfile(cheap.model, { failureRate: 1 });
       },
     ];
     const firstPassOpen = async (ids: string[]) =>
       Number(
         (await scenario.db.dataSource.query(`SELECT count(*)::int AS n FROM requests WHERE request_id = ANY($1) AND pass = 1 AND status IN ('pending', 'in_flight')`, [ids]))[0].n,
       );
-    const totalCalls = () => Object.values(sim.stats().calls).reduce((sum, n) => sum + n, 0);
+    const callsOf = (stats: SimulatorStats) => Object.values(stats.calls).reduce((sum, n) => sum + n, 0);
+    const totalCalls = () => stack.simulators().reduce((sum, sim) => sum + callsOf(sim.stats()), 0);
     let slowWindowCalls = 0;
     for (const [index, phase] of phases.entries()) {
       phase();
@@ -105,12 +153,12 @@ describe('fault suite: provider faults, bad input, replicas', () => {
           }
           return false;
         }, 30_000);
-        sim.setSpeed({ perLineDelayMs: 0 });
-        // Calls slower than GROQ_TIMEOUT_MS for a while: every call in that window times out and is retried.
+        for (const sim of Object.values(stack.sims)) sim.setSpeed({ perLineDelayMs: 0 });
+        // Calls slower than the providers' timeout (3 s) for a while: every call in that window times out and is retried.
         const callsBeforeSlow = totalCalls();
-        sim.setFaults({ responseDelayMs: 4_000 });
+        everywhere(stack, { responseDelayMs: 4_000 });
         await sleep(5_000);
-        sim.setFaults({ responseDelayMs: 0 });
+        everywhere(stack, { responseDelayMs: 0 });
         slowWindowCalls = totalCalls() - callsBeforeSlow;
       }
       // The phase lasts until its PRs' first pass has run under its faults.
@@ -118,37 +166,73 @@ describe('fault suite: provider faults, bad input, replicas', () => {
       await eventually(`phase ${index + 1}: first pass done`, async () => (await firstPassOpen(ids)) === 0, 120_000);
     }
     await sleep(4_000);
-    sim.setFaults({ ...NO_FAULTS });
-    sim.setProfile(CHEAP, { ...CHEAP_MODEL_PROFILE });
+    calm(stack);
     await stack.settle(prs.length, 360_000);
 
-    const stats = sim.stats();
-    const totals = stats.outcomeTotals;
-    // The faults really happened.
-    expect({ missing: (totals.missing ?? 0) > 0, malformed: (totals.malformed ?? 0) > 0, batch_expired: (totals.batch_expired ?? 0) > 0 }).toEqual({
+    const all = stack.simulators().map((sim) => sim.stats());
+    const total = (outcome: string) => all.reduce((sum, stats) => sum + (stats.outcomeTotals[outcome] ?? 0), 0);
+    // The faults really happened (Groq and OpenAI call an unrun line batch_expired, Anthropic expired).
+    expect({ missing: total('missing') > 0, malformed: total('malformed') > 0, expired: total('batch_expired') + total('expired') > 0 }).toEqual({
       missing: true,
       malformed: true,
-      batch_expired: true,
+      expired: true,
     });
-    // The provider saw the calls the scenario needed: every file recorded was downloaded, besides the 5 refused
-    // downloads; on top of those, the uploads and creations that succeeded, the 30 calls answered 429 and the 15
-    // answered 5xx; calls were made (and timed out) during the slow window; the operator's cancel reached the provider.
-    const [{ files }] = await scenario.db.dataSource.query(`SELECT (count(output_file_id) + count(error_file_id))::int AS files FROM batches`);
-    expect(files).toBeGreaterThan(0);
-    expect(stats.calls['GET /openai/v1/files/{id}/content'] ?? 0).toBeGreaterThanOrEqual(files + 5);
-    expect(totalCalls()).toBeGreaterThanOrEqual(stats.filesUploaded + stats.batchesCreated + files + 5 + 30 + 15);
+    // The first provider saw the calls the scenario needed: every output it produced was downloaded, besides the
+    // 5 refused downloads; on top of those, the uploads and creations that succeeded, the 30 calls answered 429
+    // and the 15 answered 5xx. Calls were made (and timed out) during the slow window; the operator's cancel
+    // reached a provider.
+    const stats = stack.sims[first]!.stats();
+    const routes = PROVIDER_ROUTES[first];
+    const ofFirst = first === 'groq' ? `model NOT LIKE '%:%'` : `model LIKE '${first}:%'`;
+    // What the poller read: output and error files on Groq and OpenAI; the results of each ended batch on Anthropic.
+    const [{ outputs }] = await scenario.db.dataSource.query(
+      first === 'anthropic'
+        ? `SELECT count(*)::int AS outputs FROM batches WHERE ${ofFirst} AND state = 'finished' AND provider_batch_id IS NOT NULL`
+        : `SELECT (count(output_file_id) + count(error_file_id))::int AS outputs FROM batches WHERE ${ofFirst}`,
+    );
+    expect(outputs).toBeGreaterThan(0);
+    expect(stats.calls[routes.results] ?? 0).toBeGreaterThanOrEqual(outputs + 5);
+    expect(callsOf(stats)).toBeGreaterThanOrEqual(stats.filesUploaded + stats.batchesCreated + outputs + 5 + 30 + 15);
     expect(slowWindowCalls).toBeGreaterThan(0);
-    expect(stats.calls['POST /openai/v1/batches/{id}/cancel'] ?? 0).toBeGreaterThanOrEqual(1);
-    const [{ expired, cancelled, allFailed }] = await scenario.db.dataSource.query(
+    expect(all.reduce((sum, s, i) => sum + (s.calls[PROVIDER_ROUTES[stack.simulators()[i]!.provider].cancel] ?? 0), 0)).toBeGreaterThanOrEqual(1);
+    const [{ expired, cancelled, allFailed, expiredLines }] = await scenario.db.dataSource.query(
       `SELECT count(*) FILTER (WHERE provider_status = 'expired')::int AS expired,
               count(*) FILTER (WHERE provider_status = 'cancelled')::int AS cancelled,
-              count(*) FILTER (WHERE provider_status = 'completed' AND output_file_id IS NULL AND request_count > 0)::int AS "allFailed"
-       FROM batches`,
+              count(*) FILTER (WHERE provider_status = 'completed' AND request_count > 0
+                AND NOT EXISTS (SELECT 1 FROM batch_items i WHERE i.batch_id = b.batch_id AND i.outcome = 'succeeded'))::int AS "allFailed",
+              (SELECT count(*)::int FROM attempts WHERE code = 'batch_expired') AS "expiredLines"
+       FROM batches b`,
     );
-    expect({ expired: expired > 0, cancelled, allFailed: allFailed > 0 }).toEqual({ expired: true, cancelled: 1, allFailed: true });
+    // An expired batch kept its finished lines and sent the unfinished ones on; one batch was cancelled; in one, every line failed.
+    expect({ expiredLines: expiredLines > 0, cancelled, allFailed: allFailed > 0 }).toEqual({ expiredLines: true, cancelled: 1, allFailed: true });
+    // Anthropic has no batch-level expiry: a batch that ran half its requests ended with the rest `expired` one by
+    // one (counted in expiredLines), and reads as expired only when none of its requests ran.
+    if (first !== 'anthropic') {
+      const [{ noOutputFile }] = await scenario.db.dataSource.query(
+        `SELECT count(*)::int AS "noOutputFile" FROM batches WHERE provider_status = 'completed' AND output_file_id IS NULL AND request_count > 0`,
+      );
+      // A Groq batch where every line failed has no output file; OpenAI writes a cut answer (finish_reason length) as output.
+      expect({ expired: expired > 0, noOutputFile: noOutputFile > 0 }).toEqual({ expired: true, noOutputFile: first === 'groq' });
+    }
     expectNothingLost(await stack.verify(prs.length));
     await expectNoSecrets(stack, scenario.db.url, { events: false, prTextCanary: true });
   }, 600_000);
+
+  it('two replicas of every service, one of each killed mid-run', async () => {
+    const stack = (scenario.stack = await FaultStack.start({ seed: 61, chain, databaseUrl: scenario.db.url, replicas: 2 }));
+    const prs = stack.prs();
+    await stack.publish(prs);
+    await eventually('work in flight', async () => Number((await scenario.db.dataSource.query(`SELECT count(*)::int AS n FROM batches`))[0].n) > 1, 120_000);
+    for (const name of SERVICES) await stack.kill(`${name}#1`, { restartAfterMs: null });
+    await stack.settle(prs.length, 360_000);
+    expectNothingLost(await stack.verify(prs.length));
+    await expectNoSecrets(stack, scenario.db.url, { events: false });
+  }, 600_000);
+});
+
+// Bad input is refused or cleaned at the services' edge, before any provider: run on Groq only.
+describe('fault suite: bad input', () => {
+  const scenario = useScenario();
 
   it('bad input: not JSON, off-contract, 2 MB, a changed duplicate, out of order, injection, huge bodies, control characters, every script, SQL in ids', async () => {
     const stack = (scenario.stack = await FaultStack.start({ seed: 51, databaseUrl: scenario.db.url }));
@@ -225,16 +309,5 @@ describe('fault suite: provider faults, bad input, replicas', () => {
     // Nothing was dropped from the schema by the SQL in the ids.
     expect((await scenario.db.dataSource.query(`SELECT count(*)::int AS n FROM results`))[0].n).toBe(expected);
     await expectNoSecrets(stack, scenario.db.url, { events: true });
-  }, 600_000);
-
-  it('two replicas of every service, one of each killed mid-run', async () => {
-    const stack = (scenario.stack = await FaultStack.start({ seed: 61, databaseUrl: scenario.db.url, replicas: 2 }));
-    const prs = stack.prs();
-    await stack.publish(prs);
-    await eventually('work in flight', async () => Number((await scenario.db.dataSource.query(`SELECT count(*)::int AS n FROM batches`))[0].n) > 1, 120_000);
-    for (const name of SERVICES) await stack.kill(`${name}#1`, { restartAfterMs: null });
-    await stack.settle(prs.length, 360_000);
-    expectNothingLost(await stack.verify(prs.length));
-    await expectNoSecrets(stack, scenario.db.url, { events: false });
   }, 600_000);
 });

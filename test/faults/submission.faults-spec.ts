@@ -1,4 +1,4 @@
-import { expectNothingLost, FaultStack, OPS_TOKEN, sleep, useScenario } from './harness.js';
+import { expectNothingLost, type FaultChain, FaultStack, OPS_TOKEN, perProvider, PROVIDER_ROUTES, providersOfChain, sleep, useScenario } from './harness.js';
 
 /** PRs per scenario: enough for several batches per pass, few enough that slow provider calls stay bearable. */
 const PRS = Number(process.env.CASCADE_SUBMISSION_FAULT_PRS ?? 300);
@@ -8,12 +8,12 @@ const PRS = Number(process.env.CASCADE_SUBMISSION_FAULT_PRS ?? 300);
  * run more often than its attempts, and after `cascade reconcile --provider` no provider batch with our key
  * unknown to the database, reconcile exiting 0.
  */
-describe('fault suite: submission and poll leases', () => {
+describe.each<FaultChain>(['groq', 'openai', 'anthropic', 'cross'])('fault suite: submission and poll leases on the %s chain', (chain) => {
   const scenario = useScenario();
 
   const recordedBatches = async () => Number((await scenario.db.dataSource.query(`SELECT count(*)::int AS n FROM batches WHERE provider_batch_id IS NOT NULL`))[0].n);
 
-  /** The sweep finds nothing unknown (every provider batch was recorded or kept as a stray) and reconcile passes. */
+  /** The sweep of every provider of the chain finds nothing unknown (each provider batch recorded or kept as a stray) and reconcile passes. */
   async function expectSweptClean(stack: FaultStack): Promise<void> {
     const { status, report, stderr } = await stack.sweep();
     expect(report).not.toBeNull();
@@ -21,14 +21,23 @@ describe('fault suite: submission and poll leases', () => {
     expect({ status, stderr: status === 0 ? '' : stderr }).toEqual({ status: 0, stderr: '' });
   }
 
-  it('two replicas, every provider call slower than the submit lease, an operator retrying each batch while it is created: one provider batch per key', async () => {
+  /** Creates the provider answered, or dropped, across the stack's simulators. */
+  const creates = (stack: FaultStack) => stack.simulators().reduce((sum, sim) => sum + (sim.stats().calls[PROVIDER_ROUTES[sim.provider].create] ?? 0), 0);
+
+  // The submit lease is the same code for every provider; its create path is not on Anthropic (inline requests
+  // spooled on the submitter's disk, which the replica taking a batch over does not have): Groq and Anthropic,
+  // Groq only in CI (time), where Anthropic's takeover by a replica without the spool is run by the replicas
+  // scenario and test/pipeline/anthropic-recovery.int-spec.ts.
+  const slowCreateChains: FaultChain[] = process.env.CI ? ['groq'] : ['groq', 'anthropic'];
+  if (slowCreateChains.includes(chain)) it('two replicas, every provider call slower than the submit lease, an operator retrying each batch while it is created: one provider batch per key', async () => {
     const stack = (scenario.stack = await FaultStack.start({
       seed: 41,
+      chain,
       databaseUrl: scenario.db.url,
       replicas: 2,
-      env: { SUBMIT_LEASE_MS: '1500', GROQ_TIMEOUT_MS: '10000', BATCH_MAX_LINES: '100' },
+      env: { SUBMIT_LEASE_MS: '1500', ...perProvider(chain, { TIMEOUT_MS: '10000' }), BATCH_MAX_LINES: '100' },
     }));
-    stack.sim.setFaults({ responseDelayMs: 2_500 });
+    for (const sim of Object.values(stack.sims)) sim.setFaults({ responseDelayMs: 2_500 });
     const prs = stack.prs(PRS);
     await stack.publish(prs);
     // POST /batches/{id}/retry on every batch being created: refused while its submitter holds the lease.
@@ -55,27 +64,35 @@ describe('fault suite: submission and poll leases', () => {
     console.log(`slow creates, two replicas: ${batches} batches, ${summary.batchesCreatedAtProvider} created at the provider; retries during a create: ${[...answers.values()].join(', ')}`);
   }, 900_000);
 
-  it('creates answered with 500 after the provider did the work, and a listing that shows new batches late: each is adopted, none created twice', async () => {
+  it('creates answered with 500 after the provider did the work, create answers dropped, and a listing that shows new batches late: each is adopted, none created twice', async () => {
     const stack = (scenario.stack = await FaultStack.start({
       seed: 42,
+      chain,
       databaseUrl: scenario.db.url,
-      env: { GROQ_LIST_SETTLE_MS: '6000', BATCH_MAX_LINES: '60' },
+      env: { ...perProvider(chain, { LIST_SETTLE_MS: '6000' }), BATCH_MAX_LINES: '60' },
     }));
-    stack.sim.setFaults({ createErrorsAfterWorkFirst: 3, listDelayMs: 2_000 });
+    // On each provider of the chain: its first 3 creates answered 500 after the work, the next 2 dropped unanswered.
+    for (const sim of Object.values(stack.sims)) sim.setFaults({ createErrorsAfterWorkFirst: 3, dropCreateResponses: 2, listDelayMs: 2_000 });
+    // Anthropic's own quirk: a batch just created is not found (404) by retrieve and results for a while.
+    stack.sims.anthropic?.setFaults({ notFoundAfterCreateMs: 1_500 });
     const prs = stack.prs(PRS);
     await stack.publish(prs);
     await stack.settle(prs.length, 480_000);
     const summary = await stack.verify(prs.length);
     expectNothingLost(summary);
     const batches = await recordedBatches();
-    // More creates than the three answered with 500, and not one of them repeated: each of those was found by its key.
-    expect(batches).toBeGreaterThan(3);
-    expect({ creates: stack.sim.stats().calls['POST /openai/v1/batches'], created: summary.batchesCreatedAtProvider }).toEqual({ creates: batches, created: batches });
+    // More creates than the five answered badly on the first provider, and not one of them repeated: each of those was found by its key.
+    expect(batches).toBeGreaterThan(5);
+    expect({ creates: creates(stack), created: summary.batchesCreatedAtProvider }).toEqual({ creates: batches, created: batches });
+    const first = stack.sims[providersOfChain(chain)[0]!]!;
+    expect(first.faults()).toMatchObject({ createErrorsAfterWorkFirst: 3, dropCreateResponses: 0 });
     await expectSweptClean(stack);
-    console.log(`500 after create, late listing: ${batches} batches, ${stack.sim.stats().calls['POST /openai/v1/batches']} creates, ${stack.sim.stats().calls['GET /openai/v1/batches']} list calls`);
+    const lists = stack.simulators().reduce((sum, sim) => sum + (sim.stats().calls[PROVIDER_ROUTES[sim.provider].list] ?? 0), 0);
+    console.log(`${chain}: 500 after create, dropped answers, late listing: ${batches} batches, ${creates(stack)} creates, ${lists} list calls`);
   }, 900_000);
 
-  it('a poller killed while it holds a batch: the batch is polled again within a minute of its death', async () => {
+  // The poll lease is the same code whatever the provider answers: run on Groq only.
+  if (chain === 'groq') it('a poller killed while it holds a batch: the batch is polled again within a minute of its death', async () => {
     const stack = (scenario.stack = await FaultStack.start({
       seed: 43,
       databaseUrl: scenario.db.url,

@@ -122,8 +122,10 @@ export class AnthropicSubmissionProvider implements BatchProviderPort {
   async create(request: { batchKey: string; inputFileId: string; metadata: Record<string, string>; mayCreate?: () => Promise<boolean> }): Promise<ProviderBatchRef> {
     const spool = this.spools.get(request.inputFileId);
     if (!spool) {
-      throw new GroqBatchError('create batch', { batchKey: request.batchKey }, Object.assign(new Error('the spooled requests are gone (another process spooled them)'), { status: 404 }), {
+      // As a file the provider no longer has: the assembler spools the requests again (`missingFile`), never holds the batch.
+      throw new GroqBatchError('create batch', { batchKey: request.batchKey }, new Error('the spooled requests are gone (another process spooled them)'), {
         retryable: false,
+        status: 404,
       });
     }
     const batch = await this.client.createBatch({

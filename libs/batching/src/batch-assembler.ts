@@ -271,7 +271,7 @@ export class BatchAssembler {
           },
         });
       }
-      crashPoint('submit:after-provider-create');
+      crashPoint('submit:after-provider-create', provider.name);
       return await this.record(batch, provider, lease, chosen, existing, await this.repository.metadataOf(this.dataSource.manager, batch.batch_id), log);
     } catch (error) {
       if (!(await this.repository.holdsSubmitLease(this.dataSource.manager, batch.batch_id, lease).catch(() => true))) {

@@ -101,9 +101,11 @@ export class BatchApiError extends Error {
       note?: string;
       retryable?: boolean;
       retryAfterMs?: number | null;
+      /** The HTTP status the failure stands for when the cause is not a provider's answer (a spool gone with its process: 404). */
+      status?: number;
     } = {},
   ) {
-    const failure = providerFailureOf(cause);
+    const failure = { ...providerFailureOf(cause), ...(options.status === undefined ? {} : { status: options.status }) };
     const secrets = options.secrets ?? [];
     const attempts = options.attempts ?? 1;
     const providerMessage = redact(failure.message, secrets).slice(0, 2_000);
