@@ -1,0 +1,3 @@
+export * from './features.js';
+export * from './classifier.js';
+export * from './decision.js';
