@@ -43,7 +43,7 @@ interface AttemptRow {
   code: string | null;
   message: string | null;
   http_status: number | null;
-  recorded_at: Date;
+  sent_at: Date;
   pr: {
     title?: string;
     body?: string;
@@ -98,16 +98,19 @@ export class RouterRepository {
   /**
    * Every pass-1 attempt on `cheapModel` whose outcome says something about the model: succeeded, or
    * failed with output a stronger model fixes. Transient and permanent failures are left out (a stronger
-   * model changes nothing for them). The PR is the request's stored text.
+   * model changes nothing for them). The PR is the request's stored text; the time is when its batch was
+   * submitted (attempts of one batch are recorded at different times: failures and answers apart).
    */
   async pass1Attempts(manager: EntityManager, cheapModel: string, registry?: PromptRegistry): Promise<Pass1Attempt[]> {
     const rows: AttemptRow[] = await manager.query(
-      `SELECT a.request_id, a.prompt_version, r.repo, a.outcome, a.code, a.message, a.http_status, a.recorded_at, i.pr
+      `SELECT a.request_id, a.prompt_version, r.repo, a.outcome, a.code, a.message, a.http_status, i.pr,
+              COALESCE(b.submitted_at, b.created_at, a.recorded_at) AS sent_at
          FROM attempts a
+         LEFT JOIN batches b ON b.batch_id = a.batch_id
          JOIN requests r ON r.request_id = a.request_id AND r.prompt_version = a.prompt_version
          JOIN request_inputs i ON i.request_id = a.request_id AND i.prompt_version = a.prompt_version
         WHERE a.pass = 1 AND a.model = $1
-        ORDER BY a.recorded_at, a.request_id`,
+        ORDER BY sent_at, a.request_id`,
       [cheapModel],
     );
     const attempts: Pass1Attempt[] = [];
@@ -132,7 +135,7 @@ export class RouterRepository {
         flags: pr.flags,
         promptVersion: row.prompt_version,
       };
-      attempts.push({ requestId: row.request_id, recordedAt: new Date(row.recorded_at), failed, input: { ...known, promptTokens: promptTokensOf(known, cheapModel, registry) } });
+      attempts.push({ requestId: row.request_id, sentAt: new Date(row.sent_at), failed, input: { ...known, promptTokens: promptTokensOf(known, cheapModel, registry) } });
     }
     return attempts;
   }

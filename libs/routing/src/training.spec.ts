@@ -18,7 +18,7 @@ function attempts(count: number): Pass1Attempt[] {
     const rich = i % 5 === 0;
     return {
       requestId: `acme/web#${i}`,
-      recordedAt: new Date(Date.UTC(2025, 10, 1) + i * 60_000),
+      sentAt: new Date(Date.UTC(2025, 10, 1) + i * 60_000),
       failed: rich,
       input: { repo: i % 2 ? 'acme/web' : 'acme/api', author: `dev-${i % 7}`, title: 'fix: x', body: rich ? [CODE, CODE, CODE, CODE].join('\n') : 'plain', additions: 10, changedFiles: 1, promptVersion: 'pr-analysis-v2', promptTokens: rich ? 900 : 600 },
     };
@@ -41,7 +41,7 @@ describe('router training', () => {
     const history = attempts(500);
     const version = trainVersion(history, { prices, holdoutShare: 0.2, steps: 800 });
     expect(version.trainingRows).toBe(400);
-    expect(version.holdoutFrom).toEqual(history[400]!.recordedAt);
+    expect(version.holdoutFrom).toEqual(history[400]!.sentAt);
     expect(version.metrics.requests).toBe(100);
     expect(version.metrics.recall).toBe(1);
     expect(version.metrics.precision).toBe(1);

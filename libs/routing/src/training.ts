@@ -6,7 +6,8 @@ import { type FailureHistory, featureVector, type RoutingInput } from './feature
 /** One pass-1 attempt on the chain's first model, with what was known of its request before sending. */
 export interface Pass1Attempt {
   requestId: string;
-  recordedAt: Date;
+  /** When it was sent (its batch's submission): the time order of the hold-out. */
+  sentAt: Date;
   /** Failed in a way a stronger model fixes (invalid output, output too long). */
   failed: boolean;
   input: RoutingInput;
@@ -32,7 +33,7 @@ export function historyFromStored(stored: StoredHistory): FailureHistory {
  * attempts only: an attempt never sees its own outcome), in time order; and the history after the last one.
  */
 export function sequenceFeatures(attempts: readonly Pass1Attempt[]): { rows: Array<LabelledRequest & { attempt: Pass1Attempt }>; history: FailureHistory } {
-  const sorted = [...attempts].sort((a, b) => a.recordedAt.getTime() - b.recordedAt.getTime());
+  const sorted = [...attempts].sort((a, b) => a.sentAt.getTime() - b.sentAt.getTime());
   const repos = new Map<string, { attempts: number; failures: number }>();
   const authors = new Map<string, { attempts: number; failures: number }>();
   let failures = 0;
@@ -100,9 +101,10 @@ export class NotEnoughHistoryError extends Error {}
 export function trainVersion(attempts: readonly Pass1Attempt[], request: TrainingRequest): TrainedVersion {
   const holdoutShare = request.holdoutShare ?? 0.2;
   const { rows, history } = sequenceFeatures(attempts);
-  const cut = Math.floor(rows.length * (1 - holdoutShare));
-  const training = rows.slice(0, cut);
-  const holdout = rows.slice(cut);
+  // Attempts sent together (one batch) share a time: the cut falls between two times, never inside one.
+  const from = rows[Math.floor(rows.length * (1 - holdoutShare))]?.attempt.sentAt.getTime() ?? Number.POSITIVE_INFINITY;
+  const training = rows.filter((row) => row.attempt.sentAt.getTime() < from);
+  const holdout = rows.filter((row) => row.attempt.sentAt.getTime() >= from);
   if (training.length < 50) throw new NotEnoughHistoryError(`${training.length} pass-1 attempts to train on (at least 50 needed, from ${rows.length} with a ${holdoutShare} hold-out)`);
   if (!training.some((row) => row.failed)) throw new NotEnoughHistoryError(`no failed pass-1 attempt among the ${training.length} to train on: nothing to learn`);
   const preference = request.preference ?? 'cost';
@@ -116,7 +118,7 @@ export function trainVersion(attempts: readonly Pass1Attempt[], request: Trainin
     threshold,
     preference,
     trainingRows: training.length,
-    holdoutFrom: holdout[0]?.attempt.recordedAt ?? null,
+    holdoutFrom: holdout[0]?.attempt.sentAt ?? null,
     metrics: { ...metrics, trainingRows: training.length },
   };
 }
@@ -130,7 +132,7 @@ export function evaluateVersion(
 ): RoutingMetrics {
   const { rows } = sequenceFeatures(attempts);
   const from = version.holdoutFrom?.getTime() ?? Number.POSITIVE_INFINITY;
-  const holdout = rows.filter((row) => row.attempt.recordedAt.getTime() >= from);
+  const holdout = rows.filter((row) => row.attempt.sentAt.getTime() >= from);
   return { ...evaluateOn(new Router(version.trained), holdout, version.threshold, prices, outputTokens), trainingRows: version.trainingRows };
 }
 
