@@ -1,8 +1,13 @@
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
 import { DEFAULT_PRICE_TABLE, priceOf, promptRegistry } from '#groq-batch';
 import { formatRoutingMetrics, RouterRepository, trainVersion } from '#routing';
 import { syntheticPrs } from '../../apps/cli/src/demo/synthetic-prs.js';
 import { CHEAP_MODEL_PROFILE } from '../../tools/groq-simulator/src/options.js';
+import { brokers } from '../support/infra.js';
 import { usePipeline } from '../support/pipeline.js';
+
+const root = resolve(import.meta.dirname, '../..');
 
 const CHEAP = 'openai/gpt-oss-20b';
 const STRONG = 'llama-3.3-70b-versatile';
@@ -43,6 +48,33 @@ describe('predictive routing on the pipeline (simulator with the features failur
     const stored = await repository.findVersion(fixture.db.dataSource.manager, { cheapModel: CHEAP, strongModel: STRONG });
     expect(stored).toMatchObject({ version: number, threshold: version.threshold, preference: 'latency', trainingRows: version.trainingRows });
   }, 120_000);
+
+  it('cascade routing train / evaluate: the same figures from the command line, clear refusals (built CLI)', () => {
+    const cascade = (...args: string[]) =>
+      spawnSync(process.execPath, [resolve(root, 'bin/cascade.js'), 'routing', ...args], {
+        cwd: root,
+        env: { ...process.env, KAFKA_BROKERS: brokers().join(','), KAFKA_TOPIC_PREFIX: fixture.prefix, DATABASE_URL: fixture.db.url, LOG_LEVEL: 'warn' },
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
+    expect(cascade().status).toBe(2);
+    const badShare = cascade('train', '--holdout', '2');
+    expect(badShare.status).toBe(2);
+    expect(badShare.stderr).toContain('--holdout must be a share between 0 and 1');
+    const missing = cascade('evaluate', '--model-version', '999');
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain('no router version 999');
+    const trained = cascade('train', '--favour', 'latency', '--json');
+    expect(trained.stderr).toBe('');
+    expect(trained.status).toBe(0);
+    const { version, metrics } = JSON.parse(trained.stdout) as { version: number; metrics: unknown };
+    const evaluated = cascade('evaluate', '--json');
+    expect(evaluated.status).toBe(0);
+    expect(JSON.parse(evaluated.stdout)).toMatchObject({ version, metrics });
+    const table = cascade('evaluate');
+    expect(table.stdout).toMatch(/precision .* %, recall .* %/);
+    expect(table.stdout).toContain('requests saved from pass 2');
+  }, 300_000);
 
   it('ROUTING=learned: each queued request is scored and recorded, and those above the threshold run pass 1 on the next model', async () => {
     await fixture.stopService(fixture.services['batch-submitter']!);

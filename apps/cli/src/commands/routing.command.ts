@@ -12,6 +12,15 @@ function chainPrices(env: Pick<CliEnv, 'MODEL_CHAIN' | 'MODEL_PRICES_JSON'>): Ch
   return { cheapModel, strongModel, cheap: priceOf(table, cheapModel), strong: priceOf(table, strongModel) };
 }
 
+/** A bad option value is bad usage: exit 2, as the other refusals of these commands. */
+function usage<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    fail((error as Error).message);
+  }
+}
+
 function registryOf(env: CliEnv): PromptRegistry {
   return promptRegistry(env.PROMPTS_DIR);
 }
@@ -54,19 +63,19 @@ export class RoutingTrainCommand extends CommandRunner {
   @Option({ flags: '--holdout <share>', description: 'the newest share of attempts kept out of training (default 0.2)' })
   parseHoldout(value: string): number {
     const share = Number(value);
-    if (!Number.isFinite(share) || share <= 0 || share >= 1) throw new Error(`--holdout must be a share between 0 and 1, got "${value}"`);
+    if (!Number.isFinite(share) || share <= 0 || share >= 1) fail(`--holdout must be a share between 0 and 1, got "${value}"`);
     return share;
   }
 
   @Option({ flags: '--favour <cost|latency>', description: 'cost (default): route where it pays; latency: also where it costs up to half the break-even more' })
   parseFavour(value: string): RoutingPreference {
-    if (value !== 'cost' && value !== 'latency') throw new Error(`--favour must be cost or latency, got "${value}"`);
+    if (value !== 'cost' && value !== 'latency') fail(`--favour must be cost or latency, got "${value}"`);
     return value;
   }
 
   @Option({ flags: '--steps <n>', description: 'gradient steps of the logistic regression (default 2000)' })
   parseSteps(value: string): number {
-    return positiveInteger('--steps', value);
+    return usage(() => positiveInteger('--steps', value));
   }
 
   @Option({ flags: '--json', description: 'print as JSON' })
@@ -107,7 +116,7 @@ export class RoutingEvaluateCommand extends CommandRunner {
 
   @Option({ flags: '--model-version <n>', description: 'this router version (default: the newest for the chain)' })
   parseModelVersion(value: string): number {
-    return positiveInteger('--model-version', value);
+    return usage(() => positiveInteger('--model-version', value));
   }
 
   @Option({ flags: '--json', description: 'print as JSON' })
