@@ -22,6 +22,7 @@ const common = {
     '^#platform$': '<rootDir>/libs/platform/src/index.ts',
     '^#batching$': '<rootDir>/libs/batching/src/index.ts',
     '^#ledger$': '<rootDir>/libs/ledger/src/index.ts',
+    '^#routing$': '<rootDir>/libs/routing/src/index.ts',
     '^#groq-batch$': '<rootDir>/libs/groq-batch/src/index.ts',
     '^#anthropic-batch$': '<rootDir>/libs/anthropic-batch/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',

@@ -1,11 +1,13 @@
 import { Topic } from '#contracts';
 import { AssemblerLifecycle, batchAssemblerProvider, QuotaLifecycle, quotaGuardProvider, providerSecrets } from '#batching';
 import type { ServiceDefinition } from '#platform';
+import { RouterRepository } from '#routing';
 import { Module } from '@nestjs/common';
 import { batchSubmitterEnv, SUBMITTER_SETTINGS, submitterSettingsFrom } from './batch-submitter.settings.js';
 import { IngestionService } from './ingestion/ingestion.service.js';
 import { PrIngestedConsumer } from './ingestion/pr-ingested.consumer.js';
 import { RequestRepository } from './ingestion/request.repository.js';
+import { RoutingService } from './ingestion/routing.service.js';
 
 @Module({})
 export class BatchSubmitterModule {}
@@ -22,6 +24,8 @@ export const batchSubmitterService: ServiceDefinition<typeof batchSubmitterEnv> 
     providers: [
       { provide: SUBMITTER_SETTINGS, useValue: submitterSettingsFrom(config.env) },
       RequestRepository,
+      { provide: RouterRepository, useValue: new RouterRepository() },
+      RoutingService,
       IngestionService,
       PrIngestedConsumer,
       // Pass 1 only: later passes are the retry-service's.

@@ -10,6 +10,8 @@ export const batchSubmitterEnv = z.object({
   PR_BODY_MAX_CHARS: positiveInt.default(20_000),
   PR_REVIEW_MAX_CHARS: positiveInt.default(2_000),
   PR_MAX_REVIEWS: positiveInt.default(20),
+  /** Predictive routing: `shadow` scores and records, `learned` also starts requests above the threshold on the chain's next model, `off` scores nothing. */
+  ROUTING: z.enum(['off', 'shadow', 'learned']).default('shadow'),
 }).extend(submissionEnv.shape);
 export type BatchSubmitterEnv = z.infer<typeof batchSubmitterEnv>;
 
@@ -23,6 +25,8 @@ export interface SubmitterSettings {
   modelChain: string[];
   maxTokens: number;
   cacheTtlHours: number;
+  /** ROUTING: whether the router's decision is only recorded (`shadow`, the default when unset) or acted on (`learned`). */
+  routing?: 'off' | 'shadow' | 'learned';
 }
 
 export function submitterSettingsFrom(env: BatchSubmitterEnv): SubmitterSettings {
@@ -33,5 +37,6 @@ export function submitterSettingsFrom(env: BatchSubmitterEnv): SubmitterSettings
     modelChain: env.MODEL_CHAIN,
     maxTokens: env.MAX_TOKENS,
     cacheTtlHours: env.CACHE_TTL_HOURS,
+    routing: env.ROUTING,
   };
 }

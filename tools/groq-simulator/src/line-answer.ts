@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { contentDigest, seededRolls, seededUnit, ulidId } from './determinism.js';
+import { failureChance, requestSignals } from './failure-model.js';
 import type { ModelProfile, OutputTooLongForm, SimulatorApi } from './options.js';
 import { analysePullRequest, isPrAnalysisSchema, userText, valueForSchema } from './pr-analysis-content.js';
 import { GROQ_STRICT_RULES, OPENAI_STRICT_RULES, strictSchemaProblems } from './strict-schema.js';
@@ -357,7 +358,9 @@ export function answerChatRequest(customId: string, body: Record<string, unknown
     };
   }
 
-  const failing = failRoll < profile.failureRate;
+  // Signals are read only under the features model, so the random profile costs what it did.
+  const chance = profile.failureModel === 'features' ? failureChance('features', profile.failureRate, requestSignals(text, promptTokens)) : profile.failureRate;
+  const failing = failRoll < chance;
   const jsonValidateFailed = api === 'groq' && failing && kindRoll < profile.jsonValidateShare;
   if (jsonValidateFailed && jsonMode) {
     return billedError(apiError(400, requestId, {

@@ -1,4 +1,5 @@
 import { DEFAULT_PRICE_TABLE } from '../../../libs/groq-batch/src/cost.js';
+import type { FailureModel } from './failure-model.js';
 import type { ModelPrice } from './stats.js';
 
 /**
@@ -12,6 +13,11 @@ export type SimulatorApi = 'groq' | 'openai';
 export interface ModelProfile {
   /** Share of lines whose generation goes wrong (json_validate_failed or output too long). */
   failureRate: number;
+  /**
+   * `random` (default): each line fails at `failureRate` whatever it reads. `features`: the chance grows
+   * with the request's prompt size, code blocks, markup and diff size (see failure-model.ts), around the same rate.
+   */
+  failureModel?: FailureModel;
   /** Of those, the share that is json_validate_failed; the rest need more output than usual. */
   jsonValidateShare: number;
   /** Occasional per-line 5xx; decided per attempt, so a retry of the same line usually succeeds. */
@@ -273,7 +279,7 @@ export function resolveOptions(overrides: Partial<SimulatorOptions> = {}): Simul
   };
 }
 
-export type FieldKind = 'boolean' | 'number' | 'number|null' | 'string|null';
+export type FieldKind = 'boolean' | 'number' | 'number|null' | 'string|null' | 'random|features';
 
 const FAULT_FIELDS: Record<keyof SimulatorFaults, FieldKind> = {
   shuffle: 'boolean',
@@ -295,6 +301,7 @@ const FAULT_FIELDS: Record<keyof SimulatorFaults, FieldKind> = {
 
 const PROFILE_FIELDS: Record<keyof ModelProfile, FieldKind> = {
   failureRate: 'number',
+  failureModel: 'random|features',
   jsonValidateShare: 'number',
   serverErrorRate: 'number',
   schemaViolationRate: 'number',
@@ -309,6 +316,7 @@ const PROFILE_FIELDS: Record<keyof ModelProfile, FieldKind> = {
 };
 
 function fits(kind: FieldKind, value: unknown): boolean {
+  if (kind === 'random|features') return value === 'random' || value === 'features';
   if (value === null) return kind.endsWith('|null');
   if (kind === 'boolean') return typeof value === 'boolean';
   if (kind.startsWith('number')) return typeof value === 'number' && Number.isFinite(value) && value >= 0;

@@ -9,11 +9,12 @@ import {
   Topic,
 } from '#contracts';
 import { OutboxRepository, RefusedEvent } from '#platform';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { SUBMITTER_SETTINGS, type SubmitterSettings } from '../batch-submitter.settings.js';
 import { contentHashOf, guardPr } from './prompt-guard.js';
 import { type NewRequest, RequestRepository } from './request.repository.js';
+import { RoutingService } from './routing.service.js';
 
 export type IngestionOutcome = 'queued' | 'excluded' | 'reused' | 'unchanged' | 'requeued' | 'stale';
 
@@ -36,6 +37,8 @@ export class IngestionService {
     @Inject(RequestRepository) private readonly requests: RequestRepository,
     @Inject(SUBMITTER_SETTINGS) private readonly settings: SubmitterSettings,
     @Inject(OutboxRepository) private readonly outbox: OutboxRepository,
+    // Optional: an ingestion without a router (as in tests that build the service by hand) starts every request on the chain's first model.
+    @Optional() @Inject(RoutingService) private readonly routing?: RoutingService,
   ) {}
 
   async accept(event: EventEnvelope<PrIngestedPayload>, manager: EntityManager): Promise<IngestionOutcome> {
@@ -99,12 +102,18 @@ export class IngestionService {
         status: 'pending',
         stage: 'queued',
         exclusionReason: null,
+        // The first model is chosen below, for all queued requests at once (routing.firstModels).
         model: this.settings.modelChain[0]!,
         maxTokens: this.settings.maxTokens,
         cache: 'miss',
       });
       return previous === undefined ? 'queued' : 'requeued';
     });
+    if (this.routing) {
+      const queued = [...upserts.values()].filter((request) => request.status === 'pending');
+      const firstModels = await this.routing.firstModels(manager, queued);
+      queued.forEach((request, i) => (request.model = firstModels[i]!));
+    }
     await this.requests.upsert(manager, [...upserts.values()]);
     await this.announceSettled(manager, [...settled.values()]);
     return outcomes;

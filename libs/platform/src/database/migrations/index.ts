@@ -12,6 +12,7 @@ import { SubmissionFencing1763900010000 } from './1763900010000-submission-fenci
 import { Retention1763900011000 } from './1763900011000-retention.js';
 import { RequestInputs1763900012000 } from './1763900012000-request-inputs.js';
 import { SpendSettlement1763900013000 } from './1763900013000-spend-settlement.js';
+import { Routing1763900014000 } from './1763900014000-routing.js';
 
 /** Listed explicitly (no glob): ESM builds and tests load exactly these, in this order. */
 export const ALL_MIGRATIONS = [
@@ -29,4 +30,5 @@ export const ALL_MIGRATIONS = [
   Retention1763900011000,
   RequestInputs1763900012000,
   SpendSettlement1763900013000,
+  Routing1763900014000,
 ];

@@ -1,0 +1,6 @@
+export * from './features.js';
+export * from './classifier.js';
+export * from './decision.js';
+export * from './training.js';
+export * from './router.repository.js';
+export * from './metrics-format.js';
