@@ -5,7 +5,7 @@ import {
   isObject,
   type Json,
   malformedOutcome,
-  salvageCustomId,
+  readResultLine,
   textOrNull,
   tokenCount,
   collectParsed,
@@ -59,17 +59,9 @@ function failure(customId: string, at: LineLocation, fields: Pick<ProviderErrorO
  */
 export function parseAnthropicResultLine(raw: string, lineNumber: number, options: AnthropicParseOptions): LineOutcome | MalformedLine {
   const at: LineLocation = { source: 'output', lineNumber };
-  let line: unknown;
-  try {
-    line = JSON.parse(raw);
-  } catch (error) {
-    const reason = `not JSON (${(error as Error).message})`;
-    const salvaged = salvageCustomId(raw);
-    return salvaged ? malformed(salvaged, at, raw, reason) : { ...at, raw: detach(raw), reason };
-  }
-  if (!isObject(line)) return { ...at, raw: detach(raw), reason: 'not a JSON object' };
-  const customId = text(line.custom_id);
-  if (!customId) return { ...at, raw: detach(raw), reason: 'no custom_id' };
+  const read = readResultLine(raw, at, 'results');
+  if (!('line' in read)) return read;
+  const { line, customId } = read;
   const result = isObject(line.result) ? line.result : null;
 
   switch (result?.type) {

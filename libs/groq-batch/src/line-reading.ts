@@ -1,4 +1,4 @@
-import { type LineLocation, type MalformedOutcome, OUR_CODES, RAW_TEXT_LIMIT } from './outcome.js';
+import { type LineLocation, type MalformedLine, type MalformedOutcome, OUR_CODES, RAW_TEXT_LIMIT } from './outcome.js';
 
 /** The small, defensive readers every provider's result lines are parsed with. */
 export type Json = Record<string, unknown>;
@@ -27,4 +27,24 @@ export function salvageCustomId(raw: string): string | null {
 /** A line whose custom_id was read but whose structure was not; `where` names the file or stream. */
 export function malformedOutcome(customId: string, at: LineLocation, raw: string, where: string, reason: string): MalformedOutcome {
   return { kind: 'malformed', customId, code: OUR_CODES.malformedLine, message: `${where} line ${at.lineNumber}: ${reason}`, raw: detach(raw), ...at };
+}
+
+/**
+ * The first steps of reading any provider's result line: JSON, an object, a custom_id. What fails them is a
+ * malformed outcome when its custom_id can still be read (its request is failed, not lost), else a line no
+ * request can be attributed to.
+ */
+export function readResultLine(raw: string, at: LineLocation, where: string): { line: Json; customId: string } | MalformedOutcome | MalformedLine {
+  let line: unknown;
+  try {
+    line = JSON.parse(raw);
+  } catch (error) {
+    const reason = `not JSON (${(error as Error).message})`;
+    const salvaged = salvageCustomId(raw);
+    return salvaged ? malformedOutcome(salvaged, at, raw, where, reason) : { ...at, raw: detach(raw), reason };
+  }
+  if (!isObject(line)) return { ...at, raw: detach(raw), reason: 'not a JSON object' };
+  const customId = textOrNull(line.custom_id);
+  if (!customId) return { ...at, raw: detach(raw), reason: 'no custom_id' };
+  return { line, customId };
 }

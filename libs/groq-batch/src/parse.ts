@@ -1,5 +1,5 @@
 import { isOutputTooLong } from './classify.js';
-import { detach, isObject, type Json, malformedOutcome, salvageCustomId, textOrNull, tokenCount } from './line-reading.js';
+import { detach, isObject, type Json, malformedOutcome, readResultLine, textOrNull, tokenCount } from './line-reading.js';
 import {
   type FileKind,
   type LineLocation,
@@ -60,17 +60,9 @@ export function parseBatchLine(raw: string, source: FileKind, lineNumber: number
 
 function parseLine(raw: string, source: FileKind, lineNumber: number, check: ReturnType<typeof checkerFor>): LineOutcome | MalformedLine {
   const at: LineLocation = { source, lineNumber };
-  let line: unknown;
-  try {
-    line = JSON.parse(raw);
-  } catch (error) {
-    const reason = `not JSON (${(error as Error).message})`;
-    const salvaged = salvageCustomId(raw);
-    return salvaged ? malformed(salvaged, at, raw, reason) : { ...at, raw: detach(raw), reason };
-  }
-  if (!isObject(line)) return { ...at, raw: detach(raw), reason: 'not a JSON object' };
-  const customId = text(line.custom_id);
-  if (!customId) return { ...at, raw: detach(raw), reason: 'no custom_id' };
+  const read = readResultLine(raw, at, `${source} file`);
+  if (!('line' in read)) return read;
+  const { line, customId } = read;
 
   const response = isObject(line.response) ? line.response : null;
   const status = typeof response?.status_code === 'number' ? response.status_code : null;
