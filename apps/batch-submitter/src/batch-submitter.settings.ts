@@ -1,4 +1,4 @@
-import { promptRegistryFrom, submissionEnv } from '#batching';
+import { type DeadlineDefaults, deadlineDefaultsEnv, promptRegistryFrom, submissionEnv } from '#batching';
 import type { PromptRegistry } from '#groq-batch';
 import { z } from 'zod';
 import type { GuardLimits } from './ingestion/prompt-guard.js';
@@ -12,7 +12,7 @@ export const batchSubmitterEnv = z.object({
   PR_MAX_REVIEWS: positiveInt.default(20),
   /** Predictive routing: `shadow` scores and records, `learned` also starts requests above the threshold on the chain's next model, `off` scores nothing. */
   ROUTING: z.enum(['off', 'shadow', 'learned']).default('shadow'),
-}).extend(submissionEnv.shape);
+}).extend(submissionEnv.shape).extend(deadlineDefaultsEnv.shape);
 export type BatchSubmitterEnv = z.infer<typeof batchSubmitterEnv>;
 
 export const SUBMITTER_SETTINGS = Symbol('SUBMITTER_SETTINGS');
@@ -27,6 +27,8 @@ export interface SubmitterSettings {
   cacheTtlHours: number;
   /** ROUTING: whether the router's decision is only recorded (`shadow`, the default when unset) or acted on (`learned`). */
   routing?: 'off' | 'shadow' | 'learned';
+  /** DEADLINE_DEFAULTS_JSON: hours after occurredAt by which each team's PRs without their own deadline are due. */
+  deadlineDefaults?: DeadlineDefaults;
 }
 
 export function submitterSettingsFrom(env: BatchSubmitterEnv): SubmitterSettings {
@@ -38,5 +40,6 @@ export function submitterSettingsFrom(env: BatchSubmitterEnv): SubmitterSettings
     maxTokens: env.MAX_TOKENS,
     cacheTtlHours: env.CACHE_TTL_HOURS,
     routing: env.ROUTING,
+    deadlineDefaults: env.DEADLINE_DEFAULTS_JSON,
   };
 }

@@ -1,4 +1,5 @@
 import Groq from 'groq-sdk';
+import type { ChatCompletionCreateParamsNonStreaming } from 'groq-sdk/resources/chat/completions';
 import { CompatibleBatchClient, type BatchApiDialect, type BatchClientOptions, type RawListPage } from './compatible-client.js';
 import { checkBaseUrl, checkCompletionWindow, type GroqBatchConfig } from './config.js';
 import { GROQ_SDK_ERRORS } from './sdk-errors.js';
@@ -35,6 +36,8 @@ function groqDialect(config: GroqBatchConfig): BatchApiDialect {
     listFiles: async (_cursor, signal) => ({ data: ((await groq.files.list({ signal })) as unknown as { data?: unknown[] }).data ?? [], nextCursor: null }),
     deleteFile: (fileId, signal) => groq.files.delete(fileId, { signal }),
     fileContent: (fileId, signal) => groq.files.content(fileId, { signal }),
+    // The body is a batch line's, built by the line builder for Groq: the SDK's parameter type is that shape.
+    chatCompletion: (body, signal) => groq.chat.completions.create(body as unknown as ChatCompletionCreateParamsNonStreaming, { signal }),
   };
 }
 

@@ -180,6 +180,8 @@ export interface BatchApiDialect {
   deleteFile(fileId: string, signal: AbortSignal): Promise<unknown>;
   /** The file's bytes as a fetch `Response` whose body is read as a stream. */
   fileContent(fileId: string, signal: AbortSignal): Promise<Response>;
+  /** `POST …/chat/completions` with a batch line's body, on demand (full price). */
+  chatCompletion(body: Record<string, unknown>, signal: AbortSignal): Promise<unknown>;
 }
 
 /**
@@ -243,6 +245,33 @@ export class CompatibleBatchClient {
       throw error;
     } finally {
       clearTimeout(timeout);
+    }
+  }
+
+  /**
+   * Answers one batch line through the on-demand chat completions API, with exactly the body the batch
+   * would have sent, and returns the answer as the batch's result line would hold it (`{custom_id,
+   * response: {status_code, body}}`), so that the batch parser validates and classifies it: one schema and
+   * one classifier for both paths. One attempt, never retried here: a failure is filed like a failed line
+   * (a 5xx or a timeout is transient, and the retry-service decides). Throws only for what is not an
+   * answer of the provider's, and never with the key in it.
+   */
+  async answerOnDemand(customId: string, body: Record<string, unknown>): Promise<string> {
+    try {
+      const completion = await this.timed((signal) => this.dialect.chatCompletion(body, signal));
+      return JSON.stringify({ custom_id: customId, response: { status_code: 200, body: completion }, error: null });
+    } catch (error) {
+      if (isSdkApiError(error) && typeof error.status === 'number') {
+        const given = (error as { error?: unknown }).error;
+        const detail = typeof given === 'object' && given !== null ? given : { message: this.error('on-demand answer', {}, error).message };
+        return JSON.stringify({ custom_id: customId, response: { status_code: error.status, body: { error: detail } }, error: null });
+      }
+      if (isSdkConnectionError(error)) {
+        // No HTTP answer: a line that never ran, as OpenAI's error files say it.
+        const message = this.error('on-demand answer', {}, error).message;
+        return JSON.stringify({ custom_id: customId, response: null, error: { code: 'request_timeout', message } });
+      }
+      throw this.error('on-demand answer', {}, error);
     }
   }
 

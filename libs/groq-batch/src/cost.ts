@@ -95,6 +95,23 @@ export function priceOf(table: PriceTable, model: string): ModelPrice {
   return price;
 }
 
+/**
+ * The table holds batch prices, a 50 % discount on every provider we use: the on-demand (full) price of a
+ * model is twice its batch price.
+ */
+export const ON_DEMAND_PRICE_FACTOR = 2;
+
+/** The same models at their on-demand price: what an answer made through the chat API (a deadline's) costs. */
+export function onDemandPriceTable(table: PriceTable): PriceTable {
+  const models = Object.fromEntries(
+    Object.entries(table.models).map(([model, price]) => [
+      model,
+      { ...price, inputPerMillion: price.inputPerMillion * ON_DEMAND_PRICE_FACTOR, outputPerMillion: price.outputPerMillion * ON_DEMAND_PRICE_FACTOR },
+    ]),
+  );
+  return { ...table, source: `${table.source}; on demand at ${ON_DEMAND_PRICE_FACTOR}x the batch price`, models };
+}
+
 /** USD for one request's tokens on `model` (the default table unless one is given). */
 export function costOfUsage(model: string, usage: Usage, table?: PriceTable): number;
 /** The same, table first (the form the poller uses). */

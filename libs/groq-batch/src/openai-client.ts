@@ -42,6 +42,8 @@ function openAiDialect(config: OpenAiBatchConfig): BatchApiDialect {
     listFiles: async (cursor, signal) => openAiListPage(await openai.files.list(cursor ? { after: cursor } : {}, { signal })),
     deleteFile: (fileId, signal) => openai.files.delete(fileId, { signal }),
     fileContent: (fileId, signal) => openai.files.content(fileId, { signal }),
+    // The body is a batch line's, built by the line builder for OpenAI: the SDK's parameter type is that shape.
+    chatCompletion: (body, signal) => openai.chat.completions.create(body as unknown as OpenAI.Chat.ChatCompletionCreateParamsNonStreaming, { signal }),
   };
 }
 

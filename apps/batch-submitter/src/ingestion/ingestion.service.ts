@@ -8,6 +8,7 @@ import {
   type SettledRequest,
   Topic,
 } from '#contracts';
+import { deadlineOf } from '#batching';
 import { OutboxRepository, RefusedEvent } from '#platform';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
@@ -23,6 +24,7 @@ interface Prepared {
   metadata: RequestMetadata;
   stored: NewRequest['pr'];
   exclusion: string | null;
+  deadlineAt: string | null;
 }
 
 /**
@@ -71,7 +73,7 @@ export class IngestionService {
     // The last settlement per request: a later pending version does not remove it (as one at a time), and
     // the result-writer ignores it as stale when its content hash is no longer the request's.
     const settled = new Map<string, { cause: EventEnvelope<PrIngestedPayload>; settlement: SettledRequest }>();
-    const outcomes = prepared.map(({ key, metadata, stored, exclusion }, index): IngestionOutcome => {
+    const outcomes = prepared.map(({ key, metadata, stored, exclusion, deadlineAt }, index): IngestionOutcome => {
       const cause = events[index]!;
       const previous = currentHash.get(key);
       // A replay of the same PR text under the same prompt version changes nothing and costs nothing.
@@ -82,13 +84,13 @@ export class IngestionService {
       currentHash.set(key, metadata.contentHash);
       currentSince.set(key, occurredAt);
       if (exclusion) {
-        upserts.set(key, { metadata, pr: stored, occurredAt: cause.occurredAt, status: 'in_flight', stage: 'awaiting_merge', exclusionReason: exclusion, model: null, maxTokens: null });
+        upserts.set(key, { metadata, pr: stored, occurredAt: cause.occurredAt, deadlineAt, status: 'in_flight', stage: 'awaiting_merge', exclusionReason: exclusion, model: null, maxTokens: null });
         settled.set(key, { cause, settlement: { request: metadata, outcome: 'excluded', reason: exclusion } });
         return 'excluded';
       }
       const reused = reusable.get(keyOf(metadata.contentHash, metadata.promptVersion));
       if (reused) {
-        upserts.set(key, { metadata, pr: stored, occurredAt: cause.occurredAt, status: 'in_flight', stage: 'awaiting_merge', exclusionReason: null, model: reused.model, maxTokens: null, cache: 'hit' });
+        upserts.set(key, { metadata, pr: stored, occurredAt: cause.occurredAt, deadlineAt, status: 'in_flight', stage: 'awaiting_merge', exclusionReason: null, model: reused.model, maxTokens: null, cache: 'hit' });
         settled.set(key, {
           cause,
           settlement: { request: metadata, outcome: 'reused', analysis: reused.analysis, model: reused.model, pass: reused.pass, reusedFrom: reused.request_id },
@@ -99,6 +101,7 @@ export class IngestionService {
         metadata,
         pr: stored,
         occurredAt: cause.occurredAt,
+        deadlineAt,
         status: 'pending',
         stage: 'queued',
         exclusionReason: null,
@@ -163,7 +166,9 @@ export class IngestionService {
       contentHash: contentHashOf(guarded, pr.repo),
     };
     const stored = { ...guarded, createdAt: pr.createdAt, mergedAt: pr.mergedAt, firstReviewAt: pr.firstReviewAt };
-    return { key: keyOf(pr.requestId, promptVersion), metadata, stored, exclusion: guarded.exclusion };
+    // Stored with the request's row, so it follows that row's rule: a copy with the same text changes nothing.
+    const deadlineAt = deadlineOf(pr, event.occurredAt, this.settings.deadlineDefaults ?? {});
+    return { key: keyOf(pr.requestId, promptVersion), metadata, stored, exclusion: guarded.exclusion, deadlineAt };
   }
 }
 

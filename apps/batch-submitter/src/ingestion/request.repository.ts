@@ -18,6 +18,8 @@ export interface NewRequest {
   pr: GuardedPr & { createdAt: string; mergedAt: string | null; firstReviewAt: string | null };
   /** The occurredAt of the event this copy came in (replays and re-drives keep the original's). */
   occurredAt: string;
+  /** When the analysis is due (the event's `deadlineAt` or its team's default); null: no deadline. */
+  deadlineAt?: string | null;
   /** Queued, or settled here and awaiting the result-writer's terminal record (excluded, reused). */
   status: 'pending' | 'in_flight';
   stage: Extract<RequestStage, 'queued' | 'awaiting_merge'>;
@@ -113,6 +115,7 @@ export class RequestRepository {
         max_tokens: request.maxTokens,
         pr: request.pr,
         source_occurred_at: request.occurredAt,
+        deadline_at: request.deadlineAt ?? null,
         flags: request.cache ? { ...request.pr.flags, cache: request.cache } : request.pr.flags,
       };
     });
@@ -123,12 +126,12 @@ export class RequestRepository {
       `WITH input AS MATERIALIZED (
          SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(request_id text, prompt_version text, correlation_id text, team text, repo text,
               pr_number int, content_hash text, status text, stage text, exclusion_reason text, model text, max_tokens int, pr jsonb,
-              flags jsonb, source_occurred_at timestamptz)),
+              flags jsonb, source_occurred_at timestamptz, deadline_at timestamptz)),
        upserted AS (
          INSERT INTO requests (request_id, prompt_version, correlation_id, team, repo, pr_number, content_hash,
-                               status, stage, exclusion_reason, attempt, pass, model, max_tokens, current_batch_id, pr_bytes, flags, source_occurred_at)
+                               status, stage, exclusion_reason, attempt, pass, model, max_tokens, current_batch_id, pr_bytes, flags, source_occurred_at, deadline_at)
          SELECT request_id, prompt_version, correlation_id, team, repo, pr_number, content_hash,
-                status, stage, exclusion_reason, 1, 1, model, max_tokens, NULL, octet_length(pr::text), flags, source_occurred_at
+                status, stage, exclusion_reason, 1, 1, model, max_tokens, NULL, octet_length(pr::text), flags, source_occurred_at, deadline_at
          FROM input ORDER BY request_id, prompt_version
          ON CONFLICT (request_id, prompt_version) DO UPDATE SET
            correlation_id = EXCLUDED.correlation_id, team = EXCLUDED.team, repo = EXCLUDED.repo,
@@ -136,7 +139,8 @@ export class RequestRepository {
            stage = EXCLUDED.stage, exclusion_reason = EXCLUDED.exclusion_reason,
            attempt = requests.attempt + 1, first_attempt = requests.attempt + 1, pass = 1,
            model = EXCLUDED.model, max_tokens = EXCLUDED.max_tokens, current_batch_id = NULL, stage_deadline_at = NULL,
-           pr_bytes = EXCLUDED.pr_bytes, flags = EXCLUDED.flags, source_occurred_at = EXCLUDED.source_occurred_at, updated_at = now()
+           pr_bytes = EXCLUDED.pr_bytes, flags = EXCLUDED.flags, source_occurred_at = EXCLUDED.source_occurred_at,
+           deadline_at = EXCLUDED.deadline_at, updated_at = now()
          RETURNING 1)
        INSERT INTO request_inputs (request_id, prompt_version, pr)
        SELECT request_id, prompt_version, pr FROM input ORDER BY request_id, prompt_version

@@ -13,7 +13,7 @@ import { type BeforeApplicationShutdown, Inject, Injectable, type OnApplicationB
 import type { Logger } from 'pino';
 import { DataSource, type EntityManager } from 'typeorm';
 import { BatchTrackingRepository, type TrackedBatch } from '../tracking/batch-tracking.repository.js';
-import { BATCH_OUTCOME_READERS, type BatchOutcomeReaders } from './batch-outcome.port.js';
+import { BATCH_OUTCOME_READERS, type BatchOutcomeReaders, type CollectedOutcome, type ProviderBatchState } from './batch-outcome.port.js';
 
 export const POLLER_SETTINGS = Symbol('POLLER_SETTINGS');
 
@@ -30,6 +30,8 @@ export interface PollerSettings {
 }
 
 const PRODUCER = 'poller';
+/** What the batch events of an on-demand batch name as its provider batch (it has none). */
+export const ON_DEMAND_PROVIDER_BATCH_ID = 'on-demand';
 /** Deletes one sweep makes, together: a provider that refuses them all holds the tick for one call's retries. */
 const INPUT_CLEANUP_BATCH = 20;
 
@@ -146,7 +148,8 @@ export class PollerService implements OnApplicationBootstrap, BeforeApplicationS
         return false;
       }
       const reader = this.readers.for(batch.model);
-      const state = await reader.retrieve(batch.provider_batch_id);
+      // A polled batch is a provider batch (claimDue reads mode 'batch' only): it has its provider id.
+      const state = await reader.retrieve(batch.provider_batch_id!);
       if (!TERMINAL_BATCH_STATUSES.has(state.status)) {
         await this.tracking.reschedule(this.dataSource.manager, batch.batch_id, this.owner, state.status, state.counts, this.delayFor(batch));
         return false;
@@ -163,42 +166,7 @@ export class PollerService implements OnApplicationBootstrap, BeforeApplicationS
         );
       }
       crashPoint('poll:after-download');
-      for (const anomaly of outcome.anomalies) log.warn({ anomaly }, 'output anomaly');
-      const finished = await inTransaction(this.dataSource, async (manager) => {
-        const mine = await this.tracking.finish(manager, {
-          batchId: batch.batch_id,
-          owner: this.owner,
-          providerStatus: state.status,
-          outputFileId: state.outputFileId,
-          errorFileId: state.errorFileId,
-          counts: state.counts,
-          cost: outcome.cost,
-        });
-        if (!mine) return false;
-        await this.tracking.recordOutcomes(
-          manager,
-          batch.batch_id,
-          outcome.succeeded.map((s) => s.request),
-          outcome.failed.map((f) => f.request),
-          this.settings.stageDeadlineMs,
-        );
-        await this.publish(manager, batch, state.status, outcome.succeeded, outcome.failed);
-        return true;
-      });
-      if (finished) {
-        this.relay.kick();
-        log.info(
-          {
-            status: state.status,
-            succeeded: outcome.succeeded.length,
-            failed: outcome.failed.length,
-            costUsd: outcome.cost.totalUsd,
-            estimatedUsd: outcome.cost.estimated.usd,
-          },
-          'batch finished',
-        );
-      }
-      return finished;
+      return await this.settle(batch, state, outcome, log);
     } catch (error) {
       log.warn({ err: error }, 'polling the batch failed; retrying later');
       await this.tracking
@@ -206,6 +174,55 @@ export class PollerService implements OnApplicationBootstrap, BeforeApplicationS
         .catch(() => undefined);
       return false;
     }
+  }
+
+  /**
+   * Records a finished batch — a provider batch or an on-demand one (`DeadlineService`) — if `owner` still
+   * holds its lease: the batch finished with what it is billed, each request moved on, and the outcomes
+   * published through the outbox, in one transaction. Lines whose request an on-demand call took over
+   * (`batch_items.superseded_by`) are billed with the batch but never published: their request's one
+   * terminal record comes from the on-demand answer. Both take the batch row's lock first (here `finish`,
+   * there the claim's `FOR SHARE`), so a line is either taken over before the batch finishes or published.
+   */
+  async settle(batch: TrackedBatch, state: ProviderBatchState, outcome: CollectedOutcome, log: Logger, owner = this.owner): Promise<boolean> {
+    for (const anomaly of outcome.anomalies) log.warn({ anomaly }, 'output anomaly');
+    const finished = await inTransaction(this.dataSource, async (manager) => {
+      const mine = await this.tracking.finish(manager, {
+        batchId: batch.batch_id,
+        owner,
+        providerStatus: state.status,
+        outputFileId: state.outputFileId,
+        errorFileId: state.errorFileId,
+        counts: state.counts,
+        cost: outcome.cost,
+      });
+      if (!mine) return false;
+      await this.tracking.recordOutcomes(
+        manager,
+        batch.batch_id,
+        outcome.succeeded.map((s) => s.request),
+        outcome.failed.map((f) => f.request),
+        this.settings.stageDeadlineMs,
+      );
+      const superseded = new Set(await this.tracking.supersededIn(manager, batch.batch_id));
+      const live = <T extends { request: { requestId: string } }>(items: T[]) => items.filter((item) => !superseded.has(item.request.requestId));
+      await this.publish(manager, batch, state.status, live(outcome.succeeded), live(outcome.failed));
+      return true;
+    });
+    if (finished) {
+      this.relay.kick();
+      log.info(
+        {
+          status: state.status,
+          succeeded: outcome.succeeded.length,
+          failed: outcome.failed.length,
+          costUsd: outcome.cost.totalUsd,
+          estimatedUsd: outcome.cost.estimated.usd,
+        },
+        'batch finished',
+      );
+    }
+    return finished;
   }
 
   private async publish(
@@ -216,6 +233,8 @@ export class PollerService implements OnApplicationBootstrap, BeforeApplicationS
     failed: FailedRequest[],
   ): Promise<void> {
     const correlationId = `batch:${batch.batch_id}`;
+    // An on-demand batch has no provider batch: the event names the mode instead.
+    const providerBatchId = batch.provider_batch_id ?? ON_DEMAND_PROVIDER_BATCH_ID;
     const resultParts = succeeded.length > 0 ? chunkBySize(succeeded, MAX_EVENT_BYTES) : [];
     for (const [index, results] of resultParts.entries()) {
       await this.outbox.enqueue(
@@ -225,7 +244,7 @@ export class PollerService implements OnApplicationBootstrap, BeforeApplicationS
           Topic.BatchCompleted,
           {
             batchId: batch.batch_id,
-            providerBatchId: batch.provider_batch_id,
+            providerBatchId,
             providerStatus,
             pass: batch.pass,
             model: batch.model,
@@ -248,7 +267,7 @@ export class PollerService implements OnApplicationBootstrap, BeforeApplicationS
           Topic.RequestsFailed,
           {
             batchId: batch.batch_id,
-            providerBatchId: batch.provider_batch_id,
+            providerBatchId,
             pass: batch.pass,
             model: batch.model,
             promptVersion: batch.prompt_version,

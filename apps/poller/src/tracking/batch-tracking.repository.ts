@@ -7,7 +7,8 @@ import type { EntityManager } from 'typeorm';
 export interface TrackedBatch {
   batch_id: string;
   batch_key: string;
-  provider_batch_id: string;
+  /** Null for an on-demand batch (deadlines): it is answered through the chat API, not held by the provider. */
+  provider_batch_id: string | null;
   input_file_id: string | null;
   pass: number;
   model: string;
@@ -72,7 +73,7 @@ export class BatchTrackingRepository {
       `UPDATE batches b SET lease_owner = $1, lease_until = now() + make_interval(secs => $3::float8 / 1000)
        WHERE b.batch_id IN (
          SELECT batch_id FROM batches
-         WHERE state = 'submitted' AND tracked_at IS NOT NULL AND next_poll_at <= now()
+         WHERE state = 'submitted' AND mode = 'batch' AND tracked_at IS NOT NULL AND next_poll_at <= now()
            AND (lease_until IS NULL OR lease_until < now())
          ORDER BY next_poll_at LIMIT $2 FOR UPDATE SKIP LOCKED)
        RETURNING b.batch_id, b.batch_key, b.provider_batch_id, b.input_file_id, b.pass, b.model, b.prompt_version, b.max_tokens, b.request_count,
@@ -153,6 +154,15 @@ export class BatchTrackingRepository {
        ORDER BY finished_at LIMIT $2`,
       [finishedForMs, limit],
     );
+  }
+
+  /** The batch's lines whose request an on-demand call took over: billed with the batch, never published. */
+  async supersededIn(manager: EntityManager, batchId: string): Promise<string[]> {
+    const rows: Array<{ request_id: string }> = await manager.query(
+      'SELECT request_id FROM batch_items WHERE batch_id = $1 AND superseded_by IS NOT NULL',
+      [batchId],
+    );
+    return rows.map((row) => row.request_id);
   }
 
   async itemsOf(manager: EntityManager, batchId: string): Promise<RequestMetadata[]> {

@@ -28,6 +28,11 @@ export const PrIngestedPayload = z.object({
   reviews: z.array(PrReview).max(500).default([]),
   /** Set by replays that re-analyse history with another prompt; absent means the current version. */
   promptVersion: PromptVersion.optional(),
+  /**
+   * When the analysis is needed by. With DEADLINES=on, a request whose batch cannot answer before it is
+   * answered through the provider's on-demand API at full price; absent: the team's default, if any.
+   */
+  deadlineAt: IsoDateTime.optional(),
 });
 export type PrIngestedPayload = z.infer<typeof PrIngestedPayload>;
 export type PrIngestedKey = string;
