@@ -1,10 +1,13 @@
 import { Topic } from '#contracts';
-import { promptRegistryFrom, QuotaLifecycle, quotaGuardProvider, strongModelOf, submissionEnv, providerSecrets } from '#batching';
-import { priceTableFrom } from '#groq-batch';
+import { deadlineEnv, deadlineSettingsFrom, promptRegistryFrom, QuotaLifecycle, quotaGuardProvider, strongModelOf, submissionEnv, providerSecrets } from '#batching';
+import { onDemandPriceTable, priceTableFrom } from '#groq-batch';
 import { consumerGroupOf, type ServiceDefinition, topicName } from '#platform';
 import { Module } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
+import { DeadlineRepository } from './deadlines/deadline.repository.js';
+import { DEADLINE_SETTINGS, DeadlineService, ON_DEMAND_ANSWERERS, ON_DEMAND_CONTEXT } from './deadlines/deadline.service.js';
+import { onDemandAnswerersFrom } from './deadlines/on-demand-answerers.js';
 import { BatchesController } from './ops/batches.controller.js';
 import { DashboardController } from './ops/dashboard.controller.js';
 import { OperationsController } from './ops/operations.controller.js';
@@ -40,7 +43,7 @@ export const pollerEnv = submissionEnv.extend({
   POLL_INPUT_CLEANUP_RETRY_MS: positiveInt.default(60_000),
   /** Show the stored PR text in `GET /requests/{id}` (off: PR text is untrusted and may be confidential). */
   OPS_SHOW_PR_TEXT: z.enum(['true', 'false']).default('false').transform((value) => value === 'true'),
-});
+}).extend(deadlineEnv.shape);
 
 export const pollerDefinition: ServiceDefinition<typeof pollerEnv> = {
   identity: { name: 'poller', defaultHttpPort: 3102 },
@@ -73,6 +76,15 @@ export const pollerDefinition: ServiceDefinition<typeof pollerEnv> = {
         },
       },
       PollerService,
+      DeadlineRepository,
+      { provide: DEADLINE_SETTINGS, useValue: deadlineSettingsFrom(config.env) },
+      {
+        provide: ON_DEMAND_ANSWERERS,
+        inject: [DataSource],
+        useFactory: (dataSource: DataSource) => onDemandAnswerersFrom(config.env, promptRegistryFrom(config.env), dataSource),
+      },
+      { provide: ON_DEMAND_CONTEXT, useValue: { prices: onDemandPriceTable(priceTableFrom(config.env.MODEL_PRICES_JSON)), prompts: promptRegistryFrom(config.env) } },
+      DeadlineService,
       quotaGuardProvider(config.env),
       QuotaLifecycle,
       {

@@ -109,6 +109,11 @@ const STRANDED_REASON = `
       THEN 'batch ' || b.batch_id || ' is being created under a lease of ' || COALESCE(b.lease_owner, 'nobody')
            || ' that ran out at ' || to_char(COALESCE(b.lease_until, b.created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
            || COALESCE(' (last error: ' || b.last_error || ')', '')
+    WHEN r.stage = 'submitted' AND b.state = 'submitted' AND b.mode = 'on_demand'
+         AND COALESCE(b.lease_until, b.submitted_at) < now() - make_interval(secs => $1::float8 / 1000)
+      THEN 'on-demand batch ' || b.batch_id || ' (deadline) is answered under a lease of ' || COALESCE(b.lease_owner, 'nobody')
+           || ' that ran out at ' || to_char(COALESCE(b.lease_until, b.submitted_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+           || ': only a poller with DEADLINES=on calls it again'
     WHEN r.stage = 'submitted' AND b.state = 'submitted' AND b.provider_status IN ('awaiting_items', 'poll_error')
          AND b.status_since < now() - make_interval(secs => $1::float8 / 1000)
       THEN 'batch ' || b.batch_id || CASE b.provider_status WHEN 'awaiting_items' THEN ' still misses part of its item list (a batch.submitted.v1 part)'

@@ -24,6 +24,8 @@ export interface TeamCoverage {
 export interface BilledCostRow {
   model: string;
   pass: number;
+  /** `batch`: provider batches at the batch price; `on_demand`: answers made past a deadline at full price. */
+  mode: 'batch' | 'on_demand';
   batches: number;
   answeredLines: number;
   failedLines: number;
@@ -53,6 +55,22 @@ export interface BilledCostReport {
   byModel: BilledCostRow[];
   /** What is estimated, and how, in words (printed with the figures). */
   estimatedNote: string;
+  /** The part of the total paid on demand for requests past their deadline (DEADLINES=on), counted apart. */
+  onDemand: OnDemandCost;
+}
+
+/** Requests answered through the provider's on-demand API past their deadline, at full price. */
+export interface OnDemandCost {
+  batches: number;
+  /** Requests called on demand (each call of a finished on-demand batch). */
+  requests: number;
+  /** Terminal records answered by an on-demand call. */
+  succeeded: number;
+  totalUsd: number;
+  /** What the provider batches cost, on-demand calls left out: `totalUsd` of the report is both. */
+  batchUsd: number;
+  /** Lines left in provider batches by requests answered on demand: billed with their batch, never recorded. */
+  supersededLines: number;
 }
 
 export interface RunReport {
@@ -172,7 +190,7 @@ export const ALWAYS_STRONG_BASIS =
  */
 async function billedCost(manager: EntityManager, pv: string | null, strongPrice: ModelPrice): Promise<{ cost: BilledCostReport; alwaysStrongCostUsd: number }> {
   const rows: Array<Record<string, unknown>> = await manager.query(
-    `SELECT model, pass, count(*)::int AS batches,
+    `SELECT model, pass, mode, count(*)::int AS batches,
             sum(answered_lines)::int AS "answeredLines", sum(failed_lines)::int AS "failedLines", sum(estimated_lines)::int AS "estimatedLines",
             sum(answered_cost_usd)::float8 AS "answeredUsd", sum(failed_cost_usd)::float8 AS "failedAttemptsUsd",
             sum(estimated_cost_usd)::float8 AS "estimatedUsd", sum(cost_usd)::float8 AS "totalUsd",
@@ -181,7 +199,7 @@ async function billedCost(manager: EntityManager, pv: string | null, strongPrice
             sum(answered_prompt_tokens + failed_prompt_tokens + estimated_prompt_tokens)::float8 AS "promptTokens",
             sum(answered_completion_tokens + failed_completion_tokens + estimated_completion_tokens)::float8 AS "completionTokens"
      FROM batches WHERE state = 'finished' AND ($1::text IS NULL OR prompt_version = $1)
-     GROUP BY model, pass ORDER BY pass, model`,
+     GROUP BY model, pass, mode ORDER BY mode, pass, model`,
     [pv],
   );
   const [{ unfinished }] = await manager.query(
@@ -191,6 +209,7 @@ async function billedCost(manager: EntityManager, pv: string | null, strongPrice
   const byModel: BilledCostRow[] = rows.map((row) => ({
     model: String(row.model),
     pass: Number(row.pass),
+    mode: row.mode === 'on_demand' ? 'on_demand' : 'batch',
     batches: Number(row.batches),
     answeredLines: Number(row.answeredLines),
     failedLines: Number(row.failedLines),
@@ -201,7 +220,18 @@ async function billedCost(manager: EntityManager, pv: string | null, strongPrice
     totalUsd: Number(row.totalUsd),
   }));
   const sum = (pick: (row: Record<string, unknown>) => unknown) => rows.reduce((total, row) => total + Number(pick(row)), 0);
-  const firstPass = rows.filter((row) => Number(row.pass) === 1);
+  // On-demand calls repeat requests whose batch line was already billed: the comparison reads provider batches only.
+  const firstPass = rows.filter((row) => Number(row.pass) === 1 && row.mode !== 'on_demand');
+  const onDemandRows = byModel.filter((row) => row.mode === 'on_demand');
+  const [onDemand] = await manager.query(
+    `SELECT (SELECT count(*)::int FROM results res
+               JOIN attempts a ON a.request_id = res.request_id AND a.prompt_version = res.prompt_version AND a.attempt = res.attempt
+               JOIN batches b ON b.batch_id = a.batch_id
+             WHERE res.status = 'succeeded' AND b.mode = 'on_demand' AND ($1::text IS NULL OR res.prompt_version = $1)) AS succeeded,
+            (SELECT count(*)::int FROM batch_items i JOIN batches b ON b.batch_id = i.batch_id
+             WHERE i.superseded_by IS NOT NULL AND b.state = 'finished' AND ($1::text IS NULL OR b.prompt_version = $1)) AS superseded`,
+    [pv],
+  );
   const alwaysStrongCostUsd = firstPass.reduce(
     (total, row) => total + (Number(row.promptTokens) * strongPrice.inputPerMillion + Number(row.completionTokens) * strongPrice.outputPerMillion) / 1e6,
     0,
@@ -219,6 +249,14 @@ async function billedCost(manager: EntityManager, pv: string | null, strongPrice
       batchesNotFinished: Number(unfinished),
       byModel,
       estimatedNote: ESTIMATED_NOTE,
+      onDemand: {
+        batches: onDemandRows.reduce((n, row) => n + row.batches, 0),
+        requests: onDemandRows.reduce((n, row) => n + row.answeredLines + row.failedLines + row.estimatedLines, 0),
+        succeeded: Number(onDemand.succeeded),
+        totalUsd: onDemandRows.reduce((n, row) => n + row.totalUsd, 0),
+        batchUsd: sum((row) => (row.mode === 'on_demand' ? 0 : row.totalUsd)),
+        supersededLines: Number(onDemand.superseded),
+      },
     },
     alwaysStrongCostUsd,
   };
@@ -286,7 +324,7 @@ export function formatRunReport(report: RunReport, options: { providerOf?: (mode
   out.push('Billed cost by model and pass (what the provider bills: answered + failed attempts + estimated)');
   for (const m of cost.byModel) {
     out.push(
-      `  pass ${m.pass}  ${m.model.padEnd(28)} ${String(m.batches).padStart(4)} batches  answered ${m.answeredLines} ${usd(m.answeredUsd)}  failed attempts ${m.failedLines} ${usd(m.failedAttemptsUsd)}  estimated ${m.estimatedLines} ${usd(m.estimatedUsd)}  total ${usd(m.totalUsd)}`,
+      `  pass ${m.pass}  ${m.model.padEnd(28)}${m.mode === 'on_demand' ? ' on demand' : ''} ${String(m.batches).padStart(4)} batches  answered ${m.answeredLines} ${usd(m.answeredUsd)}  failed attempts ${m.failedLines} ${usd(m.failedAttemptsUsd)}  estimated ${m.estimatedLines} ${usd(m.estimatedUsd)}  total ${usd(m.totalUsd)}`,
     );
   }
   if (options.providerOf) {
@@ -299,6 +337,14 @@ export function formatRunReport(report: RunReport, options: { providerOf?: (mode
     `Total billed ${usd(cost.totalUsd)} = answered ${usd(cost.answeredUsd)} + failed attempts ${usd(cost.failedAttemptsUsd)} + estimated ${usd(cost.estimatedUsd)}` +
       (cost.batchesNotFinished > 0 ? ` (${cost.batchesNotFinished} batch(es) not finished yet, not counted)` : ''),
   );
+  if (cost.onDemand.batches > 0) {
+    const od = cost.onDemand;
+    out.push(
+      `On demand (past their deadline, full price): ${od.requests} request(s) called in ${od.batches} on-demand batch(es), ${od.succeeded} answered, ${usd(od.totalUsd)}; ` +
+        `total billed ${usd(cost.totalUsd)} = batches ${usd(od.batchUsd)} + on demand ${usd(od.totalUsd)}; ` +
+        `${od.supersededLines} line(s) they left in provider batches billed with those batches, not recorded`,
+    );
+  }
   out.push(`  estimated: ${cost.estimatedLines} lines, ${cost.estimatedPromptTokens} prompt and ${cost.estimatedCompletionTokens} completion tokens; ${cost.estimatedNote}`);
   const ratio = report.alwaysStrongCostUsd > 0 ? report.costUsd / report.alwaysStrongCostUsd : 0;
   out.push(

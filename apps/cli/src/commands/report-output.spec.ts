@@ -29,6 +29,7 @@ const run: RunReport = {
   costUsd: 0.0123,
   cost: {
     basis: 'billed',
+    onDemand: { batches: 0, requests: 0, succeeded: 0, totalUsd: 0, batchUsd: 0.0123, supersededLines: 0 },
     totalUsd: 0.0123,
     answeredUsd: 0.01,
     failedAttemptsUsd: 0.002,
@@ -97,7 +98,7 @@ describe('cascade report output', () => {
   });
 
   it('sums the billed cost per provider, plain (Groq) model names included', () => {
-    const row = { pass: 1, answeredLines: 0, failedLines: 0, estimatedLines: 0, answeredUsd: 0, failedAttemptsUsd: 0, estimatedUsd: 0 };
+    const row = { pass: 1, mode: 'batch' as const, answeredLines: 0, failedLines: 0, estimatedLines: 0, answeredUsd: 0, failedAttemptsUsd: 0, estimatedUsd: 0 };
     const byModel = [
       { ...row, model: 'openai/gpt-oss-20b', batches: 2, totalUsd: 0.01 },
       { ...row, model: 'anthropic:claude-haiku-4-5', pass: 2, batches: 1, totalUsd: 0.002 },
