@@ -262,8 +262,10 @@ export class CompatibleBatchClient {
       return JSON.stringify({ custom_id: customId, response: { status_code: 200, body: completion }, error: null });
     } catch (error) {
       if (isSdkApiError(error) && typeof error.status === 'number') {
+        // groq-sdk keeps the whole error body (`{error: {...}}`), openai its `error` member: the line wants the member.
         const given = (error as { error?: unknown }).error;
-        const detail = typeof given === 'object' && given !== null ? given : { message: this.error('on-demand answer', {}, error).message };
+        const member = typeof given === 'object' && given !== null && 'error' in given ? (given as { error: unknown }).error : given;
+        const detail = typeof member === 'object' && member !== null ? member : { message: this.error('on-demand answer', {}, error).message };
         return JSON.stringify({ custom_id: customId, response: { status_code: error.status, body: { error: detail } }, error: null });
       }
       if (isSdkConnectionError(error)) {

@@ -228,6 +228,8 @@ async function billedCost(manager: EntityManager, pv: string | null, strongPrice
                JOIN attempts a ON a.request_id = res.request_id AND a.prompt_version = res.prompt_version AND a.attempt = res.attempt
                JOIN batches b ON b.batch_id = a.batch_id
              WHERE res.status = 'succeeded' AND b.mode = 'on_demand' AND ($1::text IS NULL OR res.prompt_version = $1)) AS succeeded,
+            (SELECT coalesce(sum(request_count), 0)::int FROM batches
+             WHERE mode = 'on_demand' AND state = 'finished' AND ($1::text IS NULL OR prompt_version = $1)) AS requests,
             (SELECT count(*)::int FROM batch_items i JOIN batches b ON b.batch_id = i.batch_id
              WHERE i.superseded_by IS NOT NULL AND b.state = 'finished' AND ($1::text IS NULL OR b.prompt_version = $1)) AS superseded`,
     [pv],
@@ -251,7 +253,7 @@ async function billedCost(manager: EntityManager, pv: string | null, strongPrice
       estimatedNote: ESTIMATED_NOTE,
       onDemand: {
         batches: onDemandRows.reduce((n, row) => n + row.batches, 0),
-        requests: onDemandRows.reduce((n, row) => n + row.answeredLines + row.failedLines + row.estimatedLines, 0),
+        requests: Number(onDemand.requests),
         succeeded: Number(onDemand.succeeded),
         totalUsd: onDemandRows.reduce((n, row) => n + row.totalUsd, 0),
         batchUsd: sum((row) => (row.mode === 'on_demand' ? 0 : row.totalUsd)),

@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { type BatchJob, type BatchObject, completionWindowSeconds } from './batch-object.js';
 import { AttemptCounter, runBatch } from './batch-runner.js';
 import { ulidId } from './determinism.js';
+import { answerChatRequest, lineDigest } from './line-answer.js';
 import { discard, FileStore } from './file-store.js';
 import { ApiError, delay, readJsonBody, sendApiError, sendJson } from './http-util.js';
 import { MultipartError, multipartBoundary, type MultipartUpload, readMultipart } from './multipart.js';
@@ -57,6 +58,9 @@ export interface GroqSimulator {
   /** Stops the server, abandons running batches and removes every file the simulator wrote. */
   stop(): Promise<void>;
 }
+
+/** The billed account's entry (in place of a batch id) of the on-demand chat completions answered. */
+export const ON_DEMAND_ACCOUNT = 'on-demand';
 
 /** The Files and Batches routes under the API's prefix: `/openai/v1` on Groq, `/v1` on OpenAI. */
 interface ApiRoutes {
@@ -203,6 +207,10 @@ class Simulation {
       throw new ApiError(status, message, 'internal_server_error', 'internal_server_error');
     }
 
+    if (url.pathname === `${this.routes.prefix}/chat/completions`) {
+      if (method !== 'POST') throw this.methodNotAllowed(method, 'chat completions');
+      return this.chatCompletion(request, response);
+    }
     const match = this.routes.pattern.exec(url.pathname);
     if (!match) {
       throw new ApiError(404, `Unknown request URL: ${method} ${url.pathname}. Please check the URL for typos.`, 'invalid_request_error', 'unknown_url');
@@ -297,6 +305,36 @@ class Simulation {
       return sendJson(response, 200, batch);
     }
     throw this.methodNotAllowed(method, 'batches');
+  }
+
+  /**
+   * On-demand chat completions: the answer a batch line with this body would get (the same `answerChatRequest`
+   * decisions, keyed by the body since a chat request has no custom_id), at once, billed at full price (twice
+   * the batch price) under the account's `on-demand` entry. The batch path's faults (stage delays, expiry,
+   * dropped or cut lines) do not apply; the route's faults (429s, 5xx, response delay) do.
+   */
+  private async chatCompletion(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const body = await readJsonBody(request);
+    const model = String(body.model);
+    const digest = lineDigest(JSON.stringify(body));
+    const customId = `on-demand-${digest}`;
+    const answer = answerChatRequest(customId, body, {
+      api: this.options.api,
+      seed: this.options.seed,
+      model,
+      profile: this.options.profiles[model] ?? baseProfileFor(this.options.api),
+      attempt: this.attempts.next(customId, model, digest),
+      outputTooLongAs: this.options.outputTooLongAs,
+      nowSeconds: Math.floor(this.options.clock() / 1000),
+      digest,
+    });
+    this.stats.lineProcessed(model);
+    this.stats.outcome(ON_DEMAND_ACCOUNT, customId, answer.outcome);
+    const price = this.options.prices[model];
+    const fullPrice = price && { inputPerMillion: price.inputPerMillion * 2, outputPerMillion: price.outputPerMillion * 2 };
+    if (answer.billed) this.stats.billed(ON_DEMAND_ACCOUNT, model, answer.billed, fullPrice, answer.statusCode !== 200);
+    const served = answer.statusCode === 200 ? { ...answer.body, service_tier: 'default' } : answer.body;
+    sendJson(response, answer.statusCode, served, { 'x-request-id': answer.requestId });
   }
 
   private async createBatch(request: IncomingMessage, response: ServerResponse): Promise<void> {

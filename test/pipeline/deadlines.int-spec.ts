@@ -1,0 +1,138 @@
+import { type PrIngestedPayload } from '#contracts';
+import { reconcile, runReport } from '#ledger';
+import { syntheticPrs } from '../../apps/cli/src/demo/synthetic-prs.js';
+import { ON_DEMAND_ACCOUNT } from '../../tools/groq-simulator/src/simulator.js';
+import { eventually } from '../support/infra.js';
+import { usePipeline } from '../support/pipeline.js';
+
+const CHAT_ROUTE = 'POST /openai/v1/chat/completions';
+const STRONG_PRICE = { inputPerMillion: 0.295, outputPerMillion: 0.395 };
+
+/** PRs with a body (an empty one is excluded, never sent), half of them due `inMs` from now. */
+function prsWithDeadlines(count: number, seed: number, inMs: number): { due: PrIngestedPayload[]; free: PrIngestedPayload[] } {
+  const prs = syntheticPrs({ count: count * 2, seed }).filter((pr) => pr.body.trim() !== '').slice(0, count);
+  const deadlineAt = new Date(Date.now() + inMs).toISOString();
+  return { due: prs.slice(0, count / 2).map((pr) => ({ ...pr, deadlineAt })), free: prs.slice(count / 2) };
+}
+
+/**
+ * Deadlines (DEADLINES=on) on a real broker, PostgreSQL and the Groq simulator: the provider batch runs slowly,
+ * requests with a near deadline are answered on demand (each once), their lines in the batch are billed with it
+ * and never recorded, reconcile stays clean and the report counts them apart.
+ */
+describe('deadlines: on-demand answers for requests their batch cannot answer in time', () => {
+  describe('with room in the on-demand budget', () => {
+    const fixture = usePipeline({
+      name: 'deadlines',
+      // One line a second: a 20-line batch takes 20 s, longer than the deadlines below.
+      simulator: { seed: 31, linesPerSecond: 1 },
+      services: { env: { DEADLINES: 'on', ON_DEMAND_DAILY_BUDGET_USD: '1', DEADLINE_MARGIN_MS: '0', BATCH_LINGER_MS: '300' } },
+    });
+
+    it('answers the due requests on demand once, ignores but bills their batch lines, and reconciles', async () => {
+      const db = fixture.db.dataSource;
+      const { due, free } = prsWithDeadlines(20, 7, 4_000);
+      await fixture.publish([...due, ...free]);
+      // Every request is in the provider batch before the deadline passes.
+      await eventually('one provider batch submitted with every request', async () => {
+        const [row] = await db.query(`SELECT count(*)::int AS n FROM batch_items i JOIN batches b USING (batch_id) WHERE b.mode = 'batch' AND b.state = 'submitted'`);
+        return row.n === 20;
+      }, 30_000);
+      const stored = await db.query(`SELECT count(*)::int AS n FROM requests WHERE deadline_at IS NOT NULL`);
+      expect(stored[0].n).toBe(10);
+
+      await eventually('the due requests answered on demand', async () => {
+        const [row] = await db.query(`SELECT coalesce(sum(request_count), 0)::int AS n FROM batches WHERE mode = 'on_demand' AND state = 'finished'`);
+        return row.n >= 10;
+      }, 30_000);
+      // The provider batch is still running: the on-demand answers did not wait for it.
+      const [open] = await db.query(`SELECT count(*)::int AS n FROM batches WHERE mode = 'batch' AND state = 'submitted' AND pass = 1`);
+      expect(open.n).toBeGreaterThan(0);
+      fixture.sim.setSpeed({ linesPerSecond: null });
+      const settled = await fixture.settled(20, 60_000);
+      await eventually('the provider batch finished', async () => (await db.query(`SELECT count(*)::int AS n FROM batches WHERE state <> 'finished'`))[0].n === 0, 30_000);
+
+      // Each attempt of a due request was called once (an on-demand answer that failed is retried, on demand
+      // again since its deadline has passed), and its line in the batch is superseded, billed, never recorded.
+      const calls = await db.query(`SELECT i.request_id, i.attempt FROM batch_items i JOIN batches b USING (batch_id) WHERE b.mode = 'on_demand'`);
+      const callKeys = calls.map((c: { request_id: string; attempt: number }) => `${c.request_id}#${c.attempt}`);
+      expect(new Set(callKeys).size).toBe(callKeys.length);
+      expect(fixture.sim.stats().calls[CHAT_ROUTE]).toBe(calls.length);
+      const dueIds = due.map((pr) => pr.requestId).sort();
+      const superseded = await db.query(`SELECT request_id FROM batch_items WHERE superseded_by IS NOT NULL ORDER BY request_id`);
+      expect(superseded.map((r: { request_id: string }) => r.request_id)).toEqual(dueIds);
+      const providerBatchAttempts = await db.query(
+        `SELECT count(*)::int AS n FROM attempts a JOIN batches b USING (batch_id) WHERE b.mode = 'batch' AND a.request_id = ANY($1::text[])`,
+        [dueIds],
+      );
+      expect(providerBatchAttempts[0].n).toBe(0);
+      const answeredBy = await db.query(
+        `SELECT b.mode, count(*)::int AS n FROM results res
+         JOIN attempts a ON a.request_id = res.request_id AND a.prompt_version = res.prompt_version AND a.attempt = res.attempt
+         JOIN batches b ON b.batch_id = a.batch_id
+         WHERE res.status = 'succeeded' AND res.request_id = ANY($1::text[]) GROUP BY b.mode`,
+        [dueIds],
+      );
+      const onDemandAnswers = answeredBy.find((row: { mode: string }) => row.mode === 'on_demand')?.n ?? 0;
+      expect(onDemandAnswers).toBeGreaterThan(0);
+      // The provider batches are billed for every line they ran, the superseded ones included.
+      const providerBatches: Array<{ provider_batch_id: string; billed_lines: number }> = await db.query(
+        `SELECT provider_batch_id, answered_lines + failed_lines + estimated_lines AS billed_lines FROM batches WHERE mode = 'batch' AND pass = 1`,
+      );
+      const billedByUs = providerBatches.reduce((n, b) => n + Number(b.billed_lines), 0);
+      const billedBySim = providerBatches.reduce(
+        (n, b) => n + Object.values(fixture.sim.stats().billed.byBatch[b.provider_batch_id] ?? {}).reduce((m, t) => m + t.lines, 0),
+        0,
+      );
+      expect(billedByUs).toBe(billedBySim);
+      expect(billedBySim).toBeGreaterThanOrEqual(18);
+
+      // Reconcile is clean; the report counts on-demand answers apart at full price.
+      expect(settled.lost).toEqual([]);
+      expect(settled.invariantHolds).toBe(true);
+      expect(settled.stranded).toBe(0);
+      const report = await runReport(db.manager, { strongModel: 'llama-3.3-70b-versatile', strongPrice: STRONG_PRICE, defaultStageDeadlineMs: 600_000 });
+      const onDemand = report.cost.onDemand;
+      expect(onDemand.requests).toBe(calls.length);
+      expect(onDemand.supersededLines).toBe(10);
+      expect(onDemand.succeeded).toBe(onDemandAnswers);
+      expect(onDemand.totalUsd).toBeGreaterThan(0);
+      expect(onDemand.batchUsd + onDemand.totalUsd).toBeCloseTo(report.cost.totalUsd, 8);
+      // At full price: what the simulator billed on demand, at twice the batch price (within the estimate of lines without usage).
+      const simOnDemandUsd = Object.values(fixture.sim.stats().billed.byBatch[ON_DEMAND_ACCOUNT] ?? {}).reduce((n, t) => n + t.usd, 0);
+      expect(Math.abs(onDemand.totalUsd - simOnDemandUsd)).toBeLessThan(simOnDemandUsd * 0.1);
+
+      // A replay of the same PRs with their deadline changes nothing: no call, no batch, no new record.
+      const before = await db.query(`SELECT (SELECT count(*) FROM batches)::int AS batches, (SELECT count(*) FROM results)::int AS results`);
+      await fixture.publish(due);
+      await fixture.waitForConsumed(30_000);
+      const after = await db.query(`SELECT (SELECT count(*) FROM batches)::int AS batches, (SELECT count(*) FROM results)::int AS results`);
+      expect(after).toEqual(before);
+      expect(fixture.sim.stats().calls[CHAT_ROUTE]).toBe(calls.length);
+      const again = await reconcile(db.manager, { defaultStageDeadlineMs: 600_000 });
+      expect([again.inFlight, again.lost.length, again.invariantHolds]).toEqual([0, 0, true]);
+    }, 180_000);
+  });
+
+  describe('with the on-demand budget exhausted', () => {
+    const fixture = usePipeline({
+      name: 'deadlinesbudget',
+      simulator: { seed: 32, linesPerSecond: 4 },
+      // Less than one call's worst case: nothing may be called on demand.
+      services: { env: { DEADLINES: 'on', ON_DEMAND_DAILY_BUDGET_USD: '0.000001', DEADLINE_MARGIN_MS: '0', BATCH_LINGER_MS: '300' } },
+    });
+
+    it('calls nothing on demand, and the requests still finish by their batch', async () => {
+      const db = fixture.db.dataSource;
+      const { due, free } = prsWithDeadlines(10, 8, 1_000);
+      await fixture.publish([...due, ...free]);
+      const settled = await fixture.settled(10, 90_000);
+      expect(fixture.sim.stats().calls[CHAT_ROUTE] ?? 0).toBe(0);
+      const [row] = await db.query(`SELECT count(*)::int AS n FROM batches WHERE mode = 'on_demand'`);
+      expect(row.n).toBe(0);
+      const [past] = await db.query(`SELECT count(*)::int AS n FROM requests WHERE deadline_at < now() AND status = 'succeeded'`);
+      expect(past.n).toBeGreaterThan(0);
+      expect([settled.lost.length, settled.invariantHolds, settled.stranded]).toEqual([0, true, 0]);
+    }, 120_000);
+  });
+});
