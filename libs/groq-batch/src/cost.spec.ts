@@ -1,4 +1,4 @@
-import { billedCostOf, billingOfFailure, calibrateFailedLines, costOfBatch, estimateFailedLine, costOfUsage, DEFAULT_PRICE_TABLE, priceTableFrom, UnknownModelPriceError } from './cost.js';
+import { billedCostOf, billingOfFailure, calibrateFailedLines, costOfBatch, estimateFailedLine, costOfUsage, DEFAULT_PRICE_TABLE, onDemandPriceTable, priceOf, priceTableFrom, UnknownModelPriceError } from './cost.js';
 import type { FailedOutcome } from './outcome.js';
 
 describe('cost', () => {
@@ -95,5 +95,16 @@ describe('billed cost of a batch', () => {
 
   it('refuses a model without a price rather than billing it at zero', () => {
     expect(() => billedCostOf(DEFAULT_PRICE_TABLE, 'unknown/model', { answered: [], failedWithUsage: [], estimated: [] })).toThrow(UnknownModelPriceError);
+  });
+});
+
+describe('on-demand prices', () => {
+  it('are twice the batch prices of the table (its prices are 50 % batch discounts)', () => {
+    const table = onDemandPriceTable(DEFAULT_PRICE_TABLE);
+    expect(priceOf(table, 'openai/gpt-oss-20b')).toEqual({ inputPerMillion: 0.075, outputPerMillion: 0.3 });
+    expect(costOfUsage(table, 'openai/gpt-oss-20b', { promptTokens: 1_000_000, completionTokens: 0 })).toBeCloseTo(
+      2 * costOfUsage(DEFAULT_PRICE_TABLE, 'openai/gpt-oss-20b', { promptTokens: 1_000_000, completionTokens: 0 }),
+      10,
+    );
   });
 });
