@@ -1,9 +1,14 @@
-import { type PrIngestedPayload } from '#contracts';
+import { createEvent, type PrIngestedPayload, Topic } from '#contracts';
+import { samplePayloads } from '#contracts/testing';
 import { reconcile, runReport } from '#ledger';
+import { EventPublisher, OutboxRepository } from '#platform';
+import type { Kafka } from 'kafkajs';
+import { IngestionService } from '../../apps/batch-submitter/src/ingestion/ingestion.service.js';
+import { RequestRepository } from '../../apps/batch-submitter/src/ingestion/request.repository.js';
 import { syntheticPrs } from '../../apps/cli/src/demo/synthetic-prs.js';
 import { ON_DEMAND_ACCOUNT } from '../../tools/groq-simulator/src/simulator.js';
 import { eventually } from '../support/infra.js';
-import { usePipeline } from '../support/pipeline.js';
+import { SUBMITTER_SETTINGS, usePipeline } from '../support/pipeline.js';
 
 const CHAT_ROUTE = 'POST /openai/v1/chat/completions';
 const STRONG_PRICE = { inputPerMillion: 0.295, outputPerMillion: 0.395 };
@@ -21,12 +26,42 @@ function prsWithDeadlines(count: number, seed: number, inMs: number): { due: PrI
  * and never recorded, reconcile stays clean and the report counts them apart.
  */
 describe('deadlines: on-demand answers for requests their batch cannot answer in time', () => {
+  describe('at ingestion', () => {
+    const fixture = usePipeline({ name: 'deadlinesingest' });
+    const outbox = new OutboxRepository(new EventPublisher(null as unknown as Kafka, ''));
+    const ingestion = new IngestionService(new RequestRepository(), { ...SUBMITTER_SETTINGS, deadlineDefaults: { payments: 4 } }, outbox);
+    const base = samplePayloads()[Topic.PrIngested];
+
+    async function ingest(payload: Partial<PrIngestedPayload>, occurredAt: string) {
+      const event = { ...createEvent(Topic.PrIngested, { ...base, ...payload }, { correlationId: 'c', producer: 'test' }), occurredAt };
+      return fixture.db.dataSource.transaction((m) => ingestion.accept(event, m));
+    }
+    const deadlineOf = async (requestId: string) =>
+      ((await fixture.db.dataSource.query(`SELECT to_json(deadline_at) #>> '{}' AS d FROM requests WHERE request_id = $1`, [requestId]))[0]?.d ?? null) as string | null;
+
+    it("stores the event's deadline, else the team's default, and keeps the row's rule for later copies", async () => {
+      await ingest({ requestId: 'own', team: 'payments', body: 'one', deadlineAt: '2026-11-02T12:00:00+02:00' }, '2026-11-02T09:00:00.000Z');
+      expect(await deadlineOf('own')).toMatch(/^2026-11-02T10:00:00(\.0+)?\+00:00$/);
+      await ingest({ requestId: 'team', team: 'payments', body: 'two' }, '2026-11-02T09:00:00.000Z');
+      expect(await deadlineOf('team')).toMatch(/^2026-11-02T13:00:00(\.0+)?\+00:00$/);
+      await ingest({ requestId: 'none', team: 'mobile', body: 'three' }, '2026-11-02T09:00:00.000Z');
+      expect(await deadlineOf('none')).toBeNull();
+      // The same text again with another deadline: unchanged, as the rest of the row.
+      expect(await ingest({ requestId: 'own', team: 'payments', body: 'one', deadlineAt: '2026-11-03T00:00:00Z' }, '2026-11-02T09:30:00.000Z')).toBe('unchanged');
+      expect(await deadlineOf('own')).toMatch(/^2026-11-02T10:00:00/);
+      // An edited PR is a new request copy: it takes the new copy's deadline.
+      expect(await ingest({ requestId: 'own', team: 'payments', body: 'one, edited', deadlineAt: '2026-11-03T00:00:00Z' }, '2026-11-02T09:30:00.000Z')).toBe('requeued');
+      expect(await deadlineOf('own')).toMatch(/^2026-11-03T00:00:00/);
+    });
+  });
+
   describe('with room in the on-demand budget', () => {
     const fixture = usePipeline({
       name: 'deadlines',
       // One line a second: a 20-line batch takes 20 s, longer than the deadlines below.
       simulator: { seed: 31, linesPerSecond: 1 },
-      services: { env: { DEADLINES: 'on', ON_DEMAND_DAILY_BUDGET_USD: '1', DEADLINE_MARGIN_MS: '0', BATCH_LINGER_MS: '300' } },
+      // Two replicas of every service: two deadline sweeps race for the same requests.
+      services: { env: { DEADLINES: 'on', ON_DEMAND_DAILY_BUDGET_USD: '1', DEADLINE_MARGIN_MS: '0', BATCH_LINGER_MS: '300' }, replicas: 2 },
     });
 
     it('answers the due requests on demand once, ignores but bills their batch lines, and reconciles', async () => {
