@@ -152,7 +152,7 @@ describe('deadlines: on-demand answers for requests their batch cannot answer in
   describe('with the on-demand budget exhausted', () => {
     const fixture = usePipeline({
       name: 'deadlinesbudget',
-      simulator: { seed: 32, linesPerSecond: 4 },
+      simulator: { seed: 32, linesPerSecond: 2 },
       // Less than one call's worst case: nothing may be called on demand.
       services: { env: { DEADLINES: 'on', ON_DEMAND_DAILY_BUDGET_USD: '0.000001', DEADLINE_MARGIN_MS: '0', BATCH_LINGER_MS: '300' } },
     });
@@ -161,6 +161,14 @@ describe('deadlines: on-demand answers for requests their batch cannot answer in
       const db = fixture.db.dataSource;
       const { due, free } = prsWithDeadlines(10, 8, 1_000);
       await fixture.publish([...due, ...free]);
+      // While the due requests wait for their batch, the poller says why it calls nothing.
+      type View = { enabled: boolean; budgetUsd: number; refusal: string | null };
+      const view = await eventually('the poller names the budget', async () => {
+        const seen = (await (await fetch(`${fixture.services.poller!.url}/deadlines`)).json()) as View;
+        return seen.refusal ? seen : null;
+      }, 30_000);
+      expect(view).toMatchObject({ enabled: true, budgetUsd: 0.000001 });
+      expect(view.refusal).toMatch(/^on-demand budget \$0\.0000 reached: .* the next call may cost \$0\.\d{4}; requests past their deadline wait for their batch$/);
       const settled = await fixture.settled(10, 90_000);
       expect(fixture.sim.stats().calls[CHAT_ROUTE] ?? 0).toBe(0);
       const [row] = await db.query(`SELECT count(*)::int AS n FROM batches WHERE mode = 'on_demand'`);

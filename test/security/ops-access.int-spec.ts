@@ -27,6 +27,7 @@ const ROUTES: Array<[Level, 'GET' | 'POST', string, string]> = [
   ['read', 'GET', '/cache', '/cache'],
   ['read', 'GET', '/submission', '/submission'],
   ['read', 'GET', '/reconcile', '/reconcile'],
+  ['read', 'GET', '/deadlines', '/deadlines'],
   ['write', 'POST', '/batches/{id}/retry', '/batches/no-such-batch/retry'],
   ['write', 'POST', '/batches/{id}/cancel', '/batches/no-such-batch/cancel'],
   ['write', 'POST', '/cache/clear', '/cache/clear'],

@@ -10,6 +10,7 @@ import { DEADLINE_SETTINGS, DeadlineService, ON_DEMAND_ANSWERERS, ON_DEMAND_CONT
 import { onDemandAnswerersFrom } from './deadlines/on-demand-answerers.js';
 import { BatchesController } from './ops/batches.controller.js';
 import { DashboardController } from './ops/dashboard.controller.js';
+import { DeadlinesController } from './ops/deadlines.controller.js';
 import { OperationsController } from './ops/operations.controller.js';
 import { OPS_SETTINGS, type OpsSettings } from './ops/ops-settings.js';
 import { RequestsController } from './ops/requests.controller.js';
@@ -53,7 +54,7 @@ export const pollerDefinition: ServiceDefinition<typeof pollerEnv> = {
   module: (platform, config) => ({
     module: PollerModule,
     imports: [platform],
-    controllers: [BatchSubmittedController, BatchesController, RequestsController, OperationsController, DashboardController],
+    controllers: [BatchSubmittedController, BatchesController, RequestsController, OperationsController, DashboardController, DeadlinesController],
     providers: [
       BatchTrackingRepository,
       {
