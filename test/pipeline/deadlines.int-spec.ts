@@ -3,6 +3,7 @@ import { samplePayloads } from '#contracts/testing';
 import { reconcile, runReport } from '#ledger';
 import { EventPublisher, OutboxRepository } from '#platform';
 import type { Kafka } from 'kafkajs';
+import { DeadlineRepository } from '../../apps/poller/src/deadlines/deadline.repository.js';
 import { IngestionService } from '../../apps/batch-submitter/src/ingestion/ingestion.service.js';
 import { RequestRepository } from '../../apps/batch-submitter/src/ingestion/request.repository.js';
 import { syntheticPrs } from '../../apps/cli/src/demo/synthetic-prs.js';
@@ -176,6 +177,47 @@ describe('deadlines: on-demand answers for requests their batch cannot answer in
       const [past] = await db.query(`SELECT count(*)::int AS n FROM requests WHERE deadline_at < now() AND status = 'succeeded'`);
       expect(past.n).toBeGreaterThan(0);
       expect([settled.lost.length, settled.invariantHolds, settled.stranded]).toEqual([0, true, 0]);
+    }, 120_000);
+  });
+
+  describe('after a poller dies mid-call', () => {
+    const fixture = usePipeline({ name: 'deadlinescrash', simulator: { seed: 33, linesPerSecond: 1 } });
+
+    it('resumes its on-demand batch once the lease runs out: nothing lost, each request recorded once', async () => {
+      const db = fixture.db.dataSource;
+      for (const name of ['batch-submitter', 'retry-service', 'result-writer', 'poller'] as const) await fixture.startService(name, { DEADLINES: 'off' });
+      const { due } = prsWithDeadlines(12, 9, 1_000);
+      await fixture.publish(due);
+      await eventually('every request in a provider batch and past its deadline', async () => {
+        const [row] = await db.query(
+          `SELECT count(*)::int AS n FROM requests r JOIN batches b ON b.batch_id = r.current_batch_id WHERE b.state = 'submitted' AND r.deadline_at < now()`,
+        );
+        return row.n === 6;
+      }, 30_000);
+      // A poller took them over and died before recording anything: its lease ran out at once.
+      const repository = new DeadlineRepository();
+      await db.transaction(async (m) => {
+        const claimed = await repository.claimDue(m, 0, 100, { groq: true, others: [] });
+        expect(claimed).toHaveLength(6);
+        const first = claimed[0]!;
+        const batch = { batchId: 'od-crashed', pass: first.pass, model: first.model, promptVersion: first.metadata.promptVersion, maxTokens: first.max_tokens, reservedUsd: 0.01 };
+        await repository.takeOver(m, batch, claimed, 'poller-that-died', 1, 600_000);
+      });
+      const stranded = await reconcile(db.manager, { defaultStageDeadlineMs: 600_000, strandedAfterMs: 1 });
+      expect(stranded.lost).toEqual([]);
+      expect(stranded.strandedRequests).toHaveLength(6);
+      expect(stranded.strandedRequests[0]!.reason).toMatch(/^on-demand batch od-crashed \(deadline\) is answered under a lease of poller-that-died that ran out at .*: only a poller with DEADLINES=on calls it again$/);
+
+      await fixture.startService('poller', { DEADLINES: 'on', ON_DEMAND_DAILY_BUDGET_USD: '1', DEADLINE_MARGIN_MS: '0' });
+      await eventually('the on-demand batch resumed and recorded', async () => (await db.query(`SELECT state FROM batches WHERE batch_id = 'od-crashed'`))[0].state === 'finished', 30_000);
+      expect(fixture.sim.stats().calls[CHAT_ROUTE]).toBeGreaterThanOrEqual(6);
+      fixture.sim.setSpeed({ linesPerSecond: null });
+      const settled = await fixture.settled(6, 60_000);
+      expect([settled.lost.length, settled.invariantHolds, settled.stranded]).toEqual([0, true, 0]);
+      const [superseded] = await db.query(`SELECT count(*)::int AS n FROM batch_items WHERE superseded_by = 'od-crashed'`);
+      expect(superseded.n).toBe(6);
+      const attempts = await db.query(`SELECT batch_id, count(*)::int AS n FROM attempts WHERE attempt = 1 GROUP BY batch_id`);
+      expect(attempts).toEqual([{ batch_id: 'od-crashed', n: 6 }]);
     }, 120_000);
   });
 });

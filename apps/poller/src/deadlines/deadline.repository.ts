@@ -98,13 +98,16 @@ export class DeadlineRepository {
     );
   }
 
-  /** An on-demand batch whose caller stopped (crash, lost lease), leased to `owner` so its calls are made again. */
+  /**
+   * An on-demand batch whose caller stopped (crash, lost lease) or that an operator released (`cascade
+   * retry-batch`), leased to `owner` so its calls are made again.
+   */
   async leaseInterrupted(manager: EntityManager, owner: string, leaseMs: number): Promise<TrackedBatch | null> {
     const [row] = returnedRows<TrackedBatch>(
       await manager.query(
         `UPDATE batches b SET lease_owner = $1, lease_until = now() + make_interval(secs => $2::float8 / 1000)
          WHERE b.batch_id = (
-           SELECT batch_id FROM batches WHERE mode = 'on_demand' AND state = 'submitted' AND lease_until < now()
+           SELECT batch_id FROM batches WHERE mode = 'on_demand' AND state = 'submitted' AND (lease_until IS NULL OR lease_until < now())
            ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
          RETURNING b.batch_id, b.batch_key, b.provider_batch_id, b.input_file_id, b.pass, b.model, b.prompt_version, b.max_tokens,
                    b.request_count, b.poll_count, b.submitted_at, b.request_count AS known_items`,
