@@ -28,6 +28,17 @@ export class DeadlineRepository {
     await manager.query('SELECT pg_advisory_xact_lock($1)', [ON_DEMAND_BUDGET_LOCK_ID]);
   }
 
+  /** Whether any request is due and not terminal (read without locking anything). */
+  async anyDue(manager: EntityManager, marginMs: number): Promise<boolean> {
+    const rows = await manager.query(
+      `SELECT 1 FROM requests r
+       WHERE r.deadline_at IS NOT NULL AND r.status IN ('pending', 'in_flight') AND r.deadline_at <= now() + make_interval(secs => $1::float8 / 1000)
+       LIMIT 1`,
+      [marginMs],
+    );
+    return rows.length > 0;
+  }
+
   /**
    * Up to `limit` requests due (deadline − margin ≤ now) that are not terminal and not answered yet: pending
    * (not batched), or in a provider batch being created or at the provider and not finished. Locked (SKIP

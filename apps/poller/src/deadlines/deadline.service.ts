@@ -97,6 +97,13 @@ export class DeadlineService implements OnApplicationBootstrap, BeforeApplicatio
   private async takeOverDue(manager: EntityManager, settings: DeadlineSettings): Promise<TrackedBatch[]> {
     await this.deadlines.lockBudget(manager);
     const spend = await dailySpend(manager, new Date(), 'on_demand');
+    // The budget is spent: nothing can be admitted, so nothing is claimed (a claim locks the due requests, and an
+    // assembler skips locked ones).
+    const spent = onDemandRefusal(spend, Number.MIN_VALUE, settings.dailyBudgetUsd);
+    if (spent) {
+      this.noteRefusal((await this.deadlines.anyDue(manager, settings.marginMs)) ? spent : null);
+      return [];
+    }
     const providers = this.answerers.all().map((a) => a.name);
     const due = await this.deadlines.claimDue(manager, settings.marginMs, CLAIM_LIMIT, {
       groq: providers.includes('groq'),
@@ -115,7 +122,7 @@ export class DeadlineService implements OnApplicationBootstrap, BeforeApplicatio
       group.reservedUsd += worstCase;
       groups.set(key, group);
     }
-    this.noteRefusal(refusal, due.length - [...groups.values()].reduce((n, g) => n + g.requests.length, 0));
+    this.noteRefusal(refusal);
     const taken: TrackedBatch[] = [];
     for (const { requests, reservedUsd } of groups.values()) {
       const first = requests[0]!;
@@ -148,9 +155,9 @@ export class DeadlineService implements OnApplicationBootstrap, BeforeApplicatio
     return estimateLine(requestBodyChars(body), request.max_tokens, priceOf(this.context.prices, request.model)).costUsd;
   }
 
-  private noteRefusal(refusal: string | null, leftWaiting: number): void {
+  private noteRefusal(refusal: string | null): void {
     if (refusal !== this.lastRefusal) {
-      if (refusal) this.logger.warn({ leftWaiting, reason: refusal }, 'on-demand budget reached: requests past their deadline wait for their batch');
+      if (refusal) this.logger.warn({ reason: refusal }, 'on-demand budget reached: requests past their deadline wait for their batch');
       else if (this.lastRefusal) this.logger.info('on-demand budget has room again');
     }
     this.lastRefusal = refusal;
