@@ -220,4 +220,39 @@ describe('deadlines: on-demand answers for requests their batch cannot answer in
       expect(attempts).toEqual([{ batch_id: 'od-crashed', n: 6 }]);
     }, 120_000);
   });
+
+  describe('on an Anthropic model', () => {
+    const fixture = usePipeline({
+      name: 'deadlinesclaude',
+      simulator: { seed: 34 },
+      anthropic: { seed: 35, linesPerSecond: 1 },
+      services: { env: { MODEL_CHAIN: 'anthropic:claude-haiku-4-5', DEADLINES: 'on', ON_DEMAND_DAILY_BUDGET_USD: '1', DEADLINE_MARGIN_MS: '0', BATCH_LINGER_MS: '300' } },
+    });
+
+    it("answers the due requests through the Messages API with their batch request's params", async () => {
+      const db = fixture.db.dataSource;
+      const { due, free } = prsWithDeadlines(8, 10, 3_000);
+      await fixture.publish([...due, ...free]);
+      await eventually('the due requests answered on demand', async () => {
+        const [row] = await db.query(`SELECT coalesce(sum(request_count), 0)::int AS n FROM batches WHERE mode = 'on_demand' AND state = 'finished'`);
+        return row.n >= 4;
+      }, 30_000);
+      fixture.anthropicSim.setSpeed({ linesPerSecond: null });
+      const settled = await fixture.settled(8, 60_000);
+      expect([settled.lost.length, settled.invariantHolds, settled.stranded]).toEqual([0, true, 0]);
+      const calls = await db.query(`SELECT i.request_id FROM batch_items i JOIN batches b USING (batch_id) WHERE b.mode = 'on_demand'`);
+      expect(fixture.anthropicSim.stats().calls['POST /v1/messages']).toBe(calls.length);
+      const answered = await db.query(
+        `SELECT count(*)::int AS n FROM results res
+         JOIN attempts a ON a.request_id = res.request_id AND a.prompt_version = res.prompt_version AND a.attempt = res.attempt
+         JOIN batches b ON b.batch_id = a.batch_id
+         WHERE res.status = 'succeeded' AND b.mode = 'on_demand' AND res.model = 'anthropic:claude-haiku-4-5'`,
+      );
+      expect(answered[0].n).toBeGreaterThan(0);
+      const report = await runReport(db.manager, { strongModel: 'anthropic:claude-haiku-4-5', strongPrice: STRONG_PRICE, defaultStageDeadlineMs: 600_000 });
+      expect(report.cost.onDemand.requests).toBe(calls.length);
+      const simOnDemandUsd = Object.values(fixture.anthropicSim.stats().billed.byBatch[ON_DEMAND_ACCOUNT] ?? {}).reduce((n, t) => n + t.usd, 0);
+      expect(Math.abs(report.cost.onDemand.totalUsd - simOnDemandUsd)).toBeLessThan(simOnDemandUsd * 0.1);
+    }, 120_000);
+  });
 });

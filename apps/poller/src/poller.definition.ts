@@ -84,7 +84,7 @@ export const pollerDefinition: ServiceDefinition<typeof pollerEnv> = {
         inject: [DataSource],
         useFactory: (dataSource: DataSource) => onDemandAnswerersFrom(config.env, promptRegistryFrom(config.env), dataSource),
       },
-      { provide: ON_DEMAND_CONTEXT, useValue: { prices: onDemandPriceTable(priceTableFrom(config.env.MODEL_PRICES_JSON)), prompts: promptRegistryFrom(config.env) } },
+      { provide: ON_DEMAND_CONTEXT, useValue: { prices: onDemandPriceTable(priceTableFrom(config.env.MODEL_PRICES_JSON)) } },
       DeadlineService,
       quotaGuardProvider(config.env),
       QuotaLifecycle,

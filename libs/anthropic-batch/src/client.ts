@@ -356,6 +356,33 @@ export class AnthropicBatchClient {
   }
 
   /** The batch; a 404 is retried within the retry budget, since Anthropic may give one right after create. */
+  /**
+   * Answers one request through the on-demand Messages API with exactly the params its batch request has,
+   * and returns the answer as a line of the batch's results would hold it (`{custom_id, result}`), so that
+   * the results parser validates and classifies it. One attempt: an API error is an `errored` result of the
+   * provider's error type (an overloaded or 5xx answer is retried like a batch's), a call that got no answer a
+   * `timeout_error`. Never with the key in it.
+   */
+  async answerOnDemand(customId: string, params: Record<string, unknown>): Promise<string> {
+    try {
+      const message = await this.timed((signal) =>
+        this.anthropic.messages.create(params as unknown as Anthropic.MessageCreateParamsNonStreaming, { signal }),
+      );
+      return JSON.stringify({ custom_id: customId, result: { type: 'succeeded', message } });
+    } catch (error) {
+      if (error instanceof Anthropic.APIError && typeof error.status === 'number') {
+        // The SDK keeps the error body (`{type: 'error', error: {type, message}}`), which is what an errored result holds.
+        const body = typeof error.error === 'object' && error.error !== null ? error.error : { type: 'error', error: { type: 'api_error', message: this.error('on-demand answer', {}, error).message } };
+        return JSON.stringify({ custom_id: customId, result: { type: 'errored', error: body } });
+      }
+      if (error instanceof Anthropic.APIConnectionError) {
+        const message = this.error('on-demand answer', {}, error).message;
+        return JSON.stringify({ custom_id: customId, result: { type: 'errored', error: { type: 'error', error: { type: 'timeout_error', message } } } });
+      }
+      throw this.error('on-demand answer', {}, error);
+    }
+  }
+
   async retrieveBatch(batchId: string): Promise<AnthropicBatch> {
     const raw = await this.call('retrieve batch', { batchId }, (signal) => this.anthropic.messages.batches.retrieve(batchId, {}, { signal }), { retryNotFound: true });
     return this.read('retrieve batch', { batchId }, raw);

@@ -8,7 +8,9 @@ import { pipeline } from 'node:stream/promises';
 import { AttemptCounter } from '../../groq-simulator/src/batch-runner.js';
 import { discard } from '../../groq-simulator/src/file-store.js';
 import { type SimulatorStats, StatsRecorder } from '../../groq-simulator/src/stats.js';
+import { lineDigest } from '../../groq-simulator/src/line-answer.js';
 import { type BatchJob, type MessageBatchObject, runMessageBatch } from './batch-runner.js';
+import { answerMessageRequest } from './message-answer.js';
 import { anthropicId, ApiError, delay, readSmallJson, rfc3339, sendApiError, sendJson } from './http.js';
 import {
   type AnthropicModelProfile,
@@ -60,6 +62,22 @@ function routeKey(method: string, path: string): string {
   const [, id, action] = match;
   return `${method} /v1/messages/batches${id ? '/{id}' : ''}${action ? `/${action}` : ''}`;
 }
+
+/** The billed account's entry (in place of a batch id) of the on-demand messages answered. */
+export const ON_DEMAND_ACCOUNT = 'on-demand';
+
+/** The HTTP status of each error type, as Anthropic's API answers them. */
+const ERROR_STATUS: Record<string, number> = {
+  invalid_request_error: 400,
+  authentication_error: 401,
+  billing_error: 402,
+  permission_error: 403,
+  not_found_error: 404,
+  request_too_large: 413,
+  rate_limit_error: 429,
+  api_error: 500,
+  overloaded_error: 529,
+};
 
 /** The 5xx answers of `serverErrorsFirst`, in turn. */
 const SERVER_ERRORS: Array<[number, string, string]> = [
@@ -145,6 +163,10 @@ class Simulation {
       throw new ApiError(status, type, message);
     }
 
+    if (url.pathname === '/v1/messages') {
+      if (method !== 'POST') throw this.methodNotAllowed(method);
+      return this.createMessage(request, response);
+    }
     const match = API_ROUTE.exec(url.pathname);
     if (!match) throw new ApiError(404, 'not_found_error', `Not found: ${method} ${url.pathname}`);
     const [, id, action] = match;
@@ -173,6 +195,28 @@ class Simulation {
   private quirkyNotFound(job: BatchJob): void {
     const window = this.options.faults.notFoundAfterCreateMs;
     if (window > 0 && this.options.clock() - job.createdAtMs < window) throw this.notFound(job.batch.id);
+  }
+
+  /**
+   * On-demand Messages: the result a batch request with these params would get (`answerMessageRequest`, keyed
+   * by a digest of the params since a message has no custom_id), at once: a succeeded one as the Message, an
+   * errored one as its error body under the HTTP status Anthropic gives that type. Billed at full price (twice
+   * `prices`) under the account's `on-demand` entry; the batch path's faults do not apply, the route's do.
+   */
+  private async createMessage(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const params = await readSmallJson(request);
+    const model = typeof params.model === 'string' ? params.model : '';
+    const digest = lineDigest(JSON.stringify(params));
+    const customId = `on-demand-${digest}`;
+    const answer = answerMessageRequest(customId, params, { seed: this.options.seed, model, profile: this.options.profiles[model], attempt: this.attempts.next(customId, model, digest), digest });
+    this.stats.lineProcessed(model);
+    this.stats.outcome(ON_DEMAND_ACCOUNT, customId, answer.outcome);
+    const price = this.options.prices[model];
+    if (answer.billed) this.stats.billed(ON_DEMAND_ACCOUNT, model, answer.billed, price && { inputPerMillion: price.inputPerMillion * 2, outputPerMillion: price.outputPerMillion * 2 }, false);
+    const { result } = answer;
+    if (result.type === 'succeeded') return sendJson(response, 200, { ...result.message, usage: { ...result.message.usage, service_tier: 'standard' } });
+    if (result.type === 'errored') return sendJson(response, ERROR_STATUS[result.error.error.type] ?? 500, result.error);
+    throw new ApiError(500, 'api_error', `unexpected ${result.type} result for an on-demand message`);
   }
 
   private async createBatch(request: IncomingMessage, response: ServerResponse): Promise<void> {

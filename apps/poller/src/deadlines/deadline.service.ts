@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type BatchRow, dailySpend, type DeadlineSettings, estimateLine, onDemandRefusal, type ProviderSet, requestBodyChars } from '#batching';
-import { collectOutcomes, type PriceTable, priceOf, type PromptRegistry } from '#groq-batch';
+import { type PriceTable, priceOf } from '#groq-batch';
 import { inTransaction, PeriodicTask, ROOT_LOGGER } from '#platform';
 import { type BeforeApplicationShutdown, Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import type { Logger } from 'pino';
@@ -15,13 +15,11 @@ import type { OnDemandAnswerer } from './on-demand-answerers.js';
 
 export const DEADLINE_SETTINGS = Symbol('DEADLINE_SETTINGS');
 export const ON_DEMAND_ANSWERERS = Symbol('ON_DEMAND_ANSWERERS');
-/** What the deadline sweep prices and validates with: on-demand prices, and the registry of prompt versions. */
+/** What the deadline sweep prices with: the price table at on-demand (full) prices. */
 export const ON_DEMAND_CONTEXT = Symbol('ON_DEMAND_CONTEXT');
 
 export interface OnDemandContext {
-  /** The price table at on-demand (full) prices. */
   prices: PriceTable;
-  prompts: PromptRegistry;
 }
 
 /** Requests one sweep takes over at most: a sweep's calls finish within a few leases. */
@@ -150,7 +148,7 @@ export class DeadlineService implements OnApplicationBootstrap, BeforeApplicatio
 
   /** The most one call can cost: its body's input estimate and its whole output budget, at the on-demand price. */
   private worstCaseUsd(request: DueRequest): number {
-    const row = rowOf({ batch_id: 'on-demand', batch_key: 'on-demand', pass: request.pass, model: request.model, prompt_version: request.metadata.promptVersion, max_tokens: request.max_tokens }, 1);
+    const row = rowOf({ batch_id: 'on-demand', pass: request.pass, model: request.model, prompt_version: request.metadata.promptVersion, max_tokens: request.max_tokens }, 1);
     const body = this.answerers.for(request.model).buildLine(request, row).body;
     return estimateLine(requestBodyChars(body), request.max_tokens, priceOf(this.context.prices, request.model)).costUsd;
   }
@@ -180,8 +178,8 @@ export class DeadlineService implements OnApplicationBootstrap, BeforeApplicatio
       const items = await this.deadlines.itemsOf(this.dataSource.manager, batch.batch_id);
       const row = rowOf(batch, items.length);
       const lines = await mapConcurrently(items, this.settings!.concurrency, (item) => answerer.answer(item.metadata.requestId, answerer.buildLine(item, row).body));
-      // Read as a batch's output file: the one parser validates each answer against the schema that was sent.
-      const collected = await collectOutcomes([{ source: 'output', lines }], { promptVersion: batch.prompt_version, registry: this.context.prompts });
+      // Read as the batch's results: the provider's one parser validates each answer against the schema that was sent.
+      const collected = await answerer.collect(lines, batch.prompt_version);
       const toCollect: BatchToCollect = { batchId: batch.batch_id, batchKey: batch.batch_key, pass: batch.pass, model: batch.model, promptVersion: batch.prompt_version, maxTokens: batch.max_tokens };
       const sent = items.map((item) => item.metadata);
       const answered = [...collected.outcomes.values()].filter((o) => o.kind === 'succeeded').length;
@@ -207,10 +205,18 @@ export class DeadlineService implements OnApplicationBootstrap, BeforeApplicatio
   }
 }
 
-function rowOf(batch: Pick<TrackedBatch, 'batch_id' | 'batch_key' | 'pass' | 'model' | 'prompt_version' | 'max_tokens'>, requestCount: number): BatchRow {
+/**
+ * The batch key the line builders are given: they name each line after its batch's key (Anthropic's custom ids
+ * carry its tag), which an on-demand answer does not use — it is read back by request id — so a placeholder of
+ * the keys' form does.
+ */
+const LINE_BUILDER_KEY = `cascade-${'0'.repeat(40)}`;
+
+/** The batch as the line builders see it. */
+function rowOf(batch: Pick<TrackedBatch, 'batch_id' | 'pass' | 'model' | 'prompt_version' | 'max_tokens'>, requestCount: number): BatchRow {
   return {
     batch_id: batch.batch_id,
-    batch_key: batch.batch_key,
+    batch_key: LINE_BUILDER_KEY,
     pass: batch.pass,
     model: batch.model,
     prompt_version: batch.prompt_version,
