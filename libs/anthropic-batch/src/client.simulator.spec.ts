@@ -255,4 +255,27 @@ describe('AnthropicBatchClient against the Anthropic simulator', () => {
     expect(gone).toMatchObject({ status: 404, type: 'not_found_error' });
     expect((gone as Error).message).toContain(created.id);
   });
+
+  it('answers on demand: each request once, read by the results parser as the simulator decided it', async () => {
+    const client = clientWith();
+    const { requests } = batchOf(40);
+    const lines = await Promise.all(requests.map((r, i) => client.answerOnDemand(`request-${i}`, r.params)));
+    const collected = await collectAnthropicOutcomes(lines, { validate });
+    expect(collected.outcomes.size).toBe(40);
+    expect(sim.stats().calls['POST /v1/messages']).toBe(40);
+    const decided = sim.stats().outcomes['on-demand']!;
+    const byOutcome = (outcome: LineOutcome) => (outcome.kind === 'succeeded' ? 'succeeded' : outcome.code);
+    const ours = [...collected.outcomes.values()].map(byOutcome).sort();
+    const theirs = Object.values(decided).flatMap((o) => EXPECTED[o] ?? [o]).filter((o) => o !== 'absent' && o !== 'malformed_line').sort();
+    expect(ours).toEqual(theirs);
+    expect(lines.join('\n')).not.toContain(KEY);
+  });
+
+  it('answers an overloaded on-demand call as an errored result of its type (retried like a 5xx)', async () => {
+    sim.setFaults({ ...NO_FAULTS, serverErrorsFirst: 1 });
+    const { requests } = batchOf(1);
+    const line = await clientWith().answerOnDemand('request-overloaded', requests[0]!.params);
+    const [outcome] = (await collectAnthropicOutcomes([line], { validate })).outcomes.values();
+    expect(outcome).toMatchObject({ kind: 'provider_error', customId: 'request-overloaded', code: 'api_error' });
+  });
 });
