@@ -5,6 +5,7 @@ import { type GroqSimulator, NO_FAULTS, startGroqSimulator } from '../../../tool
 import { BATCH_KEY_METADATA, GroqBatchClient } from './client.js';
 import { DEFAULT_GROQ_BATCH_CONFIG } from './config.js';
 import { buildPrAnalysisRequest, type PrForAnalysis } from './pr-analysis/prompt.js';
+import { collectOutcomes } from './parse.js';
 import { type ReconciledBatch, reconcileBatch } from './reconcile.js';
 
 /**
@@ -184,5 +185,19 @@ describe('GroqBatchClient against the Groq simulator', () => {
       const { reconciled } = await finish(ids, created.id);
       expect(reconciled.failed.map((f) => f.code)).toEqual(['context_length_exceeded', 'context_length_exceeded']);
     }
+  });
+
+  it('answers on demand with the decisions of a batch line, read by the batch parser as the simulator decided them', async () => {
+    const before = sim.stats().calls['POST /openai/v1/chat/completions'] ?? 0;
+    const lines = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => client.answerOnDemand(`on-demand-${i}`, buildPrAnalysisRequest(pr(1_000 + i), { model: 'openai/gpt-oss-20b', maxTokens: 1_024 }) as unknown as Record<string, unknown>)),
+    );
+    const collected = await collectOutcomes([{ source: 'output', lines }]);
+    expect(collected.outcomes.size).toBe(60);
+    expect((sim.stats().calls['POST /openai/v1/chat/completions'] ?? 0) - before).toBe(60);
+    const ours = [...collected.outcomes.values()].map((o) => (o.kind === 'succeeded' ? 'succeeded' : o.code)).sort();
+    const theirs = Object.values(sim.stats().outcomes['on-demand']!).map((o) => expectedCode(o)[0]!).sort();
+    expect(ours).toEqual(theirs);
+    expect(lines.join('\n')).not.toContain(KEY);
   });
 });
