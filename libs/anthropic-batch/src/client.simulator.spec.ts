@@ -259,7 +259,7 @@ describe('AnthropicBatchClient against the Anthropic simulator', () => {
   it('answers on demand: each request once, read by the results parser as the simulator decided it', async () => {
     const client = clientWith();
     const { requests } = batchOf(40);
-    const lines = await Promise.all(requests.map((r, i) => client.answerOnDemand(`request-${i}`, r.params)));
+    const lines = await Promise.all(requests.map((r, i) => client.answerOnDemand(`request-${i}`, r.params as unknown as Record<string, unknown>)));
     const collected = await collectAnthropicOutcomes(lines, { validate });
     expect(collected.outcomes.size).toBe(40);
     expect(sim.stats().calls['POST /v1/messages']).toBe(40);
@@ -274,7 +274,7 @@ describe('AnthropicBatchClient against the Anthropic simulator', () => {
   it('answers an overloaded on-demand call as an errored result of its type (retried like a 5xx)', async () => {
     sim.setFaults({ ...NO_FAULTS, serverErrorsFirst: 1 });
     const { requests } = batchOf(1);
-    const line = await clientWith().answerOnDemand('request-overloaded', requests[0]!.params);
+    const line = await clientWith().answerOnDemand('request-overloaded', requests[0]!.params as unknown as Record<string, unknown>);
     const [outcome] = (await collectAnthropicOutcomes([line], { validate })).outcomes.values();
     expect(outcome).toMatchObject({ kind: 'provider_error', customId: 'request-overloaded', code: 'api_error' });
   });

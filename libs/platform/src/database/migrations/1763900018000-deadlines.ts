@@ -7,8 +7,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * left in its batch is marked `superseded_by` that row: when the batch finishes, that line is billed but never
  * published, so the request gets one terminal record.
  */
-export class Deadlines1763900017000 implements MigrationInterface {
-  name = 'Deadlines1763900017000';
+export class Deadlines1763900018000 implements MigrationInterface {
+  name = 'Deadlines1763900018000';
 
   async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query('ALTER TABLE requests ADD COLUMN deadline_at timestamptz');
