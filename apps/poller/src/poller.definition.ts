@@ -15,6 +15,7 @@ import { outcomeReadersFrom } from './polling/outcome-readers.js';
 import { POLLER_SETTINGS, PollerService } from './polling/poller.service.js';
 import { BatchSubmittedController } from './tracking/batch-submitted.controller.js';
 import { BatchTrackingRepository } from './tracking/batch-tracking.repository.js';
+import { pollerIdentity } from './poller.identity.js';
 
 @Module({})
 export class PollerModule {}
@@ -43,7 +44,7 @@ export const pollerEnv = submissionEnv.extend({
 });
 
 export const pollerDefinition: ServiceDefinition<typeof pollerEnv> = {
-  identity: { name: 'poller', defaultHttpPort: 3102 },
+  identity: pollerIdentity,
   env: pollerEnv,
   consumes: [Topic.BatchSubmitted],
   secrets: (config) => providerSecrets(config.env),

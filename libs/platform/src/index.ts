@@ -28,3 +28,6 @@ export * from './faults/crash-point.js';
 export * from './scheduling/periodic-task.js';
 export * from './ops/host-allow-list.js';
 export * from './ops/security-headers.js';
+export * from './tracing/tracing.js';
+export * from './tracing/tracing-env.js';
+export * from './tracing/start-tracing.js';

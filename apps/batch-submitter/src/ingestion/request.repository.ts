@@ -113,6 +113,7 @@ export class RequestRepository {
         max_tokens: request.maxTokens,
         pr: request.pr,
         source_occurred_at: request.occurredAt,
+        traceparent: m.traceparent ?? null,
         flags: request.cache ? { ...request.pr.flags, cache: request.cache } : request.pr.flags,
       };
     });
@@ -123,12 +124,12 @@ export class RequestRepository {
       `WITH input AS MATERIALIZED (
          SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(request_id text, prompt_version text, correlation_id text, team text, repo text,
               pr_number int, content_hash text, status text, stage text, exclusion_reason text, model text, max_tokens int, pr jsonb,
-              flags jsonb, source_occurred_at timestamptz)),
+              flags jsonb, source_occurred_at timestamptz, traceparent text)),
        upserted AS (
          INSERT INTO requests (request_id, prompt_version, correlation_id, team, repo, pr_number, content_hash,
-                               status, stage, exclusion_reason, attempt, pass, model, max_tokens, current_batch_id, pr_bytes, flags, source_occurred_at)
+                               status, stage, exclusion_reason, attempt, pass, model, max_tokens, current_batch_id, pr_bytes, flags, source_occurred_at, traceparent)
          SELECT request_id, prompt_version, correlation_id, team, repo, pr_number, content_hash,
-                status, stage, exclusion_reason, 1, 1, model, max_tokens, NULL, octet_length(pr::text), flags, source_occurred_at
+                status, stage, exclusion_reason, 1, 1, model, max_tokens, NULL, octet_length(pr::text), flags, source_occurred_at, traceparent
          FROM input ORDER BY request_id, prompt_version
          ON CONFLICT (request_id, prompt_version) DO UPDATE SET
            correlation_id = EXCLUDED.correlation_id, team = EXCLUDED.team, repo = EXCLUDED.repo,
@@ -136,7 +137,8 @@ export class RequestRepository {
            stage = EXCLUDED.stage, exclusion_reason = EXCLUDED.exclusion_reason,
            attempt = requests.attempt + 1, first_attempt = requests.attempt + 1, pass = 1,
            model = EXCLUDED.model, max_tokens = EXCLUDED.max_tokens, current_batch_id = NULL, stage_deadline_at = NULL,
-           pr_bytes = EXCLUDED.pr_bytes, flags = EXCLUDED.flags, source_occurred_at = EXCLUDED.source_occurred_at, updated_at = now()
+           pr_bytes = EXCLUDED.pr_bytes, flags = EXCLUDED.flags, source_occurred_at = EXCLUDED.source_occurred_at,
+           traceparent = EXCLUDED.traceparent, updated_at = now()
          RETURNING 1)
        INSERT INTO request_inputs (request_id, prompt_version, pr)
        SELECT request_id, prompt_version, pr FROM input ORDER BY request_id, prompt_version

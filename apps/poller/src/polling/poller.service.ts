@@ -8,7 +8,8 @@ import {
   Topic,
 } from '#contracts';
 import { TERMINAL_BATCH_STATUSES } from '#groq-batch';
-import { crashPoint, inTransaction, OutboxRelay, OutboxRepository, PeriodicTask, ROOT_LOGGER } from '#platform';
+import { crashPoint, inTransaction, OutboxRelay, OutboxRepository, PeriodicTask, ROOT_LOGGER, ServiceTracer, spanContextOf, TraceAttribute } from '#platform';
+import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { type BeforeApplicationShutdown, Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { DataSource, type EntityManager } from 'typeorm';
@@ -30,6 +31,7 @@ export interface PollerSettings {
 }
 
 const PRODUCER = 'poller';
+const tracer = new ServiceTracer(PRODUCER);
 /** Deletes one sweep makes, together: a provider that refuses them all holds the tick for one call's retries. */
 const INPUT_CLEANUP_BATCH = 20;
 
@@ -110,7 +112,7 @@ export class PollerService implements OnApplicationBootstrap, BeforeApplicationS
     }, Math.max(100, Math.floor(this.settings.leaseMs / 3)));
     let finished: boolean;
     try {
-      finished = await this.pollHeld(batch, log);
+      finished = await this.pollTraced(batch, log);
     } finally {
       clearInterval(heartbeat);
     }
@@ -136,6 +138,18 @@ export class PollerService implements OnApplicationBootstrap, BeforeApplicationS
     } catch (error) {
       log.warn({ err: error, inputFileId }, 'deleting the input file at the provider failed; will retry');
     }
+  }
+
+  /** A poll is a span of the batch's trace: what it publishes, and the requests it collects, follow from it. */
+  private async pollTraced(batch: TrackedBatch, log: Logger): Promise<boolean> {
+    const submitted = spanContextOf(batch.traceparent);
+    const parent = submitted ? trace.setSpanContext(ROOT_CONTEXT, submitted) : ROOT_CONTEXT;
+    const attributes = { [TraceAttribute.batchId]: batch.batch_id, [TraceAttribute.pass]: batch.pass, [TraceAttribute.model]: batch.model };
+    return tracer.inSpan('batch poll', { parent, attributes }, async (span) => {
+      const finished = await this.pollHeld(batch, log);
+      span?.setAttribute('cascade.finished', finished);
+      return finished;
+    });
   }
 
   private async pollHeld(batch: TrackedBatch, log: Logger): Promise<boolean> {
@@ -187,6 +201,7 @@ export class PollerService implements OnApplicationBootstrap, BeforeApplicationS
       });
       if (finished) {
         this.relay.kick();
+        this.traceCollected(batch, outcome.succeeded, outcome.failed);
         log.info(
           {
             status: state.status,
@@ -206,6 +221,13 @@ export class PollerService implements OnApplicationBootstrap, BeforeApplicationS
         .catch(() => undefined);
       return false;
     }
+  }
+
+  /** Each collected request's step in its own trace (none while tracing is off, or for a request without a trace). */
+  private traceCollected(batch: TrackedBatch, succeeded: SucceededRequest[], failed: FailedRequest[]): void {
+    const where = { [TraceAttribute.batchId]: batch.batch_id, [TraceAttribute.pass]: batch.pass, [TraceAttribute.model]: batch.model };
+    for (const { request } of succeeded) tracer.requestStep('request collect', request, { ...where, [TraceAttribute.outcome]: 'succeeded' });
+    for (const { request, code } of failed) tracer.requestStep('request collect', request, { ...where, [TraceAttribute.outcome]: 'failed', 'cascade.error.code': code });
   }
 
   private async publish(

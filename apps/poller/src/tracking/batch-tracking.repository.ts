@@ -17,6 +17,8 @@ export interface TrackedBatch {
   poll_count: number;
   submitted_at: Date;
   known_items: number;
+  /** The batch's own span (made when it was submitted; null while tracing was off). */
+  traceparent: string | null;
 }
 
 /** The poller's view of `batches`: tracking from events, leases so replicas never poll one batch together. */
@@ -76,7 +78,7 @@ export class BatchTrackingRepository {
            AND (lease_until IS NULL OR lease_until < now())
          ORDER BY next_poll_at LIMIT $2 FOR UPDATE SKIP LOCKED)
        RETURNING b.batch_id, b.batch_key, b.provider_batch_id, b.input_file_id, b.pass, b.model, b.prompt_version, b.max_tokens, b.request_count,
-                 b.poll_count, b.submitted_at,
+                 b.poll_count, b.submitted_at, b.traceparent,
                  (SELECT count(*)::int FROM batch_items i WHERE i.batch_id = b.batch_id) AS known_items`,
       [owner, limit, leaseMs],
     ));

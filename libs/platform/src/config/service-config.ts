@@ -1,5 +1,6 @@
 import { ALL_TOPICS, type Topic } from '#contracts';
 import { z } from 'zod';
+import { tracingEnv } from '../tracing/tracing-env.js';
 
 /** A bad or missing environment variable: the message names it and says what was expected. */
 export class ConfigError extends Error {
@@ -88,6 +89,8 @@ export const baseServiceEnv = z.object({
   OPS_ALLOW_UNAUTHENTICATED: flag.default(false),
   /** Extra `Host` names accepted on a loopback-bound server (a local proxy's name), besides 127.0.0.1, localhost and [::1]. */
   OPS_ALLOWED_HOSTS: hostNames.default([]),
+  /** The standard OpenTelemetry variables (tracing is off unless they name an exporter or endpoint). */
+  ...tracingEnv.shape,
 });
 export type BaseServiceEnv = z.infer<typeof baseServiceEnv>;
 

@@ -8,6 +8,8 @@ import type { EventPublisher, OutgoingMessage } from './event-publisher.service.
 import type { OutboxRelay } from './outbox.js';
 import { DLQ_HEADERS, recordDeadLetters, requestIdentityOf } from './dead-letters.js';
 import { withHeartbeat } from './keep-alive.js';
+import { type Context, type Link, SpanKind, trace } from '@opentelemetry/api';
+import { contextOfHeaders, MAX_SPAN_LINKS, ServiceTracer, tracingEnabled } from '../tracing/tracing.js';
 
 export type InboxOutcome = 'processed' | 'duplicate' | 'dead-lettered';
 
@@ -54,6 +56,27 @@ interface Decoded<T extends Topic> {
   event: EventEnvelope<TopicPayloads[T]>;
 }
 
+/**
+ * The context each event of a consumed batch arrived with (its producer's span), while tracing is on: a
+ * batch is handled in one span, and a handler that starts one trace per event (ingestion starts each
+ * request's) makes it a child of its own message's context, not of the batch's.
+ */
+const arrivedWith = new WeakMap<object, Context>();
+
+export function consumedContextOf(event: object): Context | undefined {
+  return arrivedWith.get(event);
+}
+
+function messagingAttributes(message: InboundMessage, consumerGroup: string) {
+  return {
+    'messaging.system': 'kafka',
+    'messaging.operation.type': 'process',
+    'messaging.destination.name': message.topic,
+    'messaging.destination.partition.id': String(message.partition),
+    'messaging.consumer.group.name': consumerGroup,
+  };
+}
+
 /** Nest types handler arguments loosely; this checks the context really is Kafka's. */
 export function fromKafkaContext(context: unknown, raw: unknown): InboundMessage {
   if (!(context instanceof KafkaContext)) throw new Error('expected a KafkaContext: is this handler bound to the Kafka transport?');
@@ -91,9 +114,19 @@ export class EventInbox {
     private readonly metrics: ConsumerMetrics,
     private readonly consumerGroup: string,
     private readonly maxAttempts: number,
+    private readonly tracer = new ServiceTracer(consumerGroup),
   ) {}
 
+  /** Handles one message in a `process` span, child of the context its headers carry (the outbox row's writer). */
   async handle<T extends Topic>(topic: T, message: InboundMessage, effect: EventEffect<T>): Promise<InboxOutcome> {
+    if (!tracingEnabled()) return this.handleOne(topic, message, effect);
+    const attributes = { ...messagingAttributes(message, this.consumerGroup), 'messaging.kafka.offset': Number(message.offset) };
+    return this.tracer.inSpan(`${message.topic} process`, { kind: SpanKind.CONSUMER, parent: contextOfHeaders(message.headers), attributes }, () =>
+      this.handleOne(topic, message, effect),
+    );
+  }
+
+  private async handleOne<T extends Topic>(topic: T, message: InboundMessage, effect: EventEffect<T>): Promise<InboxOutcome> {
     const decoded = decodeEvent(topic, message.value);
     if (!decoded.ok) {
       const { reason, path, eventId } = decoded.violation;
@@ -157,12 +190,35 @@ export class EventInbox {
    * so that only the event that fails is retried and, in the end, dead-lettered.
    */
   async handleBatch<T extends Topic>(topic: T, messages: InboundMessage[], heartbeat: () => Promise<void>, effect: BatchEffect<T>): Promise<void> {
+    if (!tracingEnabled() || messages.length === 0) return this.handleSlice(topic, messages, heartbeat, effect);
+    // One span for the slice (one transaction), linked to its messages' producers (capped: see MAX_SPAN_LINKS).
+    const contexts = messages.map((message) => contextOfHeaders(message.headers));
+    const links: Link[] = [];
+    for (const context of contexts) {
+      const linked = trace.getSpanContext(context);
+      if (linked && links.length < MAX_SPAN_LINKS) links.push({ context: linked });
+    }
+    const attributes = { ...messagingAttributes(messages[0]!, this.consumerGroup), 'messaging.batch.message_count': messages.length };
+    return this.tracer.inSpan(`${messages[0]!.topic} process`, { kind: SpanKind.CONSUMER, links, attributes }, () =>
+      this.handleSlice(topic, messages, heartbeat, effect, contexts),
+    );
+  }
+
+  private async handleSlice<T extends Topic>(
+    topic: T,
+    messages: InboundMessage[],
+    heartbeat: () => Promise<void>,
+    effect: BatchEffect<T>,
+    contexts: Context[] = [],
+  ): Promise<void> {
     const valid: Array<Decoded<T>> = [];
     const invalid: Refused[] = [];
-    for (const message of messages) {
+    for (const [index, message] of messages.entries()) {
       const decoded = decodeEvent(topic, message.value);
-      if (decoded.ok) valid.push({ message, event: decoded.event });
-      else {
+      if (decoded.ok) {
+        valid.push({ message, event: decoded.event });
+        if (contexts[index]) arrivedWith.set(decoded.event, contexts[index]);
+      } else {
         const { reason, path, eventId } = decoded.violation;
         invalid.push({ message, reason, path, eventId });
       }
