@@ -20,7 +20,7 @@ const common = {
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   // The project's `#` imports, to their TypeScript sources (not a mapper entry: packages have `#` imports too).
-  resolver: '<rootDir>/test/support/jest-resolver.cjs',
+  resolver: '<rootDir>/test/support/jest-resolver.mjs',
   testEnvironment: 'node',
   setupFiles: ['reflect-metadata'],
 };

@@ -3,9 +3,9 @@
  * own files only: packages have `#` imports of their own (OpenTelemetry's `#platform`), which a global
  * moduleNameMapper entry would capture.
  */
-const path = require('node:path');
+import path from 'node:path';
 
-const root = path.resolve(__dirname, '../..');
+const root = path.resolve(import.meta.dirname, '../..');
 const SOURCES = {
   '#contracts': 'libs/contracts/src/index.ts',
   '#contracts/testing': 'libs/contracts/src/testing/sample-payloads.ts',
@@ -18,8 +18,8 @@ const SOURCES = {
   '#anthropic-batch': 'libs/anthropic-batch/src/index.ts',
 };
 
-module.exports = (request, options) => {
+export default function resolve(request, options) {
   const source = SOURCES[request];
   if (source && !options.basedir.split(path.sep).includes('node_modules')) return path.join(root, source);
   return options.defaultResolver(request, options);
-};
+}
