@@ -1,5 +1,5 @@
 import type { EventEnvelope, Topic, TopicPayloads } from '#contracts';
-import { ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { crashPoint } from '../faults/crash-point.js';
 import { activeTraceparent, headersWithSpan, ServiceTracer, spanContextOf, tracingEnabled } from '../tracing/tracing.js';
 import type { Logger } from 'pino';
@@ -94,7 +94,9 @@ export class OutboxRelay {
   private schedule(delayMs: number): void {
     if (this.stopped) return;
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
+    // A pass belongs to no handler: kicked from inside one, it would otherwise run (and every pass after it,
+    // each scheduled from the last) in that handler's trace context.
+    this.timer = setTimeout(context.bind(ROOT_CONTEXT, () => {
       this.timer = null;
       this.running = this.drain()
         .then(() => undefined)
@@ -105,7 +107,7 @@ export class OutboxRelay {
           this.again = false;
           this.schedule(next);
         });
-    }, delayMs);
+    }), delayMs);
   }
 
   /** Publishes until nothing is pending; returns how many rows it published. */

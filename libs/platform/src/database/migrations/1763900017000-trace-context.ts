@@ -13,8 +13,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  *
  * All nullable: rows written while tracing is off carry none, and are simply not traced.
  */
-export class TraceContext1763900015000 implements MigrationInterface {
-  name = 'TraceContext1763900015000';
+export class TraceContext1763900017000 implements MigrationInterface {
+  name = 'TraceContext1763900017000';
 
   async up(queryRunner: QueryRunner): Promise<void> {
     for (const table of ['outbox', 'requests', 'batches']) {
