@@ -1,5 +1,6 @@
 import type { Admin } from 'kafkajs';
 import { Gauge, type Registry } from 'prom-client';
+import { METRICS, promConfig } from './metric-catalogue.js';
 
 /**
  * `cascade_consumer_lag{group,topic,partition}`: how far the service's consumer group is behind the end
@@ -37,9 +38,7 @@ export function registerConsumerLag(registry: Registry, admin: Admin, groupId: s
     return rows;
   }
   return new Gauge({
-    name: 'cascade_consumer_lag',
-    help: 'Messages not yet consumed by this service group, per topic and partition.',
-    labelNames: ['group', 'topic', 'partition'],
+    ...promConfig(METRICS.consumerLag),
     registers: [registry],
     async collect() {
       try {
