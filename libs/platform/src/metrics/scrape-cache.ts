@@ -8,7 +8,9 @@ export function cachedRead<T>(read: () => Promise<T>, cacheMs = 5_000): () => Pr
     if (cached && Date.now() - cached.at < cacheMs) return cached.value;
     const value = read();
     cached = { at: Date.now(), value };
-    value.catch(() => (cached = null));
+    value.catch(() => {
+      if (cached?.value === value) cached = null;
+    });
     return value;
   };
 }
