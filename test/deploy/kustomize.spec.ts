@@ -6,6 +6,7 @@ import { PATH_METADATA } from '@nestjs/common/constants.js';
 import { Deployment, type IDeployment } from 'kubernetes-models/apps/v1';
 import { PodDisruptionBudget, type IPodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ConfigMap, type IConfigMap, type IContainer, type IProbe, type ISecret, type IService, Secret, Service } from 'kubernetes-models/v1';
+import ts from 'typescript';
 import { parse, parseAllDocuments } from 'yaml';
 import type { z } from 'zod';
 import { batchSubmitterService } from '../../apps/batch-submitter/src/batch-submitter.definition.js';
@@ -39,24 +40,70 @@ interface Manifest {
 }
 
 type ValidatingModel = new (data: never) => { validate(): void };
-/** Each kind the deployment may hold, with the schema it is validated against. */
-const MODELS: Record<string, ValidatingModel> = {
-  'v1/ConfigMap': ConfigMap,
-  'v1/Secret': Secret,
-  'v1/Service': Service,
-  'apps/v1/Deployment': Deployment,
-  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
-  'keda.sh/v1alpha1/ScaledObject': ScaledObject,
+/**
+ * Each kind the deployment may hold: the model whose JSON Schema validates it, and the TypeScript interface the
+ * package generates from the same schema (module, name), which also knows every field's name.
+ */
+const KINDS: Record<string, { model: ValidatingModel; type: [string, string] }> = {
+  'v1/ConfigMap': { model: ConfigMap, type: ['kubernetes-models/v1/ConfigMap', 'IConfigMap'] },
+  'v1/Secret': { model: Secret, type: ['kubernetes-models/v1/Secret', 'ISecret'] },
+  'v1/Service': { model: Service, type: ['kubernetes-models/v1/Service', 'IService'] },
+  'apps/v1/Deployment': { model: Deployment, type: ['kubernetes-models/apps/v1/Deployment', 'IDeployment'] },
+  'policy/v1/PodDisruptionBudget': { model: PodDisruptionBudget, type: ['kubernetes-models/policy/v1/PodDisruptionBudget', 'IPodDisruptionBudget'] },
+  'keda.sh/v1alpha1/ScaledObject': { model: ScaledObject, type: ['@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject', 'IScaledObject'] },
 };
 
+const describeManifest = (manifest: Manifest) => `${manifest.kind} ${manifest.metadata?.name}`;
+
+function kindOf(manifest: Manifest) {
+  const kind = KINDS[`${manifest.apiVersion}/${manifest.kind}`];
+  if (!kind) throw new Error(`${describeManifest(manifest)}: no schema for ${manifest.apiVersion}/${manifest.kind}`);
+  return kind;
+}
+
+/** The JSON Schema: types, formats, required fields, enums. */
 function validate(manifest: Manifest): void {
-  const model = MODELS[`${manifest.apiVersion}/${manifest.kind}`];
-  if (!model) throw new Error(`${manifest.kind} ${manifest.metadata?.name}: no schema for ${manifest.apiVersion}/${manifest.kind}`);
   try {
-    new model(manifest as never).validate();
+    new (kindOf(manifest).model)(manifest as never).validate();
   } catch (error) {
-    throw new Error(`${manifest.kind} ${manifest.metadata.name}: ${(error as Error).message}`, { cause: error });
+    throw new Error(`${describeManifest(manifest)}: ${(error as Error).message}`, { cause: error });
   }
+}
+
+/**
+ * What the JSON Schemas let through (they allow any extra property): a misspelt field, which the API server
+ * would refuse or drop. Each manifest becomes an object literal checked with `satisfies` against its kind's
+ * interface, so TypeScript names every field the schema does not know. Returns one line per problem.
+ */
+function unknownFields(manifests: Manifest[]): string[] {
+  const file = resolve(import.meta.dirname, '__manifests__.ts');
+  const imports = [...new Set(manifests.map((m) => kindOf(m).type.join('#')))].map((entry) => {
+    const [module, name] = entry.split('#');
+    return `import type { ${name} } from '${module}';`;
+  });
+  // One manifest a line, so a problem's line says which manifest it is in.
+  const text = [...imports, ...manifests.map((m, i) => `export const m${i} = ${JSON.stringify(m)} satisfies ${kindOf(m).type[1]};`)].join('\n');
+  const options: ts.CompilerOptions = {
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    strict: true,
+    noEmit: true,
+    skipLibCheck: true,
+    types: [],
+    lib: ['lib.es5.d.ts'],
+  };
+  const host = ts.createCompilerHost(options);
+  const { getSourceFile, fileExists, readFile } = host;
+  host.getSourceFile = (name, language, ...rest) => (name === file ? ts.createSourceFile(name, text, language) : getSourceFile.call(host, name, language, ...rest));
+  host.fileExists = (name) => name === file || fileExists.call(host, name);
+  host.readFile = (name) => (name === file ? text : readFile.call(host, name));
+  const program = ts.createProgram([file], options, host);
+  const source = program.getSourceFile(file)!;
+  return [...program.getSyntacticDiagnostics(source), ...program.getSemanticDiagnostics(source)].map((diagnostic) => {
+    const line = diagnostic.start === undefined ? -1 : source.getLineAndCharacterOfPosition(diagnostic.start).line - imports.length;
+    const where = manifests[line] ? describeManifest(manifests[line]) : '(imports)';
+    return `${where}: ${ts.flattenDiagnosticMessageText(diagnostic.messageText, ' ')}`;
+  });
 }
 
 function readManifests(file: string): Manifest[] {
@@ -163,6 +210,18 @@ describe('deploy/kustomize', () => {
     (scaled.spec!.triggers[0]!.metadata as Record<string, unknown>).lagThreshold = 2000;
     expect(() => validate(scaled)).toThrow(/lagThreshold must be string/);
     expect(() => validate({ apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'x' } })).toThrow(/no schema/);
+  });
+
+  it('names no field the schemas do not know, in any manifest', () => {
+    const misspelt = structuredClone(find<IDeployment>('Deployment', 'poller'));
+    Object.assign(theContainer(misspelt), { readinesProbe: {} });
+    const scaled = structuredClone(find<IScaledObject>('ScaledObject', 'poller'));
+    Object.assign(scaled.spec!, { fallbak: {} });
+    // The misspelt copies prove the check sees such fields; the real manifests must have none.
+    expect(unknownFields([...rendered, secretExample, misspelt, scaled])).toEqual([
+      expect.stringMatching(/^Deployment poller: .*'"readinesProbe"' does not exist in type 'IContainer'/),
+      expect.stringMatching(/^ScaledObject poller: .*'"fallbak"' does not exist in type/),
+    ]);
   });
 
   it('has exactly the four services, all from the one image', () => {
