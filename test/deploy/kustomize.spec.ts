@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadServiceConfig, type ServiceConfig, type ServiceDefinition, serviceEnvVariables, topicName } from '#platform';
@@ -16,11 +17,11 @@ import { retryServiceDefinition } from '../../apps/retry-service/src/retry-servi
 import { HealthController } from '../../libs/platform/src/health/health.controller.js';
 
 /**
- * No cluster runs here, so deploy/kustomize is rendered as kubectl's Kustomize would (the files its
- * kustomization lists, nothing else) and every manifest is validated against the Kubernetes and KEDA schemas
- * (kubernetes-models, @kubernetes-models/keda). Then each service's Deployment is checked against the code that
- * will run in it: the variables it sets are ones that service reads, and they boot its configuration; probes,
- * ports, consumer groups and topics are the ones the code uses.
+ * No cluster runs here, so deploy/kustomize is rendered as kubectl's Kustomize would (the files its kustomization
+ * lists, nothing else; compared with `kubectl kustomize` where kubectl is installed) and every manifest is validated
+ * against the Kubernetes and KEDA schemas (kubernetes-models, @kubernetes-models/keda). Then each service's Deployment
+ * is checked against the code that will run in it: the variables it sets are ones that service reads, and they boot
+ * its configuration; probes, ports, consumer groups and topics are the ones the code uses.
  */
 const root = resolve(import.meta.dirname, '../..');
 const folder = resolve(root, 'deploy/kustomize');
@@ -113,6 +114,15 @@ function readManifests(file: string): Manifest[] {
   });
 }
 
+/** kubectl's own Kustomize, where the machine has kubectl (this machine kind's image does; CI installs none). */
+function kubectlKustomize(): Manifest[] | null {
+  const run = spawnSync('kubectl', ['kustomize', folder], { encoding: 'utf8' });
+  if (run.error) return null;
+  if (run.status !== 0) throw new Error(`kubectl kustomize: ${run.stderr}`);
+  return parseAllDocuments(run.stdout).map((document) => document.toJSON() as Manifest);
+}
+const byKindAndName = (a: Manifest, b: Manifest) => `${a.kind}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.name}`);
+
 const kustomization = parse(readFileSync(resolve(folder, 'kustomization.yaml'), 'utf8')) as { resources: string[] };
 const rendered = kustomization.resources.flatMap(readManifests);
 const secretExample = readManifests(SECRET_EXAMPLE)[0] as ISecret & Manifest;
@@ -195,6 +205,11 @@ describe('deploy/kustomize', () => {
     expect(Object.keys(kustomization).sort()).toEqual(['apiVersion', 'kind', 'resources']);
     const files = readdirSync(folder).filter((file) => /\.ya?ml$/.test(file) && file !== 'kustomization.yaml');
     expect([...kustomization.resources].sort()).toEqual(files.filter((file) => file !== SECRET_EXAMPLE).sort());
+  });
+
+  const kubectlRendered = kubectlKustomize();
+  (kubectlRendered ? it : it.skip)('renders as kubectl kustomize does', () => {
+    expect([...kubectlRendered!].sort(byKindAndName)).toEqual([...rendered].sort(byKindAndName));
   });
 
   it('validates every manifest, and the Secret example, against the Kubernetes and KEDA schemas', () => {
