@@ -5,6 +5,7 @@ import { consumerGroupOf, type ServiceDefinition, topicName } from '#platform';
 import { Module } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
+import { PIPELINE_METRICS_SETTINGS, PipelineMetrics, type PipelineMetricsSettings } from './metrics/pipeline-metrics.js';
 import { BatchesController } from './ops/batches.controller.js';
 import { DashboardController } from './ops/dashboard.controller.js';
 import { OperationsController } from './ops/operations.controller.js';
@@ -74,6 +75,18 @@ export const pollerDefinition: ServiceDefinition<typeof pollerEnv> = {
         },
       },
       PollerService,
+      {
+        provide: PIPELINE_METRICS_SETTINGS,
+        useValue: {
+          modelChain: config.env.MODEL_CHAIN,
+          stageDeadlineMs: config.env.STAGE_DEADLINE_MS,
+          strandedAfterMs: config.env.STRANDED_AFTER_MS,
+          dailySpendBudgetUsd: config.env.DAILY_SPEND_BUDGET_USD,
+          groqCompletionWindow: config.env.GROQ_COMPLETION_WINDOW,
+          cacheMs: 5_000,
+        } satisfies PipelineMetricsSettings,
+      },
+      PipelineMetrics,
       quotaGuardProvider(config.env),
       QuotaLifecycle,
       {

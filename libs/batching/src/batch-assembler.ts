@@ -18,7 +18,7 @@ import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { DataSource, EntityManager } from 'typeorm';
 import { batchKeyOf, DRAFT_BATCH_KEY } from './batch-key.js';
-import { type BatchItem, BatchRepository, type BatchRow, type LeasedBatch, metadataOf, type PendingGroup, type SubmitLease } from './batch.repository.js';
+import { type BatchItem, BatchRepository, type BatchRow, type ClaimedRequest, type LeasedBatch, metadataOf, type PendingGroup, type SubmitLease } from './batch.repository.js';
 import type { BatchInputLine, ProviderBatchRef } from './provider-port.js';
 import type { BatchLimits, BatchProvider, ProviderSet } from './providers/provider-set.js';
 import { finishedAs, StrayBatches } from './stray-batches.js';
@@ -47,6 +47,11 @@ export interface AssemblerSettings {
   submitRetry?: SubmitRetryPolicy;
   /** How often this assembler runs the provider sweep over the last two days of provider batches (unset: never). */
   providerSweepMs?: number;
+  /**
+   * QUOTA_FALLBACK=next-model: MODEL_CHAIN, along which requests a quota or budget holds move to the next model
+   * that has room, instead of waiting (unset: they wait).
+   */
+  fallbackChain?: readonly string[];
 }
 
 /** The provider sweep run by a service looks this far back (a batch's 24 h window, and a margin). */
@@ -185,12 +190,12 @@ export class BatchAssembler {
       };
       if (this.quota) {
         // Each line's prompt size, from its PR read a page at a time and dropped once measured.
-        const estimates: LineEstimate[] = [];
-        for await (const item of this.repository.prsOf(manager, chosen)) {
-          estimates.push(this.quota.estimate(group.model, requestBodyChars(buildLine(item, draft).body), group.max_tokens));
-        }
+        const bodyChars: number[] = [];
+        for await (const item of this.repository.prsOf(manager, chosen)) bodyChars.push(requestBodyChars(buildLine(item, draft).body));
+        const estimates = bodyChars.map((chars) => this.quota!.estimate(group.model, chars, group.max_tokens));
         const admission = await this.quota.admit(group.model, estimates, manager);
         if (admission.admitted === 0) {
+          if (await this.fallBack(manager, group, chosen, bodyChars, admission.limit!)) return null;
           await this.hold(manager, group.model, admission.limit!);
           return null;
         }
@@ -217,6 +222,33 @@ export class BatchAssembler {
     // Counted once the intent is committed: from here on the batch will be sent (or adopted) exactly once.
     if (batch && this.quota) await this.quota.record(group.model, admitted);
     return batch;
+  }
+
+  /**
+   * QUOTA_FALLBACK=next-model: the requests a quota or budget holds on `group.model` move to the next model of
+   * the chain that would admit them now (the same pass: they have not been sent), each move recorded with the
+   * limit that caused it. Those the next model admits move; the rest wait for the next formation. False when
+   * fallback is off, the model is the chain's last, or no later model has room (then the batch is held).
+   */
+  private async fallBack(
+    manager: EntityManager,
+    group: PendingGroup,
+    chosen: readonly ClaimedRequest[],
+    bodyChars: readonly number[],
+    limit: NonNullable<Admission['limit']>,
+  ): Promise<boolean> {
+    const chain = this.settings.fallbackChain;
+    const at = chain?.indexOf(group.model) ?? -1;
+    if (!chain || at < 0 || !this.quota) return false;
+    for (const next of chain.slice(at + 1)) {
+      const admission = await this.quota.admit(next, bodyChars.map((chars) => this.quota!.estimate(next, chars, group.max_tokens)), manager);
+      if (admission.admitted === 0) continue;
+      const moved = chosen.slice(0, admission.admitted);
+      await this.repository.moveToModel(manager, group, moved, next, { kind: limit.kind, reason: limit.reason });
+      this.logger.warn({ model: group.model, to: next, requests: moved.length, kind: limit.kind }, `quota fallback: ${limit.reason}; ${moved.length} request(s) moved to ${next}`);
+      return true;
+    }
+    return false;
   }
 
   /** Records why submission waits, for `cascade status` and the ops API; logged once per distinct reason. */

@@ -108,6 +108,24 @@ export class BatchRepository {
     );
   }
 
+  /**
+   * Moves claimed pending requests to another model of the chain (quota fallback): still pending, same pass,
+   * same place in the claim order; the move and its cause are recorded per request and attempt.
+   */
+  async moveToModel(manager: EntityManager, group: PendingGroup, requests: readonly ClaimedRequest[], model: string, cause: { kind: string; reason: string }): Promise<void> {
+    const ids = requests.map((r) => r.request_id);
+    await manager.query(
+      `UPDATE requests SET model = $1 WHERE request_id = ANY($2::text[]) AND prompt_version = $3 AND status = 'pending' AND model = $4`,
+      [model, ids, group.prompt_version, group.model],
+    );
+    await manager.query(
+      `INSERT INTO quota_fallbacks (request_id, prompt_version, attempt, from_model, to_model, kind, reason)
+       SELECT id, $2, attempt, $4, $5, $6, $7 FROM unnest($1::text[], $3::int[]) AS m(id, attempt)
+       ON CONFLICT DO NOTHING`,
+      [ids, group.prompt_version, requests.map((r) => r.attempt), group.model, model, cause.kind, cause.reason],
+    );
+  }
+
   /** Records the intent (state `creating`, deterministic key) before any provider call. */
   async recordIntent(
     manager: EntityManager,

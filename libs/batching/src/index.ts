@@ -19,3 +19,4 @@ export * from './quota/quota-store.js';
 export * from './quota/quota-gate.js';
 export * from './quota/quota-guard.js';
 export * from './quota/quota.providers.js';
+export * from './quota/quota-fallbacks.js';

@@ -138,6 +138,12 @@ export const submissionEnv = z.object({
         ctx.addIssue({ code: 'custom', message: (error as Error).message });
       }
     }),
+  /**
+   * What a model's exhausted quota or budget does to its waiting requests: `hold` them until it has room
+   * (default), or move them to the next model of MODEL_CHAIN that has room now (`next-model`), recorded per
+   * request (`cascade status`).
+   */
+  QUOTA_FALLBACK: z.enum(['hold', 'next-model']).default('hold'),
   /** Submit at most this many requests in this process's life (unset: no limit). */
   SUBMIT_LIMIT: z.coerce.number().int().nonnegative().optional(),
 });
@@ -178,5 +184,6 @@ export function assemblerSettingsFrom(
     submitRetry: { baseDelayMs: env.SUBMIT_RETRY_BASE_MS, maxDelayMs: env.SUBMIT_RETRY_MAX_MS, maxAttempts: env.SUBMIT_MAX_ATTEMPTS },
     // One sweeper is enough: the service that submits pass 1 (the batch-submitter).
     providerSweepMs: passes.minPass === 1 && env.PROVIDER_SWEEP_INTERVAL_MS > 0 ? env.PROVIDER_SWEEP_INTERVAL_MS : undefined,
+    fallbackChain: env.QUOTA_FALLBACK === 'next-model' ? env.MODEL_CHAIN : undefined,
   };
 }

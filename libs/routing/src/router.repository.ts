@@ -1,10 +1,11 @@
 import { estimateInputTokens, requestBodyChars } from '#batching';
-import { buildPrAnalysisRequest, classifyFailure, type PromptRegistry } from '#groq-batch';
+import { buildPrAnalysisRequest, type PromptRegistry } from '#groq-batch';
 import type { EntityManager } from 'typeorm';
 import type { TrainedRouter } from './classifier.js';
 import type { RoutingPreference } from './decision.js';
 import type { RoutingInput } from './features.js';
 import type { Pass1Attempt, RoutingMetrics, StoredHistory, TrainedVersion } from './training.js';
+import { routingLabel } from './router-report.js';
 
 /** A router version as stored in `router_models`. */
 export interface StoredRouterVersion {
@@ -115,12 +116,9 @@ export class RouterRepository {
     );
     const attempts: Pass1Attempt[] = [];
     for (const row of rows) {
-      let failed = false;
-      if (row.outcome === 'failed') {
-        const failureClass = classifyFailure({ code: row.code ?? '', message: row.message, httpStatus: row.http_status });
-        if (failureClass !== 'invalid_output' && failureClass !== 'output_too_long') continue;
-        failed = true;
-      }
+      const label = routingLabel({ outcome: row.outcome, code: row.code, message: row.message, httpStatus: row.http_status });
+      if (label === null) continue;
+      const failed = label === 'failed';
       const pr = row.pr;
       const known = {
         repo: row.repo,

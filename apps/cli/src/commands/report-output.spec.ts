@@ -68,14 +68,15 @@ describe('cascade report output', () => {
     expect(() => parseReportFormat('csv')).toThrow('--format must be table, json, html, got "csv"');
   });
 
-  it('json holds the run report and the insights side by side', () => {
-    expect(JSON.parse(renderReport('json', run, insights))).toEqual({ run, insights });
+  it('json holds the run report, the insights and the router figures side by side', () => {
+    expect(JSON.parse(renderReport('json', run, insights))).toEqual({ run, insights, router: [] });
   });
 
   it('table is the run report followed by the insights tables', () => {
     const table = renderReport('table', run, insights);
     expect(table.indexOf('Coverage per team')).toBeLessThan(table.indexOf('AI-assisted PRs per team and month'));
     expect(table).toMatch(/Median hours, AI-assisted vs other/);
+    expect(table).toContain('Predictive routing (routing_decisions against what happened)\n  no decisions recorded');
     expect(table.endsWith('\n')).toBe(true);
   });
 
@@ -89,7 +90,7 @@ describe('cascade report output', () => {
       { label: 'always strong-model, same basis', value: '$0.0500' },
       { label: 'in flight / lost', value: '1 / 0' },
     ]);
-    const html = renderReport('html', run, insights, new Date('2025-03-01T12:00:00Z'));
+    const html = renderReport('html', run, insights, [], new Date('2025-03-01T12:00:00Z'));
     expect(html).toMatch(/^<!doctype html>/);
     expect(html).toContain('Read from the database at 2025-03-01T12:00:00.000Z');
     expect(html).toContain('<dt>coverage (analysed / processable)</dt><dd>2 / 4 = 50.0 %</dd>');

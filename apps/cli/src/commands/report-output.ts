@@ -1,5 +1,6 @@
 import { modelRefOf } from '#batching';
 import { formatInsightsTable, formatRunReport, renderInsightsHtml, type RunReport, type TeamInsights } from '#ledger';
+import { formatRouterReport, type RouterVersionReport } from '#routing';
 
 export const REPORT_FORMATS = ['table', 'json', 'html'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
@@ -41,13 +42,13 @@ export function runReportText(run: RunReport): string {
 }
 
 /** What `cascade report` prints (or writes with --out) for each format. */
-export function renderReport(format: ReportFormat, run: RunReport, insights: TeamInsights, now = new Date()): string {
+export function renderReport(format: ReportFormat, run: RunReport, insights: TeamInsights, router: readonly RouterVersionReport[] = [], now = new Date()): string {
   switch (format) {
     case 'json':
-      return `${JSON.stringify({ run, insights }, null, 2)}\n`;
+      return `${JSON.stringify({ run, insights, router }, null, 2)}\n`;
     case 'html':
       return renderInsightsHtml(insights, { title: 'Cascade team insights', note: `Read from the database at ${now.toISOString()}`, summary: runSummary(run) });
     case 'table':
-      return `${runReportText(run)}\n\n${formatInsightsTable(insights)}\n`;
+      return `${runReportText(run)}\n${formatRouterReport(router)}\n\n${formatInsightsTable(insights)}\n`;
   }
 }

@@ -1,6 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { priceTableFrom } from '#groq-batch';
 import { runReport, teamInsights } from '#ledger';
+import { routerReport } from '#routing';
 import { Command, CommandRunner, Option } from 'nest-commander';
 import { withDatabase } from '../cli-context.js';
 import { strongModelBasis } from '../pricing.js';
@@ -8,11 +10,11 @@ import { parseReportFormat, renderReport, type ReportFormat } from './report-out
 
 @Command({
   name: 'report',
-  description: 'Coverage, AI adoption, failures and recovery, cost, and team insights (table, json or a self-contained html page)',
+  description: 'Coverage, AI adoption, failures and recovery, cost, the router\'s effect, and team insights (table, json or a self-contained html page)',
 })
 export class ReportCommand extends CommandRunner {
   async run(_params: string[], options: { format?: ReportFormat; promptVersion?: string; out?: string }): Promise<void> {
-    const { run, insights } = await withDatabase(async (ds, env) => ({
+    const { run, insights, router } = await withDatabase(async (ds, env) => ({
       run: await runReport(ds.manager, {
         promptVersion: options.promptVersion,
         ...strongModelBasis(env),
@@ -21,8 +23,9 @@ export class ReportCommand extends CommandRunner {
         defaultPromptVersion: env.PROMPT_VERSION,
       }),
       insights: await teamInsights(ds.manager, { promptVersion: options.promptVersion }),
+      router: await routerReport(ds.manager, priceTableFrom(env.MODEL_PRICES_JSON)),
     }));
-    const output = renderReport(options.format ?? 'table', run, insights);
+    const output = renderReport(options.format ?? 'table', run, insights, router);
     if (!options.out) {
       process.stdout.write(output);
       return;
@@ -33,7 +36,7 @@ export class ReportCommand extends CommandRunner {
     process.stderr.write(`${path}\n`);
   }
 
-  @Option({ flags: '--format <format>', description: 'table (default), json ({ run, insights }) or html (one self-contained page)' })
+  @Option({ flags: '--format <format>', description: 'table (default), json ({ run, insights, router }) or html (one self-contained page)' })
   parseFormat(value: string): ReportFormat {
     return parseReportFormat(value);
   }

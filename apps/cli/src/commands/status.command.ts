@@ -1,4 +1,4 @@
-import { dailySpend } from '#batching';
+import { dailySpend, quotaFallbackText, recentQuotaFallbacks } from '#batching';
 import { batchDetail, heldBatchText, ledgerEquation, reconcile } from '#ledger';
 import { submissionStatus } from '#platform';
 import { Command, CommandRunner, Option } from 'nest-commander';
@@ -7,7 +7,7 @@ import { fail, withDatabase } from '../cli-context.js';
 @Command({
   name: 'status',
   arguments: '[batch_id]',
-  description: "Without an id: whether submission runs, is paused or held by a budget (and why), and the request counts. With one: a batch's state, counts, pass, model, cost and failures by code (our id or the provider's)",
+  description: "Without an id: whether submission runs, is paused or held by a budget (and why), quota fallbacks of the last day, and the request counts. With one: a batch's state, counts, pass, model, cost and failures by code (our id or the provider's)",
 })
 export class StatusCommand extends CommandRunner {
   async run([batchId]: string[], options: { json?: boolean }): Promise<void> {
@@ -44,8 +44,9 @@ export class StatusCommand extends CommandRunner {
   }
 
   private async overall(options: { json?: boolean }): Promise<void> {
-    const { submission, summary, heldBatches, spend } = await withDatabase(async (ds, env) => ({
+    const { submission, summary, heldBatches, spend, quotaFallbacks } = await withDatabase(async (ds, env) => ({
       submission: await submissionStatus(ds.manager),
+      quotaFallbacks: await recentQuotaFallbacks(ds.manager),
       spend: { ...(await dailySpend(ds.manager)), budgetUsd: env.DAILY_SPEND_BUDGET_USD ?? null },
       heldBatches: (await ds.query(
         `SELECT batch_id AS "batchId", submit_attempts AS attempts, held_reason AS reason FROM batches
@@ -54,7 +55,7 @@ export class StatusCommand extends CommandRunner {
       summary: await reconcile(ds.manager, { defaultStageDeadlineMs: env.STAGE_DEADLINE_MS, strandedAfterMs: env.STRANDED_AFTER_MS, defaultPromptVersion: env.PROMPT_VERSION, listLimit: 0 }),
     }));
     if (options.json) {
-      process.stdout.write(`${JSON.stringify({ submission, spend, heldBatches, requests: summary }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ submission, spend, heldBatches, quotaFallbacks, requests: summary }, null, 2)}\n`);
       return;
     }
     const lines = [
@@ -63,6 +64,7 @@ export class StatusCommand extends CommandRunner {
       `spend today (UTC): $${spend.settledUsd.toFixed(6)} billed for finished batches, $${spend.reservedUsd.toFixed(6)} reserved for open ones` +
         (spend.budgetUsd === null ? ' (no DAILY_SPEND_BUDGET_USD)' : ` (budget $${spend.budgetUsd.toFixed(4)})`),
       ...heldBatches.map(heldBatchText),
+      ...quotaFallbacks.map(quotaFallbackText),
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
   }

@@ -13,6 +13,7 @@ import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { type BeforeApplicationShutdown, Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { DataSource, type EntityManager } from 'typeorm';
+import { PipelineMetrics } from '../metrics/pipeline-metrics.js';
 import { BatchTrackingRepository, type TrackedBatch } from '../tracking/batch-tracking.repository.js';
 import { BATCH_OUTCOME_READERS, type BatchOutcomeReaders } from './batch-outcome.port.js';
 
@@ -56,6 +57,7 @@ export class PollerService implements OnApplicationBootstrap, BeforeApplicationS
     @Inject(OutboxRelay) private readonly relay: OutboxRelay,
     @Inject(ROOT_LOGGER) private readonly rootLogger: Logger,
     @Inject(POLLER_SETTINGS) private readonly settings: PollerSettings,
+    @Inject(PipelineMetrics) private readonly metrics: Pick<PipelineMetrics, 'recordFinishedBatch'>,
   ) {
     // The tick logs its own failures: the loop's message is for what escapes them.
     this.loop = new PeriodicTask(() => this.tick(), this.logger, { intervalMs: settings.tickMs, failureMessage: 'poll tick failed; will retry' });
@@ -201,6 +203,7 @@ export class PollerService implements OnApplicationBootstrap, BeforeApplicationS
       });
       if (finished) {
         this.relay.kick();
+        this.metrics.recordFinishedBatch(batch, outcome.succeeded.length, outcome.failed.map((f) => f.code));
         this.traceCollected(batch, outcome.succeeded, outcome.failed);
         log.info(
           {

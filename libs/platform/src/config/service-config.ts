@@ -94,6 +94,16 @@ export const baseServiceEnv = z.object({
 });
 export type BaseServiceEnv = z.infer<typeof baseServiceEnv>;
 
+/** The schema a service parses its environment with: the shared variables and its own (`schema`). */
+export function serviceEnvSchema<S extends z.ZodObject>(schema: S) {
+  return baseServiceEnv.extend(schema.shape);
+}
+
+/** Every variable a service reads: what a deployment of it may set (`test/deploy` checks the manifests against it). */
+export function serviceEnvVariables(schema: z.ZodObject): string[] {
+  return Object.keys(serviceEnvSchema(schema).shape);
+}
+
 export interface ServiceIdentity {
   /** e.g. `batch-submitter`: names the consumer group, the client id and the logs. */
   name: string;
@@ -147,7 +157,7 @@ export function loadServiceConfig<S extends z.ZodObject>(
   schema: S,
   source: NodeJS.ProcessEnv = process.env,
 ): ServiceConfig<z.infer<S> & BaseServiceEnv> {
-  const env = parseEnv(baseServiceEnv.extend(schema.shape), source) as z.infer<S> & BaseServiceEnv;
+  const env = parseEnv(serviceEnvSchema(schema), source) as z.infer<S> & BaseServiceEnv;
   const loopback = isLoopbackHost(env.HTTP_HOST);
   // Fail closed: a server others can reach never runs its ops routes without a token by accident.
   if (!loopback && !env.OPS_TOKEN && !env.OPS_ALLOW_UNAUTHENTICATED) {

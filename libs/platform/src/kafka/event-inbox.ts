@@ -3,7 +3,7 @@ import { KafkaContext } from '@nestjs/microservices';
 import type { Logger } from 'pino';
 import type { DataSource, EntityManager } from 'typeorm';
 import { describeDatabaseError, inTransaction, isDatabaseError, isDatabaseUnavailable } from '../database/transaction.js';
-import type { ConsumerMetrics } from '../metrics/consumer-metrics.js';
+import type { ConsumerMetrics, DeadLetterReason } from '../metrics/consumer-metrics.js';
 import type { EventPublisher, OutgoingMessage } from './event-publisher.service.js';
 import type { OutboxRelay } from './outbox.js';
 import { DLQ_HEADERS, recordDeadLetters, requestIdentityOf } from './dead-letters.js';
@@ -46,6 +46,8 @@ export type BatchEffect<T extends Topic> = (events: Array<EventEnvelope<TopicPay
 
 interface Refused {
   message: InboundMessage;
+  /** The kind of refusal, for the metric; `reason` is the full text. */
+  kind: DeadLetterReason;
   reason: string;
   path: string;
   eventId: string | null;
@@ -130,7 +132,7 @@ export class EventInbox {
     const decoded = decodeEvent(topic, message.value);
     if (!decoded.ok) {
       const { reason, path, eventId } = decoded.violation;
-      await this.deadLetter([{ message, reason, path, eventId }]);
+      await this.deadLetter(topic, [{ message, kind: 'invalid', reason, path, eventId }]);
       return this.count(topic, 'dead-lettered');
     }
     const event = decoded.event;
@@ -165,7 +167,7 @@ export class EventInbox {
         }
         if (error instanceof RefusedEvent) {
           log.warn({ reason: error.reason, path: error.path }, 'handler refused the event; dead-lettering it');
-          await this.deadLetter([{ message, reason: error.reason, path: error.path, eventId: event.eventId }]);
+          await this.deadLetter(topic, [{ message, kind: 'refused', reason: error.reason, path: error.path, eventId: event.eventId }]);
           return this.count(topic, 'dead-lettered');
         }
         // A database error is logged by its description: its `detail` and the query's parameters hold values.
@@ -173,7 +175,7 @@ export class EventInbox {
         if (attempt >= this.maxAttempts) {
           const reason = `handler failed ${attempt} times: ${failure.reason}`;
           log.error(failure, 'handler failed on every attempt; dead-lettering the event');
-          await this.deadLetter([{ message, reason, path: '', eventId: event.eventId }]);
+          await this.deadLetter(topic, [{ message, kind: 'handler_failed', reason, path: '', eventId: event.eventId }]);
           return this.count(topic, 'dead-lettered');
         }
         log.warn(failure, 'handler failed; retrying');
@@ -220,13 +222,13 @@ export class EventInbox {
         if (contexts[index]) arrivedWith.set(decoded.event, contexts[index]);
       } else {
         const { reason, path, eventId } = decoded.violation;
-        invalid.push({ message, reason, path, eventId });
+        invalid.push({ message, kind: 'invalid', reason, path, eventId });
       }
     }
     await withHeartbeat(heartbeat, async () => {
       if (valid.length > 0) await this.runBatch(topic, valid, effect);
       if (invalid.length === 0) return;
-      await this.deadLetter(invalid);
+      await this.deadLetter(topic, invalid);
       this.count(topic, 'dead-lettered', invalid.length);
     });
   }
@@ -274,7 +276,7 @@ export class EventInbox {
    * then publishes its original bytes to `<topic>.dlq`. A crash between the two redelivers the message:
    * the row is kept once, the DLQ entry may repeat (a re-drive publishes each source offset once).
    */
-  private async deadLetter(refused: Refused[]): Promise<void> {
+  private async deadLetter(topic: Topic, refused: Refused[]): Promise<void> {
     // The dead-letter topic of the (prefixed) topic each message was read from.
     await recordDeadLetters(
       this.dataSource,
@@ -291,6 +293,7 @@ export class EventInbox {
       })),
     );
     await this.publisher.send(refused.map(({ message, reason, path, eventId }) => this.deadLetterMessage(dlqTopicOf(message.topic), message, reason, path, eventId)));
+    for (const { kind } of refused) this.metrics.deadLetters.inc({ topic, reason: kind });
   }
 
   private deadLetterMessage(dlqTopic: string, message: InboundMessage, reason: string, path: string, eventId: string | null): OutgoingMessage {

@@ -13,6 +13,7 @@ import { Retention1763900011000 } from './1763900011000-retention.js';
 import { RequestInputs1763900012000 } from './1763900012000-request-inputs.js';
 import { SpendSettlement1763900013000 } from './1763900013000-spend-settlement.js';
 import { Routing1763900014000 } from './1763900014000-routing.js';
+import { QuotaFallbacks1763900016000 } from './1763900016000-quota-fallbacks.js';
 import { TraceContext1763900017000 } from './1763900017000-trace-context.js';
 
 /** Listed explicitly (no glob): ESM builds and tests load exactly these, in this order. */
@@ -32,5 +33,6 @@ export const ALL_MIGRATIONS = [
   RequestInputs1763900012000,
   SpendSettlement1763900013000,
   Routing1763900014000,
+  QuotaFallbacks1763900016000,
   TraceContext1763900017000,
 ];
