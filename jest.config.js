@@ -17,16 +17,10 @@ const common = {
   extensionsToTreatAsEsm: ['.ts'],
   transform: { '^.+\\.ts$': swc },
   moduleNameMapper: {
-    '^#contracts$': '<rootDir>/libs/contracts/src/index.ts',
-    '^#contracts/testing$': '<rootDir>/libs/contracts/src/testing/sample-payloads.ts',
-    '^#platform$': '<rootDir>/libs/platform/src/index.ts',
-    '^#batching$': '<rootDir>/libs/batching/src/index.ts',
-    '^#ledger$': '<rootDir>/libs/ledger/src/index.ts',
-    '^#routing$': '<rootDir>/libs/routing/src/index.ts',
-    '^#groq-batch$': '<rootDir>/libs/groq-batch/src/index.ts',
-    '^#anthropic-batch$': '<rootDir>/libs/anthropic-batch/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
+  // The project's `#` imports, to their TypeScript sources (not a mapper entry: packages have `#` imports too).
+  resolver: '<rootDir>/test/support/jest-resolver.mjs',
   testEnvironment: 'node',
   setupFiles: ['reflect-metadata'],
 };

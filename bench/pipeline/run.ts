@@ -39,12 +39,14 @@ import {
   startServices,
   untilAllTerminal,
 } from './stack.js';
+import { type TracedFigures, tracedPhase, TRACING_OFF } from './traced-phase.js';
 
 /**
  * `npm run bench [-- --prs 100000]`: the whole pipeline, each service a process of its own, against a
  * floor measured in the same run on the same broker and database; memory of every service; cost
  * against an oracle and against always-strong; latency added after the provider completes a batch.
- * Prints figures; targets are reported as PASS / MISS, never asserted.
+ * `--tracing` runs the same PRs a second time with tracing on (OTLP export to a local receiver) and
+ * compares the throughput. Prints figures; targets are reported as PASS / MISS, never asserted.
  */
 const { values: flags } = parseArgs({
   options: {
@@ -54,6 +56,7 @@ const { values: flags } = parseArgs({
     'poller-lines': { type: 'string', default: '50000' },
     'timeout-min': { type: 'string', default: '60' },
     'keep-db': { type: 'boolean', default: false },
+    tracing: { type: 'boolean', default: false },
   },
 });
 const count = (name: string, value: string, min = 1) => {
@@ -71,6 +74,8 @@ const POLLER_PHASE_LINGER_MS = 60_000;
 const CHEAP_MODEL = 'openai/gpt-oss-20b';
 const STRONG_MODEL = 'llama-3.3-70b-versatile';
 const MEMORY_TARGET_MB = 256;
+/** Throughput with tracing on may fall at most this much below the untraced run's. */
+const TRACING_COST_TARGET = 0.05;
 
 const startedAt = Date.now();
 const loadAtStart = loadAverage();
@@ -169,6 +174,25 @@ function scaleLines(
   say(`    HTTP calls (the services at the bench's fast poll settings; most list calls, GET /openai/v1/batches, are the bench's own watch): ${Object.entries(provider.calls).map(([route, n]) => `${route} ${per1k(n).toFixed(1)}`).join(', ')}`);
 }
 
+/** Section 6: the traced run against the untraced one; true when its throughput is within the target. */
+function tracingLines(traced: TracedFigures, untraced: { pipelineMs: number; finished: boolean; cpuSeconds: Record<string, number> }): boolean {
+  const rate = (ms: number) => Math.round(N / (ms / 1000));
+  const relative = untraced.pipelineMs / traced.pipelineMs;
+  const ok = untraced.finished && traced.finished && relative >= 1 - TRACING_COST_TARGET;
+  const cpu = (figures: Record<string, number>) => SERVICES.map((name) => `${name} ${perThousand(figures[name] ?? NaN, N).toFixed(2)}`).join(', ');
+  say();
+  say(`6. Tracing: the same ${N} PRs, fresh database and topics, services with OTEL_TRACES_EXPORTER=otlp to a receiver in the bench process`);
+  say(`  tracing off: ${s(untraced.pipelineMs)} s, ${rate(untraced.pipelineMs)} PRs/s`);
+  say(`  tracing on:  ${s(traced.pipelineMs)} s, ${rate(traced.pipelineMs)} PRs/s${traced.finished ? '' : ' — TIMED OUT'}`);
+  say(`  throughput with tracing on: ${(relative * 100).toFixed(1)} % of tracing off: ${verdict(ok)} (target within ${TRACING_COST_TARGET * 100} %)`);
+  const { spans, requests, bytes } = traced.exported;
+  say(`  exported: ${spans.toLocaleString('en-US')} spans (${(spans / N).toFixed(1)} per PR) in ${requests} OTLP requests, ${(bytes / 1e6).toFixed(1)} MB`);
+  say(`  CPU seconds per 1,000 PRs, off: ${cpu(untraced.cpuSeconds)}`);
+  say(`                             on:  ${cpu(traced.cpuSeconds)}`);
+  say('  (two runs one after the other on a shared machine: a difference of a few per cent is within the noise of one pair)');
+  return ok;
+}
+
 function stageTable(times: BatchTimes[]): void {
   const row = (label: string, values: number[]) => {
     const sp = spread(values);
@@ -249,7 +273,7 @@ async function run(cleanups: Array<() => Promise<unknown>>): Promise<number> {
   const simulator = await startGroqSimulator({ seed: SEED, stageDelayMs: 0 });
   cleanups.push(() => simulator.stop());
   log(`Groq simulator at ${simulator.url} (no stage delay, no per-line delay, no rate cap)`);
-  const services = await startServices(serviceEnv(main, kafka.brokers, simulator, PIPELINE_SETTINGS), `${stamp}-pipeline`);
+  const services = await startServices(serviceEnv(main, kafka.brokers, simulator, { ...PIPELINE_SETTINGS, ...TRACING_OFF }), `${stamp}-pipeline`);
   cleanups.push(() => services.stop());
   log('four services ready; publishing…');
   const watch = new ProviderWatch(simulator);
@@ -285,6 +309,24 @@ async function run(cleanups: Array<() => Promise<unknown>>): Promise<number> {
   const [{ autovacuum }] = await main.dataSource.query('SHOW autovacuum');
   const serviceCpu = cpuBetween(servicesCpuBefore, peaks);
   const scale = scaleFigures({ prs: N, pipelineMs, cpuSeconds: serviceCpu, tables: storage.tables, compactedTables: compacted.tables });
+
+  // 2b. The same PRs with tracing on (before the poller phase changes the simulator's failure profile).
+  let traced: TracedFigures | null = null;
+  if (flags.tracing) {
+    traced = await tracedPhase({
+      postgresUrl: postgres.url,
+      brokers: kafka.brokers,
+      client,
+      simulator,
+      settings: PIPELINE_SETTINGS,
+      messages,
+      stamp,
+      timeoutMs: TIMEOUT_MS,
+      keepDb: flags['keep-db'],
+      cleanups,
+      log,
+    });
+  }
 
   // 3. The poller on one 50,000-line output file: a second, fresh stack whose one batch holds them all.
   let pollerPhase: { peaks: Record<string, ServiceFigures | null>; lines: number; outputMb: number; batches: number; ok: boolean } | null = null;
@@ -376,8 +418,12 @@ async function run(cleanups: Array<() => Promise<unknown>>): Promise<number> {
   say();
   say(`5. Cost with scale: the ${N}-PR run per PR (flat from one run size to another when the work scales linearly)`);
   scaleLines(scale, storage, compacted, stats, { inputBytes: payloadMb * 1e6, prefix: main.prefix, published }, floorMs, { bench: benchCpuSeconds, database: databaseCpuSeconds }, autovacuum);
+  const tracingOk = traced ? tracingLines(traced, { pipelineMs, finished, cpuSeconds: serviceCpu }) : null;
   say();
-  say(`targets: throughput ${verdict(finished && ratio <= 3)}, memory ${verdict(memoryOk && pollerOk)}, cost vs oracle ${verdict(costOk.oracleOk)}, cost vs always-strong ${verdict(costOk.strongOk)}`);
+  say(
+    `targets: throughput ${verdict(finished && ratio <= 3)}, memory ${verdict(memoryOk && pollerOk)}, cost vs oracle ${verdict(costOk.oracleOk)}, cost vs always-strong ${verdict(costOk.strongOk)}` +
+      (tracingOk === null ? '' : `, tracing cost ${verdict(tracingOk)}`),
+  );
   say();
   say('row of the scaling table in docs/benchmarks.md:');
   say(
@@ -387,7 +433,7 @@ async function run(cleanups: Array<() => Promise<unknown>>): Promise<number> {
   );
   process.stdout.write(`\n${out.join('\n')}\n`);
   // Figures, not a test: a missed target is reported above; only a run that did not finish or broke the invariant fails.
-  return report.invariantHolds && finished && (!pollerPhase || pollerPhase.ok) ? 0 : 1;
+  return report.invariantHolds && finished && (!pollerPhase || pollerPhase.ok) && (!traced || traced.finished) ? 0 : 1;
 }
 
 const cleanups: Array<() => Promise<unknown>> = [];

@@ -1,4 +1,4 @@
-import { dailySpend } from '#batching';
+import { dailySpend, dailySpendByModel } from '#batching';
 import { createTestDatabase, type TestDatabase } from '../support/infra.js';
 
 /** Today's spend from `batches`: billed once finished, reserved while open, nothing if it never reached the provider; by UTC day. */
@@ -9,11 +9,11 @@ describe('dailySpend', () => {
   });
   afterAll(async () => db?.drop());
 
-  async function batch(id: string, state: string, createdAt: string, reservedUsd: number | null, costUsd = 0) {
+  async function batch(id: string, state: string, createdAt: string, reservedUsd: number | null, costUsd = 0, model = 'openai/gpt-oss-20b') {
     await db.dataSource.query(
       `INSERT INTO batches (batch_id, batch_key, pass, model, prompt_version, max_tokens, state, request_count, created_at, reserved_usd, cost_usd)
-       VALUES ($1, $1, 1, 'openai/gpt-oss-20b', 'pr-analysis-v1', 1024, $2, 10, $3, $4, $5)`,
-      [id, state, createdAt, reservedUsd, costUsd],
+       VALUES ($1, $1, 1, $6, 'pr-analysis-v1', 1024, $2, 10, $3, $4, $5)`,
+      [id, state, createdAt, reservedUsd, costUsd, model],
     );
   }
 
@@ -32,5 +32,17 @@ describe('dailySpend', () => {
     expect(spend.reservedUsd).toBeCloseTo(0.7, 10);
     // The day before: only the batch formed then.
     expect(await dailySpend(db.dataSource.manager, new Date('2026-11-22T08:00:00Z'))).toEqual({ settledUsd: 0, reservedUsd: 7 });
+  });
+
+  it('splits the day by model for the metrics, and the budget weighs their sum', async () => {
+    await batch('cheap-finished', 'finished', '2026-11-25T01:00:00Z', 0.5, 0.125);
+    await batch('cheap-open', 'submitted', '2026-11-25T02:00:00Z', 0.25);
+    await batch('strong-open', 'creating', '2026-11-25T03:00:00Z', 2, 0, 'llama-3.3-70b-versatile');
+    const at = new Date('2026-11-25T12:00:00Z');
+    expect(Object.fromEntries(await dailySpendByModel(db.dataSource.manager, at))).toEqual({
+      'openai/gpt-oss-20b': { settledUsd: 0.125, reservedUsd: 0.25 },
+      'llama-3.3-70b-versatile': { settledUsd: 0, reservedUsd: 2 },
+    });
+    expect(await dailySpend(db.dataSource.manager, at)).toEqual({ settledUsd: 0.125, reservedUsd: 2.25 });
   });
 });

@@ -58,7 +58,7 @@ describe('poll leases: renewed while a poll works, short when its holder dies', 
       stageDeadlineMs: 60_000,
       inputCleanupRetryMs: 60_000,
       autoStart: false,
-    });
+    }, { recordFinishedBatch: () => undefined });
 
   beforeAll(async () => {
     db = await createTestDatabase();

@@ -1,12 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { type RunningService, submissionStatus } from '#platform';
-import { Redis } from 'ioredis';
 import { syntheticPrs } from '../../apps/cli/src/demo/synthetic-prs.js';
-import { brokers, eventually, uniqueSuffix } from '../support/infra.js';
+import { brokers, eventually, useQuotaRedis } from '../support/infra.js';
 import { usePipeline } from '../support/pipeline.js';
 
-const REDIS_URL = process.env.CASCADE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const CHEAP = 'openai/gpt-oss-20b';
 const STRONG = 'llama-3.3-70b-versatile';
 const CHEAP_PER_DAY = 30;
@@ -17,25 +15,14 @@ const root = resolve(import.meta.dirname, '../..');
  * recorded per request with the limit that caused it; when no later model has room, submission is held as before.
  */
 describe('quota-aware routing (real broker, PostgreSQL, Redis, simulator)', () => {
-  const keyPrefix = `test-${uniqueSuffix()}`;
+  const { url: REDIS_URL, keyPrefix } = useQuotaRedis();
   const fixture = usePipeline({ name: 'qfallback', simulator: { seed: 23 } });
   const quotas = (strongPerDay?: number) =>
     JSON.stringify({ [CHEAP]: { requestsPerDay: CHEAP_PER_DAY }, ...(strongPerDay ? { [STRONG]: { requestsPerDay: strongPerDay } } : {}) });
   // Counters in Redis: the batch-submitter and the retry-service count against the same quotas, across restarts.
   const env = { REDIS_URL, QUOTA_KEY_PREFIX: keyPrefix, QUOTA_FALLBACK: 'next-model', BATCH_MAX_LINES: '10' };
   let submitter: RunningService;
-  let redis: Redis;
   const db = () => fixture.db.dataSource;
-
-  beforeAll(() => {
-    redis = new Redis(REDIS_URL);
-  });
-
-  afterAll(async () => {
-    const keys = await redis.keys(`${keyPrefix}:*`);
-    if (keys.length) await redis.del(...keys);
-    redis.disconnect();
-  });
 
   it('moves what the first model has no room for to the next one, records why, and loses nothing', async () => {
     submitter = await fixture.startService('batch-submitter', { ...env, MODEL_QUOTAS_JSON: quotas() });

@@ -1,10 +1,8 @@
 import { submissionStatus, type RunningService } from '#platform';
-import { Redis } from 'ioredis';
 import { syntheticPrs } from '../../apps/cli/src/demo/synthetic-prs.js';
-import { eventually, uniqueSuffix } from '../support/infra.js';
+import { eventually, useQuotaRedis } from '../support/infra.js';
 import { usePipeline } from '../support/pipeline.js';
 
-const REDIS_URL = process.env.CASCADE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const BUDGET_USD = 0.004;
 const MODEL = 'openai/gpt-oss-20b';
 
@@ -13,10 +11,9 @@ const MODEL = 'openai/gpt-oss-20b';
  * reserved per batch in PostgreSQL and settles to what the provider billed once the batch finishes.
  */
 describe('quotas and budgets (real broker, PostgreSQL, Redis, simulator)', () => {
-  const keyPrefix = `test-${uniqueSuffix()}`;
+  const { url: REDIS_URL, keyPrefix, redis } = useQuotaRedis();
   const fixture = usePipeline({ name: 'quota', simulator: { seed: 21 } });
   const env = { REDIS_URL, QUOTA_KEY_PREFIX: keyPrefix, DAILY_SPEND_BUDGET_USD: String(BUDGET_USD), BATCH_MAX_LINES: '10' };
-  let redis: Redis;
   const db = () => fixture.db;
   const batchItems = async () => Number((await db().dataSource.query(`SELECT count(*)::int AS n FROM batch_items`))[0].n);
   const pending = async () => Number((await db().dataSource.query(`SELECT count(*)::int AS n FROM requests WHERE status = 'pending'`))[0].n);
@@ -31,19 +28,9 @@ describe('quotas and budgets (real broker, PostgreSQL, Redis, simulator)', () =>
       )
     )[0] as { everReserved: number; openReserved: number; billed: number; open: number };
   const dayCounters = async () => {
-    const [key] = await redis.keys(`${keyPrefix}:quota:d:*:${MODEL}`);
-    return key ? redis.hgetall(key) : ({} as Record<string, string>);
+    const [key] = await redis().keys(`${keyPrefix}:quota:d:*:${MODEL}`);
+    return key ? redis().hgetall(key) : ({} as Record<string, string>);
   };
-
-  beforeAll(() => {
-    redis = new Redis(REDIS_URL);
-  });
-
-  afterAll(async () => {
-    const keys = await redis.keys(`${keyPrefix}:*`);
-    if (keys.length) await redis.del(...keys);
-    redis.disconnect();
-  });
 
   it('holds submission once the budget is committed, says why, and keeps holding after a restart', async () => {
     let submitter: RunningService = await fixture.startService('batch-submitter', env);

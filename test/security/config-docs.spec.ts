@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { baseServiceEnv } from '#platform';
+import { serviceEnvSchema } from '#platform';
 import type { ZodObject } from 'zod';
 import { batchSubmitterService } from '../../apps/batch-submitter/src/batch-submitter.definition.js';
 import { cliEnv } from '../../apps/cli/src/cli-context.js';
@@ -15,12 +15,12 @@ import { retryServiceDefinition } from '../../apps/retry-service/src/retry-servi
  */
 const root = resolve(import.meta.dirname, '../..');
 
-/** Every schema a process parses its environment with (services extend baseServiceEnv, as loadServiceConfig does). */
+/** Every schema a process parses its environment with (a service's, as loadServiceConfig builds it). */
 const SCHEMAS: Record<string, ZodObject> = {
-  'batch-submitter': baseServiceEnv.extend(batchSubmitterService.env.shape),
-  poller: baseServiceEnv.extend(pollerDefinition.env.shape),
-  'retry-service': baseServiceEnv.extend(retryServiceDefinition.env.shape),
-  'result-writer': baseServiceEnv.extend(resultWriterService.env.shape),
+  'batch-submitter': serviceEnvSchema(batchSubmitterService.env),
+  poller: serviceEnvSchema(pollerDefinition.env),
+  'retry-service': serviceEnvSchema(retryServiceDefinition.env),
+  'result-writer': serviceEnvSchema(resultWriterService.env),
   cli: cliEnv,
 };
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createDataSource, dropDatabase, ensureDatabaseExists, runMigrations } from '#platform';
 import { Kafka, logLevel, type Consumer, type KafkaMessage } from 'kafkajs';
+import { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 
 export { freePort } from './ports.js';
@@ -56,4 +57,30 @@ export async function collect(kafka: Kafka, topic: string): Promise<{ messages: 
     },
   });
   return { messages, stop: () => consumer.disconnect() };
+}
+
+/**
+ * Redis for quota counters shared by a test's services, under a key prefix of the test's own (deleted after
+ * the file). `redis()` is a client for looking at the counters.
+ */
+export function useQuotaRedis(): { url: string; keyPrefix: string; redis(): Redis } {
+  const url = process.env.CASCADE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const keyPrefix = `test-${uniqueSuffix()}`;
+  let client: Redis | null = null;
+  beforeAll(() => {
+    client = new Redis(url);
+  });
+  afterAll(async () => {
+    const keys = await client!.keys(`${keyPrefix}:*`);
+    if (keys.length) await client!.del(...keys);
+    client!.disconnect();
+  });
+  return {
+    url,
+    keyPrefix,
+    redis: () => {
+      if (!client) throw new Error('useQuotaRedis: the client exists inside tests only');
+      return client;
+    },
+  };
 }

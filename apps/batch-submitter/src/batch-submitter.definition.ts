@@ -8,12 +8,13 @@ import { IngestionService } from './ingestion/ingestion.service.js';
 import { PrIngestedConsumer } from './ingestion/pr-ingested.consumer.js';
 import { RequestRepository } from './ingestion/request.repository.js';
 import { RoutingService } from './ingestion/routing.service.js';
+import { batchSubmitterIdentity } from './batch-submitter.identity.js';
 
 @Module({})
 export class BatchSubmitterModule {}
 
 export const batchSubmitterService: ServiceDefinition<typeof batchSubmitterEnv> = {
-  identity: { name: 'batch-submitter', defaultHttpPort: 3101 },
+  identity: batchSubmitterIdentity,
   env: batchSubmitterEnv,
   consumes: [Topic.PrIngested, Topic.PrReplayed],
   consumesInBatches: [Topic.PrIngested, Topic.PrReplayed],

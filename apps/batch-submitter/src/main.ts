@@ -1,5 +1,4 @@
-import 'reflect-metadata';
-import { runService } from '#platform';
-import { batchSubmitterService } from './batch-submitter.definition.js';
+import { launchService } from '#platform/launch';
+import { batchSubmitterIdentity } from './batch-submitter.identity.js';
 
-await runService(batchSubmitterService);
+await launchService(batchSubmitterIdentity, async () => (await import('./batch-submitter.definition.js')).batchSubmitterService);

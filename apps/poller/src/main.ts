@@ -1,5 +1,4 @@
-import 'reflect-metadata';
-import { runService } from '#platform';
-import { pollerDefinition } from './poller.definition.js';
+import { launchService } from '#platform/launch';
+import { pollerIdentity } from './poller.identity.js';
 
-await runService(pollerDefinition);
+await launchService(pollerIdentity, async () => (await import('./poller.definition.js')).pollerDefinition);

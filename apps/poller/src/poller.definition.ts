@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { DeadlineRepository } from './deadlines/deadline.repository.js';
 import { DEADLINE_SETTINGS, DeadlineService, ON_DEMAND_ANSWERERS, ON_DEMAND_CONTEXT } from './deadlines/deadline.service.js';
 import { onDemandAnswerersFrom } from './deadlines/on-demand-answerers.js';
+import { PIPELINE_METRICS_SETTINGS, PipelineMetrics, type PipelineMetricsSettings } from './metrics/pipeline-metrics.js';
 import { BatchesController } from './ops/batches.controller.js';
 import { DashboardController } from './ops/dashboard.controller.js';
 import { DeadlinesController } from './ops/deadlines.controller.js';
@@ -19,6 +20,7 @@ import { outcomeReadersFrom } from './polling/outcome-readers.js';
 import { POLLER_SETTINGS, PollerService } from './polling/poller.service.js';
 import { BatchSubmittedController } from './tracking/batch-submitted.controller.js';
 import { BatchTrackingRepository } from './tracking/batch-tracking.repository.js';
+import { pollerIdentity } from './poller.identity.js';
 
 @Module({})
 export class PollerModule {}
@@ -47,7 +49,7 @@ export const pollerEnv = submissionEnv.extend({
 }).extend(deadlineEnv.shape);
 
 export const pollerDefinition: ServiceDefinition<typeof pollerEnv> = {
-  identity: { name: 'poller', defaultHttpPort: 3102 },
+  identity: pollerIdentity,
   env: pollerEnv,
   consumes: [Topic.BatchSubmitted],
   secrets: (config) => providerSecrets(config.env),
@@ -86,6 +88,18 @@ export const pollerDefinition: ServiceDefinition<typeof pollerEnv> = {
       },
       { provide: ON_DEMAND_CONTEXT, useValue: { prices: onDemandPriceTable(priceTableFrom(config.env.MODEL_PRICES_JSON)) } },
       DeadlineService,
+      {
+        provide: PIPELINE_METRICS_SETTINGS,
+        useValue: {
+          modelChain: config.env.MODEL_CHAIN,
+          stageDeadlineMs: config.env.STAGE_DEADLINE_MS,
+          strandedAfterMs: config.env.STRANDED_AFTER_MS,
+          dailySpendBudgetUsd: config.env.DAILY_SPEND_BUDGET_USD,
+          groqCompletionWindow: config.env.GROQ_COMPLETION_WINDOW,
+          cacheMs: 5_000,
+        } satisfies PipelineMetricsSettings,
+      },
+      PipelineMetrics,
       quotaGuardProvider(config.env),
       QuotaLifecycle,
       {

@@ -1,5 +1,4 @@
-import 'reflect-metadata';
-import { runService } from '#platform';
-import { resultWriterService } from './result-writer.definition.js';
+import { launchService } from '#platform/launch';
+import { resultWriterIdentity } from './result-writer.identity.js';
 
-await runService(resultWriterService);
+await launchService(resultWriterIdentity, async () => (await import('./result-writer.definition.js')).resultWriterService);

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { MergeController } from './merge/merge.controller.js';
 import { MergeService } from './merge/merge.service.js';
 import { ResultRepository } from './merge/result.repository.js';
+import { resultWriterIdentity } from './result-writer.identity.js';
 
 @Module({})
 export class ResultWriterModule {}
@@ -12,7 +13,7 @@ export class ResultWriterModule {}
 export const resultWriterEnv = z.object({});
 
 export const resultWriterService: ServiceDefinition<typeof resultWriterEnv> = {
-  identity: { name: 'result-writer', defaultHttpPort: 3104 },
+  identity: resultWriterIdentity,
   env: resultWriterEnv,
   consumes: [Topic.BatchCompleted, Topic.RequestsFailedPermanently, Topic.RequestsSettled],
   module: (platform) => ({

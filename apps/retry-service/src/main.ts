@@ -1,5 +1,4 @@
-import 'reflect-metadata';
-import { runService } from '#platform';
-import { retryServiceDefinition } from './retry-service.definition.js';
+import { launchService } from '#platform/launch';
+import { retryServiceIdentity } from './retry-service.identity.js';
 
-await runService(retryServiceDefinition);
+await launchService(retryServiceIdentity, async () => (await import('./retry-service.definition.js')).retryServiceDefinition);

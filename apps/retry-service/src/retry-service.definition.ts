@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { FailureRepository } from './retry/failure.repository.js';
 import { RequestsFailedController } from './retry/requests-failed.controller.js';
 import { RETRY_POLICY, RetryService } from './retry/retry.service.js';
+import { retryServiceIdentity } from './retry-service.identity.js';
 
 @Module({})
 export class RetryServiceModule {}
@@ -15,7 +16,7 @@ export const retryServiceEnv = submissionEnv.extend({
 });
 
 export const retryServiceDefinition: ServiceDefinition<typeof retryServiceEnv> = {
-  identity: { name: 'retry-service', defaultHttpPort: 3103 },
+  identity: retryServiceIdentity,
   env: retryServiceEnv,
   consumes: [Topic.RequestsFailed],
   secrets: (config) => providerSecrets(config.env),

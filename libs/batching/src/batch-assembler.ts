@@ -1,7 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { chunkBySize, createEvent, MAX_EVENT_BYTES, type RequestMetadata, Topic } from '#contracts';
 import { adoptableBatch, GroqBatchError, TERMINAL_BATCH_STATUSES } from '#groq-batch';
-import { crashPoint, inTransaction, type OutboxRelay, type OutboxRepository, PeriodicTask, readControl, setHold, clearHold } from '#platform';
+import {
+  activeTraceparent,
+  clearHold,
+  crashPoint,
+  inTransaction,
+  type OutboxRelay,
+  type OutboxRepository,
+  PeriodicTask,
+  readControl,
+  ServiceTracer,
+  setHold,
+  TraceAttribute,
+} from '#platform';
+import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { DataSource, EntityManager } from 'typeorm';
 import { batchKeyOf, DRAFT_BATCH_KEY } from './batch-key.js';
@@ -68,6 +81,7 @@ export class BatchAssembler {
   private readonly owner = `${process.pid}-${randomUUID().slice(0, 8)}`;
   private submittedRequests = 0;
   private readonly loop: PeriodicTask;
+  private readonly tracer: ServiceTracer;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -79,6 +93,7 @@ export class BatchAssembler {
     private readonly quota: SubmissionQuota | null = null,
   ) {
     this.loop = new PeriodicTask(() => this.tick(), logger, { intervalMs: settings.intervalMs, failureMessage: 'batch assembly pass failed; will retry' });
+    this.tracer = new ServiceTracer(settings.producer);
   }
 
   /** The hold last written by this process, so an unchanged hold is not rewritten every tick. */
@@ -246,10 +261,29 @@ export class BatchAssembler {
   }
 
   /**
+   * Submits one batch in a span of its own: a provider batch carries many requests, so it is a trace of its
+   * own, linked to theirs (see `record`), and its traceparent is kept with the batch for the poller.
+   */
+  private async submit(batch: LeasedBatch, resumed: boolean, adoptOnly: boolean): Promise<boolean> {
+    const attributes = {
+      [TraceAttribute.batchId]: batch.batch_id,
+      [TraceAttribute.pass]: batch.pass,
+      [TraceAttribute.model]: batch.model,
+      [TraceAttribute.requests]: batch.request_count,
+      'cascade.resumed': resumed,
+    };
+    return this.tracer.inSpan('batch submit', { parent: ROOT_CONTEXT, attributes }, async (span) => {
+      const recorded = await this.submitLeased(batch, resumed, adoptOnly);
+      span?.setAttribute('cascade.recorded', recorded);
+      return recorded;
+    });
+  }
+
+  /**
    * Submits one batch while renewing its lease every third of SUBMIT_LEASE_MS, so a slow upload or create
    * is never taken over by another replica (which would find nothing by key yet and create again).
    */
-  private async submit(batch: LeasedBatch, resumed: boolean, adoptOnly: boolean): Promise<boolean> {
+  private async submitLeased(batch: LeasedBatch, resumed: boolean, adoptOnly: boolean): Promise<boolean> {
     const log = this.logger.child({ batchId: batch.batch_id, batchKey: batch.batch_key, pass: batch.pass, model: batch.model });
     const lease: SubmitLease = { owner: this.owner, epoch: batch.lease_epoch };
     const heartbeat = setInterval(() => {
@@ -370,6 +404,7 @@ export class BatchAssembler {
       const row = await this.repository.lockForRecord(m, batch.batch_id);
       if (row.state === 'creating' && row.lease_owner === lease.owner && row.lease_epoch === lease.epoch) {
         const handed = await this.strays.handedOver(m, batch.batch_id);
+        trace.getActiveSpan()?.addLinks(ServiceTracer.requestLinks(requests));
         await this.repository.recordSubmitted(
           m,
           batch,
@@ -377,6 +412,7 @@ export class BatchAssembler {
           chosen.providerBatchId,
           chosen.inputFileId,
           this.settings.stageDeadlineMs,
+          activeTraceparent(),
         );
         await this.strays.remove(m, chosen.providerBatchId);
         const others = new Map([...existing, ...handed].filter((r) => r.providerBatchId !== chosen.providerBatchId).map((r) => [r.providerBatchId, r]));

@@ -22,6 +22,7 @@ export interface ClaimedRequest {
   content_hash: string;
   attempt: number;
   bytes: number;
+  traceparent: string | null;
 }
 
 /** One line's input: the request's metadata and its stored PR (the guarded prompt input). */
@@ -71,6 +72,8 @@ export function metadataOf(row: ClaimedRequest): RequestMetadata {
     promptVersion: row.prompt_version,
     attempt: row.attempt,
     contentHash: row.content_hash,
+    // Every pass of the request, the retries' included, continues the trace it was accepted in.
+    ...(row.traceparent ? { traceparent: row.traceparent } : {}),
   };
 }
 
@@ -97,7 +100,7 @@ export class BatchRepository {
   async claimPending(manager: EntityManager, group: PendingGroup, limit: number): Promise<ClaimedRequest[]> {
     return manager.query(
       `SELECT request_id, prompt_version, correlation_id, team, repo, pr_number, content_hash, attempt,
-              pr_bytes AS bytes
+              pr_bytes AS bytes, traceparent
        FROM requests
        WHERE status = 'pending' AND pass = $1 AND model = $2 AND max_tokens = $3 AND prompt_version = $4
        ORDER BY updated_at, request_id LIMIT $5 FOR UPDATE SKIP LOCKED`,
@@ -272,13 +275,14 @@ export class BatchRepository {
     providerBatchId: string,
     inputFileId: string,
     stageDeadlineMs: number,
+    traceparent: string | null = null,
   ): Promise<void> {
     const batchId = batch.batch_id;
     await manager.query(
       `UPDATE batches SET state = 'submitted', provider_batch_id = $2, input_file_id = $3, submitted_at = now(),
-              next_poll_at = now(), last_error = NULL, held_reason = NULL, lease_owner = NULL, lease_until = NULL
+              next_poll_at = now(), last_error = NULL, held_reason = NULL, lease_owner = NULL, lease_until = NULL, traceparent = $4
        WHERE batch_id = $1 AND state = 'creating'`,
-      [batchId, providerBatchId, inputFileId],
+      [batchId, providerBatchId, inputFileId, traceparent],
     );
     await manager.query(
       `UPDATE requests r SET stage = 'submitted', updated_at = now(),

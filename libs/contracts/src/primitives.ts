@@ -86,6 +86,11 @@ export const RequestMetadata = z.object({
   promptVersion: PromptVersion,
   attempt: PositiveInt,
   contentHash: z.string().regex(/^[0-9a-f]{64}$/, 'must be a sha256 hex digest'),
+  /**
+   * The W3C trace context of the request's own trace (set when it was accepted with tracing on): a batch
+   * carries many requests, so each carries its own, and every service's step for it joins that trace.
+   */
+  traceparent: z.string().regex(/^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/, 'must be a W3C traceparent').optional(),
 });
 export type RequestMetadata = z.infer<typeof RequestMetadata>;
 

@@ -94,10 +94,15 @@ export function checkBaseUrl(baseURL: string, variable = 'GROQ_BASE_URL'): strin
   return baseURL.replace(/\/+$/, '');
 }
 
+/** A completion window (`24h`, `7d`: hours or days) in hours; NaN when it is not written that way. */
+export function completionWindowHours(window: string): number {
+  const match = /^(\d+)(h|d)$/.exec(window);
+  return match ? Number(match[1]) * (match[2] === 'd' ? 24 : 1) : NaN;
+}
+
 /** `24h` … `7d` (Groq's documented range), in hours or days. */
 export function checkCompletionWindow(window: string, variable = 'GROQ_COMPLETION_WINDOW'): string {
-  const match = /^(\d+)(h|d)$/.exec(window);
-  const hours = match ? Number(match[1]) * (match[2] === 'd' ? 24 : 1) : NaN;
+  const hours = completionWindowHours(window);
   if (!(hours >= 24 && hours <= 168)) {
     throw new BatchConfigError(variable, `"${window}" is not a completion window from 24h to 7d (e.g. 24h, 48h, 7d)`);
   }

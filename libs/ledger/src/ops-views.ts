@@ -53,7 +53,7 @@ export async function requestHistory(manager: EntityManager, requestId: string, 
     `SELECT r.request_id AS "requestId", CASE WHEN $2::boolean THEN i.pr END AS pr, r.prompt_version AS "promptVersion", correlation_id AS "correlationId", team, repo,
             pr_number AS "prNumber", content_hash AS "contentHash", status, stage, exclusion_reason AS "exclusionReason",
             attempt, pass, model, current_batch_id AS "currentBatchId", flags, ingested_at AS "ingestedAt", updated_at AS "updatedAt",
-            stage_deadline_at AS "stageDeadlineAt"
+            stage_deadline_at AS "stageDeadlineAt", split_part(r.traceparent, '-', 2) AS "traceId"
      FROM requests r LEFT JOIN request_inputs i ON i.request_id = r.request_id AND i.prompt_version = r.prompt_version
      WHERE r.request_id = $1 ORDER BY ingested_at`,
     [requestId, options.includePrText ?? false],
@@ -82,5 +82,7 @@ export async function requestHistory(manager: EntityManager, requestId: string, 
      FROM results WHERE request_id = $1 ORDER BY prompt_version`,
     [requestId, options.includePrText ?? false],
   );
-  return { requestId, requests, batches, attempts, results };
+  // The trace of the newest text (each text is analysed, and traced, anew): look it up in the tracing backend.
+  const traceId = [...requests].reverse().find((row: { traceId: string | null }) => row.traceId)?.traceId ?? null;
+  return { requestId, traceId, requests, batches, attempts, results };
 }

@@ -134,6 +134,26 @@ const REQUEST_JOINS = `
   LEFT JOIN batches b ON b.batch_id = r.current_batch_id
   LEFT JOIN results res ON res.request_id = r.request_id AND res.prompt_version = r.prompt_version`;
 
+/** When a pending or in-flight request is stuck: its own stage deadline, else `$2` ms after it last moved. */
+const DEADLINE = `COALESCE(r.stage_deadline_at, r.updated_at + make_interval(secs => $2::float8 / 1000))`;
+
+/**
+ * How many pending or in-flight requests are stranded and how many are stuck, by the rules of `reconcile`
+ * (which calls it): the figures of `cascade reconcile`, `GET /reconcile` and the poller's metrics.
+ */
+export async function countStrandedAndStuck(
+  manager: EntityManager,
+  options: Pick<ReconcileOptions, 'defaultStageDeadlineMs' | 'strandedAfterMs'>,
+): Promise<{ stranded: number; stuck: number }> {
+  const [{ stuck, stranded }] = await manager.query(
+    `SELECT count(*) FILTER (WHERE ${DEADLINE} < now())::int AS stuck,
+            count(*) FILTER (WHERE (${STRANDED_REASON}) IS NOT NULL)::int AS stranded
+     ${REQUEST_JOINS} WHERE r.status IN ('pending', 'in_flight')`,
+    [options.strandedAfterMs ?? DEFAULT_STRANDED_AFTER_MS, options.defaultStageDeadlineMs],
+  );
+  return { stranded, stuck };
+}
+
 /**
  * Proves the invariant from independent sources: the pipeline's own `requests` rows, the terminal
  * records in `results` (written by the result-writer alone), and the dead letters. Every request id is
@@ -177,13 +197,7 @@ export async function reconcile(manager: EntityManager, options: ReconcileOption
       WHERE r.status = 'in_flight' AND r.stage IN ('submitting', 'submitted') AND b.batch_id IS NULL
      ORDER BY 1 LIMIT 10000`,
   );
-  const deadline = `COALESCE(r.stage_deadline_at, r.updated_at + make_interval(secs => $2::float8 / 1000))`;
-  const [{ stuck, stranded }] = await manager.query(
-    `SELECT count(*) FILTER (WHERE ${deadline} < now())::int AS stuck,
-            count(*) FILTER (WHERE (${STRANDED_REASON}) IS NOT NULL)::int AS stranded
-     ${REQUEST_JOINS} WHERE r.status IN ('pending', 'in_flight')`,
-    [strandedAfterMs, options.defaultStageDeadlineMs],
-  );
+  const { stuck, stranded } = await countStrandedAndStuck(manager, { ...options, strandedAfterMs });
   const listLimit = options.listLimit ?? 1_000;
   const strandedRows: Array<Omit<StrandedRequest, 'since'> & HeldColumns & { since: Date }> = await manager.query(
     `SELECT * FROM (
@@ -196,9 +210,9 @@ export async function reconcile(manager: EntityManager, options: ReconcileOption
   const rows: Array<Omit<InFlightRequest, 'ageMs' | 'deadlineAt'> & HeldColumns & { ageMs: string; deadlineAt: Date | null }> = await manager.query(
     `SELECT r.request_id AS "requestId", r.prompt_version AS "promptVersion", r.status, r.stage, r.current_batch_id AS "batchId",
             r.attempt, (extract(epoch FROM now() - r.ingested_at) * 1000)::bigint AS "ageMs",
-            ${deadline} AS "deadlineAt", ${deadline} < now() AS stuck, ${STRANDED_REASON} AS stranded, ${HELD_COLUMNS}
+            ${DEADLINE} AS "deadlineAt", ${DEADLINE} < now() AS stuck, ${STRANDED_REASON} AS stranded, ${HELD_COLUMNS}
      ${REQUEST_JOINS} WHERE r.status IN ('pending', 'in_flight')
-     ORDER BY (${STRANDED_REASON}) IS NULL, (${deadline} < now()) DESC, r.ingested_at LIMIT $3`,
+     ORDER BY (${STRANDED_REASON}) IS NULL, (${DEADLINE} < now()) DESC, r.ingested_at LIMIT $3`,
     [strandedAfterMs, options.defaultStageDeadlineMs, listLimit],
   );
   const inFlightRequests = rows.map(({ heldAttempts, heldReason, ...row }) => ({

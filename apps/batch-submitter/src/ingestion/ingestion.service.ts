@@ -9,7 +9,7 @@ import {
   Topic,
 } from '#contracts';
 import { deadlineOf } from '#batching';
-import { OutboxRepository, RefusedEvent } from '#platform';
+import { consumedContextOf, OutboxRepository, RefusedEvent, ServiceTracer, TraceAttribute } from '#platform';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { SUBMITTER_SETTINGS, type SubmitterSettings } from '../batch-submitter.settings.js';
@@ -18,6 +18,8 @@ import { type NewRequest, RequestRepository } from './request.repository.js';
 import { RoutingService } from './routing.service.js';
 
 export type IngestionOutcome = 'queued' | 'excluded' | 'reused' | 'unchanged' | 'requeued' | 'stale';
+
+const tracer = new ServiceTracer('batch-submitter');
 
 interface Prepared {
   key: string;
@@ -83,6 +85,10 @@ export class IngestionService {
       if (previous !== undefined && since != null && occurredAt < since) return 'stale';
       currentHash.set(key, metadata.contentHash);
       currentSince.set(key, occurredAt);
+      // Each new text is a new analysis, with a trace of its own: its steps in every service join it.
+      const outcome = exclusion ? 'excluded' : reusable.has(keyOf(metadata.contentHash, metadata.promptVersion)) ? 'reused' : previous === undefined ? 'queued' : 'requeued';
+      const traceparent = tracer.startRequest('request accept', metadata, { [TraceAttribute.outcome]: outcome }, consumedContextOf(cause));
+      if (traceparent) metadata.traceparent = traceparent;
       if (exclusion) {
         upserts.set(key, { metadata, pr: stored, occurredAt: cause.occurredAt, deadlineAt, status: 'in_flight', stage: 'awaiting_merge', exclusionReason: exclusion, model: null, maxTokens: null });
         settled.set(key, { cause, settlement: { request: metadata, outcome: 'excluded', reason: exclusion } });
@@ -110,7 +116,7 @@ export class IngestionService {
         maxTokens: this.settings.maxTokens,
         cache: 'miss',
       });
-      return previous === undefined ? 'queued' : 'requeued';
+      return outcome;
     });
     if (this.routing) {
       const queued = [...upserts.values()].filter((request) => request.status === 'pending');

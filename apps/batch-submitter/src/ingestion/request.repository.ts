@@ -116,6 +116,7 @@ export class RequestRepository {
         pr: request.pr,
         source_occurred_at: request.occurredAt,
         deadline_at: request.deadlineAt ?? null,
+        traceparent: m.traceparent ?? null,
         flags: request.cache ? { ...request.pr.flags, cache: request.cache } : request.pr.flags,
       };
     });
@@ -126,12 +127,12 @@ export class RequestRepository {
       `WITH input AS MATERIALIZED (
          SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(request_id text, prompt_version text, correlation_id text, team text, repo text,
               pr_number int, content_hash text, status text, stage text, exclusion_reason text, model text, max_tokens int, pr jsonb,
-              flags jsonb, source_occurred_at timestamptz, deadline_at timestamptz)),
+              flags jsonb, source_occurred_at timestamptz, traceparent text, deadline_at timestamptz)),
        upserted AS (
          INSERT INTO requests (request_id, prompt_version, correlation_id, team, repo, pr_number, content_hash,
-                               status, stage, exclusion_reason, attempt, pass, model, max_tokens, current_batch_id, pr_bytes, flags, source_occurred_at, deadline_at)
+                               status, stage, exclusion_reason, attempt, pass, model, max_tokens, current_batch_id, pr_bytes, flags, source_occurred_at, traceparent, deadline_at)
          SELECT request_id, prompt_version, correlation_id, team, repo, pr_number, content_hash,
-                status, stage, exclusion_reason, 1, 1, model, max_tokens, NULL, octet_length(pr::text), flags, source_occurred_at, deadline_at
+                status, stage, exclusion_reason, 1, 1, model, max_tokens, NULL, octet_length(pr::text), flags, source_occurred_at, traceparent, deadline_at
          FROM input ORDER BY request_id, prompt_version
          ON CONFLICT (request_id, prompt_version) DO UPDATE SET
            correlation_id = EXCLUDED.correlation_id, team = EXCLUDED.team, repo = EXCLUDED.repo,
@@ -140,7 +141,7 @@ export class RequestRepository {
            attempt = requests.attempt + 1, first_attempt = requests.attempt + 1, pass = 1,
            model = EXCLUDED.model, max_tokens = EXCLUDED.max_tokens, current_batch_id = NULL, stage_deadline_at = NULL,
            pr_bytes = EXCLUDED.pr_bytes, flags = EXCLUDED.flags, source_occurred_at = EXCLUDED.source_occurred_at,
-           deadline_at = EXCLUDED.deadline_at, updated_at = now()
+           traceparent = EXCLUDED.traceparent, deadline_at = EXCLUDED.deadline_at, updated_at = now()
          RETURNING 1)
        INSERT INTO request_inputs (request_id, prompt_version, pr)
        SELECT request_id, prompt_version, pr FROM input ORDER BY request_id, prompt_version

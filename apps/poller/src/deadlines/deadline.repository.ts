@@ -57,7 +57,9 @@ export class DeadlineRepository {
     );
     return manager.query(
       `SELECT jsonb_build_object('requestId', r.request_id, 'correlationId', r.correlation_id, 'team', r.team, 'repo', r.repo,
-                'prNumber', r.pr_number, 'promptVersion', r.prompt_version, 'attempt', r.attempt, 'contentHash', r.content_hash) AS metadata,
+                'prNumber', r.pr_number, 'promptVersion', r.prompt_version, 'attempt', r.attempt, 'contentHash', r.content_hash)
+              -- The request's trace continues through its on-demand answer (absent, not null, when it has none).
+              || CASE WHEN r.traceparent IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('traceparent', r.traceparent) END AS metadata,
               i.pr, r.pass, r.model, r.max_tokens, r.current_batch_id AS "batchId"
        FROM requests r JOIN request_inputs i ON i.request_id = r.request_id AND i.prompt_version = r.prompt_version
        WHERE ${due} AND ${onDemand}
@@ -121,7 +123,7 @@ export class DeadlineRepository {
            SELECT batch_id FROM batches WHERE mode = 'on_demand' AND state = 'submitted' AND (lease_until IS NULL OR lease_until < now())
            ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
          RETURNING b.batch_id, b.batch_key, b.provider_batch_id, b.input_file_id, b.pass, b.model, b.prompt_version, b.max_tokens,
-                   b.request_count, b.poll_count, b.submitted_at, b.request_count AS known_items`,
+                   b.request_count, b.poll_count, b.submitted_at, b.traceparent, b.request_count AS known_items`,
         [owner, leaseMs],
       ),
     );

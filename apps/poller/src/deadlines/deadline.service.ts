@@ -133,6 +133,7 @@ export class DeadlineService implements OnApplicationBootstrap, BeforeApplicatio
         batch_key: `on-demand:${batchId}`,
         provider_batch_id: null,
         input_file_id: null,
+        traceparent: null,
         pass: batch.pass,
         model: batch.model,
         prompt_version: batch.promptVersion,

@@ -8,10 +8,12 @@ import {
   Topic,
 } from '#contracts';
 import { TERMINAL_BATCH_STATUSES } from '#groq-batch';
-import { crashPoint, inTransaction, OutboxRelay, OutboxRepository, PeriodicTask, ROOT_LOGGER } from '#platform';
+import { crashPoint, inTransaction, OutboxRelay, OutboxRepository, PeriodicTask, ROOT_LOGGER, ServiceTracer, spanContextOf, TraceAttribute } from '#platform';
+import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { type BeforeApplicationShutdown, Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { DataSource, type EntityManager } from 'typeorm';
+import { PipelineMetrics } from '../metrics/pipeline-metrics.js';
 import { BatchTrackingRepository, type TrackedBatch } from '../tracking/batch-tracking.repository.js';
 import { BATCH_OUTCOME_READERS, type BatchOutcomeReaders, type CollectedOutcome, type ProviderBatchState } from './batch-outcome.port.js';
 
@@ -30,6 +32,7 @@ export interface PollerSettings {
 }
 
 const PRODUCER = 'poller';
+const tracer = new ServiceTracer(PRODUCER);
 /** What the batch events of an on-demand batch name as its provider batch (it has none). */
 export const ON_DEMAND_PROVIDER_BATCH_ID = 'on-demand';
 /** Deletes one sweep makes, together: a provider that refuses them all holds the tick for one call's retries. */
@@ -56,6 +59,7 @@ export class PollerService implements OnApplicationBootstrap, BeforeApplicationS
     @Inject(OutboxRelay) private readonly relay: OutboxRelay,
     @Inject(ROOT_LOGGER) private readonly rootLogger: Logger,
     @Inject(POLLER_SETTINGS) private readonly settings: PollerSettings,
+    @Inject(PipelineMetrics) private readonly metrics: Pick<PipelineMetrics, 'recordFinishedBatch'>,
   ) {
     // The tick logs its own failures: the loop's message is for what escapes them.
     this.loop = new PeriodicTask(() => this.tick(), this.logger, { intervalMs: settings.tickMs, failureMessage: 'poll tick failed; will retry' });
@@ -112,7 +116,7 @@ export class PollerService implements OnApplicationBootstrap, BeforeApplicationS
     }, Math.max(100, Math.floor(this.settings.leaseMs / 3)));
     let finished: boolean;
     try {
-      finished = await this.pollHeld(batch, log);
+      finished = await this.pollTraced(batch, log);
     } finally {
       clearInterval(heartbeat);
     }
@@ -138,6 +142,18 @@ export class PollerService implements OnApplicationBootstrap, BeforeApplicationS
     } catch (error) {
       log.warn({ err: error, inputFileId }, 'deleting the input file at the provider failed; will retry');
     }
+  }
+
+  /** A poll is a span of the batch's trace: what it publishes, and the requests it collects, follow from it. */
+  private async pollTraced(batch: TrackedBatch, log: Logger): Promise<boolean> {
+    const submitted = spanContextOf(batch.traceparent);
+    const parent = submitted ? trace.setSpanContext(ROOT_CONTEXT, submitted) : ROOT_CONTEXT;
+    const attributes = { [TraceAttribute.batchId]: batch.batch_id, [TraceAttribute.pass]: batch.pass, [TraceAttribute.model]: batch.model };
+    return tracer.inSpan('batch poll', { parent, attributes }, async (span) => {
+      const finished = await this.pollHeld(batch, log);
+      span?.setAttribute('cascade.finished', finished);
+      return finished;
+    });
   }
 
   private async pollHeld(batch: TrackedBatch, log: Logger): Promise<boolean> {
@@ -196,7 +212,7 @@ export class PollerService implements OnApplicationBootstrap, BeforeApplicationS
         counts: state.counts,
         cost: outcome.cost,
       });
-      if (!mine) return false;
+      if (!mine) return null;
       await this.tracking.recordOutcomes(
         manager,
         batch.batch_id,
@@ -206,11 +222,14 @@ export class PollerService implements OnApplicationBootstrap, BeforeApplicationS
       );
       const superseded = new Set(await this.tracking.supersededIn(manager, batch.batch_id));
       const live = <T extends { request: { requestId: string } }>(items: T[]) => items.filter((item) => !superseded.has(item.request.requestId));
-      await this.publish(manager, batch, state.status, live(outcome.succeeded), live(outcome.failed));
-      return true;
+      const published = { succeeded: live(outcome.succeeded), failed: live(outcome.failed) };
+      await this.publish(manager, batch, state.status, published.succeeded, published.failed);
+      return published;
     });
     if (finished) {
       this.relay.kick();
+      this.metrics.recordFinishedBatch(batch, finished.succeeded.length, finished.failed.map((f) => f.code));
+      this.traceCollected(batch, finished.succeeded, finished.failed);
       log.info(
         {
           status: state.status,
@@ -222,7 +241,14 @@ export class PollerService implements OnApplicationBootstrap, BeforeApplicationS
         'batch finished',
       );
     }
-    return finished;
+    return finished !== null;
+  }
+
+  /** Each collected request's step in its own trace (none while tracing is off, or for a request without a trace). */
+  private traceCollected(batch: TrackedBatch, succeeded: SucceededRequest[], failed: FailedRequest[]): void {
+    const where = { [TraceAttribute.batchId]: batch.batch_id, [TraceAttribute.pass]: batch.pass, [TraceAttribute.model]: batch.model };
+    for (const { request } of succeeded) tracer.requestStep('request collect', request, { ...where, [TraceAttribute.outcome]: 'succeeded' });
+    for (const { request, code } of failed) tracer.requestStep('request collect', request, { ...where, [TraceAttribute.outcome]: 'failed', 'cascade.error.code': code });
   }
 
   private async publish(

@@ -18,7 +18,21 @@ export interface TrackedBatch {
   poll_count: number;
   submitted_at: Date;
   known_items: number;
+  /** The batch's own span (made when it was submitted; null while tracing was off). */
+  traceparent: string | null;
 }
+
+/** The batches of one model at the provider, for the metrics: how many, how many older than each age, the oldest's age. */
+export interface OpenBatches {
+  model: string;
+  batches: number;
+  /** Per age of `IN_FLIGHT_AGES_HOURS`, in its order: batches submitted longer ago than it. */
+  olderThan: number[];
+  oldestAgeSeconds: number;
+}
+
+/** The ages the metrics count open batches beyond: one hour, a quarter of the usual 24-hour window, the window. */
+export const IN_FLIGHT_AGES_HOURS = [1, 6, 24] as const;
 
 /** The poller's view of `batches`: tracking from events, leases so replicas never poll one batch together. */
 @Injectable()
@@ -77,7 +91,7 @@ export class BatchTrackingRepository {
            AND (lease_until IS NULL OR lease_until < now())
          ORDER BY next_poll_at LIMIT $2 FOR UPDATE SKIP LOCKED)
        RETURNING b.batch_id, b.batch_key, b.provider_batch_id, b.input_file_id, b.pass, b.model, b.prompt_version, b.max_tokens, b.request_count,
-                 b.poll_count, b.submitted_at,
+                 b.poll_count, b.submitted_at, b.traceparent,
                  (SELECT count(*)::int FROM batch_items i WHERE i.batch_id = b.batch_id) AS known_items`,
       [owner, limit, leaseMs],
     ));
@@ -100,6 +114,19 @@ export class BatchTrackingRepository {
        WHERE batch_id = $1 AND lease_owner = $2`,
       [batchId, owner, providerStatus, JSON.stringify(counts ?? {}), delayMs, error?.slice(0, 500) ?? null],
     );
+  }
+
+  /** The batches at the provider (`state = 'submitted'`, the rows of the `batches_due` partial index), by model. */
+  async openBatchesByModel(manager: EntityManager): Promise<OpenBatches[]> {
+    const submitted = `coalesce(submitted_at, created_at)`;
+    const rows: Array<{ model: string; batches: number; older_than: number[]; oldest_age_seconds: number }> = await manager.query(
+      `SELECT model, count(*)::int AS batches,
+              ARRAY[${IN_FLIGHT_AGES_HOURS.map((_, i) => `count(*) FILTER (WHERE ${submitted} < now() - make_interval(hours => $${i + 1}))::int`).join(', ')}] AS older_than,
+              extract(epoch FROM now() - min(${submitted}))::float8 AS oldest_age_seconds
+       FROM batches WHERE state = 'submitted' GROUP BY model`,
+      [...IN_FLIGHT_AGES_HOURS],
+    );
+    return rows.map((row) => ({ model: row.model, batches: row.batches, olderThan: row.older_than, oldestAgeSeconds: Math.max(0, row.oldest_age_seconds) }));
   }
 
   /** Marks the batch finished if this replica still holds its lease; false means another one finished it. */

@@ -10,12 +10,13 @@ import {
   type ResolvedRequest,
   Topic,
 } from '#contracts';
-import { crashPoint, OutboxRepository } from '#platform';
+import { crashPoint, OutboxRepository, ServiceTracer, TraceAttribute } from '#platform';
 import { Inject, Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { type ResolvedKey, ResultRepository } from './result.repository.js';
 
 const PRODUCER = 'result-writer';
+const tracer = new ServiceTracer(PRODUCER);
 
 /**
  * Writes terminal records (results and permanent failures), merges the passes, and announces the
@@ -82,6 +83,15 @@ export class MergeService {
 
   private async announce(cause: EventEnvelope<unknown>, manager: EntityManager, resolved: ResolvedRequest[]): Promise<void> {
     if (resolved.length === 0) return;
+    // The last step of each request's trace: its terminal record.
+    for (const { request, status, model, pass, code } of resolved) {
+      tracer.requestStep('request resolve', request, {
+        [TraceAttribute.outcome]: status,
+        ...(model ? { [TraceAttribute.model]: model } : {}),
+        ...(pass ? { [TraceAttribute.pass]: pass } : {}),
+        ...(code ? { 'cascade.error.code': code } : {}),
+      });
+    }
     const parts = chunkBySize(resolved, MAX_EVENT_BYTES);
     for (const [index, chunk] of parts.entries()) {
       await this.outbox.enqueue(

@@ -7,13 +7,15 @@ import {
   type RequestsFailedPayload,
   Topic,
 } from '#contracts';
-import { crashPoint, OutboxRepository } from '#platform';
+import { crashPoint, OutboxRepository, ServiceTracer, TraceAttribute } from '#platform';
 import { Inject, Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { decideRetry, type RetryPolicy } from './classify-failure.js';
 import { FailureRepository } from './failure.repository.js';
 
 export const RETRY_POLICY = Symbol('RETRY_POLICY');
+
+const tracer = new ServiceTracer('retry-service');
 
 export interface RetryOutcome {
   requeued: number;
@@ -61,11 +63,15 @@ export class RetryService {
         },
         this.policy,
       );
+      const step = { [TraceAttribute.batchId]: failure.batchId, [TraceAttribute.pass]: failure.pass, 'cascade.error.code': failure.code };
       if (decision.kind === 'retry' && state) {
         await this.failures.requeue(manager, failure, decision);
+        // The next pass continues the request's trace: the request row keeps its traceparent.
+        tracer.requestStep('request retry', failure.request, { ...step, [TraceAttribute.outcome]: 'requeued', [TraceAttribute.model]: decision.model, 'cascade.reason': decision.reason });
         outcome.requeued++;
         continue;
       }
+      tracer.requestStep('request retry', failure.request, { ...step, [TraceAttribute.outcome]: 'permanent' });
       const attempts = await this.failures.attemptsOf(manager, failure.request.requestId, failure.request.promptVersion, state?.first_attempt ?? 1);
       permanent.push({
         request: failure.request,

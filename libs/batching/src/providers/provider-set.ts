@@ -1,3 +1,4 @@
+import { completionWindowHours, DEFAULT_OPENAI_BATCH_CONFIG } from '#groq-batch';
 import { ConfigError } from '#platform';
 import type { LineBuilder } from '../batch-assembler.js';
 import type { BatchProviderPort } from '../provider-port.js';
@@ -20,6 +21,21 @@ export const PROVIDER_BATCH_LIMITS: Readonly<Record<ProviderName, BatchLimits>> 
   openai: { maxLines: 50_000, maxBytes: 200_000_000 },
   anthropic: { maxLines: 100_000, maxBytes: 256_000_000 },
 };
+
+/** Anthropic ends a message batch 24 hours after it was created (there is no window to choose). */
+const ANTHROPIC_BATCH_EXPIRY_HOURS = 24;
+
+/**
+ * How long each provider has to finish one of our batches, in hours: the window asked of Groq
+ * (GROQ_COMPLETION_WINDOW), OpenAI's only window, Anthropic's expiry. A batch still open past it is overdue.
+ */
+export function completionWindowHoursOf(env: { GROQ_COMPLETION_WINDOW: string }): Readonly<Record<ProviderName, number>> {
+  return {
+    groq: completionWindowHours(env.GROQ_COMPLETION_WINDOW),
+    openai: completionWindowHours(DEFAULT_OPENAI_BATCH_CONFIG.completionWindow),
+    anthropic: ANTHROPIC_BATCH_EXPIRY_HOURS,
+  };
+}
 
 /** The variable that holds each provider's API key. */
 export const API_KEY_VARIABLE: Readonly<Record<ProviderName, string>> = {

@@ -24,6 +24,8 @@ import { securityHeaders } from '../ops/security-headers.js';
 import { ConsumerMetrics } from '../metrics/consumer-metrics.js';
 import { registerStorageMetrics } from '../metrics/storage-metrics.js';
 import { PlatformModule, type PlatformRuntime } from '../platform.module.js';
+import type { TracingHandle } from '../tracing/start-tracing.js';
+import { ServiceTracer } from '../tracing/tracing.js';
 
 export interface ServiceDefinition<S extends z.ZodObject> {
   identity: ServiceIdentity;
@@ -54,7 +56,7 @@ export async function bootstrapService<S extends z.ZodObject>(
   source: NodeJS.ProcessEnv = process.env,
 ): Promise<RunningService> {
   const config = loadServiceConfig(definition.identity, definition.env, source);
-  const secrets = [config.env.OPS_TOKEN, config.env.OPS_READ_TOKEN, ...(definition.secrets?.(config) ?? [])].filter((s): s is string => !!s);
+  const secrets = [config.env.OPS_TOKEN, config.env.OPS_READ_TOKEN, config.env.OTEL_EXPORTER_OTLP_HEADERS, ...(definition.secrets?.(config) ?? [])].filter((s): s is string => !!s);
   const logger = createRootLogger(config.service, config.env.LOG_LEVEL, secrets);
 
   const dataSource = await openDatabase(config.env.DATABASE_URL, config.env.DATABASE_POOL_SIZE);
@@ -79,7 +81,8 @@ export async function bootstrapService<S extends z.ZodObject>(
   );
   registerStorageMetrics(metrics.registry, dataSource);
   const relayLogger = logger.child({ component: 'outbox' });
-  const relay = new OutboxRelay(dataSource, publisher, new TopicLimits(admin, relayLogger), relayLogger, config.env.OUTBOX_POLL_MS);
+  const tracer = new ServiceTracer(config.service);
+  const relay = new OutboxRelay(dataSource, publisher, new TopicLimits(admin, relayLogger), relayLogger, config.env.OUTBOX_POLL_MS, tracer);
   const runtime: PlatformRuntime = {
     config,
     logger,
@@ -107,6 +110,7 @@ export async function bootstrapService<S extends z.ZodObject>(
       metrics,
       config.kafka.groupId,
       config.env.CONSUMER_MAX_HANDLER_ATTEMPTS,
+      tracer,
     ),
     metrics,
   };
@@ -143,13 +147,17 @@ export async function bootstrapService<S extends z.ZodObject>(
   return { app, runtime, url };
 }
 
-/** For `main.ts`: boot, or print the reason and exit 1 (a bad variable is named in the message). */
-export async function runService<S extends z.ZodObject>(definition: ServiceDefinition<S>): Promise<void> {
+/**
+ * Boots (see `launchService`, the entry of every `main.ts`), or prints the reason and exits 1 (a bad variable
+ * is named in the message). `tracing`, when on, is flushed after the app closed.
+ */
+export async function runService<S extends z.ZodObject>(definition: ServiceDefinition<S>, tracing: TracingHandle | null = null): Promise<void> {
   let running: RunningService;
   try {
     running = await bootstrapService(definition);
   } catch (error) {
     process.stderr.write(`${definition.identity.name} failed to start: ${(error as Error).message}\n`);
+    await tracing?.shutdown().catch(() => undefined);
     process.exit(1);
   }
   // Nest's own shutdown hooks re-raise the signal (exit 143); an orderly stop should exit 0.
@@ -166,6 +174,7 @@ export async function runService<S extends z.ZodObject>(definition: ServiceDefin
     force.unref();
     running.app
       .close()
+      .then(() => tracing?.shutdown().catch((error: unknown) => running.runtime.logger.warn({ err: error }, 'exporting the last spans failed')))
       .then(() => process.exit(0))
       .catch((error: unknown) => {
         running.runtime.logger.error({ err: error }, 'shutdown failed');

@@ -1,5 +1,6 @@
 import { ALL_TOPICS, type Topic } from '#contracts';
 import { z } from 'zod';
+import { tracingEnv } from '../tracing/tracing-env.js';
 
 /** A bad or missing environment variable: the message names it and says what was expected. */
 export class ConfigError extends Error {
@@ -88,8 +89,20 @@ export const baseServiceEnv = z.object({
   OPS_ALLOW_UNAUTHENTICATED: flag.default(false),
   /** Extra `Host` names accepted on a loopback-bound server (a local proxy's name), besides 127.0.0.1, localhost and [::1]. */
   OPS_ALLOWED_HOSTS: hostNames.default([]),
+  /** The standard OpenTelemetry variables (tracing is off unless they name an exporter or endpoint). */
+  ...tracingEnv.shape,
 });
 export type BaseServiceEnv = z.infer<typeof baseServiceEnv>;
+
+/** The schema a service parses its environment with: the shared variables and its own (`schema`). */
+export function serviceEnvSchema<S extends z.ZodObject>(schema: S) {
+  return baseServiceEnv.extend(schema.shape);
+}
+
+/** Every variable a service reads: what a deployment of it may set (`test/deploy` checks the manifests against it). */
+export function serviceEnvVariables(schema: z.ZodObject): string[] {
+  return Object.keys(serviceEnvSchema(schema).shape);
+}
 
 export interface ServiceIdentity {
   /** e.g. `batch-submitter`: names the consumer group, the client id and the logs. */
@@ -144,7 +157,7 @@ export function loadServiceConfig<S extends z.ZodObject>(
   schema: S,
   source: NodeJS.ProcessEnv = process.env,
 ): ServiceConfig<z.infer<S> & BaseServiceEnv> {
-  const env = parseEnv(baseServiceEnv.extend(schema.shape), source) as z.infer<S> & BaseServiceEnv;
+  const env = parseEnv(serviceEnvSchema(schema), source) as z.infer<S> & BaseServiceEnv;
   const loopback = isLoopbackHost(env.HTTP_HOST);
   // Fail closed: a server others can reach never runs its ops routes without a token by accident.
   if (!loopback && !env.OPS_TOKEN && !env.OPS_ALLOW_UNAUTHENTICATED) {

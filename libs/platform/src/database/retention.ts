@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
+import { METRICS, promConfig } from '../metrics/metric-catalogue.js';
 import { PeriodicTask } from '../scheduling/periodic-task.js';
 
 export interface RetentionPolicy {
@@ -39,9 +40,7 @@ export class RetentionSweeper {
     });
     this.batchSize = policy.batchSize ?? 1_000;
     this.deleted = new Counter({
-      name: 'cascade_retention_deleted_total',
-      help: 'Rows deleted by the retention sweep, by table.',
-      labelNames: ['table'],
+      ...promConfig(METRICS.retentionDeleted),
       registers: [registry],
     });
   }

@@ -3,11 +3,13 @@ import { KafkaContext } from '@nestjs/microservices';
 import type { Logger } from 'pino';
 import type { DataSource, EntityManager } from 'typeorm';
 import { describeDatabaseError, inTransaction, isDatabaseError, isDatabaseUnavailable } from '../database/transaction.js';
-import type { ConsumerMetrics } from '../metrics/consumer-metrics.js';
+import type { ConsumerMetrics, DeadLetterReason } from '../metrics/consumer-metrics.js';
 import type { EventPublisher, OutgoingMessage } from './event-publisher.service.js';
 import type { OutboxRelay } from './outbox.js';
 import { DLQ_HEADERS, recordDeadLetters, requestIdentityOf } from './dead-letters.js';
 import { withHeartbeat } from './keep-alive.js';
+import { type Context, type Link, SpanKind, trace } from '@opentelemetry/api';
+import { contextOfHeaders, MAX_SPAN_LINKS, ServiceTracer, tracingEnabled } from '../tracing/tracing.js';
 
 export type InboxOutcome = 'processed' | 'duplicate' | 'dead-lettered';
 
@@ -44,6 +46,8 @@ export type BatchEffect<T extends Topic> = (events: Array<EventEnvelope<TopicPay
 
 interface Refused {
   message: InboundMessage;
+  /** The kind of refusal, for the metric; `reason` is the full text. */
+  kind: DeadLetterReason;
   reason: string;
   path: string;
   eventId: string | null;
@@ -52,6 +56,27 @@ interface Refused {
 interface Decoded<T extends Topic> {
   message: InboundMessage;
   event: EventEnvelope<TopicPayloads[T]>;
+}
+
+/**
+ * The context each event of a consumed batch arrived with (its producer's span), while tracing is on: a
+ * batch is handled in one span, and a handler that starts one trace per event (ingestion starts each
+ * request's) makes it a child of its own message's context, not of the batch's.
+ */
+const arrivedWith = new WeakMap<object, Context>();
+
+export function consumedContextOf(event: object): Context | undefined {
+  return arrivedWith.get(event);
+}
+
+function messagingAttributes(message: InboundMessage, consumerGroup: string) {
+  return {
+    'messaging.system': 'kafka',
+    'messaging.operation.type': 'process',
+    'messaging.destination.name': message.topic,
+    'messaging.destination.partition.id': String(message.partition),
+    'messaging.consumer.group.name': consumerGroup,
+  };
 }
 
 /** Nest types handler arguments loosely; this checks the context really is Kafka's. */
@@ -91,13 +116,23 @@ export class EventInbox {
     private readonly metrics: ConsumerMetrics,
     private readonly consumerGroup: string,
     private readonly maxAttempts: number,
+    private readonly tracer = new ServiceTracer(consumerGroup),
   ) {}
 
+  /** Handles one message in a `process` span, child of the context its headers carry (the outbox row's writer). */
   async handle<T extends Topic>(topic: T, message: InboundMessage, effect: EventEffect<T>): Promise<InboxOutcome> {
+    if (!tracingEnabled()) return this.handleOne(topic, message, effect);
+    const attributes = { ...messagingAttributes(message, this.consumerGroup), 'messaging.kafka.offset': Number(message.offset) };
+    return this.tracer.inSpan(`${message.topic} process`, { kind: SpanKind.CONSUMER, parent: contextOfHeaders(message.headers), attributes }, () =>
+      this.handleOne(topic, message, effect),
+    );
+  }
+
+  private async handleOne<T extends Topic>(topic: T, message: InboundMessage, effect: EventEffect<T>): Promise<InboxOutcome> {
     const decoded = decodeEvent(topic, message.value);
     if (!decoded.ok) {
       const { reason, path, eventId } = decoded.violation;
-      await this.deadLetter([{ message, reason, path, eventId }]);
+      await this.deadLetter(topic, [{ message, kind: 'invalid', reason, path, eventId }]);
       return this.count(topic, 'dead-lettered');
     }
     const event = decoded.event;
@@ -132,7 +167,7 @@ export class EventInbox {
         }
         if (error instanceof RefusedEvent) {
           log.warn({ reason: error.reason, path: error.path }, 'handler refused the event; dead-lettering it');
-          await this.deadLetter([{ message, reason: error.reason, path: error.path, eventId: event.eventId }]);
+          await this.deadLetter(topic, [{ message, kind: 'refused', reason: error.reason, path: error.path, eventId: event.eventId }]);
           return this.count(topic, 'dead-lettered');
         }
         // A database error is logged by its description: its `detail` and the query's parameters hold values.
@@ -140,7 +175,7 @@ export class EventInbox {
         if (attempt >= this.maxAttempts) {
           const reason = `handler failed ${attempt} times: ${failure.reason}`;
           log.error(failure, 'handler failed on every attempt; dead-lettering the event');
-          await this.deadLetter([{ message, reason, path: '', eventId: event.eventId }]);
+          await this.deadLetter(topic, [{ message, kind: 'handler_failed', reason, path: '', eventId: event.eventId }]);
           return this.count(topic, 'dead-lettered');
         }
         log.warn(failure, 'handler failed; retrying');
@@ -157,20 +192,43 @@ export class EventInbox {
    * so that only the event that fails is retried and, in the end, dead-lettered.
    */
   async handleBatch<T extends Topic>(topic: T, messages: InboundMessage[], heartbeat: () => Promise<void>, effect: BatchEffect<T>): Promise<void> {
+    if (!tracingEnabled() || messages.length === 0) return this.handleSlice(topic, messages, heartbeat, effect);
+    // One span for the slice (one transaction), linked to its messages' producers (capped: see MAX_SPAN_LINKS).
+    const contexts = messages.map((message) => contextOfHeaders(message.headers));
+    const links: Link[] = [];
+    for (const context of contexts) {
+      const linked = trace.getSpanContext(context);
+      if (linked && links.length < MAX_SPAN_LINKS) links.push({ context: linked });
+    }
+    const attributes = { ...messagingAttributes(messages[0]!, this.consumerGroup), 'messaging.batch.message_count': messages.length };
+    return this.tracer.inSpan(`${messages[0]!.topic} process`, { kind: SpanKind.CONSUMER, links, attributes }, () =>
+      this.handleSlice(topic, messages, heartbeat, effect, contexts),
+    );
+  }
+
+  private async handleSlice<T extends Topic>(
+    topic: T,
+    messages: InboundMessage[],
+    heartbeat: () => Promise<void>,
+    effect: BatchEffect<T>,
+    contexts: Context[] = [],
+  ): Promise<void> {
     const valid: Array<Decoded<T>> = [];
     const invalid: Refused[] = [];
-    for (const message of messages) {
+    for (const [index, message] of messages.entries()) {
       const decoded = decodeEvent(topic, message.value);
-      if (decoded.ok) valid.push({ message, event: decoded.event });
-      else {
+      if (decoded.ok) {
+        valid.push({ message, event: decoded.event });
+        if (contexts[index]) arrivedWith.set(decoded.event, contexts[index]);
+      } else {
         const { reason, path, eventId } = decoded.violation;
-        invalid.push({ message, reason, path, eventId });
+        invalid.push({ message, kind: 'invalid', reason, path, eventId });
       }
     }
     await withHeartbeat(heartbeat, async () => {
       if (valid.length > 0) await this.runBatch(topic, valid, effect);
       if (invalid.length === 0) return;
-      await this.deadLetter(invalid);
+      await this.deadLetter(topic, invalid);
       this.count(topic, 'dead-lettered', invalid.length);
     });
   }
@@ -218,7 +276,7 @@ export class EventInbox {
    * then publishes its original bytes to `<topic>.dlq`. A crash between the two redelivers the message:
    * the row is kept once, the DLQ entry may repeat (a re-drive publishes each source offset once).
    */
-  private async deadLetter(refused: Refused[]): Promise<void> {
+  private async deadLetter(topic: Topic, refused: Refused[]): Promise<void> {
     // The dead-letter topic of the (prefixed) topic each message was read from.
     await recordDeadLetters(
       this.dataSource,
@@ -235,6 +293,7 @@ export class EventInbox {
       })),
     );
     await this.publisher.send(refused.map(({ message, reason, path, eventId }) => this.deadLetterMessage(dlqTopicOf(message.topic), message, reason, path, eventId)));
+    for (const { kind } of refused) this.metrics.deadLetters.inc({ topic, reason: kind });
   }
 
   private deadLetterMessage(dlqTopic: string, message: InboundMessage, reason: string, path: string, eventId: string | null): OutgoingMessage {

@@ -1,5 +1,7 @@
 import type { EventEnvelope, Topic, TopicPayloads } from '#contracts';
+import { context, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { crashPoint } from '../faults/crash-point.js';
+import { activeTraceparent, headersWithSpan, ServiceTracer, spanContextOf, tracingEnabled } from '../tracing/tracing.js';
 import type { Logger } from 'pino';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { EventPublisher, OutgoingMessage } from './event-publisher.service.js';
@@ -22,19 +24,31 @@ interface OutboxRow {
   message_key: string;
   message_value: Buffer;
   headers: Record<string, string>;
+  traceparent: string | null;
 }
 
-/** Writes outgoing events in the same transaction as the state change that caused them. */
+/**
+ * Writes outgoing events in the same transaction as the state change that caused them, each with the
+ * traceparent of the span that wrote it (the relay sends it later, from no span of the writer's).
+ */
 export class OutboxRepository {
   constructor(private readonly publisher: EventPublisher) {}
 
   async enqueue<T extends Topic>(manager: EntityManager, topic: T, event: EventEnvelope<TopicPayloads[T]>): Promise<void> {
     const message = this.publisher.encode(topic, event);
     await manager.query(
-      `INSERT INTO outbox (event_id, topic, message_key, message_value, headers)
-       VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING`,
-      [event.eventId, message.topic, message.key ?? '', message.value, JSON.stringify(message.headers)],
+      `INSERT INTO outbox (event_id, topic, message_key, message_value, headers, traceparent)
+       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING`,
+      [event.eventId, message.topic, message.key ?? '', message.value, JSON.stringify(message.headers), activeTraceparent()],
     );
+  }
+}
+
+/** Ends the publish spans of a send, marked failed when the send threw. */
+function endSpans(spans: Span[], error?: unknown): void {
+  for (const span of spans) {
+    if (error !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+    span.end();
   }
 }
 
@@ -57,6 +71,7 @@ export class OutboxRelay {
     private readonly limits: TopicLimits,
     private readonly logger: Logger,
     private readonly pollMs: number,
+    private readonly tracer = new ServiceTracer('outbox-relay'),
     private readonly batchSize = 500,
     private readonly maxBytes = 4 * 1024 * 1024,
   ) {}
@@ -79,7 +94,9 @@ export class OutboxRelay {
   private schedule(delayMs: number): void {
     if (this.stopped) return;
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
+    // A pass belongs to no handler: kicked from inside one, it would otherwise run (and every pass after it,
+    // each scheduled from the last) in that handler's trace context.
+    this.timer = setTimeout(context.bind(ROOT_CONTEXT, () => {
       this.timer = null;
       this.running = this.drain()
         .then(() => undefined)
@@ -90,7 +107,7 @@ export class OutboxRelay {
           this.again = false;
           this.schedule(next);
         });
-    }, delayMs);
+    }), delayMs);
   }
 
   /** Publishes until nothing is pending; returns how many rows it published. */
@@ -109,11 +126,19 @@ export class OutboxRelay {
         const chosen = await this.fitToLimits(pending);
         if (chosen.length === 0) return { published: 0, more: false };
         const rows: OutboxRow[] = await manager.query(
-          `SELECT id, topic, message_key, message_value, headers FROM outbox WHERE id = ANY($1::bigint[]) ORDER BY id`,
+          `SELECT id, topic, message_key, message_value, headers, traceparent FROM outbox WHERE id = ANY($1::bigint[]) ORDER BY id`,
           [chosen.map((row) => row.id)],
         );
-        const messages = new Map(rows.map((row): [string, OutgoingMessage] => [row.id, { topic: row.topic, key: row.message_key, value: row.message_value, headers: row.headers }]));
-        const sent = await this.send(manager, chosen, messages);
+        const spans: Span[] = [];
+        const messages = new Map(rows.map((row): [string, OutgoingMessage] => [row.id, this.messageOf(row, spans)]));
+        let sent: string[];
+        try {
+          sent = await this.send(manager, chosen, messages);
+        } catch (error) {
+          endSpans(spans, error);
+          throw error;
+        }
+        endSpans(spans);
         crashPoint('outbox:after-send');
         await manager.query('UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])', [sent]);
         return { published: sent.length, more: chosen.length < pending.length || pending.length === this.batchSize };
@@ -121,6 +146,25 @@ export class OutboxRelay {
       total += pass.published;
       if (!pass.more) return total;
     }
+  }
+
+  /**
+   * The message of a row, its trace context in the headers: a `publish` span child of the span that wrote
+   * the row (collected in `spans`, ended once the broker answered), or, with tracing off here, the stored
+   * traceparent as it is, so that a traced consumer still continues the writer's trace.
+   */
+  private messageOf(row: OutboxRow, spans: Span[]): OutgoingMessage {
+    const message = { topic: row.topic, key: row.message_key, value: row.message_value, headers: row.headers };
+    const writer = spanContextOf(row.traceparent);
+    if (!writer) return message;
+    if (!tracingEnabled()) return { ...message, headers: { ...row.headers, traceparent: row.traceparent! } };
+    const span = this.tracer.startSpan(`${row.topic} publish`, {
+      kind: SpanKind.PRODUCER,
+      parent: trace.setSpanContext(ROOT_CONTEXT, writer),
+      attributes: { 'messaging.system': 'kafka', 'messaging.operation.type': 'send', 'messaging.destination.name': row.topic },
+    });
+    spans.push(span);
+    return { ...message, headers: headersWithSpan(row.headers, span) };
   }
 
   /** The longest prefix of `pending` that fits in one send. */

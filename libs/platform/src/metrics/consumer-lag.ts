@@ -1,5 +1,7 @@
 import type { Admin } from 'kafkajs';
 import { Gauge, type Registry } from 'prom-client';
+import { METRICS, promConfig } from './metric-catalogue.js';
+import { cachedRead, collectFrom } from './scrape-cache.js';
 
 /**
  * `cascade_consumer_lag{group,topic,partition}`: how far the service's consumer group is behind the end
@@ -29,24 +31,14 @@ export async function readGroupLag(admin: Admin, groupId: string, topics: string
 }
 
 export function registerConsumerLag(registry: Registry, admin: Admin, groupId: string, topics: () => string[], cacheMs = 5_000): Gauge {
-  let cached: { at: number; rows: PartitionLag[] } | null = null;
-  async function read() {
-    if (cached && Date.now() - cached.at < cacheMs) return cached.rows;
-    const rows = await readGroupLag(admin, groupId, topics());
-    cached = { at: Date.now(), rows };
-    return rows;
-  }
+  const collect = collectFrom(cachedRead(() => readGroupLag(admin, groupId, topics()), cacheMs));
   return new Gauge({
-    name: 'cascade_consumer_lag',
-    help: 'Messages not yet consumed by this service group, per topic and partition.',
-    labelNames: ['group', 'topic', 'partition'],
+    ...promConfig(METRICS.consumerLag),
     registers: [registry],
     async collect() {
-      try {
-        for (const row of await read()) this.set({ group: groupId, topic: row.topic, partition: String(row.partition) }, row.lag);
-      } catch {
-        // The broker is unreachable: /health/ready says so; the metric keeps its last values.
-      }
+      await collect((rows) => {
+        for (const row of rows) this.set({ group: groupId, topic: row.topic, partition: String(row.partition) }, row.lag);
+      });
     },
   });
 }

@@ -14,6 +14,7 @@ import { RequestInputs1763900012000 } from './1763900012000-request-inputs.js';
 import { SpendSettlement1763900013000 } from './1763900013000-spend-settlement.js';
 import { Routing1763900014000 } from './1763900014000-routing.js';
 import { QuotaFallbacks1763900016000 } from './1763900016000-quota-fallbacks.js';
+import { TraceContext1763900017000 } from './1763900017000-trace-context.js';
 import { Deadlines1763900018000 } from './1763900018000-deadlines.js';
 
 /** Listed explicitly (no glob): ESM builds and tests load exactly these, in this order. */
@@ -34,5 +35,6 @@ export const ALL_MIGRATIONS = [
   SpendSettlement1763900013000,
   Routing1763900014000,
   QuotaFallbacks1763900016000,
+  TraceContext1763900017000,
   Deadlines1763900018000,
 ];

@@ -1,0 +1,64 @@
+import { Topic } from '#contracts';
+import { topicName } from '#platform';
+import type { Kafka } from 'kafkajs';
+import type { GroqSimulator } from '../../tools/groq-simulator/src/simulator.js';
+import { type BenchMessage, produce } from './floor.js';
+import { milestones } from './measure.js';
+import { startOtlpSink } from './otlp-sink.js';
+import { cpuBetween } from './scale.js';
+import { phaseSetup, serviceEnv, startServices, untilAllTerminal } from './stack.js';
+
+/** The untraced phases: whatever OTEL_* the bench was started with, the baseline runs with tracing off. */
+export const TRACING_OFF: Record<string, string> = { OTEL_TRACES_EXPORTER: 'none' };
+
+/** The traced phase: the SDK's defaults (OTLP over HTTP, protobuf, batch span processor) to a local receiver. */
+function tracingOn(endpoint: string): Record<string, string> {
+  return { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' };
+}
+
+export interface TracedFigures {
+  /** First publish -> last ResultsMerged, as in the untraced phase. */
+  pipelineMs: number;
+  finished: boolean;
+  /** CPU seconds of each service from the first publish to the end. */
+  cpuSeconds: Record<string, number>;
+  exported: { requests: number; bytes: number; spans: number };
+}
+
+export interface TracedPhaseInput {
+  postgresUrl: string;
+  brokers: string;
+  client: Kafka;
+  simulator: GroqSimulator;
+  settings: Record<string, string>;
+  messages: BenchMessage[];
+  stamp: string;
+  timeoutMs: number;
+  keepDb: boolean;
+  cleanups: Array<() => Promise<unknown>>;
+  log: (line: string) => void;
+}
+
+/**
+ * `npm run bench -- --tracing`: the same PRs again, through a fresh database and topic prefix, with tracing on
+ * and every span exported over OTLP/HTTP to a receiver in the bench process. Measured as the untraced run is.
+ */
+export async function tracedPhase(input: TracedPhaseInput): Promise<TracedFigures> {
+  const { stamp, log } = input;
+  const phase = await phaseSetup(input.postgresUrl, `cascade_bench_${stamp}_traced`, `bench-${stamp}-traced.`, input.cleanups, input.keepDb);
+  const sink = await startOtlpSink();
+  input.cleanups.push(() => sink.stop());
+  const services = await startServices(serviceEnv(phase, input.brokers, input.simulator, { ...input.settings, ...tracingOn(sink.url) }), `${stamp}-traced`);
+  input.cleanups.push(() => services.stop());
+  log(`traced phase: four services ready, spans exported to ${sink.url}; publishing…`);
+  const before = services.figures();
+  const t0 = Date.now();
+  await produce(input.client, topicName(Topic.PrIngested, phase.prefix), input.messages);
+  const finished = await untilAllTerminal(phase.dataSource, input.messages.length, input.timeoutMs, (line) => log(`traced phase: ${line}`));
+  const seenDone = Date.now();
+  const after = services.figures();
+  // Stopped before counting: a service exports the spans it still holds when it shuts down.
+  await services.stop();
+  const marks = await milestones(phase.dataSource);
+  return { pipelineMs: (marks['last result merged'] ?? seenDone) - t0, finished, cpuSeconds: cpuBetween(before, after), exported: sink.stats() };
+}
