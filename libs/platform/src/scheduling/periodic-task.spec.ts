@@ -94,9 +94,10 @@ describe('PeriodicTask', () => {
     for (const unref of [false, true]) {
       const task = new PeriodicTask(pass, logger, { intervalMs: 60_000, failureMessage: 'failed', unref });
       task.start();
-      await sleep(10);
-      const timer = (task as unknown as { timer: NodeJS.Timeout }).timer;
-      expect(timer.hasRef()).toBe(!unref);
+      // The timer is set once the first pass has run: wait for it, not for a fixed time.
+      const timerOf = () => (task as unknown as { timer: NodeJS.Timeout | null }).timer;
+      await until(() => timerOf() !== null);
+      expect(timerOf()!.hasRef()).toBe(!unref);
       await task.stop();
     }
   });
