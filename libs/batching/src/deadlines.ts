@@ -1,22 +1,11 @@
 import { ConfigError } from '#platform';
 import { z } from 'zod';
+import { jsonObjectEnv } from './pipeline-settings.js';
 
 const HOUR_MS = 3_600_000;
 
 /** `{"payments": 4}`: hours after the event's occurredAt by which a team's PRs without their own `deadlineAt` are due. */
-const deadlineDefaultsJson = z
-  .string()
-  .optional()
-  .transform((text, ctx) => {
-    if (!text || text.trim() === '') return {};
-    try {
-      return JSON.parse(text) as unknown;
-    } catch (error) {
-      ctx.addIssue({ code: 'custom', message: `is not JSON: ${(error as Error).message}` });
-      return z.NEVER;
-    }
-  })
-  .pipe(z.record(z.string().min(1), z.number().positive().max(24 * 366)));
+const deadlineDefaultsJson = jsonObjectEnv(z.record(z.string().min(1), z.number().positive().max(24 * 366)));
 export type DeadlineDefaults = z.infer<typeof deadlineDefaultsJson>;
 
 /** The batch-submitter's deadline variable: the per-team default stored with each request at ingestion. */

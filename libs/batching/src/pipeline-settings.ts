@@ -17,6 +17,23 @@ function isCompletionWindow(window: string): boolean {
   }
 }
 
+/** A variable holding a JSON object (unset or blank: `{}`), parsed and then checked by `schema`: an error names the field. */
+export function jsonObjectEnv<T extends z.ZodType>(schema: T) {
+  return z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (!text || text.trim() === '') return {};
+      try {
+        return JSON.parse(text) as unknown;
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: `is not JSON: ${(error as Error).message}` });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
+}
+
 const modelLimits = z.strictObject({
   requestsPerMinute: z.number().int().positive().optional(),
   requestsPerDay: z.number().int().positive().optional(),
@@ -25,19 +42,7 @@ const modelLimits = z.strictObject({
 });
 
 /** `{"openai/gpt-oss-20b": {"tokensPerDay": 5000000, "requestsPerMinute": 100000}}`: a JSON error names the model and field. */
-const modelQuotasJson = z
-  .string()
-  .optional()
-  .transform((text, ctx) => {
-    if (!text || text.trim() === '') return {};
-    try {
-      return JSON.parse(text) as unknown;
-    } catch (error) {
-      ctx.addIssue({ code: 'custom', message: `is not JSON: ${(error as Error).message}` });
-      return z.NEVER;
-    }
-  })
-  .pipe(z.record(z.string().min(1), modelLimits));
+const modelQuotasJson = jsonObjectEnv(z.record(z.string().min(1), modelLimits));
 
 /** Variables shared by the two services that submit batches (batch-submitter and retry-service). */
 export const submissionEnv = z.object({

@@ -5,7 +5,7 @@ import { DEFAULT_OPENAI_BATCH_CONFIG } from './openai-config.js';
 import { parseBatchLine } from './parse.js';
 import { sendJson, startStubServer, type StubServer } from './testing/stub-server.js';
 
-const FAKE_KEY = 'gsk_FAKEdoNotLeak0123456789abcdef';
+const FAKE_KEY = 'test-credential-that-must-not-leak';
 const BODY = { model: 'openai/gpt-oss-20b', messages: [{ role: 'user', content: 'x' }], max_tokens: 16 };
 const VALIDATE_FAILED = { error: { message: 'Failed to validate JSON', type: 'invalid_request_error', code: 'json_validate_failed', failed_generation: '{"a":' } };
 
