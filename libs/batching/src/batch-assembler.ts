@@ -57,9 +57,23 @@ export interface AssemblerSettings {
 /** The provider sweep run by a service looks this far back (a batch's 24 h window, and a margin). */
 const SWEEP_WINDOW_MS = 48 * 60 * 60 * 1000;
 
-
 /** Turns a stored PR (the guarded prompt input) into the provider's request body. */
 export type LineBuilder = (item: BatchItem, batch: BatchRow) => BatchInputLine;
+
+/** A PR with no text: its request body is the part of every line's body that does not come from the PR. */
+const EMPTY_PR = { title: '', body: '', author: '', labels: [], additions: 0, deletions: 0, changedFiles: 0, reviews: [] };
+
+/**
+ * Each claimed line's request body size, for the quota's input estimate, without reading or rendering its PR: the
+ * body of an empty PR for this batch (model, prompt, output budget), plus the stored PR's size (`pr_bytes`, its
+ * JSON text: a little more than what the prompt renders from it, so the estimate errs high). The body itself is
+ * built once, when the batch file is written.
+ */
+export function estimatedBodyChars(buildLine: LineBuilder, batch: BatchRow, claimed: readonly ClaimedRequest[]): number[] {
+  if (claimed.length === 0) return [];
+  const base = requestBodyChars(buildLine({ metadata: metadataOf(claimed[0]!), pr: EMPTY_PR }, batch).body);
+  return claimed.map((request) => base + Number(request.bytes));
+}
 
 /** Checked before each new batch: quotas and budgets may split a batch or hold submission back. */
 export interface SubmissionQuota {
@@ -189,9 +203,7 @@ export class BatchAssembler {
         request_count: 0,
       };
       if (this.quota) {
-        // Each line's prompt size, from its PR read a page at a time and dropped once measured.
-        const bodyChars: number[] = [];
-        for await (const item of this.repository.prsOf(manager, chosen)) bodyChars.push(requestBodyChars(buildLine(item, draft).body));
+        const bodyChars = estimatedBodyChars(buildLine, draft, chosen);
         const estimates = bodyChars.map((chars) => this.quota!.estimate(group.model, chars, group.max_tokens));
         const admission = await this.quota.admit(group.model, estimates, manager);
         if (admission.admitted === 0) {

@@ -197,23 +197,6 @@ export class BatchRepository {
     }
   }
 
-  /** The stored PRs of claimed requests, ITEM_PAGE at a time, in the order given. */
-  async *prsOf(manager: EntityManager, claimed: readonly ClaimedRequest[]): AsyncGenerator<BatchItem> {
-    for (let start = 0; start < claimed.length; start += ITEM_PAGE) {
-      const slice = claimed.slice(start, start + ITEM_PAGE);
-      const rows: Array<{ request_id: string; prompt_version: string; pr: Record<string, unknown> }> = await manager.query(
-        `SELECT r.request_id, r.prompt_version, r.pr FROM request_inputs r
-         JOIN unnest($1::text[], $2::text[]) AS k(request_id, prompt_version)
-           ON r.request_id = k.request_id AND r.prompt_version = k.prompt_version`,
-        [slice.map((c) => c.request_id), slice.map((c) => c.prompt_version)],
-      );
-      const prs = new Map(rows.map((row) => [`${row.request_id}\u0000${row.prompt_version}`, row.pr]));
-      for (const candidate of slice) {
-        yield { metadata: metadataOf(candidate), pr: prs.get(`${candidate.request_id}\u0000${candidate.prompt_version}`)! };
-      }
-    }
-  }
-
   /** Extends this replica's lease on a batch it is creating; false when the lease is no longer its own. */
   async renewSubmitLease(manager: EntityManager, batchId: string, lease: SubmitLease, leaseMs: number): Promise<boolean> {
     const rows = returnedRows(

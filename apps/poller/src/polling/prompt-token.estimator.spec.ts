@@ -13,7 +13,7 @@ describe('prompt tokens of a billed failed line', () => {
     { metadata: sampleRequestMetadata({ requestId: 'long' }), pr: pr('x'.repeat(8_000)) },
   ];
 
-  it('is the input the quotas count for the same line: the request body rebuilt by the assembler, about 4 characters a token', () => {
+  it('is the quotas\' input estimate applied to the request body the assembler sent, about 4 characters a token', () => {
     const estimates = estimatePromptTokens(items, batch, buildLine);
     const price = { inputPerMillion: 0, outputPerMillion: 0 };
     for (const item of items) {
