@@ -57,6 +57,7 @@ const { values: flags } = parseArgs({
     'timeout-min': { type: 'string', default: '60' },
     'keep-db': { type: 'boolean', default: false },
     tracing: { type: 'boolean', default: false },
+    'tracing-sample': { type: 'string', default: '1' },
   },
 });
 const count = (name: string, value: string, min = 1) => {
@@ -69,6 +70,9 @@ const SEED = count('seed', flags.seed);
 const BATCH_LINES = count('batch-lines', flags['batch-lines']);
 const POLLER_LINES = count('poller-lines', flags['poller-lines'], 0);
 const TIMEOUT_MS = count('timeout-min', flags['timeout-min']) * 60_000;
+/** Share of requests traced in the traced phase: 1 traces every request (the SDK's default sampler). */
+const TRACING_SAMPLE = Number(flags['tracing-sample']);
+if (!(TRACING_SAMPLE > 0 && TRACING_SAMPLE <= 1)) throw new Error(`--tracing-sample must be a ratio in (0, 1], got "${flags['tracing-sample']}"`);
 /** Long enough for the poller phase's PRs to be ingested before the largest batch is cut; its tail follows. */
 const POLLER_PHASE_LINGER_MS = 60_000;
 const CHEAP_MODEL = 'openai/gpt-oss-20b';
@@ -182,6 +186,7 @@ function tracingLines(traced: TracedFigures, untraced: { pipelineMs: number; fin
   const cpu = (figures: Record<string, number>) => SERVICES.map((name) => `${name} ${perThousand(figures[name] ?? NaN, N).toFixed(2)}`).join(', ');
   say();
   say(`6. Tracing: the same ${N} PRs, fresh database and topics, services with OTEL_TRACES_EXPORTER=otlp to a receiver in the bench process`);
+  say(`  sampler: ${TRACING_SAMPLE === 1 ? 'every request traced (parentbased_always_on)' : `parentbased_traceidratio ${TRACING_SAMPLE}: that share of requests traced, each whole`}`);
   say(`  tracing off: ${s(untraced.pipelineMs)} s, ${rate(untraced.pipelineMs)} PRs/s`);
   say(`  tracing on:  ${s(traced.pipelineMs)} s, ${rate(traced.pipelineMs)} PRs/s${traced.finished ? '' : ' — TIMED OUT'}`);
   say(`  throughput with tracing on: ${(relative * 100).toFixed(1)} % of tracing off: ${verdict(ok)} (target within ${TRACING_COST_TARGET * 100} %)`);
@@ -319,6 +324,7 @@ async function run(cleanups: Array<() => Promise<unknown>>): Promise<number> {
       client,
       simulator,
       settings: PIPELINE_SETTINGS,
+      sample: TRACING_SAMPLE,
       messages,
       stamp,
       timeoutMs: TIMEOUT_MS,

@@ -11,9 +11,13 @@ import { phaseSetup, serviceEnv, startServices, untilAllTerminal } from './stack
 /** The untraced phases: whatever OTEL_* the bench was started with, the baseline runs with tracing off. */
 export const TRACING_OFF: Record<string, string> = { OTEL_TRACES_EXPORTER: 'none' };
 
-/** The traced phase: the SDK's defaults (OTLP over HTTP, protobuf, batch span processor) to a local receiver. */
-function tracingOn(endpoint: string): Record<string, string> {
-  return { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' };
+/**
+ * The traced phase: the SDK's defaults (OTLP over HTTP, protobuf, batch span processor) to a local receiver;
+ * with `sample` below 1, the head sampler operators use at volume (a request's root decides for its whole trace).
+ */
+export function tracingOn(endpoint: string, sample = 1): Record<string, string> {
+  const exporter = { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' };
+  return sample < 1 ? { ...exporter, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: String(sample) } : exporter;
 }
 
 export interface TracedFigures {
@@ -31,6 +35,8 @@ export interface TracedPhaseInput {
   client: Kafka;
   simulator: GroqSimulator;
   settings: Record<string, string>;
+  /** Share of requests traced (1: all). */
+  sample: number;
   messages: BenchMessage[];
   stamp: string;
   timeoutMs: number;
@@ -48,7 +54,7 @@ export async function tracedPhase(input: TracedPhaseInput): Promise<TracedFigure
   const phase = await phaseSetup(input.postgresUrl, `cascade_bench_${stamp}_traced`, `bench-${stamp}-traced.`, input.cleanups, input.keepDb);
   const sink = await startOtlpSink();
   input.cleanups.push(() => sink.stop());
-  const services = await startServices(serviceEnv(phase, input.brokers, input.simulator, { ...input.settings, ...tracingOn(sink.url) }), `${stamp}-traced`);
+  const services = await startServices(serviceEnv(phase, input.brokers, input.simulator, { ...input.settings, ...tracingOn(sink.url, input.sample) }), `${stamp}-traced`);
   input.cleanups.push(() => services.stop());
   log(`traced phase: four services ready, spans exported to ${sink.url}; publishing…`);
   const before = services.figures();
