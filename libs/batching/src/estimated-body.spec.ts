@@ -1,8 +1,7 @@
-import { sampleRequestMetadata } from '#contracts/testing';
 import { promptRegistry } from '#groq-batch';
 import { anthropicLineBuilder } from './anthropic-provider.js';
 import { estimatedBodyChars, type LineBuilder } from './batch-assembler.js';
-import type { ClaimedRequest } from './batch.repository.js';
+import { type ClaimedRequest, metadataOf } from './batch.repository.js';
 import { openAiLineBuilder, prAnalysisLineBuilder } from './groq-provider.js';
 import { requestBodyChars } from './quota/quota-gate.js';
 
@@ -27,19 +26,9 @@ const prs = {
 
 /** A claimed row as `claimPending` reads it, with `pr_bytes` as stored: the UTF-8 length of the PR's JSON (PostgreSQL's jsonb text adds spaces, so it is longer still). */
 const claimed = (requestId: string, pr: object): ClaimedRequest => {
-  const m = sampleRequestMetadata({ requestId });
-  return {
-    request_id: m.requestId,
-    prompt_version: m.promptVersion,
-    correlation_id: m.correlationId,
-    team: m.team,
-    repo: m.repo,
-    pr_number: m.prNumber,
-    content_hash: m.contentHash,
-    attempt: m.attempt,
-    bytes: Buffer.byteLength(JSON.stringify(pr)),
-    traceparent: null,
-  };
+  const bytes = Buffer.byteLength(JSON.stringify(pr));
+  const row = { request_id: requestId, prompt_version: 'pr-analysis-v1', correlation_id: `corr-${requestId}`, team: 'payments', repo: 'acme/api', pr_number: 7 };
+  return { ...row, content_hash: 'a'.repeat(64), attempt: 1, bytes, traceparent: null };
 };
 
 describe.each<[string, LineBuilder]>([
@@ -52,7 +41,7 @@ describe.each<[string, LineBuilder]>([
 
   it.each(Object.keys(prs).map((name, i) => [name, i] as const))('errs high, by little, on a %s PR', (_name, i) => {
     const { row, pr } = rows[i]!;
-    const actual = requestBodyChars(buildLine({ metadata: { ...sampleRequestMetadata({ requestId: row.request_id }) }, pr }, batch).body);
+    const actual = requestBodyChars(buildLine({ metadata: metadataOf(row), pr }, batch).body);
     expect(estimates[i]).toBeGreaterThanOrEqual(actual);
     // The stored PR's field names and, for text outside the BMP or in a multi-byte script, its UTF-8 bytes.
     expect(estimates[i]! - actual).toBeLessThan(Math.max(300, actual * 0.6));
