@@ -39,7 +39,7 @@ import {
   startServices,
   untilAllTerminal,
 } from './stack.js';
-import { type TracedFigures, tracedPhase, TRACING_OFF } from './traced-phase.js';
+import { alternatedPairs, pairRatios, type TracedFigures, tracedPhase, type TracingPair, TRACING_OFF } from './traced-phase.js';
 
 /**
  * `npm run bench [-- --prs 100000]`: the whole pipeline, each service a process of its own, against a
@@ -58,6 +58,7 @@ const { values: flags } = parseArgs({
     'keep-db': { type: 'boolean', default: false },
     tracing: { type: 'boolean', default: false },
     'tracing-sample': { type: 'string', default: '1' },
+    'tracing-pairs': { type: 'string', default: '1' },
   },
 });
 const count = (name: string, value: string, min = 1) => {
@@ -73,6 +74,8 @@ const TIMEOUT_MS = count('timeout-min', flags['timeout-min']) * 60_000;
 /** Share of requests traced in the traced phase: 1 traces every request (the SDK's default sampler). */
 const TRACING_SAMPLE = Number(flags['tracing-sample']);
 if (!(TRACING_SAMPLE > 0 && TRACING_SAMPLE <= 1)) throw new Error(`--tracing-sample must be a ratio in (0, 1], got "${flags['tracing-sample']}"`);
+/** 1: the traced phase against the main run; more: that many alternated pairs of fresh phases, judged by their median. */
+const TRACING_PAIRS = count('tracing-pairs', flags['tracing-pairs']);
 /** Long enough for the poller phase's PRs to be ingested before the largest batch is cut; its tail follows. */
 const POLLER_PHASE_LINGER_MS = 60_000;
 const CHEAP_MODEL = 'openai/gpt-oss-20b';
@@ -176,6 +179,25 @@ function scaleLines(
       ` ${thousands(per1k(billed.reduce((sum, b) => sum + b.promptTokens, 0)))} prompt and ${thousands(per1k(billed.reduce((sum, b) => sum + b.completionTokens, 0)))} completion tokens billed;`,
   );
   say(`    HTTP calls (the services at the bench's fast poll settings; most list calls, GET /openai/v1/batches, are the bench's own watch): ${Object.entries(provider.calls).map(([route, n]) => `${route} ${per1k(n).toFixed(1)}`).join(', ')}`);
+}
+
+/** Section 6 with `--tracing-pairs N`: each alternated pair, and the verdict on the median of their ratios. */
+function pairLines(pairs: readonly TracingPair[]): boolean {
+  const { ratios, median } = pairRatios(pairs);
+  const ok = pairs.every((pair) => pair.on.finished && pair.off.finished) && median >= 1 - TRACING_COST_TARGET;
+  const cpuSum = (figures: Record<string, number>) => perThousand(SERVICES.reduce((sum, name) => sum + (figures[name] ?? NaN), 0), N).toFixed(2);
+  say();
+  say(`6. Tracing: ${pairs.length} alternated pairs of fresh phases on the same ${N} PRs (off then on, then on then off, …), OTLP to a receiver in the bench process`);
+  say(`  sampler: ${TRACING_SAMPLE === 1 ? 'every request traced (parentbased_always_on)' : `parentbased_traceidratio ${TRACING_SAMPLE}: that share of requests traced, each whole`}`);
+  pairs.forEach((pair, i) => {
+    say(
+      `  pair ${i + 1}: off ${s(pair.off.pipelineMs)} s, on ${s(pair.on.pipelineMs)} s, on / off throughput ${(ratios[i]! * 100).toFixed(1)} %;` +
+        ` ${pair.on.exported.spans.toLocaleString('en-US')} spans; CPU s per 1,000 PRs, four services summed, ${cpuSum(pair.off.cpuSeconds)} → ${cpuSum(pair.on.cpuSeconds)}` +
+        (pair.on.finished && pair.off.finished ? '' : ' — TIMED OUT'),
+    );
+  });
+  say(`  median throughput with tracing on: ${(median * 100).toFixed(1)} % of tracing off: ${verdict(ok)} (target within ${TRACING_COST_TARGET * 100} %)`);
+  return ok;
 }
 
 /** Section 6: the traced run against the untraced one; true when its throughput is within the target. */
@@ -317,8 +339,9 @@ async function run(cleanups: Array<() => Promise<unknown>>): Promise<number> {
 
   // 2b. The same PRs with tracing on (before the poller phase changes the simulator's failure profile).
   let traced: TracedFigures | null = null;
+  let pairs: TracingPair[] = [];
   if (flags.tracing) {
-    traced = await tracedPhase({
+    const tracedInput = {
       postgresUrl: postgres.url,
       brokers: kafka.brokers,
       client,
@@ -331,7 +354,9 @@ async function run(cleanups: Array<() => Promise<unknown>>): Promise<number> {
       keepDb: flags['keep-db'],
       cleanups,
       log,
-    });
+    };
+    if (TRACING_PAIRS > 1) pairs = await alternatedPairs(tracedInput, TRACING_PAIRS);
+    else traced = await tracedPhase(tracedInput);
   }
 
   // 3. The poller on one 50,000-line output file: a second, fresh stack whose one batch holds them all.
@@ -424,7 +449,7 @@ async function run(cleanups: Array<() => Promise<unknown>>): Promise<number> {
   say();
   say(`5. Cost with scale: the ${N}-PR run per PR (flat from one run size to another when the work scales linearly)`);
   scaleLines(scale, storage, compacted, stats, { inputBytes: payloadMb * 1e6, prefix: main.prefix, published }, floorMs, { bench: benchCpuSeconds, database: databaseCpuSeconds }, autovacuum);
-  const tracingOk = traced ? tracingLines(traced, { pipelineMs, finished, cpuSeconds: serviceCpu }) : null;
+  const tracingOk = pairs.length > 0 ? pairLines(pairs) : traced ? tracingLines(traced, { pipelineMs, finished, cpuSeconds: serviceCpu }) : null;
   say();
   say(
     `targets: throughput ${verdict(finished && ratio <= 3)}, memory ${verdict(memoryOk && pollerOk)}, cost vs oracle ${verdict(costOk.oracleOk)}, cost vs always-strong ${verdict(costOk.strongOk)}` +
@@ -439,7 +464,7 @@ async function run(cleanups: Array<() => Promise<unknown>>): Promise<number> {
   );
   process.stdout.write(`\n${out.join('\n')}\n`);
   // Figures, not a test: a missed target is reported above; only a run that did not finish or broke the invariant fails.
-  return report.invariantHolds && finished && (!pollerPhase || pollerPhase.ok) && (!traced || traced.finished) ? 0 : 1;
+  return report.invariantHolds && finished && (!pollerPhase || pollerPhase.ok) && (!traced || traced.finished) && pairs.every((pair) => pair.on.finished && pair.off.finished) ? 0 : 1;
 }
 
 const cleanups: Array<() => Promise<unknown>> = [];

@@ -47,24 +47,56 @@ export interface TracedPhaseInput {
 
 /**
  * `npm run bench -- --tracing`: the same PRs again, through a fresh database and topic prefix, with tracing on
- * and every span exported over OTLP/HTTP to a receiver in the bench process. Measured as the untraced run is.
+ * and every span exported over OTLP/HTTP to a receiver in the bench process (or, `traced` false, with tracing
+ * off: the other half of an alternated pair, see `--tracing-pairs`). Measured as the untraced run is.
  */
-export async function tracedPhase(input: TracedPhaseInput): Promise<TracedFigures> {
+export async function tracedPhase(input: TracedPhaseInput, traced = true, name = 'traced'): Promise<TracedFigures> {
   const { stamp, log } = input;
-  const phase = await phaseSetup(input.postgresUrl, `cascade_bench_${stamp}_traced`, `bench-${stamp}-traced.`, input.cleanups, input.keepDb);
-  const sink = await startOtlpSink();
-  input.cleanups.push(() => sink.stop());
-  const services = await startServices(serviceEnv(phase, input.brokers, input.simulator, { ...input.settings, ...tracingOn(sink.url, input.sample) }), `${stamp}-traced`);
+  const phase = await phaseSetup(input.postgresUrl, `cascade_bench_${stamp}_${name}`, `bench-${stamp}-${name}.`, input.cleanups, input.keepDb);
+  const sink = traced ? await startOtlpSink() : null;
+  if (sink) input.cleanups.push(() => sink.stop());
+  const tracing = sink ? tracingOn(sink.url, input.sample) : TRACING_OFF;
+  const services = await startServices(serviceEnv(phase, input.brokers, input.simulator, { ...input.settings, ...tracing }), `${stamp}-${name}`);
   input.cleanups.push(() => services.stop());
-  log(`traced phase: four services ready, spans exported to ${sink.url}; publishing…`);
+  log(`${name} phase: four services ready${sink ? `, spans exported to ${sink.url}` : ', tracing off'}; publishing…`);
   const before = services.figures();
   const t0 = Date.now();
   await produce(input.client, topicName(Topic.PrIngested, phase.prefix), input.messages);
-  const finished = await untilAllTerminal(phase.dataSource, input.messages.length, input.timeoutMs, (line) => log(`traced phase: ${line}`));
+  const finished = await untilAllTerminal(phase.dataSource, input.messages.length, input.timeoutMs, (line) => log(`${name} phase: ${line}`));
   const seenDone = Date.now();
   const after = services.figures();
   // Stopped before counting: a service exports the spans it still holds when it shuts down.
   await services.stop();
   const marks = await milestones(phase.dataSource);
-  return { pipelineMs: (marks['last result merged'] ?? seenDone) - t0, finished, cpuSeconds: cpuBetween(before, after), exported: sink.stats() };
+  return { pipelineMs: (marks['last result merged'] ?? seenDone) - t0, finished, cpuSeconds: cpuBetween(before, after), exported: sink?.stats() ?? { requests: 0, bytes: 0, spans: 0 } };
+}
+
+/** One alternated pair: the same PRs untraced and traced, each on a fresh stack. */
+export interface TracingPair {
+  off: TracedFigures;
+  on: TracedFigures;
+}
+
+/**
+ * `--tracing-pairs N`: N pairs of fresh phases, untraced and traced, in alternating order (off then on, then on
+ * then off, …), so that neither side always runs first on a machine whose speed drifts.
+ */
+export async function alternatedPairs(input: TracedPhaseInput, pairs: number): Promise<TracingPair[]> {
+  const out: TracingPair[] = [];
+  for (let i = 0; i < pairs; i++) {
+    const first = i % 2 === 0 ? 'off' : 'on';
+    const a = await tracedPhase(input, first === 'on', `pair${i + 1}-${first}`);
+    const b = await tracedPhase(input, first !== 'on', `pair${i + 1}-${first === 'on' ? 'off' : 'on'}`);
+    out.push(first === 'on' ? { on: a, off: b } : { off: a, on: b });
+  }
+  return out;
+}
+
+/** Throughput traced over untraced of each pair (time off / time on), and their median. */
+export function pairRatios(pairs: readonly TracingPair[]): { ratios: number[]; median: number } {
+  const ratios = pairs.map((pair) => pair.off.pipelineMs / pair.on.pipelineMs);
+  const sorted = [...ratios].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  const median = sorted.length === 0 ? NaN : sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return { ratios, median };
 }
