@@ -76,6 +76,7 @@ const TRACING_SAMPLE = Number(flags['tracing-sample']);
 if (!(TRACING_SAMPLE > 0 && TRACING_SAMPLE <= 1)) throw new Error(`--tracing-sample must be a ratio in (0, 1], got "${flags['tracing-sample']}"`);
 /** 1: the traced phase against the main run; more: that many alternated pairs of fresh phases, judged by their median. */
 const TRACING_PAIRS = count('tracing-pairs', flags['tracing-pairs']);
+const SAMPLER_LINE = `  sampler: ${TRACING_SAMPLE === 1 ? 'every request traced (parentbased_always_on)' : `parentbased_traceidratio ${TRACING_SAMPLE}: that share of requests traced, each whole`}`;
 /** Long enough for the poller phase's PRs to be ingested before the largest batch is cut; its tail follows. */
 const POLLER_PHASE_LINGER_MS = 60_000;
 const CHEAP_MODEL = 'openai/gpt-oss-20b';
@@ -181,14 +182,16 @@ function scaleLines(
   say(`    HTTP calls (the services at the bench's fast poll settings; most list calls, GET /openai/v1/batches, are the bench's own watch): ${Object.entries(provider.calls).map(([route, n]) => `${route} ${per1k(n).toFixed(1)}`).join(', ')}`);
 }
 
+const pairsFinished = (pairs: readonly TracingPair[]) => pairs.every((pair) => pair.on.finished && pair.off.finished);
+
 /** Section 6 with `--tracing-pairs N`: each alternated pair, and the verdict on the median of their ratios. */
 function pairLines(pairs: readonly TracingPair[]): boolean {
   const { ratios, median } = pairRatios(pairs);
-  const ok = pairs.every((pair) => pair.on.finished && pair.off.finished) && median >= 1 - TRACING_COST_TARGET;
+  const ok = pairsFinished(pairs) && median >= 1 - TRACING_COST_TARGET;
   const cpuSum = (figures: Record<string, number>) => perThousand(SERVICES.reduce((sum, name) => sum + (figures[name] ?? NaN), 0), N).toFixed(2);
   say();
   say(`6. Tracing: ${pairs.length} alternated pairs of fresh phases on the same ${N} PRs (off then on, then on then off, …), OTLP to a receiver in the bench process`);
-  say(`  sampler: ${TRACING_SAMPLE === 1 ? 'every request traced (parentbased_always_on)' : `parentbased_traceidratio ${TRACING_SAMPLE}: that share of requests traced, each whole`}`);
+  say(SAMPLER_LINE);
   pairs.forEach((pair, i) => {
     say(
       `  pair ${i + 1}: off ${s(pair.off.pipelineMs)} s, on ${s(pair.on.pipelineMs)} s, on / off throughput ${(ratios[i]! * 100).toFixed(1)} %;` +
@@ -208,7 +211,7 @@ function tracingLines(traced: TracedFigures, untraced: { pipelineMs: number; fin
   const cpu = (figures: Record<string, number>) => SERVICES.map((name) => `${name} ${perThousand(figures[name] ?? NaN, N).toFixed(2)}`).join(', ');
   say();
   say(`6. Tracing: the same ${N} PRs, fresh database and topics, services with OTEL_TRACES_EXPORTER=otlp to a receiver in the bench process`);
-  say(`  sampler: ${TRACING_SAMPLE === 1 ? 'every request traced (parentbased_always_on)' : `parentbased_traceidratio ${TRACING_SAMPLE}: that share of requests traced, each whole`}`);
+  say(SAMPLER_LINE);
   say(`  tracing off: ${s(untraced.pipelineMs)} s, ${rate(untraced.pipelineMs)} PRs/s`);
   say(`  tracing on:  ${s(traced.pipelineMs)} s, ${rate(traced.pipelineMs)} PRs/s${traced.finished ? '' : ' — TIMED OUT'}`);
   say(`  throughput with tracing on: ${(relative * 100).toFixed(1)} % of tracing off: ${verdict(ok)} (target within ${TRACING_COST_TARGET * 100} %)`);
@@ -464,7 +467,7 @@ async function run(cleanups: Array<() => Promise<unknown>>): Promise<number> {
   );
   process.stdout.write(`\n${out.join('\n')}\n`);
   // Figures, not a test: a missed target is reported above; only a run that did not finish or broke the invariant fails.
-  return report.invariantHolds && finished && (!pollerPhase || pollerPhase.ok) && (!traced || traced.finished) && pairs.every((pair) => pair.on.finished && pair.off.finished) ? 0 : 1;
+  return report.invariantHolds && finished && (!pollerPhase || pollerPhase.ok) && (!traced || traced.finished) && pairsFinished(pairs) ? 0 : 1;
 }
 
 const cleanups: Array<() => Promise<unknown>> = [];

@@ -65,14 +65,15 @@ const EMPTY_PR = { title: '', body: '', author: '', labels: [], additions: 0, de
 
 /**
  * Each claimed line's request body size, for the quota's input estimate, without reading or rendering its PR: the
- * body of an empty PR for this batch (model, prompt, output budget), plus the stored PR's size (`pr_bytes`, its
- * JSON text: a little more than what the prompt renders from it, so the estimate errs high). The body itself is
- * built once, when the batch file is written.
+ * body of an empty PR from an empty repository for this batch (model, prompt, output budget), plus the line's
+ * repository name (in the prompt, not in the stored PR) and the stored PR's size (`pr_bytes`, its JSON text: a
+ * little more than what the prompt renders from it, so the estimate errs high). The body itself is built once,
+ * when the batch file is written.
  */
 export function estimatedBodyChars(buildLine: LineBuilder, batch: BatchRow, claimed: readonly ClaimedRequest[]): number[] {
   if (claimed.length === 0) return [];
-  const base = requestBodyChars(buildLine({ metadata: metadataOf(claimed[0]!), pr: EMPTY_PR }, batch).body);
-  return claimed.map((request) => base + Number(request.bytes));
+  const base = requestBodyChars(buildLine({ metadata: { ...metadataOf(claimed[0]!), repo: '' }, pr: EMPTY_PR }, batch).body);
+  return claimed.map((request) => base + requestBodyChars(request.repo) - 2 + Number(request.bytes));
 }
 
 /** Checked before each new batch: quotas and budgets may split a batch or hold submission back. */

@@ -25,9 +25,9 @@ const prs = {
 };
 
 /** A claimed row as `claimPending` reads it, with `pr_bytes` as stored: the UTF-8 length of the PR's JSON (PostgreSQL's jsonb text adds spaces, so it is longer still). */
-const claimed = (requestId: string, pr: object): ClaimedRequest => {
+const claimed = (requestId: string, pr: object, repo: string): ClaimedRequest => {
   const bytes = Buffer.byteLength(JSON.stringify(pr));
-  const row = { request_id: requestId, prompt_version: 'pr-analysis-v1', correlation_id: `corr-${requestId}`, team: 'payments', repo: 'acme/api', pr_number: 7 };
+  const row = { request_id: requestId, prompt_version: 'pr-analysis-v1', correlation_id: `corr-${requestId}`, team: 'payments', repo, pr_number: 7 };
   return { ...row, content_hash: 'a'.repeat(64), attempt: 1, bytes, traceparent: null };
 };
 
@@ -36,7 +36,9 @@ describe.each<[string, LineBuilder]>([
   ['openai', openAiLineBuilder(promptRegistry())],
   ['anthropic', anthropicLineBuilder(promptRegistry())],
 ])('the quota estimate of a line body without its PR (%s)', (_provider, buildLine) => {
-  const rows = Object.entries(prs).map(([id, pr]) => ({ row: claimed(id, pr), pr }));
+  // Repository names differ from line to line and are not part of the stored PR: the first line's is the shortest.
+  const repoOf = (i: number) => (i === 0 ? 'a/b' : i === 1 ? `acme/${'"quoted" repo '.repeat(19)}` : 'acme/api');
+  const rows = Object.entries(prs).map(([id, pr], i) => ({ row: claimed(id, pr, repoOf(i)), pr }));
   const estimates = estimatedBodyChars(buildLine, batch, rows.map((r) => r.row));
 
   it.each(Object.keys(prs).map((name, i) => [name, i] as const))('errs high, by little, on a %s PR', (_name, i) => {
