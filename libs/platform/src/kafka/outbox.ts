@@ -1,7 +1,7 @@
 import type { EventEnvelope, Topic, TopicPayloads } from '#contracts';
 import { context, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { crashPoint } from '../faults/crash-point.js';
-import { activeTraceparent, headersWithSpan, ServiceTracer, spanContextOf, tracingEnabled } from '../tracing/tracing.js';
+import { activeTraceparent, headersWithSpan, isSampled, ServiceTracer, spanContextOf, tracingEnabled } from '../tracing/tracing.js';
 import type { Logger } from 'pino';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { EventPublisher, OutgoingMessage } from './event-publisher.service.js';
@@ -150,14 +150,15 @@ export class OutboxRelay {
 
   /**
    * The message of a row, its trace context in the headers: a `publish` span child of the span that wrote
-   * the row (collected in `spans`, ended once the broker answered), or, with tracing off here, the stored
-   * traceparent as it is, so that a traced consumer still continues the writer's trace.
+   * the row (collected in `spans`, ended once the broker answered), or, with tracing off here or a writer's
+   * trace not sampled, the stored traceparent as it is, so that a consumer still continues the writer's trace
+   * (and its sampling decision).
    */
   private messageOf(row: OutboxRow, spans: Span[]): OutgoingMessage {
     const message = { topic: row.topic, key: row.message_key, value: row.message_value, headers: row.headers };
     const writer = spanContextOf(row.traceparent);
     if (!writer) return message;
-    if (!tracingEnabled()) return { ...message, headers: { ...row.headers, traceparent: row.traceparent! } };
+    if (!tracingEnabled() || !isSampled(writer)) return { ...message, headers: { ...row.headers, traceparent: row.traceparent! } };
     const span = this.tracer.startSpan(`${row.topic} publish`, {
       kind: SpanKind.PRODUCER,
       parent: trace.setSpanContext(ROOT_CONTEXT, writer),

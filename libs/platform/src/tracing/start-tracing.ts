@@ -72,7 +72,9 @@ async function instrumentations() {
       requireParentforOutgoingSpans: true,
     }),
     new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE] }),
-    // Queries inside a traced step only (not the relay's and the pollers' idle polls); never their parameters (PR text).
-    new PgInstrumentation({ requireParentSpan: true, enhancedDatabaseReporting: false }),
+    // Queries inside a recorded step only (not the relay's and the pollers' idle polls, nor those of a step its
+    // sampler left out: see tracing.ts, UNRECORDED); never their parameters (PR text). Taking a pooled
+    // connection is no span of its own: the query that follows shows the wait.
+    new PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true, enhancedDatabaseReporting: false }),
   ];
 }

@@ -1,7 +1,7 @@
-import { context, trace } from '@opentelemetry/api';
+import { context, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import { startTracing, type TracingHandle } from './start-tracing.js';
-import { activeTraceparent, MAX_SPAN_LINKS, ServiceTracer, spanContextOf, TraceAttribute, traceIdOf, traceparentOf, tracingEnabled } from './tracing.js';
+import { activeTraceparent, isSampled, MAX_SPAN_LINKS, ServiceTracer, spanContextOf, TraceAttribute, traceIdOf, traceparentOf, tracingEnabled } from './tracing.js';
 
 const request = (n: number, traceparent?: string) => ({ requestId: `acme/api#${n}`, promptVersion: 'pr-analysis-v1', attempt: 1, traceparent });
 
@@ -79,6 +79,42 @@ describe('ServiceTracer with tracing on', () => {
     const links = ServiceTracer.requestLinks(traced);
     expect(links).toHaveLength(MAX_SPAN_LINKS);
     expect(links[1]!.attributes?.[TraceAttribute.requestId]).toBe('acme/api#2');
+  });
+
+  describe('a trace its root did not sample', () => {
+    const unsampled = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00';
+    const parent = trace.setSpanContext(ROOT_CONTEXT, spanContextOf(unsampled)!);
+
+    it('keeps its decision downstream but shows no active span to the instrumentations, and records nothing', async () => {
+      const poller = new ServiceTracer('poller');
+      const seen = await poller.inSpan('batch poll', { parent }, async (span) => {
+        const outer = { recording: span!.isRecording(), instrumentationsSee: trace.getActiveSpan(), traceparent: activeTraceparent() };
+        const inner = await poller.inSpan('nested', {}, async (nested) => ({ recording: nested!.isRecording(), traceparent: activeTraceparent() }));
+        poller.requestStep('request collect', request(1, unsampled));
+        return { outer, inner };
+      });
+      expect(seen.outer).toMatchObject({ recording: false, instrumentationsSee: undefined });
+      // Rows written in it carry the same trace, still unsampled, so every later step skips it too.
+      for (const traceparent of [seen.outer.traceparent, seen.inner.traceparent]) {
+        expect(traceIdOf(traceparent!)).toBe(traceIdOf(unsampled));
+        expect(isSampled(spanContextOf(traceparent)!)).toBe(false);
+      }
+      expect(seen.inner.recording).toBe(false);
+      expect(await finished()).toEqual([]);
+    });
+
+    it('is not linked from a recorded batch or step', async () => {
+      const tracer = new ServiceTracer('batch-submitter');
+      const sampled = tracer.startRequest('request accept', request(1))!;
+      expect(isSampled(spanContextOf(sampled)!)).toBe(true);
+      expect(ServiceTracer.requestLinks([request(1, sampled), request(2, unsampled)]).map((link) => link.attributes?.[TraceAttribute.requestId])).toEqual(['acme/api#1']);
+      const accepted = await tracer.inSpan('slice', { parent }, async () => tracer.startRequest('request accept', request(3)));
+      exporter.reset();
+      // A request accepted inside an unsampled slice starts its own trace (sampled here), without a dangling link.
+      await tracer.inSpan('slice', { parent }, async () => tracer.requestStep('request retry', request(3, accepted)));
+      const [step] = await finished();
+      expect(step!.links).toEqual([]);
+    });
   });
 
   it('records a thrown error on the span and rethrows it', async () => {

@@ -2,6 +2,7 @@ import {
   type Attributes,
   type Context,
   context,
+  createContextKey,
   type Link,
   propagation,
   ROOT_CONTEXT,
@@ -11,6 +12,9 @@ import {
   SpanStatusCode,
   type TextMapGetter,
   trace,
+  TraceFlags,
+  type Tracer,
+  type TracerProvider,
 } from '@opentelemetry/api';
 
 /**
@@ -72,11 +76,38 @@ export function spanContextOf(traceparent: string | null | undefined): SpanConte
   return { traceId: match[1]!, spanId: match[2]!, traceFlags: parseInt(match[3]!, 16), isRemote: true };
 }
 
+/** Whether a span context's trace is recorded (its sampled flag): one that is not is exported nowhere. */
+export function isSampled(spanContext: SpanContext): boolean {
+  return (spanContext.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED;
+}
+
+/**
+ * Where {@link ServiceTracer.inSpan} keeps a span its sampler did not record, instead of the API's active-span
+ * key: the pg and http instrumentations (`requireParentSpan`, `requireParentforOutgoingSpans`) then see no
+ * parent and leave the step's queries and calls alone, as they do with tracing off. Most requests are not
+ * sampled at volume, and a non-recording span per query was most of what tracing cost them. The project's
+ * own spans, links and stored traceparents read it through {@link activeContext}, so an unsampled trace
+ * stays one trace (its decision travels on with it) and nothing under it is recorded.
+ */
+const UNRECORDED = createContextKey('cascade.tracing.unrecorded-span');
+
+/** The active context, with the unrecorded span of {@link UNRECORDED} (if any) as its span. */
+function activeContext(): Context {
+  const active = context.active();
+  const unrecorded = active.getValue(UNRECORDED) as SpanContext | undefined;
+  return unrecorded ? trace.setSpanContext(active, unrecorded) : active;
+}
+
+/** The span context active now, recorded or not (undefined with none). */
+function activeSpanContext(): SpanContext | undefined {
+  return trace.getSpanContext(activeContext());
+}
+
 /** The traceparent of the active span, for a row written now (null when tracing is off or no span is active). */
 export function activeTraceparent(): string | null {
   if (!tracingEnabled()) return null;
-  const span = trace.getActiveSpan();
-  return span && span.spanContext().traceId !== '00000000000000000000000000000000' ? traceparentOf(span.spanContext()) : null;
+  const active = activeSpanContext();
+  return active && active.traceId !== '00000000000000000000000000000000' ? traceparentOf(active) : null;
 }
 
 /** Kafka header values arrive as Buffers (or arrays of them). */
@@ -124,22 +155,31 @@ export interface SpanOptions {
 export class ServiceTracer {
   constructor(readonly service: string) {}
 
-  private get tracer() {
-    return trace.getTracer(this.service);
+  /** The tracer of the provider registered now (kept until another is: tests start and stop tracing). */
+  private cached: { provider: TracerProvider; tracer: Tracer } | null = null;
+
+  private get tracer(): Tracer {
+    const provider = trace.getTracerProvider();
+    if (this.cached?.provider !== provider) this.cached = { provider, tracer: provider.getTracer(this.service) };
+    return this.cached.tracer;
   }
 
   /** A span the caller ends (call only while tracing is on). */
   startSpan(name: string, options: SpanOptions): Span {
-    return this.tracer.startSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes, links: options.links }, options.parent ?? context.active());
+    return this.tracer.startSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes, links: options.links }, options.parent ?? activeContext());
   }
 
-  /** Runs `work` inside a new span, ended when it settles (a thrown error is recorded on it). */
+  /**
+   * Runs `work` inside a new span, ended when it settles (a thrown error is recorded on it). A span the sampler
+   * did not record is active for the project's spans only (see {@link UNRECORDED}), not for the instrumentations.
+   */
   async inSpan<T>(name: string, options: SpanOptions, work: (span: Span | undefined) => Promise<T>): Promise<T> {
     if (!tracingEnabled()) return work(undefined);
-    const parent = options.parent ?? context.active();
+    const parent = options.parent ?? activeContext();
     const span = this.startSpan(name, { ...options, parent });
+    const inside = span.isRecording() ? trace.setSpan(parent, span).deleteValue(UNRECORDED) : trace.deleteSpan(parent).setValue(UNRECORDED, span.spanContext());
     try {
-      return await context.with(trace.setSpan(parent, span), () => work(span));
+      return await context.with(inside, () => work(span));
     } catch (error) {
       span.recordException(error as Error);
       span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
@@ -168,7 +208,9 @@ export class ServiceTracer {
   requestStep(name: string, request: TracedRequest, attributes: Attributes = {}): void {
     if (!tracingEnabled()) return;
     const parent = spanContextOf(request.traceparent);
-    if (!parent) return;
+    // A trace its root did not sample records none of its steps (the parent-based samplers' rule, kept here
+    // so that the step of an unsampled request costs nothing at all).
+    if (!parent || !isSampled(parent)) return;
     const span = this.tracer.startSpan(
       name,
       { kind: SpanKind.INTERNAL, attributes: { ...requestAttributes(request), ...attributes }, links: activeLink() },
@@ -177,23 +219,23 @@ export class ServiceTracer {
     span.end();
   }
 
-  /** Links to the traces of up to MAX_SPAN_LINKS of `requests` (those that carry one). */
+  /** Links to the traces of up to MAX_SPAN_LINKS of `requests` (those that carry a recorded one). */
   static requestLinks(requests: readonly TracedRequest[]): Link[] {
     const links: Link[] = [];
     if (!tracingEnabled()) return links;
     for (const request of requests) {
       if (links.length >= MAX_SPAN_LINKS) break;
       const linked = spanContextOf(request.traceparent);
-      if (linked) links.push({ context: linked, attributes: { [TraceAttribute.requestId]: request.requestId } });
+      if (linked && isSampled(linked)) links.push({ context: linked, attributes: { [TraceAttribute.requestId]: request.requestId } });
     }
     return links;
   }
 }
 
-/** A link to the span active now (the batch or event a request step happens in), if any. */
+/** A link to the span active now (the batch or event a request step happens in), if any and recorded. */
 function activeLink(): Link[] {
-  const active = trace.getActiveSpan()?.spanContext();
-  return active ? [{ context: active }] : [];
+  const active = activeSpanContext();
+  return active && isSampled(active) ? [{ context: active }] : [];
 }
 
 function requestAttributes(request: TracedRequest): Attributes {
