@@ -103,6 +103,17 @@ describe('ServiceTracer with tracing on', () => {
       expect(await finished()).toEqual([]);
     });
 
+    it('lets a span recorded inside it (a sampler that is not parent-based) be the active one again', async () => {
+      const tracer = new ServiceTracer('poller');
+      const recorded = tracer.startSpan('recorded', { parent: ROOT_CONTEXT });
+      const seen = await tracer.inSpan('batch poll', { parent }, async () =>
+        context.with(trace.setSpan(context.active(), recorded), async () => ({ traceparent: activeTraceparent(), link: await tracer.inSpan('child', {}, async (child) => child!.spanContext()) })),
+      );
+      recorded.end();
+      expect(seen.traceparent).toBe(traceparentOf(recorded.spanContext()));
+      expect(seen.link.traceId).toBe(recorded.spanContext().traceId);
+    });
+
     it('is not linked from a recorded batch or step', async () => {
       const tracer = new ServiceTracer('batch-submitter');
       const sampled = tracer.startRequest('request accept', request(1))!;

@@ -91,9 +91,13 @@ export function isSampled(spanContext: SpanContext): boolean {
  */
 const UNRECORDED = createContextKey('cascade.tracing.unrecorded-span');
 
-/** The active context, with the unrecorded span of {@link UNRECORDED} (if any) as its span. */
+/**
+ * The active context; when it has no span of the API's own, the unrecorded span of {@link UNRECORDED} (if any) as
+ * its span (a span set later, inside it, by anyone, wins).
+ */
 function activeContext(): Context {
   const active = context.active();
+  if (trace.getSpan(active)) return active;
   const unrecorded = active.getValue(UNRECORDED) as SpanContext | undefined;
   return unrecorded ? trace.setSpanContext(active, unrecorded) : active;
 }
