@@ -73,6 +73,7 @@ const EMPTY_PR = { title: '', body: '', author: '', labels: [], additions: 0, de
 export function estimatedBodyChars(buildLine: LineBuilder, batch: BatchRow, claimed: readonly ClaimedRequest[]): number[] {
   if (claimed.length === 0) return [];
   const base = requestBodyChars(buildLine({ metadata: { ...metadataOf(claimed[0]!), repo: '' }, pr: EMPTY_PR }, batch).body);
+  // The name as the body's JSON escapes it, without the two quotes of a string of its own.
   return claimed.map((request) => base + requestBodyChars(request.repo) - 2 + Number(request.bytes));
 }
 

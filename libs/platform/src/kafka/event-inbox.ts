@@ -8,8 +8,8 @@ import type { EventPublisher, OutgoingMessage } from './event-publisher.service.
 import type { OutboxRelay } from './outbox.js';
 import { DLQ_HEADERS, recordDeadLetters, requestIdentityOf } from './dead-letters.js';
 import { withHeartbeat } from './keep-alive.js';
-import { type Context, type Link, SpanKind, trace } from '@opentelemetry/api';
-import { contextOfHeaders, isSampled, MAX_SPAN_LINKS, ServiceTracer, tracingEnabled } from '../tracing/tracing.js';
+import { type Context, SpanKind, trace } from '@opentelemetry/api';
+import { contextOfHeaders, recordedLinks, ServiceTracer, tracingEnabled } from '../tracing/tracing.js';
 
 export type InboxOutcome = 'processed' | 'duplicate' | 'dead-lettered';
 
@@ -195,11 +195,7 @@ export class EventInbox {
     if (!tracingEnabled() || messages.length === 0) return this.handleSlice(topic, messages, heartbeat, effect);
     // One span for the slice (one transaction), linked to its messages' recorded producers (capped: see MAX_SPAN_LINKS).
     const contexts = messages.map((message) => contextOfHeaders(message.headers));
-    const links: Link[] = [];
-    for (const context of contexts) {
-      const linked = trace.getSpanContext(context);
-      if (linked && isSampled(linked) && links.length < MAX_SPAN_LINKS) links.push({ context: linked });
-    }
+    const links = recordedLinks(contexts.map((context) => ({ context: trace.getSpanContext(context) })));
     const attributes = { ...messagingAttributes(messages[0]!, this.consumerGroup), 'messaging.batch.message_count': messages.length };
     return this.tracer.inSpan(`${messages[0]!.topic} process`, { kind: SpanKind.CONSUMER, links, attributes }, () =>
       this.handleSlice(topic, messages, heartbeat, effect, contexts),

@@ -225,21 +225,31 @@ export class ServiceTracer {
 
   /** Links to the traces of up to MAX_SPAN_LINKS of `requests` (those that carry a recorded one). */
   static requestLinks(requests: readonly TracedRequest[]): Link[] {
-    const links: Link[] = [];
-    if (!tracingEnabled()) return links;
-    for (const request of requests) {
-      if (links.length >= MAX_SPAN_LINKS) break;
-      const linked = spanContextOf(request.traceparent);
-      if (linked && isSampled(linked)) links.push({ context: linked, attributes: { [TraceAttribute.requestId]: request.requestId } });
-    }
-    return links;
+    if (!tracingEnabled()) return [];
+    return recordedLinks(
+      (function* () {
+        for (const request of requests) yield { context: spanContextOf(request.traceparent), attributes: { [TraceAttribute.requestId]: request.requestId } };
+      })(),
+    );
   }
+}
+
+/**
+ * Links to the recorded ones of `targets` (a link to a trace the sampler left out points nowhere), at most
+ * MAX_SPAN_LINKS; `targets` is read only as far as that.
+ */
+export function recordedLinks(targets: Iterable<{ context: SpanContext | null | undefined; attributes?: Attributes }>): Link[] {
+  const links: Link[] = [];
+  for (const { context: linked, attributes } of targets) {
+    if (links.length >= MAX_SPAN_LINKS) break;
+    if (linked && isSampled(linked)) links.push(attributes ? { context: linked, attributes } : { context: linked });
+  }
+  return links;
 }
 
 /** A link to the span active now (the batch or event a request step happens in), if any and recorded. */
 function activeLink(): Link[] {
-  const active = activeSpanContext();
-  return active && isSampled(active) ? [{ context: active }] : [];
+  return recordedLinks([{ context: activeSpanContext() }]);
 }
 
 function requestAttributes(request: TracedRequest): Attributes {
